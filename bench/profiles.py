@@ -1,0 +1,195 @@
+"""Deterministic synthetic profiles of German municipal staff, for the matching benchmark.
+
+Every person gets hidden "generator topics" (what they really work on): one or two typical of
+their department and often a cross-cutting one. Their task text is written from those topics with
+the inflection and compound variety of real profiles ("Fördermittelanträge", "Anträge auf
+Fördermittel", "bei Anträgen auf Fördermittel"), and they declare some of them as topic tags,
+sometimes in other spelling. The hidden topics are the ground truth for relevance.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from bot.domain.matching import MatchPerson, PastPair
+
+# topic -> (departments where it is typical, "" = cross-cutting; tag label; phrases).
+# A phrase is "nominative|dative" or one form for both; "!" marks a whole sentence.
+TOPICS: dict[str, tuple[str, str, str]] = {
+    "melde": ("Bürgeramt", "Meldewesen", "An- und Abmeldungen|An- und Abmeldungen; das Meldewesen|dem Meldewesen; Meldebescheinigungen; Ummeldungen von Wohnsitzen"),
+    "ausweis": ("Bürgeramt", "Ausweise", "Personalausweise und Reisepässe|Personalausweisen und Reisepässen; Passanträge|Passanträgen; Anträge auf Personalausweise|Anträgen auf Personalausweise; Ausweisdokumente|Ausweisdokumenten"),
+    "termine": ("Bürgeramt Ausländerbehörde Standesamt", "Terminmanagement", "die Terminvergabe|der Terminvergabe; die Online-Terminbuchung|der Online-Terminbuchung; Wartezeiten im Bürgerservice; !Wir wollen die Wartezeiten für Termine verkürzen."),
+    "gewerbe": ("Ordnungsamt Wirtschaftsförderung", "Gewerbe", "Gewerbeanmeldungen|Gewerbeanmeldungen; Gewerbeanzeigen; Anmeldungen von Gewerbe|Anmeldungen von Gewerbe; das Gewerberecht|dem Gewerberecht"),
+    "verkehr": ("Ordnungsamt", "Verkehrsüberwachung", "die Verkehrsüberwachung|der Verkehrsüberwachung; Bußgeldverfahren|Bußgeldverfahren; die Parkraumüberwachung|der Parkraumüberwachung"),
+    "veranstalt": ("Ordnungsamt Kulturamt", "Veranstaltungen", "Genehmigungen für Veranstaltungen|Genehmigungen für Veranstaltungen; Veranstaltungsgenehmigungen; Sondernutzungen für Straßenfeste; !Ich genehmige Stadtfeste und Märkte."),
+    "kinderschutz": ("Jugendamt", "Kinderschutz", "den Kinderschutz|dem Kinderschutz; Gefährdungseinschätzungen; Inobhutnahmen; !Ich arbeite im Kinderschutz und bei Inobhutnahmen."),
+    "kita": ("Jugendamt Schulverwaltung", "Kita", "Kita-Plätze|Kita-Plätzen; die Kitaplatzvergabe|der Kitaplatzvergabe; die Kindertagesbetreuung|der Kindertagesbetreuung; Betreuungsplätze in Kitas|Betreuungsplätzen in Kitas"),
+    "erziehung": ("Jugendamt", "Hilfen zur Erziehung", "Hilfen zur Erziehung; Erziehungshilfen; die Familienberatung|der Familienberatung"),
+    "grundsicherung": ("Sozialamt", "Grundsicherung", "die Grundsicherung im Alter|der Grundsicherung im Alter; Leistungen nach SGB XII|Leistungen nach SGB XII; Sozialhilfeanträge|Sozialhilfeanträgen"),
+    "wohngeld": ("Sozialamt", "Wohngeld", "Wohngeldanträge|Wohngeldanträgen; Anträge auf Wohngeld|Anträgen auf Wohngeld; das Wohngeld|dem Wohngeld; !Ich prüfe Anträge auf Wohngeld."),
+    "obdach": ("Sozialamt Ordnungsamt", "Wohnungslosenhilfe", "die Obdachlosenunterbringung|der Obdachlosenunterbringung; die Unterbringung von Wohnungslosen|der Unterbringung von Wohnungslosen; Notunterkünfte|Notunterkünften"),
+    "bauantrag": ("Bauaufsicht", "Bauanträge", "Bauanträge|Bauanträgen; Baugenehmigungen; die Genehmigung von Bauvorhaben|der Genehmigung von Bauvorhaben; !Ich genehmige Bauvorhaben und prüfe Bauanträge."),
+    "wind": ("Bauaufsicht Umweltamt Stadtplanung", "Windenergie", "Windenergieanlagen; Genehmigungen für Windräder|Genehmigungen für Windräder; Bauanträge für Windräder|Bauanträgen für Windräder; Photovoltaik auf Freiflächen"),
+    "bauleit": ("Stadtplanung", "Bauleitplanung", "Bebauungspläne|Bebauungsplänen; die Bauleitplanung|der Bauleitplanung; den Flächennutzungsplan|dem Flächennutzungsplan"),
+    "mobil": ("Stadtplanung Tiefbau", "Mobilität", "den Radverkehr|dem Radverkehr; Mobilitätskonzepte|Mobilitätskonzepten; Radwege|Radwegen; die ÖPNV-Anbindung|der ÖPNV-Anbindung"),
+    "infekt": ("Gesundheitsamt", "Infektionsschutz", "den Infektionsschutz|dem Infektionsschutz; die Kontaktnachverfolgung|der Kontaktnachverfolgung; Meldungen nach dem Infektionsschutzgesetz; Impfaktionen"),
+    "hygiene": ("Gesundheitsamt", "Hygiene", "die Trinkwasserhygiene|der Trinkwasserhygiene; Hygienekontrollen; Begehungen von Gemeinschaftseinrichtungen"),
+    "haushalt": ("Kämmerei", "Haushalt", "die Haushaltsplanung|der Haushaltsplanung; den Haushaltsplan|dem Haushaltsplan; Haushaltsmittel|Haushaltsmitteln; Jahresabschlüsse|Jahresabschlüssen"),
+    "steuer": ("Kämmerei", "Steuern", "die Grundsteuer|der Grundsteuer; die Gewerbesteuer|der Gewerbesteuer; Steuerbescheide|Steuerbescheiden; die Grundsteuerreform|der Grundsteuerreform"),
+    "personal": ("Personalamt", "Personalgewinnung", "die Personalgewinnung|der Personalgewinnung; Stellenausschreibungen; Bewerbungsverfahren; den Fachkräftemangel|dem Fachkräftemangel"),
+    "fortbildung": ("Personalamt", "Fortbildung", "Fortbildungen; die Personalentwicklung|der Personalentwicklung; die Ausbildung von Nachwuchskräften|der Ausbildung von Nachwuchskräften; Auszubildende|Auszubildenden"),
+    "itsec": ("IT/Digitalisierung", "IT-Sicherheit", "die IT-Sicherheit|der IT-Sicherheit; die Informationssicherheit|der Informationssicherheit; den Schutz vor Cyberangriffen|dem Schutz vor Cyberangriffen; Notfallpläne für IT-Ausfälle"),
+    "eakte": ("IT/Digitalisierung Hauptamt", "E-Akte", "die E-Akte|der E-Akte; die Einführung der elektronischen Akte|der Einführung der elektronischen Akte; die digitale Aktenführung|der digitalen Aktenführung; das Dokumentenmanagement|dem Dokumentenmanagement"),
+    "ozg": ("IT/Digitalisierung Bürgeramt", "Onlinezugangsgesetz", "das Onlinezugangsgesetz|dem Onlinezugangsgesetz; Online-Dienste nach dem OZG; Onlineanträge|Onlineanträgen; digitale Antragsverfahren|digitalen Antragsverfahren"),
+    "klima": ("Umweltamt", "Klimaschutz", "den Klimaschutz|dem Klimaschutz; das Klimaschutzkonzept|dem Klimaschutzkonzept; die Klimaanpassung|der Klimaanpassung; den Hitzeschutz|dem Hitzeschutz"),
+    "abfall": ("Umweltamt", "Abfall", "die Abfallwirtschaft|der Abfallwirtschaft; illegale Müllablagerungen|illegalen Müllablagerungen; die Abfallberatung|der Abfallberatung"),
+    "natur": ("Umweltamt Grünflächen", "Naturschutz", "den Naturschutz|dem Naturschutz; Ausgleichsflächen; den Artenschutz|dem Artenschutz; die Baumschutzsatzung|der Baumschutzsatzung"),
+    "schulplan": ("Schulverwaltung", "Schulentwicklung", "die Schulentwicklungsplanung|der Schulentwicklungsplanung; Schulanmeldungen; die Schülerbeförderung|der Schülerbeförderung"),
+    "schulbau": ("Schulverwaltung Liegenschaften", "Schulbau", "Schulsanierungen; den Schulbau|dem Schulbau; den Ganztagsausbau an Grundschulen|dem Ganztagsausbau an Grundschulen"),
+    "standes": ("Standesamt", "Personenstand", "Eheschließungen; Geburtsbeurkundungen; Sterbefälle|Sterbefällen; Personenstandsurkunden"),
+    "aufenthalt": ("Ausländerbehörde", "Aufenthaltsrecht", "Aufenthaltstitel|Aufenthaltstiteln; Aufenthaltserlaubnisse|Aufenthaltserlaubnissen; Einbürgerungen; Einbürgerungsanträge|Einbürgerungsanträgen"),
+    "flucht": ("Ausländerbehörde Sozialamt", "Geflüchtete", "die Unterbringung von Geflüchteten|der Unterbringung von Geflüchteten; Geflüchtete aus der Ukraine|Geflüchteten aus der Ukraine; Integrationskurse|Integrationskursen; Flüchtlingsunterkünfte|Flüchtlingsunterkünften"),
+    "ansiedlung": ("Wirtschaftsförderung", "Ansiedlung", "Unternehmensansiedlungen; Gewerbeflächen; die Gründungsberatung|der Gründungsberatung"),
+    "innenstadt": ("Wirtschaftsförderung Stadtplanung", "Innenstadt", "die Innenstadtentwicklung|der Innenstadtentwicklung; das Leerstandsmanagement|dem Leerstandsmanagement; den Einzelhandel in der Innenstadt|dem Einzelhandel in der Innenstadt"),
+    "kultur": ("Kulturamt", "Kulturförderung", "die Kulturförderung|der Kulturförderung; Förderanträge von Kulturvereinen|Förderanträgen von Kulturvereinen; Museen und Bibliotheken"),
+    "strasse": ("Tiefbau", "Straßenbau", "den Straßenbau|dem Straßenbau; Straßensanierungen; die Baustellenkoordination|der Baustellenkoordination; Brückenprüfungen"),
+    "starkregen": ("Tiefbau Umweltamt Feuerwehr", "Starkregen", "die Starkregenvorsorge|der Starkregenvorsorge; den Hochwasserschutz|dem Hochwasserschutz; die Entwässerung|der Entwässerung"),
+    "gruen": ("Grünflächen", "Grünpflege", "die Grünflächenpflege|der Grünflächenpflege; Baumkontrollen; Spielplätze|Spielplätzen; Friedhöfe|Friedhöfen"),
+    "brand": ("Feuerwehr Bauaufsicht", "Brandschutz", "den vorbeugenden Brandschutz|dem vorbeugenden Brandschutz; Brandschauen; Brandschutzkonzepte|Brandschutzkonzepten"),
+    "kat": ("Feuerwehr Ordnungsamt", "Katastrophenschutz", "den Katastrophenschutz|dem Katastrophenschutz; die Stabsarbeit im Krisenstab|der Stabsarbeit im Krisenstab; die Notfallplanung für Stromausfälle|der Notfallplanung für Stromausfälle"),
+    "recht": ("Rechtsamt", "Rechtsberatung", "Widerspruchsverfahren; Klageverfahren; die Rechtsberatung der Ämter|der Rechtsberatung der Ämter; Satzungen"),
+    "vergabe": ("Vergabestelle", "Vergabe", "Vergabeverfahren; öffentliche Ausschreibungen|öffentlichen Ausschreibungen; das Vergaberecht|dem Vergaberecht; die Vergabe von Aufträgen|der Vergabe von Aufträgen"),
+    "gleich": ("Gleichstellung", "Gleichstellung", "die Gleichstellung|der Gleichstellung; die Vereinbarkeit von Familie und Beruf|der Vereinbarkeit von Familie und Beruf; den Schutz vor Gewalt gegen Frauen|dem Schutz vor Gewalt gegen Frauen"),
+    "wahlen": ("Statistik Hauptamt", "Wahlen", "die Wahlorganisation|der Wahlorganisation; Wahlen; Briefwahlanträge|Briefwahlanträgen; Wahlhelfer|Wahlhelfern"),
+    "statistik": ("Statistik", "Statistik", "die Bevölkerungsstatistik|der Bevölkerungsstatistik; Bevölkerungsprognosen; Datenanalysen"),
+    "gremien": ("Hauptamt", "Gremienarbeit", "den Sitzungsdienst|dem Sitzungsdienst; die Gremienarbeit|der Gremienarbeit; das Ratsinformationssystem|dem Ratsinformationssystem"),
+    "orga": ("Hauptamt", "Organisation", "Organisationsuntersuchungen; die Geschäftsprozessoptimierung|der Geschäftsprozessoptimierung; das Prozessmanagement|dem Prozessmanagement"),
+    "immobilien": ("Liegenschaften", "Grundstücke", "Grundstücksverkäufe|Grundstücksverkäufen; das Erbbaurecht|dem Erbbaurecht; Mietverträge für städtische Gebäude|Mietverträgen für städtische Gebäude"),
+    "energie": ("Liegenschaften", "Energiemanagement", "das Energiemanagement|dem Energiemanagement; die Energieeinsparung in Gebäuden|der Energieeinsparung in Gebäuden; Photovoltaik auf Dächern"),
+    "digital": ("", "Digitalisierung", "die Digitalisierung von Verwaltungsprozessen|der Digitalisierung von Verwaltungsprozessen; Digitalisierungsprojekte|Digitalisierungsprojekten; die digitale Verwaltung|der digitalen Verwaltung; !Wir digitalisieren gerade unsere Abläufe."),
+    "foerder": ("", "Fördermittel", "Fördermittelanträge|Fördermittelanträgen; Anträge auf Fördermittel|Anträgen auf Fördermittel; Förderanträge|Förderanträgen; Verwendungsnachweise für Fördermittel; !Ich beantrage Fördermittel von Bund und Land."),
+    "datenschutz": ("", "Datenschutz", "den Datenschutz|dem Datenschutz; Datenschutzfragen; Auskunftsersuchen nach der DSGVO; Verarbeitungsverzeichnisse|Verarbeitungsverzeichnissen"),
+    "beteiligung": ("", "Bürgerbeteiligung", "die Bürgerbeteiligung|der Bürgerbeteiligung; Beteiligungsverfahren; Bürgerversammlungen; die Beteiligung der Öffentlichkeit|der Beteiligung der Öffentlichkeit"),
+    "barrierefrei": ("", "Barrierefreiheit", "die Barrierefreiheit|der Barrierefreiheit; barrierefreie Zugänge|barrierefreien Zugängen; barrierefreie Dokumente|barrierefreien Dokumenten"),
+    "wissen": ("", "Wissensmanagement", "das Wissensmanagement|dem Wissensmanagement; die Einarbeitung neuer Kolleginnen und Kollegen|der Einarbeitung neuer Kolleginnen und Kollegen; den Wissenstransfer vor dem Ruhestand|dem Wissenstransfer vor dem Ruhestand"),
+    "sprache": ("", "Leichte Sprache", "Bescheide in Leichter Sprache|Bescheiden in Leichter Sprache; verständliche Bescheide|verständlichen Bescheiden; !Ich schreibe Bescheide verständlicher."),
+    "beschwerde": ("", "Beschwerdemanagement", "das Beschwerdemanagement|dem Beschwerdemanagement; Bürgeranfragen; Beschwerden von Bürgerinnen und Bürgern"),
+    "projekt": ("", "Projektmanagement", "das Projektmanagement|dem Projektmanagement; die Projektsteuerung|der Projektsteuerung; agile Projekte|agilen Projekten"),
+    "krise": ("", "Krisenmanagement", "das Krisenmanagement|dem Krisenmanagement; die Vorbereitung auf Krisen|der Vorbereitung auf Krisen; Notfallpläne|Notfallplänen"),
+}
+
+DEPARTMENTS = (
+    "Bürgeramt Ordnungsamt Jugendamt Sozialamt Bauaufsicht Stadtplanung Gesundheitsamt Kämmerei "
+    "Personalamt IT/Digitalisierung Umweltamt Schulverwaltung Standesamt Ausländerbehörde "
+    "Wirtschaftsförderung Kulturamt Tiefbau Grünflächen Feuerwehr Rechtsamt Vergabestelle "
+    "Gleichstellung Statistik Hauptamt Liegenschaften"
+).split()
+MUNICIPALITIES = {
+    "Stadt Musterstadt": 30,
+    "Landkreis Lindenau": 20,
+    "Stadt Neustadt an der Aue": 14,
+    "Stadt Bergheim": 10,
+    "Gemeinde Altdorf": 6,
+    "Stadt Seestadt": 9,
+    "Kreisstadt Wiesental": 7,
+    "Gemeinde Hohenfeld": 4,
+}
+NOMINATIVE = (
+    "Ich bearbeite {}.",
+    "Mein Schwerpunkt sind {}.",
+    "Ich kümmere mich um {}.",
+    "Zuständig bin ich für {}.",
+    "Derzeit beschäftigen mich vor allem {}.",
+    "Im Team bearbeiten wir {}.",
+)
+DATIVE = (
+    "Ich unterstütze bei {}.",
+    "Viel Erfahrung habe ich mit {}.",
+    "Ich arbeite an {}.",
+    "Ich helfe Kolleginnen und Kollegen bei {}.",
+)
+FILLER = (
+    "Seit einigen Jahren bin ich in der Verwaltung.",
+    "Ich arbeite in Teilzeit.",
+    "Außerdem vertrete ich die Teamleitung.",
+    "Viel Zeit geht in Abstimmungen mit anderen Ämtern.",
+    "Gern tausche ich mich mit anderen Kommunen aus.",
+    "Vorher war ich in der Privatwirtschaft.",
+    "Ich bin neu im Amt.",
+    "Ich mag knifflige Fälle.",
+)
+EXTRA_LANGUAGES = {"en": 0.2, "tr": 0.03, "ar": 0.02, "uk": 0.02, "pl": 0.02, "ru": 0.01}
+
+
+@dataclass(frozen=True, slots=True)
+class Synthetic:
+    person: MatchPerson
+    truth: frozenset[str]  # hidden generator topics
+
+
+def _department_topics() -> dict[str, list[str]]:
+    typical: dict[str, list[str]] = {d: [] for d in DEPARTMENTS}
+    for key, (departments, _, _) in TOPICS.items():
+        for d in departments.split():
+            typical[d].append(key)
+    return typical
+
+
+def _sentence(rng: random.Random, phrases: str) -> str:
+    phrase = rng.choice(phrases.split("; "))
+    if phrase.startswith("!"):
+        return phrase[1:]
+    nominative, _, dative = phrase.partition("|")
+    if dative and rng.random() < 0.4:
+        return rng.choice(DATIVE).format(dative)
+    return rng.choice(NOMINATIVE).format(nominative)
+
+
+def generate(n: int, seed: int = 1) -> list[Synthetic]:
+    rng = random.Random(seed)
+    typical = _department_topics()
+    cross = [key for key, (departments, _, _) in TOPICS.items() if not departments]
+    municipalities = list(MUNICIPALITIES)
+    weights = list(MUNICIPALITIES.values())
+    people = []
+    for pid in range(n):
+        department = rng.choice(DEPARTMENTS)
+        truth = set(rng.sample(typical[department], min(len(typical[department]), rng.choice((1, 2)))))
+        truth.update(rng.sample(cross, rng.choices((0, 1, 2), (0.3, 0.5, 0.2))[0]))
+        sentences = [_sentence(rng, TOPICS[t][2]) for t in sorted(truth) for _ in range(rng.choice((1, 1, 2)))]
+        sentences += rng.sample(FILLER, rng.choice((0, 1, 1, 2)))
+        rng.shuffle(sentences)
+        tags = []
+        for t in sorted(truth):
+            if rng.random() < 0.5:
+                label = TOPICS[t][1]
+                tags.append(label.lower() if rng.random() < 0.3 else label)
+        languages = {"de"} if rng.random() > 0.003 else {"en"}
+        languages.update(code for code, p in EXTRA_LANGUAGES.items() if rng.random() < p)
+        never = frozenset(rng.sample(range(n), 1)) - {pid} if rng.random() < 0.005 else frozenset()
+        since = rng.choices((1, 2, 3, None), (0.8, 0.1, 0.05, 0.05))[0]
+        person = MatchPerson(
+            id=pid,
+            department=department,
+            municipality=rng.choices(municipalities, weights)[0],
+            tasks=" ".join(sentences),
+            topics=tuple(tags),
+            languages=frozenset(languages),
+            never_with=never,
+            rounds_since_last_match=since,
+            eligible=True,
+        )
+        people.append(Synthetic(person, frozenset(truth)))
+    return people
+
+
+def history(people: list[Synthetic], rounds: int, seed: int = 2) -> list[PastPair]:
+    """Random earlier rounds, so the repeat ban has pairs to exclude."""
+    rng = random.Random(seed)
+    ids = [s.person.id for s in people]
+    past = []
+    for ago in range(1, rounds + 1):
+        rng.shuffle(ids)
+        past += [PastPair(ids[i], ids[i + 1], ago) for i in range(0, len(ids) - 1, 2)]
+    return past

@@ -1,0 +1,83 @@
+"""Command line: `flurfunk run | dev | check-config | ...` (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, load_config
+
+DEFAULT_CONFIG = Path(os.environ.get("FLURFUNK_CONFIG", "config/flurfunk.yaml"))
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stdout,
+    )
+    # Library loggers can include request details; keep them to warnings.
+    for noisy in ("nio", "aiohttp.access", "apscheduler", "peewee"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"{args.config}: OK (bot {config.homeserver.user_id} on {config.homeserver.url})")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import serve
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    setup_logging(config.operations.log_level)
+    asyncio.run(serve(config))
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from bot.dev import run_dev
+
+    setup_logging("INFO")
+    return run_dev(Path(args.dir), args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flurfunk", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the bot with a config file")
+    run.add_argument("--config", "-c", type=Path, default=DEFAULT_CONFIG)
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a config file, list every problem")
+    check.add_argument("config", type=Path, nargs="?", default=DEFAULT_CONFIG)
+    check.set_defaults(func=cmd_check_config)
+
+    dev = sub.add_parser("dev", help="start a local Synapse with demo accounts and run the bot")
+    dev.add_argument("--dir", default=".dev", help="where the local homeserver and bot keep data")
+    dev.add_argument("--port", type=int, default=8008, help="homeserver port on 127.0.0.1")
+    dev.set_defaults(func=cmd_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Composition root and lifecycle: store -> services -> matrix -> scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+from nio import AsyncClient
+
+from bot.chat.dispatch import Dispatcher
+from bot.chat.health import HealthServer, Metrics
+from bot.chat.messenger import ChatMessenger
+from bot.chat.roles import RoleResolver
+from bot.chat.rooms import DirectRooms, InviteGate
+from bot.chat.sender import OutboxSender
+from bot.chat.session import build_client, log_in
+from bot.chat.sync import SyncLoop
+from bot.commands import load_all
+from bot.config import Config
+from bot.jobs import Jobs
+from bot.services.hub import Services, build_services
+from bot.store.bot_state import BotState, ProcessedEvents
+from bot.store.db import Database
+from bot.store.outbox import Outbox
+from bot.store.rooms import RoomDirectory
+
+log = logging.getLogger(__name__)
+
+DAY_S = 86400.0
+
+
+@dataclass
+class Running:
+    client: AsyncClient
+    sync: SyncLoop
+    sender: OutboxSender
+    services: Services
+
+
+class App:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.db = Database(config.storage.database)
+        self.metrics = Metrics()
+        self.jobs = Jobs(config.timezone)
+        self._stop = asyncio.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def _build(self) -> Running:
+        config = self.config
+        state = BotState(self.db)
+        outbox = Outbox(self.db)
+        directory = RoomDirectory(self.db)
+        client = build_client(config)
+        await log_in(client, config, state)
+        direct = DirectRooms(client, directory)
+        sender = OutboxSender(client, outbox, directory, direct, config.outbox, self.metrics)
+        messenger = ChatMessenger(
+            outbox, self._language_preference, config.bot.default_language, sender.wake
+        )
+        services = build_services(config, self.db, messenger, self.jobs)
+        self.services = services
+        load_all()
+        roles = RoleResolver(
+            client, config.bot.admins, services.crisis_staff_ids(), services.crisis_room()
+        )
+        dispatcher = Dispatcher(
+            client, config, self.db, services, messenger, direct, roles, self.metrics
+        )
+        sync = SyncLoop(
+            client=client,
+            config=config.sync,
+            state=state,
+            rooms=directory,
+            direct=direct,
+            dispatcher=dispatcher,
+            invites=InviteGate(config.homeserver.allowed_homeservers),
+            metrics=self.metrics,
+            decrypt_wait_s=config.bot.decrypt_wait_s,
+        )
+        processed = ProcessedEvents(self.db)
+
+        async def housekeeping() -> None:
+            await processed.prune(30 * DAY_S)
+            await outbox.prune(config.outbox.keep_sent_days)
+
+        self.jobs.every("housekeeping", housekeeping, DAY_S)
+        return Running(client, sync, sender, services)
+
+    async def _language_preference(self, user_id: str) -> str | None:  # type: ignore[return]
+        return await self.services.language_preference(user_id)
+
+    async def run(self) -> None:
+        await self.db.open()
+        self.config.storage.database.chmod(0o600)
+        health = HealthServer(
+            self.metrics,
+            self.config.operations.http_host,
+            self.config.operations.http_port,
+            self.config.operations.healthy_sync_age_s,
+        )
+        running: Running | None = None
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await health.start()
+            running = await self._build()
+            tasks.append(asyncio.create_task(running.sync.run(), name="sync"))
+            started = asyncio.create_task(running.sync.first_sync_done.wait())
+            stop = asyncio.create_task(self._stop.wait())
+            await asyncio.wait({started, stop, tasks[0]}, return_when=asyncio.FIRST_COMPLETED)
+            if tasks[0].done():
+                tasks[0].result()  # raises the fatal error
+            if not self._stop.is_set():
+                tasks.append(asyncio.create_task(running.sender.run(), name="sender"))
+                running.services.start_jobs()
+                self.jobs.start()
+                log.info("Flurfunk is running as %s", self.config.homeserver.user_id)
+                await asyncio.wait({stop, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+                for task in tasks:
+                    if task.done() and not task.cancelled() and task.exception():
+                        raise task.exception()  # type: ignore[misc]
+            started.cancel()
+            stop.cancel()
+        finally:
+            self.jobs.stop()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if running is not None:
+                # Never log out: the device and its keys are our identity.
+                await running.client.close()
+            await health.stop()
+            await self.db.close()
+            log.info("Flurfunk stopped")
+
+
+def install_signal_handlers(app: App) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, app.request_stop)
+
+
+async def serve(config: Config) -> None:
+    app = App(config)
+    install_signal_handlers(app)
+    await app.run()

@@ -1,0 +1,1 @@
+"""Everything Matrix: sync loop, outbox sender, rooms and DMs, rendering, dispatch."""

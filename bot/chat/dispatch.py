@@ -1,0 +1,282 @@
+"""From timeline events to commands, dialog answers and reactions.
+
+Each event is handled inside one store transaction together with marking it processed
+and queueing its replies, so a crash either leaves no trace of it (and it is handled
+again after the restart) or the whole effect. Nothing in here may stop the sync loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from nio import (
+    AsyncClient,
+    Event,
+    MatrixRoom,
+    MegolmEvent,
+    ReactionEvent,
+    RedactionEvent,
+    RoomMessageNotice,
+    RoomMessageText,
+)
+
+from bot.chat.health import Metrics
+from bot.chat.messenger import ChatMessenger
+from bot.chat.roles import RoleResolver
+from bot.chat.rooms import DirectRooms
+from bot.commands.context import CommandContext
+from bot.commands.hooks import HOOKS, Reaction, normalise_emoji
+from bot.commands.registry import REGISTRY, ArgumentError, Role, Where
+from bot.config import Config
+from bot.i18n import Lang
+from bot.services.hub import Services
+from bot.store.bot_state import ProcessedEvents
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+_REPLY_FALLBACK = re.compile(r"\A(?:>[^\n]*\n)+\n?")
+
+
+def strip_reply_fallback(body: str) -> str:
+    """Drop the `> <@user> quoted text` lines clients put in front of replies."""
+    return _REPLY_FALLBACK.sub("", body, count=1)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    room_id: str
+    event_id: str
+    sender: str
+    body: str
+    is_edit: bool
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        client: AsyncClient,
+        config: Config,
+        db: Database,
+        services: Services,
+        messenger: ChatMessenger,
+        direct: DirectRooms,
+        roles: RoleResolver,
+        metrics: Metrics,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.db = db
+        self.processed = ProcessedEvents(db)
+        self.services = services
+        self.messenger = messenger
+        self.direct = direct
+        self.roles = roles
+        self.metrics = metrics
+        self.prefix = config.bot.command_prefix
+
+    async def language_for(self, user_id: str, english_hint: bool) -> Lang:
+        lang = await self.messenger.language_of(user_id)
+        if english_hint and not await self.messenger.has_language_choice(user_id):
+            return "en"
+        return lang
+
+    async def context(
+        self, room_id: str, event_id: str, sender: str, *, english_hint: bool = False
+    ) -> CommandContext:
+        return CommandContext(
+            sender=sender,
+            room_id=room_id,
+            event_id=event_id,
+            is_dm=await self.direct.is_dm(room_id, sender),
+            lang=await self.language_for(sender, english_hint),
+            roles=self.roles.roles_of(sender),
+            prefix=self.prefix,
+            services=self.services,
+            messenger=self.messenger,
+        )
+
+    async def on_event(self, room: MatrixRoom, event: Event) -> None:
+        if event.sender == self.client.user_id:
+            return
+        try:
+            if isinstance(event, RoomMessageText) and not isinstance(event, RoomMessageNotice):
+                self.metrics.events.labels("message").inc()
+                await self._on_text(room, event)
+            elif isinstance(event, ReactionEvent):
+                self.metrics.events.labels("reaction").inc()
+                await self._on_reaction(room, event)
+            elif isinstance(event, RedactionEvent):
+                await self._on_redaction(room, event)
+        except Exception:
+            # One bad event must never stop the loop; the person still gets an answer.
+            log.exception("handling event %s failed", event.event_id)
+            await self._apologise(room.room_id, event)
+
+    async def _apologise(self, room_id: str, event: Event) -> None:
+        try:
+            async with self.db.transaction():
+                ctx = await self.context(room_id, event.event_id, event.sender)
+                await ctx.reply("error.internal")
+                await self.processed.mark(event.event_id)
+        except Exception:
+            log.exception("could not even apologise for event %s", event.event_id)
+
+    async def _on_text(self, room: MatrixRoom, event: RoomMessageText) -> None:
+        source = event.source.get("content", {})
+        relates = source.get("m.relates_to") or {}
+        incoming = Incoming(
+            room.room_id,
+            event.event_id,
+            event.sender,
+            strip_reply_fallback(event.body or ""),
+            relates.get("rel_type") == "m.replace",
+        )
+        started = time.perf_counter()
+        async with self.db.transaction():
+            if await self.processed.seen(incoming.event_id):
+                return
+            name = await self._handle_text(incoming)
+            await self.processed.mark(incoming.event_id)
+        if name:
+            self.metrics.command_latency.labels(name).observe(time.perf_counter() - started)
+
+    async def _handle_text(self, msg: Incoming) -> str | None:
+        text = msg.body.strip()
+        is_command = text.startswith(self.prefix) and len(text) > len(self.prefix)
+        if msg.is_edit:
+            if is_command:
+                ctx = await self.context(msg.room_id, msg.event_id, msg.sender)
+                await ctx.reply("error.edited_command")
+            return None
+        if not is_command:
+            ctx = await self.context(msg.room_id, msg.event_id, msg.sender)
+            if ctx.is_dm:
+                for hook in HOOKS.text:
+                    if await hook(ctx, text):
+                        return "dialog"
+                await ctx.reply("help.not_a_command")
+            return None
+        line = text[len(self.prefix) :]
+        head = line.split(maxsplit=1)[0].casefold() if line.split() else ""
+        try:
+            invocation = REGISTRY.parse(line)
+        except ArgumentError as exc:
+            english = (
+                head == exc.command.english.casefold() and exc.command.english != exc.command.name
+            )
+            ctx = await self.context(msg.room_id, msg.event_id, msg.sender, english_hint=english)
+            await ctx.reply(
+                "error.usage",
+                reason=ctx.text("error.arg." + exc.reason.split(":")[0]),
+                usage=exc.command.usage(self.prefix, ctx.lang),
+                command=exc.command.name,
+            )
+            return exc.command.name
+        ctx = await self.context(
+            msg.room_id,
+            msg.event_id,
+            msg.sender,
+            english_hint=bool(invocation and invocation.english),
+        )
+        if invocation is None:
+            suggestions = REGISTRY.suggest(head)
+            if ctx.is_dm or suggestions:
+                await ctx.reply(
+                    "error.unknown_command",
+                    command=self.prefix + head,
+                    suggestions=", ".join(self.prefix + s for s in suggestions) or "—",
+                )
+            return None
+        cmd = invocation.command
+        if not cmd.allowed(ctx.roles):
+            await ctx.reply(_refusal_key(cmd.roles))
+            return cmd.name
+        if not ctx.is_dm and not self._allowed_here(cmd.where, msg.room_id):
+            await ctx.reply("error.dm_only" if cmd.where is Where.DM else "error.crisis_room_only")
+            return cmd.name
+        assert cmd.handler is not None
+        await cmd.handler(ctx, **invocation.args)
+        return cmd.name
+
+    def _allowed_here(self, where: Where, room_id: str) -> bool:
+        if where is Where.ANY:
+            return True
+        if where is Where.CRISIS:
+            return room_id == self.roles.crisis_room
+        return False
+
+    async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
+        target_key = await self._outbox_key_of(event.reacts_to)
+        if target_key is None:
+            return
+        emoji = normalise_emoji(event.key)
+        async with self.db.transaction() as conn:
+            if await self.processed.seen(event.event_id):
+                return
+            await conn.execute(
+                "INSERT OR IGNORE INTO reactions (event_id, sender, target_key, emoji) "
+                "VALUES (?, ?, ?, ?)",
+                (event.event_id, event.sender, target_key, emoji),
+            )
+            await self._run_reaction_hooks(room.room_id, event, target_key, emoji, False)
+            await self.processed.mark(event.event_id)
+
+    async def _on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> None:
+        async with self.db.transaction() as conn:
+            if await self.processed.seen(event.event_id):
+                return
+            async with conn.execute(
+                "SELECT target_key, emoji, sender FROM reactions WHERE event_id = ?",
+                (event.redacts,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is not None and row[2] == event.sender:
+                await conn.execute("DELETE FROM reactions WHERE event_id = ?", (event.redacts,))
+                await self._run_reaction_hooks(room.room_id, event, row[0], row[1], True)
+            await self.processed.mark(event.event_id)
+
+    async def _run_reaction_hooks(
+        self, room_id: str, event: Event, target_key: str, emoji: str, withdrawn: bool
+    ) -> None:
+        ctx = await self.context(room_id, event.event_id, event.sender)
+        reaction = Reaction(event.sender, room_id, target_key, emoji, withdrawn)
+        for hook in HOOKS.reaction:
+            if await hook(ctx, reaction):
+                return
+
+    async def _outbox_key_of(self, event_id: str) -> str | None:
+        row = await self.db.fetchone("SELECT key FROM outbox WHERE event_id = ?", (event_id,))
+        return None if row is None else str(row[0])
+
+    async def on_undecryptable(self, room_id: str, event: MegolmEvent) -> None:
+        """Called once we gave up waiting for the keys of an encrypted message."""
+        async with self.db.transaction():
+            if await self.processed.seen(event.event_id):
+                return
+            ctx = await self.context(room_id, event.event_id, event.sender)
+            await ctx.reply("error.undecryptable")
+            await self.processed.mark(event.event_id)
+
+    async def on_dm_joined(self, room_id: str, inviter: str) -> None:
+        key = f"joined:{room_id}"
+        async with self.db.transaction():
+            if await self.processed.seen(key):
+                return
+            ctx = await self.context(room_id, key, inviter)
+            for hook in HOOKS.dm_joined:
+                await hook(ctx)
+            if not HOOKS.dm_joined:
+                await ctx.reply("welcome.greeting")
+            await self.processed.mark(key)
+
+
+def _refusal_key(roles: frozenset[Role]) -> str:
+    if Role.ADMIN in roles:
+        return "error.admins_only"
+    if Role.CRISIS in roles:
+        return "error.crisis_only"
+    return "error.not_allowed"

@@ -1,0 +1,87 @@
+"""Turn catalogue templates into a plain body and escaped HTML.
+
+Markup comes only from our templates; every parameter is user-controlled until proven
+otherwise and is escaped. A `Rendered` value may be passed as a parameter to compose
+larger messages from smaller ones without escaping them twice.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.i18n import Lang, template
+
+_FORMATTER = string.Formatter()
+_MARKERS = re.compile(r"(\*\*|`)")
+# Bidi overrides and zero-width characters can disguise text; show them harmlessly.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    plain: str
+    html: str
+
+    def __add__(self, other: Rendered) -> Rendered:
+        return Rendered(self.plain + other.plain, self.html + other.html)
+
+
+def clean_user_text(value: str) -> str:
+    return _INVISIBLE.sub("", value)
+
+
+def join(parts: Iterable[Rendered], separator: str = "\n") -> Rendered:
+    items = list(parts)
+    return Rendered(
+        separator.join(p.plain for p in items),
+        _html_text(separator).join(p.html for p in items),
+    )
+
+
+def _html_text(text: str) -> str:
+    return html.escape(text, quote=False).replace("\n", "<br/>")
+
+
+def _param(value: object) -> Rendered:
+    if isinstance(value, Rendered):
+        return value
+    text = clean_user_text(str(value))
+    return Rendered(text, _html_text(text))
+
+
+def render_template(text: str, params: dict[str, object]) -> Rendered:
+    plain: list[str] = []
+    out: list[str] = []
+    open_tags: list[str] = []
+    for literal, field, spec, conversion in _FORMATTER.parse(text):
+        for piece in _MARKERS.split(literal):
+            if piece in ("**", "`"):
+                tag = "b" if piece == "**" else "code"
+                if open_tags and open_tags[-1] == tag:
+                    open_tags.pop()
+                    out.append(f"</{tag}>")
+                else:
+                    open_tags.append(tag)
+                    out.append(f"<{tag}>")
+            elif piece:
+                plain.append(piece)
+                out.append(_html_text(piece))
+        if field is None:
+            continue
+        value = params[field]
+        if conversion or spec:
+            value = _FORMATTER.format_field(_FORMATTER.convert_field(value, conversion), spec)
+        rendered = _param(value)
+        plain.append(rendered.plain)
+        out.append(rendered.html)
+    for tag in reversed(open_tags):
+        out.append(f"</{tag}>")
+    return Rendered("".join(plain), "".join(out))
+
+
+def render(key: str, lang: Lang, **params: object) -> Rendered:
+    return render_template(template(key, lang), params)

@@ -1,0 +1,100 @@
+"""Rooms: invites, DMs (via `is_direct` and `m.direct`, never by member count), upgrades."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from nio import AsyncClient, ErrorResponse, RoomCreateResponse
+
+from bot.chat.errors import check
+from bot.chat.session import get_direct_rooms, set_direct_rooms
+from bot.store.rooms import RoomDirectory
+
+log = logging.getLogger(__name__)
+
+ENCRYPTION_STATE = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
+
+
+def server_of(user_id: str) -> str:
+    return user_id.split(":", 1)[1] if ":" in user_id else ""
+
+
+class DirectRooms:
+    """The one DM room per person, created on demand and recorded in `m.direct`."""
+
+    def __init__(self, client: AsyncClient, directory: RoomDirectory) -> None:
+        self.client = client
+        self.directory = directory
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def ensure(self, user_id: str) -> str:
+        async with self._locks[user_id]:
+            room_id = await self.directory.dm_room(user_id)
+            if room_id is not None:
+                return room_id
+            response = check(
+                await self.client.room_create(
+                    is_direct=True, invite=[user_id], initial_state=[ENCRYPTION_STATE]
+                )
+            )
+            assert isinstance(response, RoomCreateResponse)
+            await self.remember(user_id, response.room_id)
+            return response.room_id
+
+    async def remember(self, user_id: str, room_id: str) -> None:
+        await self.directory.set_dm_room(user_id, room_id)
+        direct = await get_direct_rooms(self.client)
+        rooms = direct.setdefault(user_id, [])
+        if room_id not in rooms:
+            rooms.append(room_id)
+            await set_direct_rooms(self.client, direct)
+
+    async def forget(self, user_id: str) -> None:
+        await self.directory.forget_dm(user_id)
+
+    async def is_dm(self, room_id: str, sender: str) -> bool:
+        return await self.directory.dm_room(sender) == room_id
+
+
+@dataclass(frozen=True)
+class InviteDecision:
+    accept: bool
+    reason: str
+
+
+class InviteGate:
+    """Allow-list of homeservers plus a per-inviter rate limit against invite spam."""
+
+    def __init__(self, allowed: list[str], per_inviter: int = 5, window_s: float = 600) -> None:
+        self.allowed = {a.lower() for a in allowed}
+        self.per_inviter = per_inviter
+        self.window_s = window_s
+        self._recent: defaultdict[str, deque[float]] = defaultdict(deque)
+
+    def decide(self, inviter: str, now: float | None = None) -> InviteDecision:
+        if server_of(inviter).lower() not in self.allowed:
+            return InviteDecision(False, "homeserver not allowed")
+        now = time.monotonic() if now is None else now
+        recent = self._recent[inviter]
+        while recent and now - recent[0] > self.window_s:
+            recent.popleft()
+        if len(recent) >= self.per_inviter:
+            return InviteDecision(False, "too many invites")
+        recent.append(now)
+        return InviteDecision(True, "ok")
+
+
+async def join_or_log(client: AsyncClient, room_id: str) -> bool:
+    response = await client.join(room_id)
+    if isinstance(response, ErrorResponse):
+        log.warning("could not join %s: %s", room_id, response.status_code)
+        return False
+    return True

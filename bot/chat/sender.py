@@ -1,0 +1,302 @@
+"""Delivers the outbox: in order per target, bounded concurrency, bounded retries.
+
+A 429 pauses every send until the homeserver's `retry_after_ms` has passed (the limit
+is per user, so other sends would only collect more 429s). Transaction IDs derive from
+the outbox key, so a send that reached the server before a crash is not duplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import random
+import signal
+import time
+from collections import OrderedDict
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from nio import AsyncClient, ErrorResponse, RoomCreateResponse, RoomSendResponse, UploadResponse
+
+from bot.chat.errors import NETWORK_ERRORS, SendFailure, check
+from bot.chat.health import Metrics
+from bot.chat.rooms import DirectRooms
+from bot.config import OutboxConfig
+from bot.store.outbox import Outbox, OutboxItem
+from bot.store.rooms import RoomDirectory
+
+log = logging.getLogger(__name__)
+
+PERMANENT_ERRCODES = frozenset({"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_TOO_LARGE"})
+RATE_LIMITED_GIVE_UP_S = 3600.0
+ORIGINAL_BASED = frozenset({"edit", "reaction", "redact"})
+
+
+class Outcome(Enum):
+    DONE = "done"
+    WAIT = "wait"  # not ready or retried later: keep later items of this target waiting
+
+
+def fault_point_before_send() -> None:
+    """Fault injection for the crash tests: die once, after storing and before sending."""
+    marker = os.environ.get("FLURFUNK_FAULT_KILL_BEFORE_SEND")
+    if marker and not os.path.exists(marker):
+        Path(marker).touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def transaction_id(key: str) -> str:
+    return "ff" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        client: AsyncClient,
+        outbox: Outbox,
+        rooms: RoomDirectory,
+        direct: DirectRooms,
+        config: OutboxConfig,
+        metrics: Metrics,
+    ) -> None:
+        self.client = client
+        self.outbox = outbox
+        self.rooms = rooms
+        self.direct = direct
+        self.config = config
+        self.metrics = metrics
+        self._wake = asyncio.Event()
+        self._paused_until = 0.0
+        self._semaphore = asyncio.Semaphore(config.concurrency)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            items = await self.outbox.due()
+            groups: OrderedDict[tuple[str, str], list[OutboxItem]] = OrderedDict()
+            for item in items:
+                groups.setdefault((item.target_kind, item.target), []).append(item)
+            if groups:
+                await asyncio.gather(*(self._drain(group) for group in groups.values()))
+            await self._sleep_until_due()
+
+    async def _sleep_until_due(self) -> None:
+        next_at = await self.outbox.next_due_at()
+        delay = 30.0 if next_at is None else max(0.05, min(30.0, next_at - time.time()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def _drain(self, group: list[OutboxItem]) -> None:
+        for item in group:
+            async with self._semaphore:
+                outcome = await self._attempt(item)
+            if outcome is Outcome.WAIT:
+                return
+
+    async def _attempt(self, item: OutboxItem) -> Outcome:
+        pause = self._paused_until - time.monotonic()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        try:
+            outcome = await self._deliver(item)
+        except SendFailure as failure:
+            return await self._failed(item, failure)
+        except NETWORK_ERRORS as exc:
+            return await self._failed(item, SendFailure("M_CONNECTION", type(exc).__name__))
+        if outcome is Outcome.DONE:
+            self.metrics.sends.labels(item.action, "ok").inc()
+        return outcome
+
+    async def _failed(self, item: OutboxItem, failure: SendFailure) -> Outcome:
+        if failure.errcode == "M_LIMIT_EXCEEDED":
+            self.metrics.rate_limited.inc()
+            wait_s = min((failure.retry_after_ms or 1000) / 1000, self.config.max_retry_after_s)
+            self._paused_until = max(self._paused_until, time.monotonic() + wait_s)
+            if time.time() - item.created_at > RATE_LIMITED_GIVE_UP_S:
+                await self.outbox.mark_failed(item.id, "rate limited for too long")
+                self.metrics.sends.labels(item.action, "failed").inc()
+                return Outcome.DONE
+            await self.outbox.retry_later(item.id, wait_s, failure.errcode, count=False)
+            return Outcome.WAIT
+        if failure.errcode in PERMANENT_ERRCODES and item.target_kind == "dm":
+            # The person left our DM room: forget it, a new one is opened on retry.
+            await self.direct.forget(item.target)
+        elif failure.errcode in PERMANENT_ERRCODES or item.attempts + 1 >= self.config.max_attempts:
+            log.warning(
+                "giving up on outbox item %s (%s): %s", item.id, item.action, failure.errcode
+            )
+            await self.outbox.mark_failed(item.id, f"{failure.errcode}: {failure.message}")
+            self.metrics.sends.labels(item.action, "failed").inc()
+            return Outcome.DONE
+        delay = min(300.0, 2.0**item.attempts) * random.uniform(1.0, 1.5)
+        log.info("outbox item %s: %s, retrying in %.1fs", item.id, failure.errcode, delay)
+        await self.outbox.retry_later(item.id, delay, failure.errcode, count=True)
+        return Outcome.WAIT
+
+    async def _target_room(self, item: OutboxItem) -> str | None:
+        if item.target_kind == "room":
+            return item.target
+        if item.target_kind == "dm":
+            return await self.direct.ensure(item.target)
+        return await self.rooms.purpose_room(item.target)
+
+    async def _deliver(self, item: OutboxItem) -> Outcome:
+        if item.action == "create_room":
+            return await self._create_room(item)
+        if item.action in ORIGINAL_BASED:
+            room_id = "-"  # these act in the room of the event they refer to
+        else:
+            room_id = await self._target_room(item)
+        if room_id is None or (room_id != "-" and room_id not in self.client.rooms):
+            # The room is being created or not yet synced; try again shortly.
+            await self.outbox.retry_later(item.id, 0.3, "room not ready", count=False)
+            return Outcome.WAIT
+        handler = {
+            "message": self._message,
+            "edit": self._edit,
+            "file": self._file,
+            "reaction": self._reaction,
+            "invite": self._invite,
+            "redact": self._redact,
+        }[item.action]
+        event_id = await handler(item, room_id)
+        if event_id is None:
+            await self.outbox.retry_later(item.id, 0.5, "waiting for an earlier item", count=False)
+            return Outcome.WAIT
+        await self.outbox.mark_sent(item.id, event_id or None, None if room_id == "-" else room_id)
+        return Outcome.DONE
+
+    async def _send(self, room_id: str, event_type: str, content: dict[str, Any], key: str) -> str:
+        fault_point_before_send()
+        response = check(
+            await self.client.room_send(
+                room_id,
+                event_type,
+                content,
+                tx_id=transaction_id(key),
+                ignore_unverified_devices=True,
+            )
+        )
+        assert isinstance(response, RoomSendResponse)
+        return str(response.event_id)
+
+    async def _message(self, item: OutboxItem, room_id: str) -> str | None:
+        return await self._send(room_id, "m.room.message", item.payload["content"], item.key)
+
+    async def _original(self, item: OutboxItem) -> tuple[str, str] | None:
+        original_key = item.payload["original"]
+        found = await self.outbox.sent_event(original_key)
+        if found is None and await self.outbox.status(original_key) != "pending":
+            raise SendFailure("M_NOT_FOUND", f"original {original_key} was never delivered")
+        return found
+
+    async def _edit(self, item: OutboxItem, room_id: str) -> str | None:
+        original = await self._original(item)
+        if original is None:
+            return None
+        new = item.payload["content"]
+        content = {
+            "msgtype": new["msgtype"],
+            "body": "* " + new["body"],
+            "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": original[1]},
+            "m.mentions": {},
+        }
+        if "formatted_body" in new:
+            content["format"] = "org.matrix.custom.html"
+            content["formatted_body"] = "* " + new["formatted_body"]
+        return await self._send(original[0], "m.room.message", content, item.key)
+
+    async def _reaction(self, item: OutboxItem, room_id: str) -> str | None:
+        original = await self._original(item)
+        if original is None:
+            return None
+        content = {
+            "m.relates_to": {
+                "rel_type": "m.annotation",
+                "event_id": original[1],
+                "key": item.payload["key"],
+            }
+        }
+        return await self._send(original[0], "m.reaction", content, item.key)
+
+    async def _redact(self, item: OutboxItem, room_id: str) -> str | None:
+        original = await self._original(item)
+        if original is None:
+            return None
+        check(
+            await self.client.room_redact(original[0], original[1], tx_id=transaction_id(item.key))
+        )
+        return ""
+
+    async def _invite(self, item: OutboxItem, room_id: str) -> str | None:
+        response = await self.client.room_invite(room_id, item.payload["user_id"])
+        if isinstance(response, ErrorResponse) and "already in the room" in str(response.message):
+            return ""
+        check(response)
+        return ""
+
+    async def _file(self, item: OutboxItem, room_id: str) -> str | None:
+        payload = item.payload
+        data = base64.b64decode(payload["data"])
+        encrypted = self.client.rooms[room_id].encrypted
+        upload, decryption = await self.client.upload(
+            io.BytesIO(data),
+            content_type=payload["mimetype"],
+            filename=payload["filename"],
+            encrypt=encrypted,
+            filesize=len(data),
+        )
+        check(upload)
+        assert isinstance(upload, UploadResponse)
+        content: dict[str, Any] = {
+            "msgtype": "m.file",
+            "body": payload["filename"],
+            "filename": payload["filename"],
+            "info": {"mimetype": payload["mimetype"], "size": len(data)},
+            "m.mentions": {},
+        }
+        if encrypted and decryption is not None:
+            content["file"] = {**decryption, "url": upload.content_uri}
+        else:
+            content["url"] = upload.content_uri
+        return await self._send(room_id, "m.room.message", content, item.key)
+
+    async def _create_room(self, item: OutboxItem) -> Outcome:
+        if await self.rooms.purpose_room(item.target) is not None:
+            await self.outbox.mark_sent(item.id, None, await self.rooms.purpose_room(item.target))
+            return Outcome.DONE
+        payload = item.payload
+        response = check(
+            await self.client.room_create(
+                name=payload["name"],
+                topic=payload.get("topic"),
+                invite=payload["invite"],
+                is_direct=False,
+                initial_state=[
+                    {
+                        "type": "m.room.encryption",
+                        "state_key": "",
+                        "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                    },
+                    {
+                        "type": "org.flurfunk.purpose",
+                        "state_key": "",
+                        "content": {"key": item.target},
+                    },
+                ],
+            )
+        )
+        assert isinstance(response, RoomCreateResponse)
+        await self.rooms.set_purpose_room(item.target, response.room_id)
+        await self.outbox.mark_sent(item.id, None, response.room_id)
+        return Outcome.DONE

@@ -1,0 +1,13 @@
+"""Chat commands: one module per command group, registered declaratively."""
+
+from __future__ import annotations
+
+import importlib
+
+# Each module registers its commands into bot.commands.registry.REGISTRY on import.
+MODULES = ("help", "language")
+
+
+def load_all() -> None:
+    for name in MODULES:
+        importlib.import_module(f"bot.commands.{name}")

@@ -1,0 +1,73 @@
+"""`!hilfe` / `!help`: generated from the registry, filtered by the asker's roles."""
+
+from __future__ import annotations
+
+from bot.chat.render import Rendered, join
+from bot.commands.context import CommandContext
+from bot.commands.registry import REGISTRY, Arg, Command, Registry, Where
+from bot.i18n import has
+
+SECTIONS = ("general", "profile", "coffee", "hospitation", "crisis", "privacy", "admin")
+
+
+def _summary(cmd: Command, ctx: CommandContext) -> Rendered:
+    return ctx.text(
+        "help.line", usage=cmd.usage(ctx.prefix, ctx.lang), text=ctx.text(cmd.help_key + ".short")
+    )
+
+
+def _entries(cmd: Command) -> list[Command]:
+    if cmd.handler is not None or not cmd.subcommands:
+        return [cmd]
+    unique: list[Command] = []
+    for sub in cmd.subcommands.values():
+        if sub not in unique:
+            unique.append(sub)
+    return unique
+
+
+def overview(ctx: CommandContext, registry: Registry) -> Rendered:
+    parts = [ctx.text("help.intro")]
+    commands = registry.visible(ctx.roles)
+    for section in SECTIONS:
+        lines = [
+            _summary(entry, ctx)
+            for cmd in commands
+            if cmd.section == section
+            for entry in _entries(cmd)
+            if entry.allowed(ctx.roles)
+        ]
+        if lines:
+            parts.append(
+                ctx.text(f"help.section.{section}") + Rendered("\n", "<br/>") + join(lines)
+            )
+    parts.append(ctx.text("help.outro"))
+    return join(parts, "\n\n")
+
+
+def details(ctx: CommandContext, cmd: Command) -> Rendered:
+    entries = _entries(cmd)
+    lines = [_summary(entry, ctx) for entry in entries]
+    long_keys = [e.help_key + ".long" for e in entries if has(e.help_key + ".long")]
+    parts = [join(lines)] + [ctx.text(k) for k in long_keys]
+    names = [n for n in cmd.names() if n != cmd.display_name(ctx.lang)]
+    if names:
+        parts.append(ctx.text("help.aliases", names=", ".join(ctx.prefix + n for n in names)))
+    return join(parts, "\n\n")
+
+
+@REGISTRY.command("hilfe", "help", args=(Arg("befehl", "command", kind="rest", optional=True),), where=Where.ANY)
+async def hilfe(ctx: CommandContext, command: str | None) -> None:
+    if not command:
+        await ctx.reply_rendered(overview(ctx, REGISTRY))
+        return
+    cmd = REGISTRY.lookup(command.removeprefix(ctx.prefix))
+    if cmd is None or not cmd.allowed(ctx.roles):
+        suggestions = REGISTRY.suggest(command.removeprefix(ctx.prefix))
+        await ctx.reply(
+            "help.unknown_topic",
+            topic=command,
+            suggestions=", ".join(ctx.prefix + s for s in suggestions) or "—",
+        )
+        return
+    await ctx.reply_rendered(details(ctx, cmd))

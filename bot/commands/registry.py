@@ -1,0 +1,213 @@
+"""Declarative command registry: names, German and English aliases, typed arguments,
+roles, where a command may be used, and help texts. `!hilfe` is generated from it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from bot.i18n import Lang
+
+
+class Role(StrEnum):
+    STAFF = "staff"
+    CRISIS = "crisis"
+    ADMIN = "admin"
+
+
+class Where(StrEnum):
+    DM = "dm"  # personal data: only in the person's DM with the bot
+    ANY = "any"  # DM or any room the bot is in
+    CRISIS = "crisis"  # DM or the crisis room
+
+
+Handler = Callable[..., Awaitable[None]]
+ArgKind = Literal["word", "rest", "int"]
+
+
+@dataclass(frozen=True)
+class Arg:
+    de: str
+    en: str
+    kind: ArgKind = "word"
+    optional: bool = False
+
+    def usage(self, lang: Lang) -> str:
+        name = self.de if lang == "de" else self.en
+        return f"[{name}]" if self.optional else f"<{name}>"
+
+    @property
+    def key(self) -> str:
+        return self.en
+
+
+@dataclass
+class Command:
+    name: str
+    english: str
+    handler: Handler | None
+    args: tuple[Arg, ...] = ()
+    aliases: tuple[str, ...] = ()
+    roles: frozenset[Role] = frozenset()
+    where: Where = Where.DM
+    section: str = "general"
+    subcommands: dict[str, Command] = field(default_factory=dict)
+    parent: Command | None = None
+
+    @property
+    def help_key(self) -> str:
+        path = self.name if self.parent is None else f"{self.parent.name}.{self.name}"
+        return f"help.cmd.{path}"
+
+    def names(self) -> tuple[str, ...]:
+        return (self.name, self.english, *self.aliases)
+
+    def display_name(self, lang: Lang) -> str:
+        return self.name if lang == "de" else self.english
+
+    def usage(self, prefix: str, lang: Lang) -> str:
+        words = [self.display_name(lang)]
+        if self.parent is not None:
+            words.insert(0, self.parent.display_name(lang))
+        words += [a.usage(lang) for a in self.args]
+        return prefix + " ".join(words)
+
+    def allowed(self, roles: frozenset[Role]) -> bool:
+        return not self.roles or bool(self.roles & roles)
+
+
+class ArgumentError(Exception):
+    def __init__(self, command: Command, reason: str) -> None:
+        super().__init__(reason)
+        self.command = command
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Invocation:
+    command: Command
+    args: dict[str, Any]
+    english: bool
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.commands: dict[str, Command] = {}
+        self._by_name: dict[str, Command] = {}
+
+    def command(
+        self,
+        name: str,
+        english: str,
+        *,
+        args: tuple[Arg, ...] = (),
+        aliases: tuple[str, ...] = (),
+        roles: frozenset[Role] = frozenset(),
+        where: Where = Where.DM,
+        section: str = "general",
+        parent: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.add(
+                Command(name, english, handler, args, aliases, roles, where, section),
+                parent=parent,
+            )
+            return handler
+
+        return register
+
+    def group(
+        self,
+        name: str,
+        english: str,
+        *,
+        aliases: tuple[str, ...] = (),
+        roles: frozenset[Role] = frozenset(),
+        where: Where = Where.DM,
+        section: str = "general",
+    ) -> Command:
+        """A command that only has subcommands (or a default registered as `""`)."""
+        cmd = Command(name, english, None, (), aliases, roles, where, section)
+        self.add(cmd)
+        return cmd
+
+    def add(self, cmd: Command, parent: str | None = None) -> None:
+        if parent is not None:
+            owner = self.commands[parent]
+            cmd.parent = owner
+            cmd.section = owner.section
+            if not cmd.roles:
+                cmd.roles = owner.roles
+            for name in cmd.names():
+                owner.subcommands[name.casefold()] = cmd
+            return
+        for name in cmd.names():
+            key = name.casefold()
+            if key in self._by_name:
+                raise ValueError(f"command name {name!r} registered twice")
+            self._by_name[key] = cmd
+        self.commands[cmd.name] = cmd
+
+    def lookup(self, name: str) -> Command | None:
+        return self._by_name.get(name.casefold())
+
+    def suggest(self, name: str) -> list[str]:
+        return difflib.get_close_matches(name.casefold(), list(self._by_name), n=3, cutoff=0.6)
+
+    def parse(self, text: str) -> Invocation | None:
+        """Parse a command line without its prefix. None if the command is unknown."""
+        head, _, rest = text.strip().partition(" ")
+        cmd = self.lookup(head)
+        if cmd is None:
+            return None
+        english = head.casefold() in (cmd.english.casefold(),) and cmd.english != cmd.name
+        rest = rest.strip()
+        if cmd.subcommands:
+            sub_head, _, sub_rest = rest.partition(" ")
+            sub = cmd.subcommands.get(sub_head.casefold())
+            if sub is not None and sub_head:
+                english = english or (
+                    sub_head.casefold() == sub.english.casefold() and sub.english != sub.name
+                )
+                cmd, rest = sub, sub_rest.strip()
+            elif "" in cmd.subcommands:
+                cmd = cmd.subcommands[""]
+        return Invocation(cmd, parse_args(cmd, rest), english)
+
+    def visible(self, roles: frozenset[Role]) -> list[Command]:
+        return [c for c in self.commands.values() if c.allowed(roles)]
+
+
+def parse_args(cmd: Command, text: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    remaining = text.strip()
+    for arg in cmd.args:
+        if arg.kind == "rest":
+            value: Any = remaining
+            remaining = ""
+        else:
+            word, _, remaining = remaining.partition(" ")
+            remaining = remaining.strip()
+            value = word
+        if value == "":
+            if not arg.optional:
+                raise ArgumentError(cmd, f"missing:{arg.key}")
+            values[arg.key] = None
+            continue
+        if arg.kind == "int":
+            try:
+                value = int(value)
+            except ValueError:
+                raise ArgumentError(cmd, f"not_a_number:{arg.key}") from None
+        values[arg.key] = value
+    if remaining:
+        raise ArgumentError(cmd, "too_many")
+    return values
+
+
+REGISTRY = Registry()
+"""The one registry every command module registers into at import time."""

@@ -1,0 +1,1 @@
+"""Pure rules and models. No I/O, no Matrix, no SQLite."""

@@ -1,0 +1,188 @@
+"""Weekly coffee matches: who meets whom this round, and why.
+
+`plan_round` is a pure function: people, past pairs and rules in, groups and the people left
+unmatched (each with a reason) out. Hard rules are never bent; among the allowed pairings the
+heaviest one wins, where weight is task similarity plus small bonuses for crossing
+municipalities and for people who were left out lately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from bot.domain.match_graph import MatchGraph
+from bot.domain.pairing import approximate_pairs, exact_pairs
+from bot.domain.similarity import Similarity, TfidfSimilarity
+
+Separation = Literal["department", "municipality"]
+
+INELIGIBLE = "ineligible"
+NO_ALLOWED_PARTNER = "no_allowed_partner"  # nobody in this round passes the hard rules with them
+NO_FREE_PARTNER = "no_free_partner"  # allowed partners exist, but all are taken and no trio fits
+
+
+@dataclass(frozen=True, slots=True)
+class MatchPerson:
+    id: int
+    department: str
+    municipality: str
+    tasks: str
+    topics: tuple[str, ...]
+    languages: frozenset[str]
+    never_with: frozenset[int]
+    rounds_since_last_match: int | None  # None: never matched
+    eligible: bool  # opted in and not paused
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRules:
+    """What a round must respect and what it prefers.
+
+    A pair is banned for `repeat_ban_rounds` rounds after it met; after that it carries a
+    penalty that halves every `repeat_fade_rounds`. Without the penalty (and a little seeded
+    noise) an optimal, deterministic matcher would hand out the very same pairs again one round
+    after the ban ends. Set the ban longer than the history you keep for a permanent one. Pass a
+    new `seed` every round (e.g. the round number).
+    """
+
+    separation: Separation = "department"
+    repeat_ban_rounds: int = 26
+    cross_municipality_bonus: float = 0.05
+    left_out_bonus: float = 0.03
+    candidates_per_person: int = 20
+    seed: int = 0
+    repeat_penalty: float = 0.2
+    repeat_fade_rounds: int = 13
+    noise: float = 0.01
+    exact_up_to: int = 2000  # people; above, sparse assignment + repair (see pairing.py)
+
+
+@dataclass(frozen=True, slots=True)
+class PastPair:
+    """Two people who met `rounds_ago` rounds back; a trio is recorded as its three pairs."""
+
+    a: int
+    b: int
+    rounds_ago: int
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    members: tuple[int, ...]  # person ids; two, or three when it absorbed an odd person
+    weight: float  # sum over the member pairs, without the tie-breaking noise
+    shared: tuple[str, ...]  # readable shared topics and terms, for the introduction
+
+    def pairs(self, rounds_ago: int = 1) -> list[PastPair]:
+        m = self.members
+        return [
+            PastPair(m[i], m[j], rounds_ago) for i in range(len(m)) for j in range(i + 1, len(m))
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundPlan:
+    groups: list[Group]
+    unmatched: list[tuple[int, str]]  # (person id, reason code)
+
+
+@dataclass(frozen=True, slots=True)
+class RoundSummary:
+    """Preview figures for admins: aggregates only, never per person."""
+
+    people: int
+    groups: int
+    trios: int
+    matched: int
+    unmatched: int
+    cross_department_share: float  # of the member pairs in groups
+    cross_municipality_share: float
+    mean_similarity: float  # mean group weight per member pair
+
+
+def plan_round(
+    people: Sequence[MatchPerson],
+    history: Sequence[PastPair],
+    rules: MatchRules,
+    similarity: Similarity | None = None,
+) -> RoundPlan:
+    ids = [p.id for p in people]
+    if len(set(ids)) != len(ids):
+        raise ValueError("person ids must be unique")
+    unmatched = [(p.id, INELIGIBLE) for p in people if not p.eligible]
+    eligible = [p for p in people if p.eligible]
+    graph = MatchGraph(eligible, history, rules, similarity or TfidfSimilarity())
+    u, v, w = graph.candidates()
+    n = len(eligible)
+    pairer = exact_pairs if n <= rules.exact_up_to else approximate_pairs
+    mate = pairer(n, u, v, w)
+    _pair_leftovers(graph, mate)
+    groups: list[list[int]] = [[int(x), int(mate[x])] for x in range(n) if 0 <= x < mate[x]]
+    for x in np.flatnonzero(mate < 0):
+        reason = _join_trio(graph, groups, int(x))
+        if reason:
+            unmatched.append((eligible[x].id, reason))
+    return RoundPlan(
+        groups=[
+            Group(
+                members=tuple(eligible[m].id for m in g),
+                weight=graph.group_weight(g),
+                shared=graph.explain(g),
+            )
+            for g in groups
+        ],
+        unmatched=unmatched,
+    )
+
+
+def _pair_leftovers(graph: MatchGraph, mate: np.ndarray) -> None:
+    """People the candidate graph could not pair may still fit each other; ask exactly."""
+    lonely = np.flatnonzero(mate < 0)
+    if len(lonely) < 2:
+        return
+    u, v, w = graph.pairs_among(lonely)
+    local = exact_pairs(len(lonely), u, v, w)
+    for i in np.flatnonzero(local >= 0):
+        mate[lonely[i]] = lonely[local[i]]
+
+
+def _join_trio(graph: MatchGraph, groups: list[list[int]], x: int) -> str | None:
+    """Add x to the pair it fits best; a reason code if no pair can take it."""
+    if not np.isfinite(graph.weights_from(x)).any():
+        return NO_ALLOWED_PARTNER
+    pairs = [i for i, g in enumerate(groups) if len(g) == 2]
+    if pairs:
+        a = np.array([groups[i][0] for i in pairs], dtype=np.int64)
+        b = np.array([groups[i][1] for i in pairs], dtype=np.int64)
+        gains = graph.trio_gains(x, a, b)
+        best = int(np.argmax(gains))
+        if np.isfinite(gains[best]):
+            groups[pairs[best]].append(x)
+            return None
+    return NO_FREE_PARTNER
+
+
+def summarise(plan: RoundPlan, people: Sequence[MatchPerson]) -> RoundSummary:
+    by_id = {p.id: p for p in people}
+    member_pairs = [(by_id[p.a], by_id[p.b]) for g in plan.groups for p in g.pairs()]
+    n_pairs = len(member_pairs)
+    matched = sum(len(g.members) for g in plan.groups)
+
+    def share(count: int) -> float:
+        return count / n_pairs if n_pairs else 0.0
+
+    return RoundSummary(
+        people=len(people),
+        groups=len(plan.groups),
+        trios=sum(len(g.members) == 3 for g in plan.groups),
+        matched=matched,
+        unmatched=len(plan.unmatched),
+        cross_department_share=share(sum(a.department != b.department for a, b in member_pairs)),
+        cross_municipality_share=share(
+            sum(a.municipality != b.municipality for a, b in member_pairs)
+        ),
+        mean_similarity=share(0) if not n_pairs else sum(g.weight for g in plan.groups) / n_pairs,
+    )

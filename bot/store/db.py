@@ -1,0 +1,189 @@
+"""One aiosqlite connection, its pragmas, numbered migrations and transactions.
+
+All access is serialised through one lock: a transaction spans awaits, and without the
+lock another coroutine's statements would land inside it on the shared connection.
+A transaction opened while one is already running in the same task joins it, so a
+command handler can wrap its service calls and its replies into one atomic unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+_in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "flurfunk_in_transaction", default=False
+)
+
+
+class DatabaseTooNew(RuntimeError):
+    """The database was written by a newer Flurfunk; refusing to touch it."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be written (disk full, read-only file, I/O error)."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every packaged migration, in order."""
+    found = []
+    for entry in resources.files("bot.store.migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise RuntimeError(f"migration numbers must be 1..n without gaps, got {versions}")
+    return found
+
+
+def _statements(script: str) -> Iterable[str]:
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statement = buffer.strip()
+            buffer = ""
+            if statement and not all(
+                s.strip().startswith("--") or not s.strip() for s in statement.splitlines()
+            ):
+                yield statement
+    if buffer.strip() and not all(
+        s.strip().startswith("--") or not s.strip() for s in buffer.splitlines()
+    ):
+        raise RuntimeError(f"incomplete SQL statement in migration: {buffer[:80]!r}")
+
+
+class Database:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else path
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+        self._conn = await aiosqlite.connect(str(self.path), isolation_level=None)
+        self._conn.row_factory = aiosqlite.Row
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=5000",
+            # Deleted personal data must not linger in free pages of the file.
+            "PRAGMA secure_delete=ON",
+        ):
+            await self._conn.execute(pragma)
+        await self.migrate()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("database is not open")
+        return self._conn
+
+    async def schema_version(self) -> int:
+        await self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+        )
+        async with self.conn.execute("SELECT MAX(version) FROM schema_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def migrate(self) -> None:
+        current = await self.schema_version()
+        known = migrations()
+        newest = known[-1][0] if known else 0
+        if current > newest:
+            raise DatabaseTooNew(
+                f"{self.path} has schema version {current}, this Flurfunk knows up to "
+                f"{newest}: upgrade Flurfunk or restore a matching backup"
+            )
+        for version, name, sql in known:
+            if version <= current:
+                continue
+            log.info("applying migration %s", name)
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(sql):
+                    await self.conn.execute(statement)
+                await self.conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
+                await self.conn.execute("COMMIT")
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, or join the transaction this task already holds."""
+        if _in_transaction.get():
+            yield self.conn
+            return
+        async with self._lock:
+            token = _in_transaction.set(True)
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    await self.conn.execute("ROLLBACK")
+                    raise
+                await self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                raise _classify(exc) from exc
+            finally:
+                _in_transaction.reset(token)
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self._read(), self.conn.execute(sql, tuple(params)) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        async with self._read(), self.conn.execute(sql, tuple(params)) as cur:
+            return await cur.fetchone()
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """One statement in its own transaction (or the caller's); returns rowcount."""
+        async with self.transaction() as conn:
+            cur = await conn.execute(sql, tuple(params))
+            return cur.rowcount
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[None]:
+        if _in_transaction.get():
+            yield
+            return
+        async with self._lock:
+            yield
+
+
+def _classify(exc: sqlite3.OperationalError) -> Exception:
+    message = str(exc).lower()
+    code = getattr(exc, "sqlite_errorcode", None)
+    write_failures = {
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+    }
+    if code in write_failures or (code is not None and code & 0xFF in write_failures):
+        return StoreUnavailable(message)
+    return exc

@@ -1,0 +1,327 @@
+import math
+from dataclasses import replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.domain.availability import ALWAYS, NEVER, Availability, parse_availability
+from bot.domain.crisis import (
+    BROADCAST_TIER,
+    AnswerOutcome,
+    Bridge,
+    CloseOutcome,
+    RequestState,
+    Standing,
+    Timing,
+    close,
+    next_step,
+    rank_bridges,
+    record_answer,
+    standing,
+    unanswered,
+)
+from bot.domain.crisis_stats import (
+    RequestTimes,
+    crisis_report,
+    percentile,
+    summarise_durations,
+)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)  # a Wednesday morning
+OFFICE = parse_availability("Mo-Fr 7-18")
+NIGHT = parse_availability("täglich 22-6")
+TIMING = Timing(tier1_size=2, tier2_size=2)
+PEOPLE = tuple(f"p{i}" for i in range(8))
+MIN = timedelta(minutes=1)
+
+
+def bridge(
+    id: str,
+    fit: float = 0.5,
+    availability: Availability = ALWAYS,
+    asks: int = 0,
+    last: datetime | None = None,
+    sector: str = "Logistik",
+) -> Bridge:
+    return Bridge(id, sector, fit, availability, asks, last)
+
+
+def ids(bridges: list[Bridge]) -> list[str]:
+    return [b.id for b in bridges]
+
+
+def test_ranking_order_is_fit_then_load_then_least_recently_asked() -> None:
+    bridges = [
+        bridge("recent", asks=1, last=NOW - MIN),
+        bridge("long_ago", asks=1, last=NOW - 100 * MIN),
+        bridge("busy", asks=3),
+        bridge("never_asked", asks=1),
+        bridge("best", fit=0.9, asks=5),
+        bridge("same_band_as_rest", fit=0.51, asks=4),
+        bridge("unfit", fit=0.0),
+    ]
+    assert ids(rank_bridges(bridges, NOW, cap_per_week=None)) == [
+        "best",
+        "never_asked",
+        "long_ago",
+        "recent",
+        "busy",
+        "same_band_as_rest",
+    ]
+
+
+def test_out_of_window_and_capped_people_are_skipped_while_others_fit() -> None:
+    bridges = [
+        bridge("night", fit=0.9, availability=NIGHT),
+        bridge("capped", fit=0.9, asks=3),
+        bridge("available", fit=0.1),
+    ]
+    assert ids(rank_bridges(bridges, NOW, cap_per_week=3)) == ["available"]
+    assert ids(rank_bridges(bridges[:2], NOW, cap_per_week=3)) == ["capped"]
+    assert ids(rank_bridges(bridges[:1], NOW, cap_per_week=3)) == ["night"]
+    assert ids(rank_bridges(bridges[:2], NOW, cap_per_week=None)) == ["capped"]
+    assert standing(bridges[0], NOW, 3) == Standing.OUT_OF_WINDOW
+    assert (
+        standing(bridge("x", availability=NEVER, asks=9), NOW, 3) == Standing.OUT_OF_WINDOW_AT_CAP
+    )
+
+
+def test_ranking_needs_an_aware_time() -> None:
+    with pytest.raises(ValueError):
+        rank_bridges([bridge("a")], NOW.replace(tzinfo=None), None)
+
+
+bridges_st = st.builds(
+    bridge,
+    id=st.sampled_from(PEOPLE),
+    fit=st.sampled_from([0.0, 0.2, 0.5, 0.55, 0.9]),
+    availability=st.sampled_from([ALWAYS, NEVER, OFFICE, NIGHT]),
+    asks=st.integers(0, 4),
+    last=st.none() | st.integers(1, 10_000).map(lambda m: NOW - m * MIN),
+)
+times_st = st.integers(0, 14 * 24 * 60).map(lambda m: NOW + m * MIN)
+
+
+@given(
+    st.lists(bridges_st, max_size=8, unique_by=lambda b: b.id),
+    times_st,
+    st.none() | st.integers(0, 4),
+)
+def test_unavailable_people_never_come_before_available_ones(
+    bridges: list[Bridge], now: datetime, cap: int | None
+) -> None:
+    ranked = rank_bridges(bridges, now, cap)
+    fitting = [b for b in bridges if b.fit > 0]
+    assert bool(ranked) == bool(fitting)
+    if fitting:
+        best = min(standing(b, now, cap) for b in fitting)
+        assert {b.id for b in ranked} == {b.id for b in fitting if standing(b, now, cap) == best}
+    bands = [math.floor(b.fit / 0.1 + 1e-9) for b in ranked]
+    assert bands == sorted(bands, reverse=True)
+
+
+@given(st.integers(2, 8), st.integers(1, 3), st.integers(1, 40))
+def test_rotation_spreads_asks_evenly_within_a_sector(people: int, k: int, requests: int) -> None:
+    asks = dict.fromkeys(PEOPLE[:people], 0)
+    last: dict[str, datetime | None] = dict.fromkeys(PEOPLE[:people])
+    timing = Timing(tier1_size=k)
+    for i in range(requests):
+        now = NOW + i * MIN
+        bridges = [bridge(p, asks=asks[p], last=last[p]) for p in asks]
+        ranked = ids(rank_bridges(bridges, now, cap_per_week=None))
+        for asked in next_step(RequestState(now, timing), ranked, now).ask:
+            asks[asked.person] += 1
+            last[asked.person] = now
+        assert max(asks.values()) - min(asks.values()) <= 1
+
+
+def test_escalation_through_the_tiers() -> None:
+    state = RequestState(NOW, TIMING)
+    ranked = list(PEOPLE[:6])
+    step = next_step(state, ranked, NOW)
+    assert [(a.person, a.tier) for a in step.ask] == [("p0", 1), ("p1", 1)]
+    assert step.next_check_at == NOW + TIMING.tier1_timeout
+    assert not step.broadcast_note
+    assert next_step(step.state, ranked, NOW).ask == ()  # a restart asks nobody again
+    assert next_step(step.state, ranked, NOW + 9 * MIN).ask == ()
+
+    t2 = NOW + TIMING.tier1_timeout
+    step = next_step(step.state, ranked, t2)
+    assert [(a.person, a.tier) for a in step.ask] == [("p2", 2), ("p3", 2)]
+    assert step.next_check_at == t2 + TIMING.tier2_timeout
+
+    t3 = t2 + TIMING.tier2_timeout
+    step = next_step(step.state, ranked, t3)
+    assert [(a.person, a.tier) for a in step.ask] == [("p4", BROADCAST_TIER), ("p5", 3)]
+    assert step.broadcast_note
+    assert step.next_check_at == step.state.expires_at
+    assert next_step(step.state, [*ranked, "late"], t3 + MIN) == next_step(step.state, [], t3)
+
+
+def test_urgent_requests_escalate_faster_but_expire_as_usual() -> None:
+    state = RequestState(NOW, TIMING, urgent=True)
+    step = next_step(state, PEOPLE, NOW)
+    assert step.next_check_at == NOW + TIMING.tier1_timeout * TIMING.urgent_factor
+    assert step.state.expires_at == NOW + TIMING.expire_after
+
+
+def test_a_tier_where_everybody_declined_ends_early() -> None:
+    state = next_step(RequestState(NOW, TIMING), PEOPLE, NOW).state
+    for person in ("p0", "p1"):
+        state = record_answer(state, person, False, None, NOW + MIN).state
+    assert [a.person for a in next_step(state, PEOPLE, NOW + MIN).ask] == ["p2", "p3"]
+
+
+def test_without_fitting_bridges_the_crisis_room_hears_at_once() -> None:
+    step = next_step(RequestState(NOW, TIMING), [], NOW)
+    assert step.ask == () and step.broadcast_note and step.state.tier == BROADCAST_TIER
+
+
+def test_expiry_is_reported_once() -> None:
+    state = next_step(RequestState(NOW, TIMING), PEOPLE, NOW).state
+    step = next_step(state, PEOPLE, state.expires_at)
+    assert step.expired and step.ask == () and step.next_check_at is None
+    assert unanswered(step.state) == ("p0", "p1")
+    assert next_step(step.state, PEOPLE, state.expires_at + MIN) == replace(step, expired=False)
+
+
+def test_answers() -> None:
+    state = next_step(RequestState(NOW, TIMING), PEOPLE, NOW).state
+    result = record_answer(state, "p7", True, None, NOW)
+    assert result.outcome == AnswerOutcome.NOT_ASKED and result.state == state
+
+    result = record_answer(state, "p0", False, "  Fragt beim Jobcenter  ", NOW + MIN)
+    assert result.outcome == AnswerOutcome.DECLINED
+    assert result.forward_hint == "Fragt beim Jobcenter"
+    assert record_answer(state, "p0", False, " ", NOW).forward_hint is None
+
+    result = record_answer(result.state, "p0", True, None, NOW + 2 * MIN)
+    assert result.outcome == AnswerOutcome.CONNECTED
+    assert result.state.connected_to == "p0" and result.notify_settled == ("p1",)
+
+    later = record_answer(result.state, "p1", True, None, NOW + 3 * MIN)
+    assert later.outcome == AnswerOutcome.ALREADY_SETTLED and later.state == result.state
+    assert next_step(result.state, PEOPLE, NOW + TIMING.tier1_timeout).ask == ()
+
+    closed = close(result.state, NOW + 4 * MIN)
+    assert closed.outcome == CloseOutcome.CLOSED and closed.notify == ()
+    assert close(closed.state, NOW).outcome == CloseOutcome.ALREADY_CLOSED
+    assert record_answer(closed.state, "p1", True, None, NOW).outcome == (
+        AnswerOutcome.REQUEST_CLOSED
+    )
+    assert record_answer(state, "p1", True, None, state.expires_at).outcome == (
+        AnswerOutcome.REQUEST_EXPIRED
+    )
+
+
+def test_closing_an_open_request_tells_those_still_asked() -> None:
+    state = next_step(RequestState(NOW, TIMING), PEOPLE, NOW).state
+    state = record_answer(state, "p0", False, None, NOW).state
+    assert close(state, NOW).notify == ("p1",)
+
+
+events = st.lists(
+    st.one_of(
+        st.tuples(st.just("wait"), st.integers(-60, 3000)),
+        st.tuples(st.just("restart"), st.just(0)),
+        st.tuples(st.just("yes"), st.integers(0, 7)),
+        st.tuples(st.just("no"), st.integers(0, 7)),
+        st.tuples(st.just("close"), st.just(0)),
+    ),
+    max_size=25,
+)
+
+
+@given(
+    events,
+    st.lists(st.permutations(PEOPLE).map(lambda p: p[:5]), min_size=1, max_size=4),
+    st.booleans(),
+)
+def test_routing_invariants(
+    script: list[tuple[str, int]], rankings: list[tuple[str, ...]], urgent: bool
+) -> None:
+    state = RequestState(NOW, TIMING, urgent=urgent)
+    now = NOW
+    for i, (action, arg) in enumerate(script):
+        ranked = rankings[i % len(rankings)]
+        if action == "wait":
+            now += arg * MIN
+        elif action == "close":
+            state = close(state, now).state
+        elif action in ("yes", "no"):
+            before = state
+            result = record_answer(state, PEOPLE[arg], action == "yes", None, now)
+            state = result.state
+            if result.outcome == AnswerOutcome.CONNECTED:
+                assert before.connected_to is None and state.connected_to == PEOPLE[arg]
+            if before.connected_to is not None:
+                assert state.connected_to == before.connected_to
+        step = next_step(state, ranked, now)
+        assert step == next_step(state, ranked, now)  # deterministic, so a retry repeats itself
+        assert not {a.person for a in step.ask} & state.asked_ids
+        if not state.is_open or now >= state.expires_at:
+            assert step.ask == ()
+        state = step.state
+        assert next_step(state, ranked, now).ask == ()  # a restart asks nobody twice
+        people = [a.person for a in state.asked]
+        assert len(people) == len(set(people))
+        tiers = [a.tier for a in state.asked]
+        assert tiers == sorted(tiers) and set(tiers) <= {1, 2, 3}
+
+
+@given(st.lists(st.integers(0, 5000), max_size=30), st.permutations(PEOPLE))
+def test_with_a_fixed_ranking_the_asked_are_its_prefix_in_tier_order(
+    waits: list[int], ranked: list[str]
+) -> None:
+    state, now = RequestState(NOW, TIMING), NOW
+    for wait in waits:
+        now += wait * MIN
+        state = next_step(state, ranked, now).state
+    people = [a.person for a in state.asked]
+    assert people == list(ranked[: len(people)])
+    sizes = {1: TIMING.tier1_size, 2: TIMING.tier2_size}
+    for tier, size in sizes.items():
+        assert sum(a.tier == tier for a in state.asked) <= size
+
+
+def test_percentile_interpolates_like_numpy() -> None:
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([10], 90) == 10
+    assert percentile(list(range(11)), 90) == pytest.approx(9.0)
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+@given(st.lists(st.integers(-100, 10_000), min_size=1, max_size=50))
+def test_duration_summary_is_bounded_by_the_data(seconds: list[int]) -> None:
+    summary = summarise_durations(timedelta(seconds=s) for s in seconds)
+    assert summary.median is not None and summary.p90 is not None
+    low, high = max(min(seconds), 0), max(max(seconds), 0)
+    assert timedelta(seconds=low) <= summary.median <= summary.p90 <= timedelta(seconds=high)
+
+
+def test_report_keeps_drills_and_real_requests_apart() -> None:
+    records = [
+        RequestTimes(True, 2 * MIN, 5 * MIN),
+        RequestTimes(True, 8 * MIN, None),
+        RequestTimes(True, None, None),
+        RequestTimes(False, 1 * MIN, 1 * MIN),
+    ]
+    report = crisis_report(
+        records,
+        5 * MIN,
+        ["Logistik", "Wissenschaft", "Wirtschaft"],
+        {"Logistik": 2, "Wirtschaft": 1},
+    )
+    drills = report.drills
+    assert (drills.requests, drills.answered, drills.connected) == (3, 2, 1)
+    assert drills.first_answer.median == 5 * MIN
+    assert drills.answered_within_target == pytest.approx(1 / 3)
+    assert report.real.requests == 1 and report.real.answered_within_target == 1.0
+    assert report.thin_sectors == ("Wissenschaft", "Wirtschaft")
+    empty = crisis_report([], MIN, [], {}).real
+    assert empty.answered_within_target is None and empty.first_answer.median is None
