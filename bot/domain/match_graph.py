@@ -190,17 +190,18 @@ class MatchGraph:
         gains[~spoken] = -np.inf
         return gains
 
-    def group_weight(self, members: Sequence[int]) -> float:
-        """Sum over the member pairs, without noise: what the round reports."""
-        i, j = _member_pairs(members)
-        return float(self.weight(i, j, noise=False).sum())
-
-    def group_similarity(self, members: Sequence[int]) -> float:
-        i, j = _member_pairs(members)
-        return float(self.index.pair_scores(i, j).mean())
-
-    def explain(self, members: Sequence[int]) -> tuple[str, ...]:
-        return self.index.explain(members)
+    def describe(self, groups: Sequence[Sequence[int]]) -> tuple[Floats, Floats, list[tuple[str, ...]]]:
+        """Per group: summed pair weight without noise, mean similarity, shared words."""
+        group_of = np.array([g for g, m in enumerate(groups) for _ in range(len(m) * (len(m) - 1) // 2)])
+        pairs = [_member_pairs(m) for m in groups]
+        i = np.concatenate([p[0] for p in pairs]) if pairs else np.empty(0, dtype=np.int64)
+        j = np.concatenate([p[1] for p in pairs]) if pairs else np.empty(0, dtype=np.int64)
+        sims = self.index.pair_scores(i, j)
+        weights = self.base_weight(i, j, sims) + self.pair_terms(i, j, noise=False)
+        sizes = np.bincount(group_of, minlength=len(groups))
+        total_weight = np.bincount(group_of, weights, minlength=len(groups))
+        mean_sim = np.bincount(group_of, sims, minlength=len(groups)) / np.maximum(sizes, 1)
+        return total_weight, mean_sim, self.index.explain(groups)
 
 
 def _member_pairs(members: Sequence[int]) -> tuple[Ints, Ints]:

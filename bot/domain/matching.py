@@ -74,6 +74,7 @@ class PastPair:
 class Group:
     members: tuple[int, ...]  # person ids; two, or three when it absorbed an odd person
     weight: float  # sum over the member pairs, without the tie-breaking noise
+    similarity: float  # mean task similarity of the member pairs
     shared: tuple[str, ...]  # readable shared topics and terms, for the introduction
 
     def pairs(self, rounds_ago: int = 1) -> list[PastPair]:
@@ -100,7 +101,7 @@ class RoundSummary:
     unmatched: int
     cross_department_share: float  # of the member pairs in groups
     cross_municipality_share: float
-    mean_similarity: float  # mean group weight per member pair
+    mean_similarity: float  # mean over groups of their members' task similarity
 
 
 def plan_round(
@@ -125,14 +126,16 @@ def plan_round(
         reason = _join_trio(graph, groups, int(x))
         if reason:
             unmatched.append((eligible[x].id, reason))
+    weights, similarities, shared = graph.describe(groups)
     return RoundPlan(
         groups=[
             Group(
                 members=tuple(eligible[m].id for m in g),
-                weight=graph.group_weight(g),
-                shared=graph.explain(g),
+                weight=float(weights[i]),
+                similarity=float(similarities[i]),
+                shared=shared[i],
             )
-            for g in groups
+            for i, g in enumerate(groups)
         ],
         unmatched=unmatched,
     )
@@ -184,5 +187,7 @@ def summarise(plan: RoundPlan, people: Sequence[MatchPerson]) -> RoundSummary:
         cross_municipality_share=share(
             sum(a.municipality != b.municipality for a, b in member_pairs)
         ),
-        mean_similarity=share(0) if not n_pairs else sum(g.weight for g in plan.groups) / n_pairs,
+        mean_similarity=(
+            sum(g.similarity for g in plan.groups) / len(plan.groups) if plan.groups else 0.0
+        ),
     )

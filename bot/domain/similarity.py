@@ -45,8 +45,8 @@ class SimilarityIndex(Protocol):
         """The indexed documents most similar to an outside text, best first."""
         ...
 
-    def explain(self, members: Sequence[int], limit: int = 5) -> tuple[str, ...]:
-        """What the members have in common, as readable words: shared topics first."""
+    def explain(self, groups: Sequence[Sequence[int]], limit: int = 5) -> list[tuple[str, ...]]:
+        """Per group what its members have in common, as readable words: shared topics first."""
         ...
 
 
@@ -228,8 +228,8 @@ class TfidfIndex:
         corpus's, for stems a document has only as a compound part."""
         counts = sp.coo_matrix(self._per_form)
         stem = self._own_stem[counts.col]
-        capital = np.array([f[:1].isupper() for f in self._forms], dtype=bool)[counts.col]
-        priority = capital * 1e9 + counts.data
+        capital = np.array([f[:1].isupper() for f in self._forms], dtype=bool)
+        priority = capital[counts.col] * 1e9 + counts.data
         ok = stem >= 0
         doc, stem, form, priority = counts.row[ok], stem[ok], counts.col[ok], priority[ok]
         order = np.lexsort((priority, stem, doc))
@@ -241,9 +241,9 @@ class TfidfIndex:
         display = list(self._vocab.stems)
         best = np.full(len(display), -1.0)
         for f, s in enumerate(self._own_stem.tolist()):
-            score = capital_form = self._forms[f][:1].isupper() * 1e9 + totals[f]
+            score = capital[f] * 1e9 + totals[f]
             if s >= 0 and score > best[s]:
-                best[s] = capital_form
+                best[s] = score
                 display[s] = self._forms[f]
         self._display = display
         self._tag_stems = [

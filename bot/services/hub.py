@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from bot.config import Config
 from bot.i18n import Lang
 from bot.jobs import Jobs
+from bot.services.personal_data import ChatTraces, PersonalDataOwner
 from bot.services.ports import Messenger
 from bot.store.db import Database
 
@@ -20,6 +21,8 @@ class Services:
     jobs: Jobs
     # Feature modules append their scheduled jobs here; started after the first sync.
     job_setups: list[Callable[[], None]] = field(default_factory=list)
+    # Every part of the store that holds personal data (see personal_data.py).
+    personal_data: list[PersonalDataOwner] = field(default_factory=list)
 
     async def language_preference(self, user_id: str) -> Lang | None:
         row = await self.db.fetchone(
@@ -39,4 +42,6 @@ class Services:
 
 
 def build_services(config: Config, db: Database, messenger: Messenger, jobs: Jobs) -> Services:
-    return Services(config=config, db=db, messenger=messenger, jobs=jobs)
+    services = Services(config=config, db=db, messenger=messenger, jobs=jobs)
+    services.personal_data.append(ChatTraces(db))
+    return services
