@@ -1,0 +1,28 @@
+# Flurfunk container: build wheels in one stage, run as a non-root user in the next.
+# Mount the config at /config/flurfunk.yaml (storage.data_dir: /data) and keep /data on a
+# volume: it holds the store and the bot's encryption keys.
+FROM python:3.11-slim-bookworm AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+RUN pip install --no-cache-dir --upgrade pip==24.3.1 \
+    && pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim-bookworm
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    FLURFUNK_CONFIG=/config/flurfunk.yaml
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl \
+    && rm -rf /wheels \
+    && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin flurfunk \
+    && mkdir -p /data /config \
+    && chown flurfunk /data
+USER 10001
+WORKDIR /data
+VOLUME ["/data"]
+EXPOSE 9108
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9108/healthz', timeout=4).status == 200 else 1)"]
+ENTRYPOINT ["flurfunk"]
+CMD ["run"]

@@ -1,0 +1,153 @@
+"""Command round-trip latency: Flurfunk vs a minimal raw matrix-nio echo bot, same run.
+
+    .venv/bin/python bench/latency.py [--rounds 200]
+
+Starts its own Synapse (rate limits lifted), the bot as a real process, and an echo
+client that answers every text with a notice in the same encrypted DM. A user sends
+`!hilfe` to each and waits for the answer; p50/p95 of both and the ratio are printed
+as a markdown table row for docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from nio import AsyncClient, AsyncClientConfig, InviteMemberEvent, RoomMessageText, SyncResponse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.devserver import LocalSynapse, free_port  # noqa: E402
+from tests.integration.bot_process import BotProcess  # noqa: E402
+from tests.integration.matrix_user import MatrixUser, unique_localpart  # noqa: E402
+
+
+class EchoBot:
+    """The baseline: what a bot minimally does to answer an encrypted command."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+        self.task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def create(cls, synapse: LocalSynapse, store: Path) -> EchoBot:
+        localpart = unique_localpart("echo")
+        user_id = synapse.register_user(localpart, "pw-echo")
+        store.mkdir(parents=True, exist_ok=True)
+        client = AsyncClient(
+            synapse.url,
+            user_id,
+            store_path=str(store),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True),
+        )
+        await client.login("pw-echo")
+        await client.keys_upload()
+        return cls(client)
+
+    async def run(self) -> None:
+        first = True
+        while True:
+            response = await self.client.sync(timeout=0 if first else 30_000)
+            first = False
+            if not isinstance(response, SyncResponse):
+                await asyncio.sleep(1)
+                continue
+            for room_id, info in response.rooms.invite.items():
+                for event in info.invite_state:
+                    if isinstance(event, InviteMemberEvent) and event.membership == "invite":
+                        await self.client.join(room_id)
+                        break
+            for room_id, joined in response.rooms.join.items():
+                for event in joined.timeline.events:
+                    if isinstance(event, RoomMessageText) and event.sender != self.client.user_id:
+                        await self.client.room_send(
+                            room_id,
+                            "m.room.message",
+                            {"msgtype": "m.notice", "body": "echo " + event.body},
+                            ignore_unverified_devices=True,
+                        )
+            if self.client.should_upload_keys:
+                await self.client.keys_upload()
+            if self.client.should_query_keys:
+                await self.client.keys_query()
+            if self.client.should_claim_keys:
+                await self.client.keys_claim(self.client.get_users_for_key_claiming())
+            await self.client.send_to_device_messages()
+
+
+async def round_trips(user: MatrixUser, room_id: str, sender: str, rounds: int) -> list[float]:
+    samples = []
+    for i in range(rounds):
+        started = time.perf_counter()
+        await user.send_text(room_id, f"!hilfe runde{i}")
+        await user.wait_for_message(
+            room_id, sender=sender, predicate=lambda m, i=i: f"runde{i}" in m.body, timeout=30
+        )
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def p(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+async def main(rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        synapse = LocalSynapse(base / "synapse", free_port())
+        synapse.start()
+        bot = BotProcess(synapse, base / "bot", config={"operations": {"log_level": "WARNING"}})
+        try:
+            await bot.start_and_wait()
+            echo = await EchoBot.create(synapse, base / "echo")
+            echo.task = asyncio.create_task(echo.run())
+            user = await MatrixUser.create(synapse, unique_localpart("bench"), base)
+            bot_room = await user.open_dm(bot.user_id)
+            await user.wait_for_message(bot_room, sender=bot.user_id, timeout=30)
+            echo_room = await user.open_dm(str(echo.client.user_id))
+            await asyncio.sleep(2)
+            # Warm up both paths (olm sessions, room keys), then alternate in blocks so
+            # machine noise hits both alike.
+            await round_trips(user, bot_room, bot.user_id, 5)
+            await round_trips(user, echo_room, str(echo.client.user_id), 5)
+            bot_samples: list[float] = []
+            echo_samples: list[float] = []
+            block = 20
+            for _ in range(rounds // block):
+                bot_samples += await round_trips(user, bot_room, bot.user_id, block)
+                echo_samples += await round_trips(user, echo_room, str(echo.client.user_id), block)
+            b50, b95, e50, e95 = (
+                p(bot_samples, 0.5),
+                p(bot_samples, 0.95),
+                p(echo_samples, 0.5),
+                p(echo_samples, 0.95),
+            )
+            print("| round trips | bot p50 | bot p95 | echo p50 | echo p95 | p50 ratio |")
+            print("|---|---|---|---|---|---|")
+            print(
+                f"| {len(bot_samples)} | {b50:.1f} ms | {b95:.1f} ms | {e50:.1f} ms "
+                f"| {e95:.1f} ms | {b50 / e50:.2f}× |"
+            )
+            print(
+                f"(mean bot {statistics.mean(bot_samples) * 1000:.1f} ms, "
+                f"mean echo {statistics.mean(echo_samples) * 1000:.1f} ms)"
+            )
+            await user.close()
+            echo.task.cancel()
+            await echo.client.close()
+        finally:
+            bot.stop()
+            synapse.stop()
+            synapse.remove_database()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=200)
+    asyncio.run(main(parser.parse_args().rounds))
