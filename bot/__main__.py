@@ -55,6 +55,17 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return run_dev(Path(args.dir), args.port)
 
 
+def cmd_import_staff(args: argparse.Namespace) -> int:
+    from bot.services.staff_import import import_staff_file
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return asyncio.run(import_staff_file(config, args.csv, dry_run=args.dry_run))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flurfunk", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--dir", default=".dev", help="where the local homeserver and bot keep data")
     dev.add_argument("--port", type=int, default=8008, help="homeserver port on 127.0.0.1")
     dev.set_defaults(func=cmd_dev)
+    staff = sub.add_parser(
+        "import-staff",
+        help="create or update staff profiles from a CSV file (nobody is enrolled or contacted)",
+    )
+    staff.add_argument(
+        "csv", type=Path, help="columns: matrix_id, name, department, municipality, tasks, topics"
+    )
+    staff.add_argument(
+        "--dry-run", action="store_true", help="check the file and show what would change"
+    )
+    staff.add_argument("--config", "-c", type=Path, default=DEFAULT_CONFIG)
+    staff.set_defaults(func=cmd_import_staff)
     return parser
 
 

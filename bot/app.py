@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from nio import AsyncClient
 
+from bot.chat.accounts import MatrixAccounts
+from bot.chat.cross_signing import ensure_cross_signing
 from bot.chat.dispatch import Dispatcher
 from bot.chat.health import HealthServer, Metrics
 from bot.chat.messenger import ChatMessenger
@@ -58,12 +60,14 @@ class App:
         directory = RoomDirectory(self.db)
         client = build_client(config)
         await log_in(client, config, state)
+        await ensure_cross_signing(client, config, self.db)
         direct = DirectRooms(client, directory)
         sender = OutboxSender(client, outbox, directory, direct, config.outbox, self.metrics)
         messenger = ChatMessenger(
             outbox, self._language_preference, config.bot.default_language, sender.wake
         )
-        services = build_services(config, self.db, messenger, self.jobs)
+        accounts = MatrixAccounts(client, directory.dm_room)
+        services = build_services(config, self.db, messenger, self.jobs, accounts)
         self.services = services
         load_all()
         roles = RoleResolver(

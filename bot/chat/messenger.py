@@ -66,12 +66,28 @@ class ChatMessenger:
         self.wake()
 
     async def tell(
-        self, user_id: str, message: Say, *, effect_key: str, attachment: Attachment | None = None
+        self,
+        user_id: str,
+        message: Say,
+        *,
+        effect_key: str,
+        attachment: Attachment | None = None,
+        reactions: tuple[str, ...] = (),
     ) -> None:
         lang = await self.language_of(user_id)
         await self.send_rendered(
             "dm", user_id, self.render(message, lang), effect_key=effect_key, subject_user=user_id
         )
+        for emoji in reactions:
+            # Same target as the message, so the sender delivers it after the message.
+            await self.outbox.enqueue(
+                f"{effect_key}:react:{emoji}",
+                "reaction",
+                "dm",
+                user_id,
+                {"original": effect_key, "key": emoji},
+                subject_user=user_id,
+            )
         if attachment is not None:
             await self.send_file("dm", user_id, attachment, effect_key=effect_key + ":file")
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import importlib
 
 # Each module registers its commands into bot.commands.registry.REGISTRY on import.
-MODULES = ("help", "language")
+MODULES = ("help", "language", "admin", "contacts", "crisis", "kitchen", "coffee", "circles", "hospitation", "profile", "privacy", "onboarding")
 
 
 def load_all() -> None:
     for name in MODULES:
         importlib.import_module(f"bot.commands.{name}")
+    # Every command notes the sender's last activity (retention of inactive profiles).
+    from bot.commands.profile import track_activity
+
+    track_activity()

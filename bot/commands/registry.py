@@ -145,8 +145,9 @@ class Registry:
             for name in cmd.names():
                 owner.subcommands[name.casefold()] = cmd
             return
-        for name in cmd.names():
-            key = name.casefold()
+        # A command whose German and English names are the same ("admin") is one name.
+        for name in dict.fromkeys(n.casefold() for n in cmd.names()):
+            key = name
             if key in self._by_name:
                 raise ValueError(f"command name {name!r} registered twice")
             self._by_name[key] = cmd

@@ -8,8 +8,20 @@ from dataclasses import dataclass, field
 from bot.config import Config
 from bot.i18n import Lang
 from bot.jobs import Jobs
+from bot.services.circles import CirclesService
+from bot.services.coffee import CoffeeHistory, CoffeeService
+from bot.services.coffee_break import CoffeeBreakPersonalData, CoffeeBreakService
+from bot.services.contacts import ContactService
+from bot.services.crisis import CrisisService
+from bot.services.followup import FollowUps
+from bot.services.hospitation_setup import Hospitations, install_hospitations
+from bot.services.kitchen import KitchenPersonalData, KitchenService
+from bot.services.onboarding import OnboardingService
 from bot.services.personal_data import ChatTraces, PersonalDataOwner
-from bot.services.ports import Messenger
+from bot.services.ports import AccountDirectory, Messenger, NoAccountDirectory
+from bot.services.privacy import DialogData, PrivacyService, ProfileData
+from bot.services.profiles import ProfileService
+from bot.services.retention import RetentionService
 from bot.store.db import Database
 
 
@@ -23,6 +35,24 @@ class Services:
     job_setups: list[Callable[[], None]] = field(default_factory=list)
     # Every part of the store that holds personal data (see personal_data.py).
     personal_data: list[PersonalDataOwner] = field(default_factory=list)
+    # Profiles, onboarding, export/forget, retention (set in _build_profiles).
+    accounts: AccountDirectory = field(default_factory=NoAccountDirectory)
+    profiles: ProfileService = field(init=False)
+    onboarding: OnboardingService = field(init=False)
+    privacy: PrivacyService = field(init=False)
+    retention: RetentionService = field(init=False)
+    # Hospitation offers, sign-ups, wishes, follow-ups (set in build_services).
+    hospitations: Hospitations = field(init=False)
+    # Crisis routing "Wer kennt wen?" (set in build_services).
+    contacts: ContactService = field(init=False)
+    crisis: CrisisService = field(init=False)
+    # Kaffeeküche: prompts and suggestions; spontaneous coffee breaks (_build_kitchen).
+    kitchen: KitchenService = field(init=False)
+    coffee_breaks: CoffeeBreakService = field(init=False)
+    # Weekly coffee matches, topic circles and their follow-ups (_build_coffee).
+    coffee: CoffeeService = field(init=False)
+    circles: CirclesService = field(init=False)
+    followups: FollowUps = field(init=False)
 
     async def language_preference(self, user_id: str) -> Lang | None:
         row = await self.db.fetchone(
@@ -41,7 +71,102 @@ class Services:
             setup()
 
 
-def build_services(config: Config, db: Database, messenger: Messenger, jobs: Jobs) -> Services:
+def build_services(
+    config: Config,
+    db: Database,
+    messenger: Messenger,
+    jobs: Jobs,
+    accounts: AccountDirectory | None = None,
+) -> Services:
     services = Services(config=config, db=db, messenger=messenger, jobs=jobs)
     services.personal_data.append(ChatTraces(db))
+    _build_profiles(services, accounts or NoAccountDirectory())
+    services.hospitations = install_hospitations(services)
+    _build_crisis(services)
+    _build_kitchen(services)
+    _build_coffee(services)
     return services
+
+
+def _build_profiles(services: Services, accounts: AccountDirectory) -> None:
+    config, db = services.config, services.db
+    services.accounts = accounts
+    services.profiles = ProfileService(db, config.directory, accounts)
+    services.onboarding = OnboardingService(db, config, services.profiles)
+    # The profile first: it opens the export file and is what people look for.
+    services.personal_data[:0] = [ProfileData(db), DialogData(db)]
+    services.privacy = PrivacyService(db, services.personal_data, services.jobs)
+    services.retention = RetentionService(
+        db, config, services.privacy, accounts, services.messenger
+    )
+    services.job_setups.append(lambda: services.retention.schedule(services.jobs))
+
+
+def _build_crisis(services: Services) -> None:
+    from zoneinfo import ZoneInfo
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    config, jobs = services.config, services.jobs
+    timezone = ZoneInfo(config.timezone)
+    prefix = config.bot.command_prefix
+    services.contacts = ContactService(
+        services.db, services.messenger, config.crisis, timezone, prefix=prefix
+    )
+    services.crisis = CrisisService(services.db, services.messenger, config, services.contacts)
+    services.personal_data += [services.contacts, services.crisis]
+
+    def schedule() -> None:
+        jobs.every("crisis_tick", services.crisis.tick_job, config.crisis.tick_seconds)
+        at = config.crisis.contact_check_time
+        jobs.add(
+            "crisis_maintenance",
+            services.crisis.maintenance,
+            CronTrigger(hour=at.hour, minute=at.minute, timezone=jobs.timezone),
+        )
+
+    services.job_setups.append(schedule)
+
+
+def _build_kitchen(services: Services) -> None:
+    config, jobs = services.config, services.jobs
+    services.kitchen = KitchenService(config, services.db, services.messenger)
+    services.coffee_breaks = CoffeeBreakService(config, services.db, services.messenger)
+    services.personal_data += [
+        KitchenPersonalData(services.db),
+        CoffeeBreakPersonalData(services.db),
+    ]
+
+    def schedule() -> None:
+        jobs.every("kitchen_prompts", services.kitchen.tick, services.kitchen.poll_interval_s())
+        jobs.every("coffee_breaks", services.coffee_breaks.tick, config.kitchen.check_interval_s)
+
+    services.job_setups.append(schedule)
+
+
+def _build_coffee(services: Services) -> None:
+    from datetime import datetime
+
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    config, db, jobs = services.config, services.db, services.jobs
+    services.followups = FollowUps(db, services.messenger, prefix=config.bot.command_prefix)
+    services.coffee = CoffeeService(db, services.messenger, config, services.followups)
+    services.circles = CirclesService(db, services.messenger, config, services.followups)
+    services.personal_data.append(CoffeeHistory(db, config))
+
+    async def tick() -> None:
+        await services.circles.tick()
+        await services.coffee.tick()  # the due round, then all due follow-ups
+
+    def schedule() -> None:
+        # The first check runs right away: a round missed while the bot was down (within
+        # the grace time) runs at start.
+        trigger = IntervalTrigger(
+            seconds=config.coffee.check_interval_s,
+            start_date=datetime.now(jobs.timezone),
+            timezone=jobs.timezone,
+        )
+        jobs.add("coffee_rounds", tick, trigger)
+
+    services.job_setups.append(schedule)

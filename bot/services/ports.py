@@ -28,9 +28,16 @@ class Say:
 
 class Messenger(Protocol):
     async def tell(
-        self, user_id: str, message: Say, *, effect_key: str, attachment: Attachment | None = None
+        self,
+        user_id: str,
+        message: Say,
+        *,
+        effect_key: str,
+        attachment: Attachment | None = None,
+        reactions: tuple[str, ...] = (),
     ) -> None:
-        """A direct message to one person, in that person's language."""
+        """A direct message to one person, in that person's language, optionally with
+        reaction buttons (answers arrive through `HOOKS.reaction` with `effect_key`)."""
 
     async def post(
         self, room_id: str, message: Say, *, effect_key: str, mention: list[str] | None = None
@@ -49,3 +56,24 @@ class Messenger(Protocol):
         self, room_key: str, message: Say, *, effect_key: str, reactions: tuple[str, ...] = ()
     ) -> None:
         """A notice in a room created by `open_room`, optionally with reaction buttons."""
+
+
+class AccountDirectory(Protocol):
+    """What the homeserver knows about accounts (implemented in `bot.chat.accounts`)."""
+
+    async def is_active(self, user_id: str) -> bool | None:
+        """True: the account exists and is active. False: deactivated or unknown to its
+        homeserver. None: could not tell right now (network, refused lookup)."""
+
+    def known_display_name(self, user_id: str) -> str | None:
+        """The display name as last seen in a shared room; never asks the homeserver."""
+
+
+class NoAccountDirectory:
+    """For tests and tools without a homeserver connection: knows nothing."""
+
+    async def is_active(self, user_id: str) -> bool | None:
+        return None
+
+    def known_display_name(self, user_id: str) -> str | None:
+        return None

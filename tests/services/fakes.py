@@ -30,9 +30,23 @@ class RecordingMessenger:
             self.sent.append(sent)
 
     async def tell(
-        self, user_id: str, message: Say, *, effect_key: str, attachment: Attachment | None = None
+        self,
+        user_id: str,
+        message: Say,
+        *,
+        effect_key: str,
+        attachment: Attachment | None = None,
+        reactions: tuple[str, ...] = (),
     ) -> None:
-        self._record(Sent("tell", user_id, message, effect_key, {"attachment": attachment}))
+        self._record(
+            Sent(
+                "tell",
+                user_id,
+                message,
+                effect_key,
+                {"attachment": attachment, "reactions": reactions},
+            )
+        )
 
     async def post(
         self, room_id: str, message: Say, *, effect_key: str, mention: list[str] | None = None

@@ -1,0 +1,98 @@
+"""Coffee matches: `!admin runde [probe]`, `!getroffen ja|nein`, and the 👍/👎 answers on
+the follow-up in a match room and on the "pause?" question in the DM."""
+
+from __future__ import annotations
+
+from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must exist first)
+from bot.commands.context import CommandContext
+from bot.commands.hooks import HOOKS, Reaction
+from bot.commands.registry import REGISTRY, Arg, Where
+from bot.services.coffee import RoundReport
+
+PREVIEW_WORDS = frozenset({"probe", "preview", "vorschau", "test", "probelauf", "dry-run"})
+YES_WORDS = frozenset({"ja", "yes", "j", "y", "jo", "jep", "👍"})
+NO_WORDS = frozenset({"nein", "no", "n", "nö", "ne", "👎"})
+
+
+def roles_of(ctx: CommandContext) -> frozenset[str]:
+    return frozenset(str(role) for role in ctx.roles)
+
+
+def figures(report: RoundReport) -> dict[str, object]:
+    return {
+        "round": report.key.removeprefix("coffee:"),
+        "people": report.people,
+        "groups": report.groups,
+        "trios": report.trios,
+        "unmatched": report.unmatched,
+        "cross_department": 100 * report.cross_department_share,
+        "cross_municipality": 100 * report.cross_municipality_share,
+        "similarity": report.mean_similarity,
+        "questions": report.pause_questions,
+    }
+
+
+@REGISTRY.command(
+    "runde",
+    "round",
+    args=(Arg("probe", "preview", optional=True),),
+    where=Where.ANY,
+    parent="admin",
+)
+async def runde(ctx: CommandContext, preview: str | None) -> None:
+    coffee = ctx.services.coffee
+    if preview is not None and preview.casefold() not in PREVIEW_WORDS:
+        await ctx.reply("coffee.admin.option", given=preview)
+        return
+    if preview is not None:
+        report = await coffee.preview(roles_of(ctx))
+    else:
+        report = await coffee.run_now(roles_of(ctx))
+    if report.status == "not_allowed":
+        await ctx.reply("error.admins_only")
+        return
+    key = {"ran": "coffee.admin.ran", "preview": "coffee.admin.preview"}.get(
+        report.status, "coffee.admin.already_ran"
+    )
+    await ctx.reply(key, **figures(report))
+
+
+@REGISTRY.command(
+    "getroffen",
+    "met",
+    args=(Arg("ja|nein", "yes|no"),),
+    where=Where.ANY,
+    section="coffee",
+)
+async def getroffen(ctx: CommandContext, **args: str) -> None:
+    given = args["yes|no"]
+    word = given.casefold()
+    if word not in YES_WORDS and word not in NO_WORDS:
+        await ctx.reply("coffee.met.unknown", given=given)
+        return
+    met = word in YES_WORDS
+    answer = await ctx.services.followups.answer_by_text(ctx.sender, ctx.room_id, met)
+    if answer.status == "recorded":
+        await ctx.reply("coffee.met.yes" if met else "coffee.met.no")
+    elif answer.status == "not_member":
+        await ctx.reply("coffee.met.not_member")
+    else:
+        await ctx.reply("coffee.met.no_group")
+
+
+async def _on_reaction(ctx: CommandContext, reaction: Reaction) -> bool:
+    key = reaction.target_key
+    if not key.startswith(("coffee:", "circle:")):
+        return False
+    services = ctx.services
+    if await services.coffee.on_pause_answer(
+        reaction.sender, key, reaction.emoji, reaction.withdrawn
+    ):
+        return True
+    answer = await services.followups.on_reaction(
+        reaction.sender, key, reaction.emoji, reaction.withdrawn
+    )
+    return answer.status != "no_group"
+
+
+HOOKS.reaction.append(_on_reaction)

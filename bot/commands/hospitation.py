@@ -1,0 +1,399 @@
+"""`!hospitation …` and `!hospitationen`: offer, find, join and cancel job shadowing.
+
+Subcommands (German / English): `anbieten`/`offer`, `teilnehmen`/`join`,
+`absagen`/`cancel` (own seat), `zurückziehen`/`withdraw` (the host cancels the whole
+offer), `wunsch`/`wish`, `feedback`; `!hospitation` alone lists one's own offers and
+sign-ups, `!hospitation H-7KQX` shows one offer.
+"""
+
+from __future__ import annotations
+
+from bot.chat.render import Rendered, join
+from bot.commands.context import CommandContext
+from bot.commands.hooks import HOOKS, NO, YES, Reaction
+from bot.commands.registry import REGISTRY, Arg, Where
+from bot.domain.dates import When
+from bot.domain.hospitation import WISH_MAX, OfferError, normalise_short_id, parse_offer
+from bot.services.hospitation_followups import parse_answer, parse_feedback_key
+from bot.services.hospitation_messages import example_dates, host_label, person_label
+from bot.services.hospitation_setup import Hospitations
+from bot.services.hospitations import OfferView
+from bot.services.ports import Say
+
+LIST_LIMIT = 15
+DELETE_WORDS = frozenset({"löschen", "loeschen", "entfernen", "delete", "remove"})
+ALL_WORDS = frozenset({"alle", "alles", "all"})
+
+REGISTRY.group("hospitation", "hospitation", where=Where.ANY, section="hospitation")
+
+# Handlers receive arguments by their English name.
+OFFER_ARG = Arg(
+    "Titel | Datum | Plätze | Beschreibung",
+    "title | date | places | description",
+    kind="rest",
+    optional=True,
+)
+ANSWER_ARG = Arg("ja|nein", "yes|no")
+
+
+def _feature(ctx: CommandContext) -> Hospitations:
+    return ctx.services.hospitations
+
+
+def _when(ctx: CommandContext, when: When) -> str:
+    return when.render_de() if ctx.lang == "de" else when.render_en()
+
+
+def _places(ctx: CommandContext, view: OfferView) -> Rendered:
+    seats = view.seats
+    if seats.free > 0:
+        return ctx.text("hosp.list.places_open", free=seats.free, capacity=seats.capacity)
+    return ctx.text("hosp.list.places_full", waiting=len(seats.waiting))
+
+
+async def _refusal(ctx: CommandContext, outcome: str, typed_id: str) -> None:
+    shown = normalise_short_id(typed_id) or typed_id
+    if outcome in ("not_found", "bad_id"):
+        await ctx.reply(f"hosp.{outcome}", id=shown)
+    else:
+        await ctx.reply(f"hosp.refused.{outcome}", id=shown)
+
+
+# -- !hospitationen ------------------------------------------------------------------------
+
+
+@REGISTRY.command(
+    "hospitationen",
+    "hospitations",
+    args=(Arg("suchwort", "keyword", kind="rest", optional=True),),
+    where=Where.ANY,
+    section="hospitation",
+)
+async def hospitationen(ctx: CommandContext, keyword: str | None) -> None:
+    views = await _feature(ctx).offers.open_offers(keyword)
+    if not views:
+        key = "hosp.list.none_for" if keyword else "hosp.list.none"
+        await ctx.reply(key, query=keyword or "")
+        return
+    header = (
+        ctx.text("hosp.list.header_for", query=keyword, count=len(views))
+        if keyword
+        else ctx.text("hosp.list.header", count=len(views))
+    )
+    lines = [
+        ctx.text(
+            "hosp.list.item",
+            id=v.offer.id,
+            title=v.offer.title,
+            when=_when(ctx, v.offer.when),
+            host=host_label(v.offer),
+            places=_places(ctx, v),
+        )
+        for v in views[:LIST_LIMIT]
+    ]
+    parts = [header, join(lines)]
+    if len(views) > LIST_LIMIT:
+        parts.append(ctx.text("hosp.list.more", more=len(views) - LIST_LIMIT))
+    parts.append(ctx.text("hosp.list.footer"))
+    await ctx.reply_rendered(join(parts, "\n\n"))
+
+
+# -- !hospitation [ID] / meine --------------------------------------------------------------
+
+
+@REGISTRY.command(
+    "meine",
+    "mine",
+    aliases=("",),
+    args=(Arg("id", "id", kind="rest", optional=True),),
+    where=Where.ANY,
+    parent="hospitation",
+)
+async def meine(ctx: CommandContext, id: str | None) -> None:
+    if id:
+        await _details(ctx, id)
+        return
+    offers = _feature(ctx).offers
+    parts: list[Rendered] = []
+    hosted = await offers.hosted_by(ctx.sender)
+    if hosted:
+        lines = [
+            ctx.text(
+                "hosp.mine.offer_cancelled" if v.offer.cancelled else "hosp.mine.offer",
+                id=v.offer.id,
+                title=v.offer.title,
+                when=_when(ctx, v.offer.when),
+                taken=len(v.seats.confirmed),
+                capacity=v.seats.capacity,
+                waiting=len(v.seats.waiting),
+            )
+            for v in hosted
+        ]
+        parts.append(ctx.text("hosp.mine.offers") + Rendered("\n", "<br/>") + join(lines))
+    seats = await offers.seats_of(ctx.sender)
+    if seats:
+        lines = [
+            ctx.text(
+                f"hosp.mine.seat_{'cancelled' if offer.cancelled else state}",
+                id=offer.id,
+                title=offer.title,
+                when=_when(ctx, offer.when),
+                position=position or 0,
+            )
+            for offer, state, position in seats
+        ]
+        parts.append(ctx.text("hosp.mine.seats") + Rendered("\n", "<br/>") + join(lines))
+    if not parts:
+        await ctx.reply("hosp.mine.none")
+        return
+    await ctx.reply_rendered(join(parts, "\n\n"))
+
+
+async def _details(ctx: CommandContext, typed_id: str) -> None:
+    if normalise_short_id(typed_id) is None:
+        await ctx.reply("hosp.unknown_sub", given=typed_id)
+        return
+    offers = _feature(ctx).offers
+    view = await offers.view(typed_id)
+    if view is None:
+        await _refusal(ctx, "not_found", typed_id)
+        return
+    offer, seats = view.offer, view.seats
+    parts = [ctx.messenger.render(offers.announcement(offer, seats), ctx.lang)]
+    if offer.host == ctx.sender:
+        people = [person_label(p, await offers.people(p)) for p in seats.confirmed]
+        waiting = [person_label(p, await offers.people(p)) for p in seats.waiting]
+        parts.append(
+            ctx.text(
+                "hosp.details.host",
+                people="; ".join(people) or "–",
+                waiting="; ".join(waiting) or "–",
+                id=offer.id,
+            )
+        )
+    elif ctx.sender in seats.confirmed:
+        parts.append(ctx.text("hosp.details.confirmed", id=offer.id))
+    elif ctx.sender in seats.waiting:
+        position = seats.waiting.index(ctx.sender) + 1
+        parts.append(ctx.text("hosp.details.waiting", id=offer.id, position=position))
+    await ctx.reply_rendered(join(parts, "\n\n"))
+
+
+# -- anbieten ------------------------------------------------------------------------------
+
+
+@REGISTRY.command(
+    "anbieten",
+    "offer",
+    args=(OFFER_ARG,),
+    where=Where.ANY,
+    parent="hospitation",
+)
+async def anbieten(ctx: CommandContext, **args: str | None) -> None:
+    text = args.get(OFFER_ARG.key)
+    feature = _feature(ctx)
+    if not text:
+        question = await feature.dialog.start(ctx.sender)
+        if ctx.is_dm:
+            await ctx.reply_say(question)
+        else:
+            await ctx.services.messenger.tell(
+                ctx.sender, question, effect_key=f"reply:{ctx.event_id}:dialog"
+            )
+            await ctx.reply("hosp.dialog.moved_to_dm")
+        return
+    draft = parse_offer(text.split("|"), feature.offers.today())
+    if isinstance(draft, OfferError):
+        error = ctx.messenger.render(feature.offers.offer_error(draft), ctx.lang)
+        usage = ctx.text("hosp.usage.offer", **example_dates(feature.offers.today()))
+        await ctx.reply_rendered(join([error, usage], "\n\n"))
+        return
+    offer = await feature.offers.create_offer(ctx.sender, draft)
+    await ctx.reply_say(feature.offers.offered(offer))
+
+
+async def dialog_text(ctx: CommandContext, text: str) -> bool:
+    """Answers of the guided offer dialog; False when none is open for this person."""
+    replies = await _feature(ctx).dialog.answer(ctx.sender, text)
+    if replies is None:
+        return False
+    await ctx.reply_rendered(join([ctx.messenger.render(r, ctx.lang) for r in replies], "\n\n"))
+    return True
+
+
+HOOKS.text.append(dialog_text)
+
+
+# -- teilnehmen / absagen / zurückziehen ---------------------------------------------------
+
+
+@REGISTRY.command(
+    "teilnehmen",
+    "join",
+    aliases=("anmelden",),
+    args=(Arg("id", "id"),),
+    where=Where.ANY,
+    parent="hospitation",
+)
+async def teilnehmen(ctx: CommandContext, id: str) -> None:
+    result = await _feature(ctx).offers.join(ctx.sender, id)
+    offer = result.offer
+    if result.outcome in ("confirmed", "waiting"):
+        # The confirmation (with the calendar file) went to the DM.
+        if not ctx.is_dm:
+            await ctx.reply(f"hosp.join.{result.outcome}_elsewhere", id=offer.id if offer else id)
+        return
+    if result.outcome in ("already_confirmed", "already_waiting"):
+        assert offer is not None
+        await ctx.reply(f"hosp.join.{result.outcome}", id=offer.id, position=result.position or 0)
+        return
+    await _refusal(ctx, result.outcome, id)
+
+
+@REGISTRY.command(
+    "absagen",
+    "cancel",
+    aliases=("abmelden",),
+    args=(Arg("id", "id"),),
+    where=Where.ANY,
+    parent="hospitation",
+)
+async def absagen(ctx: CommandContext, id: str) -> None:
+    result = await _feature(ctx).offers.cancel_seat(ctx.sender, id)
+    if result.outcome in ("left_confirmed", "left_waiting", "not_registered"):
+        assert result.offer is not None
+        await ctx.reply(
+            f"hosp.cancel.{result.outcome}", id=result.offer.id, title=result.offer.title
+        )
+        return
+    await _refusal(ctx, result.outcome, id)
+
+
+@REGISTRY.command(
+    "zurückziehen",
+    "withdraw",
+    aliases=("zurueckziehen",),
+    args=(Arg("id", "id"),),
+    where=Where.ANY,
+    parent="hospitation",
+)
+async def zurueckziehen(ctx: CommandContext, id: str) -> None:
+    result = await _feature(ctx).offers.withdraw(ctx.sender, id)
+    if result.outcome == "withdrawn":
+        assert result.offer is not None
+        await ctx.reply(
+            "hosp.withdraw.done",
+            id=result.offer.id,
+            title=result.offer.title,
+            notified=result.notified,
+        )
+        return
+    await _refusal(ctx, result.outcome, id)
+
+
+# -- wunsch --------------------------------------------------------------------------------
+
+
+@REGISTRY.command(
+    "wunsch",
+    "wish",
+    args=(Arg("bereich", "area", kind="rest", optional=True),),
+    where=Where.DM,
+    parent="hospitation",
+)
+async def wunsch(ctx: CommandContext, area: str | None) -> None:
+    wishes_of = _feature(ctx).followups
+    words = (area or "").split()
+    if words and words[0].casefold() in DELETE_WORDS:
+        await _delete_wish(ctx, words[1:])
+        return
+    if not area:
+        wishes = await wishes_of.wishes(ctx.sender)
+        if not wishes:
+            await ctx.reply("hosp.wish.none")
+            return
+        lines = [
+            ctx.text("hosp.wish.item", number=i, area=wish) for i, wish in enumerate(wishes, 1)
+        ]
+        header = ctx.text("hosp.wish.list")
+        await ctx.reply_rendered(
+            join(
+                [header + Rendered("\n", "<br/>") + join(lines), ctx.text("hosp.wish.footer")],
+                "\n\n",
+            )
+        )
+        return
+    outcome, cleaned = await wishes_of.add_wish(ctx.sender, area)
+    await ctx.reply(
+        f"hosp.wish.{outcome}", area=cleaned, max=wishes_of.settings.wishes_max, wish_max=WISH_MAX
+    )
+
+
+async def _delete_wish(ctx: CommandContext, rest: list[str]) -> None:
+    offers = _feature(ctx).followups
+    given = " ".join(rest)
+    if given.casefold() in ALL_WORDS:
+        count = await offers.delete_wish(ctx.sender, None)
+    elif given.isdigit():
+        count = await offers.delete_wish(ctx.sender, int(given))
+    else:
+        await ctx.reply("hosp.wish.delete_usage", given=given or "–")
+        return
+    if count:
+        await ctx.reply("hosp.wish.deleted", count=count)
+    else:
+        await ctx.reply("hosp.wish.not_deleted", given=given)
+
+
+# -- feedback ------------------------------------------------------------------------------
+
+
+@REGISTRY.command(
+    "feedback",
+    "feedback",
+    aliases=("rückmeldung",),
+    args=(Arg("id", "id"), ANSWER_ARG),
+    where=Where.DM,
+    parent="hospitation",
+)
+async def feedback(ctx: CommandContext, **args: str) -> None:
+    typed_id, answer_text = args["id"], args[ANSWER_ARG.key]
+    answer = parse_answer(answer_text)
+    if answer is None:
+        await ctx.reply("hosp.feedback.bad_answer", id=normalise_short_id(typed_id) or typed_id)
+        return
+    result = await _feature(ctx).followups.record_feedback(ctx.sender, typed_id, answer)
+    if result.outcome == "recorded":
+        assert result.offer is not None
+        await ctx.reply(f"hosp.feedback.recorded_{'yes' if answer else 'no'}", id=result.offer.id)
+    elif result.outcome == "not_asked":
+        assert result.offer is not None
+        await ctx.reply("hosp.feedback.not_asked", id=result.offer.id)
+    else:
+        await _refusal(ctx, result.outcome, typed_id)
+
+
+async def feedback_reaction(ctx: CommandContext, reaction: Reaction) -> bool:
+    """👍/👎 on the "did it take place?" question; a withdrawn reaction takes it back."""
+    target = parse_feedback_key(reaction.target_key)
+    if target is None:
+        return False
+    offer_id, asked = target
+    if asked != reaction.sender or reaction.emoji not in YES | NO:
+        return True
+    took_place = reaction.emoji in YES
+    followups = _feature(ctx).followups
+    if reaction.withdrawn:
+        await followups.withdraw_feedback(asked, offer_id, took_place)
+        return True
+    result = await followups.record_feedback(asked, offer_id, took_place)
+    if result.outcome == "recorded":
+        await ctx.services.messenger.tell(
+            asked,
+            Say(f"hosp.feedback.recorded_{'yes' if took_place else 'no'}", {"id": offer_id}),
+            effect_key=f"hosp:{offer_id}:feedback-ack:{ctx.event_id}",
+        )
+    return True
+
+
+HOOKS.reaction.append(feedback_reaction)

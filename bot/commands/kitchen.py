@@ -1,0 +1,197 @@
+"""Kaffeeküche: `!kaffeepause [minuten|abbrechen]`, `!frage vorschlagen <Text>`,
+`!admin fragen`, `!admin frage annehmen|ablehnen <ID>`, and the 👍/👎 answers to
+"Haben Sie gesprochen?" after a spontaneous coffee break.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from bot.chat.render import join
+from bot.commands.context import CommandContext
+from bot.commands.hooks import HOOKS, NO, YES, Reaction
+from bot.commands.registry import REGISTRY, Arg, Where
+from bot.services.coffee_break import (
+    MAX_MINUTES,
+    MIN_MINUTES,
+    Matched,
+    OfferRefused,
+    break_id_of_followup,
+)
+from bot.services.kitchen import (
+    PENDING_PER_PERSON,
+    SUGGESTION_MAX,
+    SUGGESTION_MIN,
+    DecideRefused,
+    SuggestRefused,
+    normalise_suggestion,
+)
+
+CANCEL_WORDS = frozenset({"abbrechen", "cancel", "stopp", "stop", "zurückziehen", "withdraw"})
+ACCEPT_WORDS = frozenset({"annehmen", "accept", "ja", "yes"})
+REJECT_WORDS = frozenset({"ablehnen", "reject", "nein", "no"})
+
+
+def _clock(ctx: CommandContext, moment: float) -> str:
+    local = datetime.fromtimestamp(moment, ZoneInfo(ctx.services.config.timezone))
+    return local.strftime("%H:%M")
+
+
+def _date(ctx: CommandContext, moment: float) -> str:
+    local = datetime.fromtimestamp(moment, ZoneInfo(ctx.services.config.timezone))
+    return local.strftime("%d.%m.%Y" if ctx.lang == "de" else "%Y-%m-%d")
+
+
+def parse_suggestion_id(given: str) -> int | None:
+    """`F12`, `f12`, `#12` or `12`."""
+    text = given.strip().lstrip("#")
+    if text[:1] in ("F", "f", "P", "p"):
+        text = text[1:]
+    return int(text) if text.isdigit() else None
+
+
+# -- !kaffeepause --------------------------------------------------------------------------
+
+
+@REGISTRY.command(
+    "kaffeepause",
+    "coffeebreak",
+    args=(Arg("minuten", "minutes", optional=True),),
+    where=Where.ANY,
+    section="coffee",
+)
+async def kaffeepause(ctx: CommandContext, minutes: str | None) -> None:
+    service = ctx.services.coffee_breaks
+    now = time.time()
+    if minutes is not None and minutes.casefold() in CANCEL_WORDS:
+        if await service.cancel(ctx.sender, now):
+            await ctx.reply("kitchen.break.cancelled")
+        else:
+            await ctx.reply("kitchen.break.nothing_to_cancel")
+        return
+    wanted: int | None = None
+    if minutes is not None:
+        digits = minutes.casefold().removesuffix("min").removesuffix("minuten").strip()
+        if not digits.isdigit():
+            await ctx.reply("kitchen.break.bad_minutes", min=MIN_MINUTES, max=MAX_MINUTES)
+            return
+        wanted = int(digits)
+    result = await service.offer(ctx.sender, wanted, now)
+    if isinstance(result, OfferRefused):
+        await ctx.reply("kitchen.break.bad_minutes", min=MIN_MINUTES, max=MAX_MINUTES)
+    elif isinstance(result, Matched):
+        await ctx.reply("kitchen.break.matched", partner=result.partner, minutes=result.minutes)
+    else:
+        key = "kitchen.break.extended" if result.extended else "kitchen.break.waiting"
+        await ctx.reply(key, until=_clock(ctx, result.until), minutes=result.minutes)
+
+
+async def _followup_answer(ctx: CommandContext, reaction: Reaction) -> bool:
+    if break_id_of_followup(reaction.target_key) is None:
+        return False
+    answer: Literal["yes", "no"]
+    if reaction.emoji in YES:
+        answer = "yes"
+    elif reaction.emoji in NO:
+        answer = "no"
+    else:
+        return True  # another emoji on our follow-up: nothing to record
+    return await ctx.services.coffee_breaks.answer(
+        reaction.target_key, reaction.sender, answer, reaction.withdrawn
+    )
+
+
+HOOKS.reaction.append(_followup_answer)
+
+
+# -- !frage vorschlagen --------------------------------------------------------------------
+
+REGISTRY.group("frage", "prompt", where=Where.ANY, section="coffee")
+
+
+@REGISTRY.command(
+    "vorschlagen",
+    "suggest",
+    args=(Arg("Text", "text", kind="rest"),),
+    where=Where.ANY,
+    parent="frage",
+)
+async def frage_vorschlagen(ctx: CommandContext, text: str) -> None:
+    result = await ctx.services.kitchen.suggest(ctx.sender, text, time.time())
+    if isinstance(result, SuggestRefused):
+        await ctx.reply(
+            f"kitchen.suggest.{result.reason}",
+            min=SUGGESTION_MIN,
+            max=PENDING_PER_PERSON if result.reason == "too_many" else SUGGESTION_MAX,
+            length=len(normalise_suggestion(text)),
+        )
+        return
+    await ctx.reply("kitchen.suggest.ok", id=result.id)
+
+
+# -- !admin fragen / !admin frage annehmen|ablehnen ----------------------------------------
+
+
+@REGISTRY.command("fragen", "prompts", where=Where.ANY, parent="admin")
+async def admin_fragen(ctx: CommandContext) -> None:
+    pending = await ctx.services.kitchen.pending(ctx.sender)
+    if pending is None:
+        await ctx.reply("error.admins_only")
+        return
+    if not pending:
+        await ctx.reply("kitchen.admin.list_empty")
+        return
+    lines = [
+        ctx.text("kitchen.admin.list_line", id=s.id, date=_date(ctx, s.created_at), text=s.text)
+        for s in pending
+    ]
+    await ctx.reply_rendered(
+        join(
+            [
+                ctx.text("kitchen.admin.list_header", count=len(pending)),
+                *lines,
+                ctx.text("kitchen.admin.list_footer"),
+            ]
+        )
+    )
+
+
+@REGISTRY.command(
+    "frage",
+    "prompt",
+    args=(Arg("annehmen|ablehnen", "accept|reject"), Arg("ID", "ID")),
+    where=Where.ANY,
+    parent="admin",
+)
+async def admin_frage(ctx: CommandContext, **args: str) -> None:
+    action = args["accept|reject"].casefold()
+    given = args["ID"]
+    if action in ACCEPT_WORDS:
+        accept = True
+    elif action in REJECT_WORDS:
+        accept = False
+    else:
+        await ctx.reply("kitchen.admin.bad_action", given=args["accept|reject"])
+        return
+    suggestion_id = parse_suggestion_id(given)
+    if suggestion_id is None:
+        await ctx.reply("kitchen.admin.bad_id", given=given)
+        return
+    result = await ctx.services.kitchen.decide(ctx.sender, suggestion_id, accept, time.time())
+    if isinstance(result, DecideRefused):
+        if result.reason == "not_admin":
+            await ctx.reply("error.admins_only")
+        elif result.reason == "not_found":
+            await ctx.reply("kitchen.admin.not_found", given=given)
+        else:
+            await ctx.reply(
+                "kitchen.admin.already_decided",
+                id=suggestion_id,
+                status=ctx.text(f"kitchen.status.{result.status}"),
+            )
+        return
+    key = "kitchen.admin.accepted" if accept else "kitchen.admin.rejected"
+    await ctx.reply(key, id=result.suggestion.id, text=result.suggestion.text)

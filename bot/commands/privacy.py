@@ -1,0 +1,74 @@
+"""`!meinedaten` / `!mydata` and `!vergessen` / `!forget`."""
+
+from __future__ import annotations
+
+from bot.chat.render import join
+from bot.commands.context import CommandContext
+from bot.commands.hooks import HOOKS
+from bot.commands.onboarding import current_question
+from bot.commands.profile import now_utc
+from bot.commands.registry import REGISTRY, Arg, Where
+from bot.domain.profile import Control, clean_text, parse_control, parse_yes_no
+
+CONFIRM_WORDS = frozenset({"bestätigen", "bestaetigen", "bestätigt", "confirm", "ja", "yes"})
+
+
+@REGISTRY.command("meinedaten", "mydata", where=Where.DM, section="privacy")
+async def meinedaten(ctx: CommandContext) -> None:
+    now = now_utc()
+    stem = "flurfunk-meine-daten" if ctx.lang == "de" else "flurfunk-my-data"
+    filename = f"{stem}-{now.date().isoformat()}.json"
+    attachment = await ctx.services.privacy.export_file(ctx.sender, now, filename)
+    await ctx.reply("privacy.export")
+    await ctx.reply_file(attachment)
+
+
+@REGISTRY.command(
+    "vergessen",
+    "forget",
+    args=(Arg("bestätigen", "confirm", optional=True),),
+    where=Where.DM,
+    section="privacy",
+)
+async def vergessen(ctx: CommandContext, confirm: str | None) -> None:
+    if confirm is None:
+        await ctx.services.privacy.request_forget(ctx.sender, now_utc())
+        await ctx.reply("privacy.forget.ask")
+        return
+    if clean_text(confirm).casefold() not in CONFIRM_WORDS:
+        await ctx.reply("privacy.forget.bad_word", given=confirm)
+        return
+    await forget_now(ctx)
+
+
+async def forget_now(ctx: CommandContext) -> None:
+    await ctx.services.privacy.forget(ctx.sender)
+    # The goodbye must not name the person in our store: no subject, plain room target.
+    await ctx.messenger.send_rendered(
+        "room", ctx.room_id, ctx.text("privacy.forget.done"), effect_key=f"forgot:{ctx.event_id}"
+    )
+
+
+async def forget_answer(ctx: CommandContext, text: str) -> bool:
+    """`ja`/`nein` after `!vergessen`; False when no confirmation is pending."""
+    privacy = ctx.services.privacy
+    if not await privacy.forget_pending(ctx.sender, now_utc()):
+        return False
+    answer = parse_yes_no(text)
+    if answer is True:
+        await forget_now(ctx)
+    elif answer is False or parse_control(text) is Control.CANCEL:
+        await privacy.cancel_forget(ctx.sender)
+        await ctx.reply("privacy.forget.kept")
+        question = await current_question(ctx)
+        if question is not None:
+            await ctx.reply_rendered(
+                join([ctx.text("privacy.forget.back_to_onboarding"), question])
+            )
+    else:
+        await ctx.reply("privacy.forget.yes_no")
+    return True
+
+
+# Before the onboarding's hook: a pending "really delete?" takes the next answer.
+HOOKS.text.insert(0, forget_answer)

@@ -1,0 +1,276 @@
+"""`!profil` / `!profile` and `!kaffee an|aus|pause` / `!coffee on|off|pause`: the
+person's own profile. No command takes another person's ID.
+
+Also: rendering helpers for the profile feature's messages (shared with onboarding and
+privacy), and `track_activity`, which notes the last command of every known person for
+the retention limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.chat.render import Rendered, join
+from bot.commands.context import CommandContext
+from bot.commands.registry import REGISTRY, Arg, Handler, Registry, Where
+from bot.domain.profile import (
+    FIELD_DISPLAY,
+    PAUSE_WEEKS_MAX,
+    FieldError,
+    FieldErrorCode,
+    Profile,
+    ProfileField,
+    field_by_name,
+    language_name,
+    suggest_field,
+)
+from bot.services.ports import Say
+from bot.services.profiles import (
+    Alternatives,
+    FieldChanged,
+    LanguageNames,
+    Moment,
+    error_say,
+)
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_moment(ctx: CommandContext, moment: Moment) -> str:
+    local = moment.at.astimezone(ZoneInfo(ctx.services.config.timezone))
+    if ctx.lang == "de":
+        return local.strftime("%d.%m.%Y, %H:%M Uhr" if moment.with_time else "%d.%m.%Y")
+    return local.strftime("%Y-%m-%d %H:%M" if moment.with_time else "%Y-%m-%d")
+
+
+def alternatives(ctx: CommandContext, items: Iterable[str]) -> str:
+    quoted = [f"»{item}«" for item in items]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    return ", ".join(quoted[:-1]) + f" {ctx.text('profile.alternatives.or').plain} " + quoted[-1]
+
+
+def value(ctx: CommandContext, item: object) -> object:
+    """A message parameter in the reader's language."""
+    if isinstance(item, Say):
+        return render_say(ctx, item)
+    if isinstance(item, Alternatives):
+        return alternatives(ctx, item.items)
+    if isinstance(item, LanguageNames):
+        return ", ".join(language_name(code, ctx.lang) for code in item.codes)
+    if isinstance(item, Moment):
+        return format_moment(ctx, item)
+    if isinstance(item, bool):
+        return ctx.text("profile.yes" if item else "profile.no")
+    if item is None or item == () or item == []:
+        return ctx.text("profile.empty")
+    if isinstance(item, list | tuple):
+        return ", ".join(str(i) for i in item)
+    return item
+
+
+def render_say(ctx: CommandContext, message: Say) -> Rendered:
+    params = {key: value(ctx, item) for key, item in message.params.items()}
+    return ctx.text(message.key, **params)
+
+
+async def reply_says(ctx: CommandContext, messages: Iterable[Say | Rendered]) -> None:
+    """One notice made of several messages."""
+    parts = [m if isinstance(m, Rendered) else render_say(ctx, m) for m in messages]
+    await ctx.reply_rendered(join(parts, "\n\n"))
+
+
+def field_value(ctx: CommandContext, which: ProfileField, item: object) -> object:
+    if which is ProfileField.LANGUAGES and isinstance(item, tuple | list):
+        return value(ctx, LanguageNames(tuple(item))) if item else value(ctx, None)
+    return value(ctx, item)
+
+
+def coffee_text(ctx: CommandContext, profile: Profile, now: datetime) -> Rendered:
+    state = profile.coffee_state(now)
+    if state == "paused" and profile.coffee_paused_until is not None:
+        until = format_moment(ctx, Moment(profile.coffee_paused_until))
+        return ctx.text("profile.coffee.paused", until=until)
+    return ctx.text(f"profile.coffee.{state}")
+
+
+def profile_view(ctx: CommandContext, profile: Profile, *, how: bool = True) -> Rendered:
+    now = now_utc()
+    if profile.ui_language in ("de", "en"):
+        ui = ctx.text(f"profile.ui.{profile.ui_language}")
+    else:
+        default = ctx.services.config.bot.default_language
+        ui = ctx.text("profile.ui.default", language=ctx.text(f"profile.ui.{default}"))
+    view = ctx.text(
+        "profile.view",
+        name=value(ctx, profile.display_name),
+        department=value(ctx, profile.department),
+        municipality=value(ctx, profile.municipality),
+        tasks=value(ctx, profile.tasks),
+        topics=value(ctx, profile.topics),
+        languages=field_value(ctx, ProfileField.LANGUAGES, profile.languages),
+        availability=value(ctx, profile.availability),
+        coffee=coffee_text(ctx, profile, now),
+        ui_language=ui,
+        created=format_moment(ctx, Moment(profile.created_at)),
+        updated=format_moment(ctx, Moment(profile.updated_at)),
+    )
+    parts = [view]
+    if not profile.confirmed:
+        parts.append(ctx.text("profile.view.imported"))
+    if how:
+        parts.append(ctx.text("profile.view.how"))
+    return join(parts, "\n\n")
+
+
+def field_word(ctx: CommandContext, which: ProfileField) -> str:
+    de, en = FIELD_DISPLAY[which]
+    return de if ctx.lang == "de" else en
+
+
+# -- !profil -----------------------------------------------------------------------------
+
+
+@REGISTRY.command(
+    "profil",
+    "profile",
+    args=(Arg("feld", "field", optional=True), Arg("wert", "value", kind="rest", optional=True)),
+    where=Where.DM,
+    section="profile",
+)
+async def profil(ctx: CommandContext, field: str | None, value: str | None) -> None:
+    if field is None:
+        profile = await ctx.services.profiles.get(ctx.sender)
+        if profile is None:
+            await ctx.reply("profile.none")
+        else:
+            await ctx.reply_rendered(profile_view(ctx, profile))
+        return
+    if field.startswith("@"):
+        # Looks like a Matrix ID: nobody can read or change someone else's profile.
+        await ctx.reply("profile.not_yours")
+        return
+    which = field_by_name(field)
+    if which is None:
+        close = suggest_field(field)
+        suggestions = (
+            ctx.text("profile.unknown_field.suggest", suggestions=alternatives(ctx, close))
+            if close
+            else ""
+        )
+        await ctx.reply("profile.unknown_field", given=field, suggestions=suggestions)
+        return
+    result = await ctx.services.profiles.set_field(ctx.sender, which, value or "")
+    if isinstance(result, FieldError):
+        await reply_says(ctx, field_error(ctx, which, result))
+        return
+    await ctx.reply_rendered(changed_text(ctx, result))
+
+
+def field_error(ctx: CommandContext, which: ProfileField, error: FieldError) -> list[Rendered]:
+    name = field_word(ctx, which)
+    if error.code is FieldErrorCode.DID_YOU_MEAN:
+        parts = [
+            ctx.text(
+                "profile.did_you_mean",
+                given=error.fragment,
+                field=ctx.text(f"profile.field.{which.value}"),
+                suggestions=alternatives(ctx, error.suggestions),
+                name=name,
+                first=error.suggestions[0],
+            )
+        ]
+        if ctx.services.profiles.allows_free_text(which):
+            parts.append(ctx.text("profile.did_you_mean.keep", given=error.fragment, name=name))
+        return parts
+    example = ctx.text(f"profile.example.{which.value}").plain
+    return [
+        render_say(ctx, error_say(which, error)),
+        ctx.text("profile.how", name=name, example=example),
+    ]
+
+
+def changed_text(ctx: CommandContext, change: FieldChanged) -> Rendered:
+    label = ctx.text(f"profile.field.{change.field.value}")
+    if change.cleared:
+        if change.previous in (None, ()):
+            return ctx.text("profile.cleared_empty", field=label)
+        previous = field_value(ctx, change.field, change.previous)
+        return ctx.text("profile.cleared", field=label, previous=previous)
+    return ctx.text("profile.set", field=label, value=field_value(ctx, change.field, change.value))
+
+
+# -- !kaffee -----------------------------------------------------------------------------
+
+REGISTRY.group("kaffee", "coffee", where=Where.ANY, section="coffee")
+
+
+@REGISTRY.command("", "", where=Where.ANY, parent="kaffee")
+async def kaffee_status(ctx: CommandContext) -> None:
+    profile = await ctx.services.profiles.get(ctx.sender)
+    now = now_utc()
+    if profile is None or not profile.confirmed or profile.coffee_state(now) == "off":
+        await ctx.reply("profile.coffee.status_off")
+    elif profile.coffee_state(now) == "paused" and profile.coffee_paused_until is not None:
+        until = format_moment(ctx, Moment(profile.coffee_paused_until))
+        await ctx.reply("profile.coffee.status_paused", until=until)
+    else:
+        await ctx.reply("profile.coffee.status_on")
+
+
+@REGISTRY.command("an", "on", where=Where.ANY, parent="kaffee")
+async def kaffee_an(ctx: CommandContext) -> None:
+    profile = await ctx.services.profiles.set_coffee(ctx.sender, True)
+    parts = [ctx.text("profile.coffee.on_set")]
+    if profile is not None and not profile.tasks and not profile.topics:
+        parts.append(ctx.text("profile.coffee.tip_tasks"))
+    await ctx.reply_rendered(join(parts, "\n\n"))
+
+
+@REGISTRY.command("aus", "off", where=Where.ANY, parent="kaffee")
+async def kaffee_aus(ctx: CommandContext) -> None:
+    profile = await ctx.services.profiles.set_coffee(ctx.sender, False)
+    await ctx.reply("profile.coffee.off_none" if profile is None else "profile.coffee.off_set")
+
+
+@REGISTRY.command(
+    "pause", "pause", args=(Arg("wochen", "weeks", kind="int"),), where=Where.ANY, parent="kaffee"
+)
+async def kaffee_pause(ctx: CommandContext, weeks: int) -> None:
+    if not 1 <= weeks <= PAUSE_WEEKS_MAX:
+        await ctx.reply("profile.coffee.pause_range", max=PAUSE_WEEKS_MAX)
+        return
+    profile = await ctx.services.profiles.pause_coffee(ctx.sender, weeks)
+    assert profile.coffee_paused_until is not None
+    until = format_moment(ctx, Moment(profile.coffee_paused_until))
+    await ctx.reply("profile.coffee.paused_set", until=until)
+
+
+# -- last activity, for the retention limit ----------------------------------------------
+
+
+def track_activity(registry: Registry = REGISTRY) -> None:
+    """Wrap every registered command so that it first notes the sender's last activity
+    (a no-op for people without a profile). Idempotent; call after all modules loaded."""
+    commands = list(registry.commands.values())
+    for group in list(commands):
+        commands.extend(group.subcommands.values())
+    for cmd in commands:
+        if cmd.handler is not None and not getattr(cmd.handler, "tracks_activity", False):
+            cmd.handler = _tracked(cmd.handler)
+
+
+def _tracked(original: Handler) -> Handler:
+    async def tracked(ctx: CommandContext, **args: Any) -> None:
+        await ctx.services.profiles.touch(ctx.sender)
+        await original(ctx, **args)
+
+    tracked.tracks_activity = True  # type: ignore[attr-defined]
+    return tracked

@@ -1,0 +1,144 @@
+"""What hospitation messages say: announcements, errors, names and dates; and the
+profile lookup that names people."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot.domain.dates import MAX_DAYS_AHEAD, MAX_RANGE_DAYS, When
+from bot.domain.hospitation import (
+    DESCRIPTION_MAX,
+    PLACES_MAX,
+    PLACES_MIN,
+    TITLE_MAX,
+    WISH_MAX,
+    OfferError,
+    Seats,
+)
+from bot.services.ports import Say
+from bot.store.db import Database
+from bot.store.hospitations import Offer
+
+
+@dataclass(frozen=True)
+class PersonInfo:
+    """What the profile says about a person, as far as hospitations show it."""
+
+    name: str | None = None
+    department: str | None = None
+    municipality: str | None = None
+
+
+PersonLookup = Callable[[str], Awaitable[PersonInfo]]
+
+
+def profile_lookup(db: Database) -> PersonLookup:
+    """Name, department and municipality from the person's profile, if they have one."""
+    from bot.store.profiles import ProfileRepository
+
+    profiles = ProfileRepository(db)
+
+    async def lookup(user_id: str) -> PersonInfo:
+        profile = await profiles.get(user_id)
+        if profile is None:
+            return PersonInfo()
+        return PersonInfo(profile.display_name, profile.department, profile.municipality)
+
+    return lookup
+
+
+def when_say(when: When) -> Say:
+    """The date in the recipient's language (German dates, ISO dates in English)."""
+    return Say("hosp.when", {"de": when.render_de(), "en": when.render_en()})
+
+
+def host_label(offer: Offer) -> str:
+    """E.g. ``Anna Schmidt (Bauamt, Musterstadt)``; the Matrix ID without a profile name."""
+    name = offer.host_name or offer.host or "–"
+    place = ", ".join(p for p in (offer.department, offer.municipality) if p)
+    return f"{name} ({place})" if place else name
+
+
+def person_label(user_id: str, info: PersonInfo) -> str:
+    """How the host sees a participant: name with Matrix ID, so they can write to them."""
+    parts = [p for p in (info.department, info.municipality) if p]
+    label = f"{info.name} ({user_id})" if info.name else user_id
+    return f"{label}, {', '.join(parts)}" if parts else label
+
+
+def offer_params(offer: Offer, prefix: str) -> dict[str, object]:
+    return {"id": offer.id, "title": offer.title, "when": when_say(offer.when), "prefix": prefix}
+
+
+def offered(offer: Offer, prefix: str, rooms: int) -> Say:
+    """The answer to the host: the offer's ID, and whether it was announced anywhere."""
+    return Say(
+        "hosp.offered" if rooms else "hosp.offered_unannounced",
+        {**offer_params(offer, prefix), "places": offer.capacity, "rooms": rooms},
+    )
+
+
+def example_dates(today: date) -> dict[str, str]:
+    """Dates for "this is how it works" texts: a Tuesday one to two weeks ahead (a fixed
+    example date would lie in the past one day), and a range Tuesday to Thursday."""
+    start = today + timedelta(days=7)
+    start += timedelta(days=(1 - start.weekday()) % 7)
+    end = start + timedelta(days=2)
+    short = f"{start:%d}.-" if start.month == end.month else f"{start:%d.%m}.-"
+    return {
+        "example_de": f"{start:%d.%m.%Y}",
+        "example_iso": start.isoformat(),
+        "example_range_de": f"{short}{end:%d.%m.%Y}",
+        "example_range_en": f"{start.isoformat()} to {end.isoformat()}",
+    }
+
+
+def offer_error(error: OfferError, prefix: str, today: date) -> Say:
+    """Why an offer (or one answer of the dialog) was refused, with the right form."""
+    return Say(
+        f"hosp.error.{error.code}",
+        {
+            **example_dates(today),
+            "detail": error.detail,
+            "prefix": prefix,
+            "title_max": TITLE_MAX,
+            "description_max": DESCRIPTION_MAX,
+            "places_min": PLACES_MIN,
+            "places_max": PLACES_MAX,
+            "days_ahead": MAX_DAYS_AHEAD,
+            "range_days": MAX_RANGE_DAYS,
+            "wish_max": WISH_MAX,
+        },
+    )
+
+
+def announcement(offer: Offer, seats: Seats[str], prefix: str) -> Say:
+    """The post in the announcement rooms: places and status, never participants' names."""
+    base = {"id": offer.id, "when": when_say(offer.when), "prefix": prefix}
+    if offer.cancelled and offer.cancelled_by == "forgotten":
+        return Say("hosp.announce.removed", base)
+    if offer.cancelled:
+        return Say("hosp.announce.cancelled", {**base, "title": offer.title})
+    if seats.free > 0:
+        places = Say("hosp.places.open", {"free": seats.free, "capacity": seats.capacity})
+    else:
+        places = Say(
+            "hosp.places.full", {"capacity": seats.capacity, "waiting": len(seats.waiting)}
+        )
+    description = (
+        Say("hosp.description", {"text": offer.description})
+        if offer.description
+        else Say("hosp.empty")
+    )
+    return Say(
+        "hosp.announce",
+        {
+            **base,
+            "title": offer.title,
+            "host": host_label(offer),
+            "places": places,
+            "description": description,
+        },
+    )

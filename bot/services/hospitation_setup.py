@@ -1,0 +1,40 @@
+"""Wires the hospitation feature into the services: one object per concern, the personal
+data owner and the periodic job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.services.hospitation_dialog import OfferDialog
+from bot.services.hospitation_followups import HospitationFollowups
+from bot.services.hospitation_privacy import HospitationData
+from bot.services.hospitations import HospitationService
+
+if TYPE_CHECKING:
+    from bot.services.hub import Services
+
+JOB_ID = "hospitation_followups"
+
+
+@dataclass
+class Hospitations:
+    offers: HospitationService
+    dialog: OfferDialog
+    followups: HospitationFollowups
+    data: HospitationData
+
+
+def install_hospitations(services: Services) -> Hospitations:
+    offers = HospitationService(services.config, services.db, services.messenger)
+    feature = Hospitations(
+        offers, OfferDialog(offers), HospitationFollowups(offers), HospitationData(offers)
+    )
+    services.personal_data.append(feature.data)
+    interval = services.config.hospitation.check_interval_s
+
+    def schedule() -> None:
+        services.jobs.every(JOB_ID, feature.followups.run_due, interval)
+
+    services.job_setups.append(schedule)
+    return feature

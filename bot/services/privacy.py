@@ -1,0 +1,143 @@
+"""`!meinedaten` and `!vergessen`: export everything about a person, or delete it.
+
+Both go through `Services.personal_data`, the list of every part of the store that holds
+personal data; each owner exports its section and forgets its rows. Forgetting runs all
+owners in one transaction and then checkpoints the WAL, so the deleted rows do not linger
+in the write-ahead log either (`PRAGMA secure_delete=ON` zeroes them in the main file).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.triggers.date import DateTrigger
+
+from bot.jobs import Jobs
+from bot.services.personal_data import PersonalDataOwner
+from bot.services.ports import Attachment
+from bot.store.db import Database
+from bot.store.dialogs import DialogRepository
+from bot.store.profiles import ProfileRepository
+from bot.store.rooms import RoomDirectory
+
+log = logging.getLogger(__name__)
+
+EXPORT_FORMAT = "flurfunk-export/1"
+FORGET_KIND = "forget"
+# How long a `!vergessen` waits for its "ja".
+FORGET_CONFIRM_MINUTES = 15
+
+
+class ProfileData:
+    """PersonalDataOwner for the profile row."""
+
+    section = "profile"
+
+    def __init__(self, db: Database) -> None:
+        self.repo = ProfileRepository(db)
+
+    async def export(self, user_id: str) -> Any:
+        return await self.repo.export(user_id)
+
+    async def forget(self, user_id: str) -> None:
+        await self.repo.delete(user_id)
+
+
+class DialogData:
+    """PersonalDataOwner for running dialogs (half-finished onboarding answers)."""
+
+    section = "dialogs"
+
+    def __init__(self, db: Database) -> None:
+        self.repo = DialogRepository(db)
+
+    async def export(self, user_id: str) -> Any:
+        return [
+            {
+                "kind": d.kind,
+                "step": d.step,
+                "data": d.data,
+                "started_at": d.created_at.isoformat(),
+                "updated_at": d.updated_at.isoformat(),
+            }
+            for d in await self.repo.of_user(user_id)
+        ]
+
+    async def forget(self, user_id: str) -> None:
+        await self.repo.delete(user_id)
+
+
+class PrivacyService:
+    def __init__(self, db: Database, owners: list[PersonalDataOwner], jobs: Jobs | None) -> None:
+        self.db = db
+        self.owners = owners  # the very list in Services.personal_data: later owners count
+        self.jobs = jobs
+        self.dialogs = DialogRepository(db)
+        self.rooms = RoomDirectory(db)
+
+    # -- export --------------------------------------------------------------------------
+
+    async def export(self, user_id: str, now: datetime) -> dict[str, Any]:
+        sections: dict[str, Any] = {}
+        async with self.db.transaction():  # one consistent snapshot
+            for owner in self.owners:
+                sections[owner.section] = await owner.export(user_id)
+        return {
+            "format": EXPORT_FORMAT,
+            "exported_at": now.isoformat(),
+            "user_id": user_id,
+            "sections": sections,
+        }
+
+    async def export_file(self, user_id: str, now: datetime, filename: str) -> Attachment:
+        data = await self.export(user_id, now)
+        body = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+        return Attachment(filename=filename, mimetype="application/json", data=body)
+
+    # -- forget --------------------------------------------------------------------------
+
+    async def request_forget(self, user_id: str, now: datetime) -> None:
+        """Remember that `!vergessen` waits for a confirmation (expires by itself)."""
+        await self.dialogs.put(user_id, FORGET_KIND, "confirm", {}, now)
+
+    async def forget_pending(self, user_id: str, now: datetime) -> bool:
+        dialog = await self.dialogs.get(user_id, FORGET_KIND)
+        if dialog is None:
+            return False
+        if now - dialog.updated_at > timedelta(minutes=FORGET_CONFIRM_MINUTES):
+            await self.dialogs.delete(user_id, FORGET_KIND)
+            return False
+        return True
+
+    async def cancel_forget(self, user_id: str) -> bool:
+        return await self.dialogs.delete(user_id, FORGET_KIND) > 0
+
+    async def forget(self, user_id: str) -> None:
+        """Delete everything about the person, all owners in one transaction."""
+        async with self.db.transaction() as conn:
+            room_id = await self.rooms.dm_room(user_id)
+            if room_id is not None:
+                # Files (exports) queued to the person's DM carry their data base64-encoded
+                # and name nobody as subject: drop what is left of them.
+                await conn.execute(
+                    "DELETE FROM outbox WHERE target_kind = 'room' AND target = ?", (room_id,)
+                )
+            for owner in self.owners:
+                await owner.forget(user_id)
+        self.checkpoint_soon()
+
+    def checkpoint_soon(self) -> None:
+        """Checkpoint the WAL once the current transaction is committed (a job runs outside
+        it); without a scheduler (tests, tools) the caller checkpoints itself."""
+        if self.jobs is None or not self.jobs.scheduler.running:
+            return
+        when = datetime.now(self.jobs.timezone) + timedelta(seconds=1)
+        self.jobs.add("privacy-checkpoint", self.checkpoint, DateTrigger(run_date=when))
+
+    async def checkpoint(self) -> None:
+        row = await self.db.fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
+        if row is not None and row[0]:
+            log.warning("WAL checkpoint was blocked; deleted data stays in the WAL until later")

@@ -1,0 +1,131 @@
+"""Retention: a daily job deletes the data of people whose account was deactivated on the
+homeserver or who have not used the bot for `privacy.retention_inactive_days`, and tells
+the operators in the admin room how many (never who).
+
+Deleting means the same as `!vergessen`: every PersonalDataOwner forgets the person.
+Half-finished dialogs nobody answered for `privacy.dialog_retention_days` are dropped too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.config import Config
+from bot.jobs import Jobs
+from bot.services.ports import AccountDirectory, Messenger, Say
+from bot.services.privacy import PrivacyService
+from bot.store.db import Database
+from bot.store.dialogs import DialogRepository
+from bot.store.profiles import ProfileRepository
+
+log = logging.getLogger(__name__)
+
+# Profile lookups in flight at once: gentle on the homeserver, done in minutes at 10^5.
+CHECK_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    deactivated: int
+    inactive: int
+    dialogs: int
+    undecided: int  # accounts the homeserver could not tell us about this time
+
+    @property
+    def deleted(self) -> int:
+        return self.deactivated + self.inactive
+
+
+class RetentionService:
+    def __init__(
+        self,
+        db: Database,
+        config: Config,
+        privacy: PrivacyService,
+        accounts: AccountDirectory,
+        messenger: Messenger,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.privacy = privacy
+        self.accounts = accounts
+        self.messenger = messenger
+        self.profiles = ProfileRepository(db)
+        self.dialogs = DialogRepository(db)
+
+    def schedule(self, jobs: Jobs) -> None:
+        at = self.config.privacy.retention_check_time
+        trigger = CronTrigger(
+            hour=at.hour, minute=at.minute, second=at.second, timezone=jobs.timezone
+        )
+
+        async def job() -> None:
+            await self.run()
+
+        jobs.add("privacy-retention", job, trigger)
+
+    async def run(self, now: datetime | None = None) -> RetentionResult:
+        now = now or datetime.now(UTC)
+        privacy = self.config.privacy
+        dialogs = await self.dialogs.delete_older_than(
+            now - timedelta(days=privacy.dialog_retention_days)
+        )
+        inactive = await self.profiles.inactive_before(
+            now - timedelta(days=privacy.retention_inactive_days)
+        )
+        for user_id in inactive:
+            await self.privacy.forget(user_id)
+        remaining = [u for u in await self.profiles.user_ids() if u not in set(inactive)]
+        verdicts = await self._check(remaining)
+        gone = [u for u, active in verdicts.items() if active is False]
+        for user_id in gone:
+            await self.privacy.forget(user_id)
+        undecided = sum(1 for active in verdicts.values() if active is None)
+        result = RetentionResult(len(gone), len(inactive), dialogs, undecided)
+        log.info(
+            "retention: %d deactivated, %d inactive deleted, %d stale dialogs, %d undecided",
+            result.deactivated,
+            result.inactive,
+            result.dialogs,
+            result.undecided,
+        )
+        if result.deleted:
+            await self._report(result, now)
+        await self.privacy.checkpoint()
+        return result
+
+    async def _check(self, user_ids: list[str]) -> dict[str, bool | None]:
+        limit = asyncio.Semaphore(CHECK_CONCURRENCY)
+
+        async def one(user_id: str) -> tuple[str, bool | None]:
+            async with limit:
+                try:
+                    return user_id, await self.accounts.is_active(user_id)
+                except Exception:
+                    log.exception("account check failed")
+                    return user_id, None
+
+        return dict(await asyncio.gather(*(one(u) for u in user_ids)))
+
+    async def _report(self, result: RetentionResult, now: datetime) -> None:
+        room = self.config.bot.admin_room
+        if room is None:
+            return
+        day = now.astimezone(UTC).date().isoformat()
+        await self.messenger.post(
+            room,
+            Say(
+                "retention.report",
+                {
+                    "deactivated": result.deactivated,
+                    "inactive": result.inactive,
+                    "days": self.config.privacy.retention_inactive_days,
+                },
+            ),
+            effect_key=f"retention:{day}",
+        )

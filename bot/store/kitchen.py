@@ -1,0 +1,443 @@
+"""Kaffeeküche store: prompt rotation per room, suggestions, coffee-break offers,
+breaks and the ties they produce. Tables in migrations/0006_kitchen.sql.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bot.store.db import Database
+
+SuggestionStatus = Literal["pending", "accepted", "rejected"]
+OfferStatus = Literal["open", "matched", "expired", "cancelled"]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: int
+    text: str
+    suggested_by: str | None
+    status: SuggestionStatus
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Offer:
+    id: int
+    user_id: str
+    minutes: int
+    created_at: float
+    expires_at: float
+    status: OfferStatus
+
+
+@dataclass(frozen=True)
+class CoffeeBreak:
+    id: int
+    user_a: str | None
+    user_b: str | None
+    minutes: int
+    created_at: float
+    followup_at: float
+    followup_sent: bool
+    answer_a: str | None
+    answer_b: str | None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a person works, as far as their profile says."""
+
+    department: str | None = None
+    municipality: str | None = None
+
+
+class PromptStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def room_state(self, room_id: str) -> tuple[int, float | None]:
+        """(current cycle, last slot served) of a room."""
+        row = await self.db.fetchone(
+            "SELECT cycle, last_slot FROM kitchen_rooms WHERE room_id = ?", (room_id,)
+        )
+        if row is None:
+            return 0, None
+        return int(row[0]), None if row[1] is None else float(row[1])
+
+    async def posted_in_cycle(self, room_id: str, cycle: int) -> set[str]:
+        rows = await self.db.fetchall(
+            "SELECT prompt_id FROM kitchen_posted WHERE room_id = ? AND cycle = ?",
+            (room_id, cycle),
+        )
+        return {str(r[0]) for r in rows}
+
+    async def ever_posted(self, room_id: str) -> set[str]:
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT prompt_id FROM kitchen_posted WHERE room_id = ?", (room_id,)
+        )
+        return {str(r[0]) for r in rows}
+
+    async def last_effect_key(self, room_id: str) -> str | None:
+        row = await self.db.fetchone(
+            "SELECT effect_key FROM kitchen_posted WHERE room_id = ? ORDER BY slot DESC LIMIT 1",
+            (room_id,),
+        )
+        return None if row is None else str(row[0])
+
+    async def record_post(
+        self,
+        room_id: str,
+        cycle: int,
+        prompt_id: str,
+        slot: float,
+        effect_key: str,
+        now: float,
+    ) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO kitchen_rooms (room_id, cycle, last_slot) VALUES (?, ?, ?) "
+                "ON CONFLICT(room_id) DO UPDATE SET cycle = excluded.cycle, "
+                "last_slot = excluded.last_slot",
+                (room_id, cycle, slot),
+            )
+            await conn.execute(
+                "INSERT OR IGNORE INTO kitchen_posted "
+                "(room_id, cycle, prompt_id, slot, effect_key, posted_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (room_id, cycle, prompt_id, slot, effect_key, now),
+            )
+
+    async def skip_slot(self, room_id: str, slot: float) -> None:
+        """Mark a slot as served without posting (nothing to post, or too late)."""
+        await self.db.execute(
+            "INSERT INTO kitchen_rooms (room_id, cycle, last_slot) VALUES (?, 0, ?) "
+            "ON CONFLICT(room_id) DO UPDATE SET last_slot = excluded.last_slot",
+            (room_id, slot),
+        )
+
+    # -- suggestions ---------------------------------------------------------------------
+
+    async def add_suggestion(self, text: str, user_id: str, now: float) -> int:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO kitchen_suggestions (text, suggested_by, created_at) VALUES (?, ?, ?)",
+                (text, user_id, now),
+            )
+            return int(cur.lastrowid or 0)
+
+    async def suggestion(self, suggestion_id: int) -> Suggestion | None:
+        row = await self.db.fetchone(
+            "SELECT id, text, suggested_by, status, created_at FROM kitchen_suggestions "
+            "WHERE id = ?",
+            (suggestion_id,),
+        )
+        return None if row is None else _suggestion(row)
+
+    async def suggestions(self, status: SuggestionStatus) -> list[Suggestion]:
+        rows = await self.db.fetchall(
+            "SELECT id, text, suggested_by, status, created_at FROM kitchen_suggestions "
+            "WHERE status = ? ORDER BY id",
+            (status,),
+        )
+        return [_suggestion(r) for r in rows]
+
+    async def pending_count_by(self, user_id: str) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM kitchen_suggestions "
+            "WHERE suggested_by = ? AND status = 'pending'",
+            (user_id,),
+        )
+        return int(row[0]) if row else 0
+
+    async def same_text_exists(self, text: str) -> bool:
+        row = await self.db.fetchone(
+            "SELECT 1 FROM kitchen_suggestions WHERE lower(text) = lower(?) "
+            "AND status IN ('pending', 'accepted')",
+            (text,),
+        )
+        return row is not None
+
+    async def decide(
+        self, suggestion_id: int, status: SuggestionStatus, admin: str, now: float
+    ) -> bool:
+        """Accept or reject a pending suggestion; False if it was not pending."""
+        changed = await self.db.execute(
+            "UPDATE kitchen_suggestions SET status = ?, decided_at = ?, decided_by = ? "
+            "WHERE id = ? AND status = 'pending'",
+            (status, now, admin, suggestion_id),
+        )
+        return changed == 1
+
+    # -- personal data -------------------------------------------------------------------
+
+    async def export(self, user_id: str) -> list[dict[str, Any]]:
+        rows = await self.db.fetchall(
+            "SELECT id, text, status, created_at FROM kitchen_suggestions "
+            "WHERE suggested_by = ? ORDER BY id",
+            (user_id,),
+        )
+        return [{"id": r[0], "text": r[1], "status": r[2], "suggested_at": r[3]} for r in rows]
+
+    async def forget(self, user_id: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM kitchen_suggestions "
+                "WHERE suggested_by = ? AND status IN ('pending', 'rejected')",
+                (user_id,),
+            )
+            await conn.execute(
+                "UPDATE kitchen_suggestions SET suggested_by = NULL WHERE suggested_by = ?",
+                (user_id,),
+            )
+            await conn.execute(
+                "UPDATE kitchen_suggestions SET decided_by = NULL WHERE decided_by = ?",
+                (user_id,),
+            )
+
+
+def _suggestion(row: Any) -> Suggestion:
+    return Suggestion(
+        id=int(row[0]),
+        text=str(row[1]),
+        suggested_by=None if row[2] is None else str(row[2]),
+        status=row[3],
+        created_at=float(row[4]),
+    )
+
+
+_OFFER = "SELECT id, user_id, minutes, created_at, expires_at, status FROM coffee_break_offers"
+_BREAK = (
+    "SELECT id, user_a, user_b, minutes, created_at, followup_at, followup_sent, "
+    "answer_a, answer_b FROM coffee_breaks"
+)
+
+
+class CoffeeBreakStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- offers --------------------------------------------------------------------------
+
+    async def open_offer(self, user_id: str) -> Offer | None:
+        row = await self.db.fetchone(_OFFER + " WHERE user_id = ? AND status = 'open'", (user_id,))
+        return None if row is None else _offer(row)
+
+    async def open_offers(self, now: float, exclude: str) -> list[Offer]:
+        """Open, not yet expired offers of others, longest waiting first."""
+        rows = await self.db.fetchall(
+            _OFFER + " WHERE status = 'open' AND expires_at > ? AND user_id != ? "
+            "ORDER BY created_at, id",
+            (now, exclude),
+        )
+        return [_offer(r) for r in rows]
+
+    async def add_offer(self, user_id: str, minutes: int, now: float, expires_at: float) -> int:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO coffee_break_offers (user_id, minutes, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (user_id, minutes, now, expires_at),
+            )
+            return int(cur.lastrowid or 0)
+
+    async def extend_offer(self, offer_id: int, minutes: int, expires_at: float) -> None:
+        await self.db.execute(
+            "UPDATE coffee_break_offers SET minutes = ?, expires_at = ? WHERE id = ?",
+            (minutes, expires_at, offer_id),
+        )
+
+    async def close_offer(
+        self, offer_id: int, status: OfferStatus, break_id: int | None = None
+    ) -> bool:
+        changed = await self.db.execute(
+            "UPDATE coffee_break_offers SET status = ?, break_id = ? "
+            "WHERE id = ? AND status = 'open'",
+            (status, break_id, offer_id),
+        )
+        return changed == 1
+
+    async def due_offers(self, now: float) -> list[Offer]:
+        rows = await self.db.fetchall(
+            _OFFER + " WHERE status = 'open' AND expires_at <= ? ORDER BY expires_at, id",
+            (now,),
+        )
+        return [_offer(r) for r in rows]
+
+    # -- breaks --------------------------------------------------------------------------
+
+    async def recent_partners(self, user_id: str, since: float) -> set[str]:
+        rows = await self.db.fetchall(
+            "SELECT user_a, user_b FROM coffee_breaks "
+            "WHERE created_at >= ? AND (user_a = ? OR user_b = ?)",
+            (since, user_id, user_id),
+        )
+        partners = {p for r in rows for p in (r[0], r[1]) if p is not None}
+        partners.discard(user_id)
+        return partners
+
+    async def add_break(
+        self, user_a: str, user_b: str, minutes: int, now: float, followup_at: float
+    ) -> int:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO coffee_breaks (user_a, user_b, minutes, created_at, followup_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (user_a, user_b, minutes, now, followup_at),
+            )
+            return int(cur.lastrowid or 0)
+
+    async def get_break(self, break_id: int) -> CoffeeBreak | None:
+        row = await self.db.fetchone(_BREAK + " WHERE id = ?", (break_id,))
+        return None if row is None else _break(row)
+
+    async def due_followups(self, now: float) -> list[CoffeeBreak]:
+        rows = await self.db.fetchall(
+            _BREAK + " WHERE followup_sent = 0 AND followup_at <= ? ORDER BY followup_at, id",
+            (now,),
+        )
+        return [_break(r) for r in rows]
+
+    async def mark_followup_sent(self, break_id: int) -> None:
+        await self.db.execute(
+            "UPDATE coffee_breaks SET followup_sent = 1 WHERE id = ?", (break_id,)
+        )
+
+    async def set_answer(self, break_id: int, side: Literal["a", "b"], answer: str | None) -> None:
+        column = "answer_a" if side == "a" else "answer_b"
+        await self.db.execute(
+            f"UPDATE coffee_breaks SET {column} = ? WHERE id = ?", (answer, break_id)
+        )
+
+    # -- ties ----------------------------------------------------------------------------
+
+    async def record_tie(self, item: CoffeeBreak, a: Placement, b: Placement, now: float) -> bool:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO coffee_break_ties (break_id, user_a, user_b, "
+                "department_a, department_b, municipality_a, municipality_b, confirmed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    item.id,
+                    item.user_a,
+                    item.user_b,
+                    a.department,
+                    b.department,
+                    a.municipality,
+                    b.municipality,
+                    now,
+                ),
+            )
+            return cur.rowcount == 1
+
+    async def drop_tie(self, break_id: int) -> None:
+        await self.db.execute("DELETE FROM coffee_break_ties WHERE break_id = ?", (break_id,))
+
+    async def has_tie(self, break_id: int) -> bool:
+        row = await self.db.fetchone(
+            "SELECT 1 FROM coffee_break_ties WHERE break_id = ?", (break_id,)
+        )
+        return row is not None
+
+    # -- profiles (owned by the profile feature; optional) -------------------------------
+
+    async def placements(self, user_ids: list[str]) -> dict[str, Placement]:
+        """Department and municipality per person from the profiles table, if it exists
+        and the person has a profile. Never fails for people without one."""
+        columns = {
+            str(r[1]) for r in await self.db.fetchall("SELECT * FROM pragma_table_info('profiles')")
+        }
+        if "user_id" not in columns or not user_ids:
+            return {}
+        wanted = [c for c in ("department", "municipality") if c in columns]
+        if not wanted:
+            return {}
+        marks = ",".join("?" for _ in user_ids)
+        rows = await self.db.fetchall(
+            f"SELECT user_id, {', '.join(wanted)} FROM profiles WHERE user_id IN ({marks})",
+            user_ids,
+        )
+        found: dict[str, Placement] = {}
+        for row in rows:
+            values = dict(zip(wanted, list(row)[1:], strict=True))
+            found[str(row[0])] = Placement(
+                department=_blank_to_none(values.get("department")),
+                municipality=_blank_to_none(values.get("municipality")),
+            )
+        return found
+
+    # -- personal data -------------------------------------------------------------------
+
+    async def export(self, user_id: str) -> dict[str, Any]:
+        offers = await self.db.fetchall(
+            "SELECT minutes, created_at, expires_at, status FROM coffee_break_offers "
+            "WHERE user_id = ? ORDER BY id",
+            (user_id,),
+        )
+        breaks = await self.db.fetchall(
+            _BREAK + " WHERE user_a = ? OR user_b = ? ORDER BY id", (user_id, user_id)
+        )
+        result_breaks = []
+        for row in breaks:
+            item = _break(row)
+            mine_a = item.user_a == user_id
+            result_breaks.append(
+                {
+                    "with": item.user_b if mine_a else item.user_a,
+                    "minutes": item.minutes,
+                    "at": item.created_at,
+                    "my_answer_did_we_talk": item.answer_a if mine_a else item.answer_b,
+                    "counted_as_tie": await self.has_tie(item.id),
+                }
+            )
+        return {
+            "offers": [
+                {"minutes": r[0], "offered_at": r[1], "until": r[2], "status": r[3]} for r in offers
+            ],
+            "breaks": result_breaks,
+        }
+
+    async def forget(self, user_id: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM coffee_break_offers WHERE user_id = ?", (user_id,))
+            for column in ("user_a", "user_b"):
+                await conn.execute(
+                    f"UPDATE coffee_breaks SET {column} = NULL WHERE {column} = ?", (user_id,)
+                )
+                await conn.execute(
+                    f"UPDATE coffee_break_ties SET {column} = NULL WHERE {column} = ?",
+                    (user_id,),
+                )
+
+
+def _blank_to_none(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _offer(row: Any) -> Offer:
+    return Offer(
+        id=int(row[0]),
+        user_id=str(row[1]),
+        minutes=int(row[2]),
+        created_at=float(row[3]),
+        expires_at=float(row[4]),
+        status=row[5],
+    )
+
+
+def _break(row: Any) -> CoffeeBreak:
+    return CoffeeBreak(
+        id=int(row[0]),
+        user_a=None if row[1] is None else str(row[1]),
+        user_b=None if row[2] is None else str(row[2]),
+        minutes=int(row[3]),
+        created_at=float(row[4]),
+        followup_at=float(row[5]),
+        followup_sent=bool(row[6]),
+        answer_a=row[7],
+        answer_b=row[8],
+    )

@@ -1,0 +1,97 @@
+"""Topic circles across two federating Synapses: the bot lives on one homeserver, one circle
+member on the other (on the allow-list); `!admin themenrunde` invites everyone into one
+encrypted room, and the remote member joins and decrypts the introduction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.devserver import LocalSynapse
+from bot.store.db import Database
+from bot.store.profiles import ProfileRepository
+
+from .bot_process import BotProcess
+from .matrix_user import MatrixUser, unique_localpart
+
+# (name, on the remote server?, department, municipality)
+MEMBERS = [
+    ("anna", False, "Bauamt", "Musterstadt"),
+    ("bernd", False, "Kämmerei", "Musterstadt"),
+    ("carla", True, "Hauptamt", "Kreisstadt"),
+]
+TOPIC = "Digitalisierung"
+
+
+async def test_circle_reaches_a_member_on_a_federated_homeserver(
+    synapse_pair: tuple[LocalSynapse, LocalSynapse], tmp_path: Path
+) -> None:
+    home, remote = synapse_pair
+    people: dict[str, MatrixUser] = {}
+    admin: MatrixUser | None = None
+    bot = BotProcess(
+        home,
+        tmp_path / "bot",
+        config={
+            "homeserver": {"allowed_homeservers": [home.server_name, remote.server_name]},
+            "coffee": {"enabled": False, "check_interval_s": 1},
+            "circles": {"enabled": False, "min_size": 3, "topics": [TOPIC]},
+        },
+    )
+    try:
+        for name, far, _, _ in MEMBERS:
+            server = remote if far else home
+            people[name] = await MatrixUser.create(server, unique_localpart(name), tmp_path)
+        admin = await MatrixUser.create(home, unique_localpart("admin"), tmp_path)
+        bot.config["bot"] = {**bot.config.get("bot", {}), "admins": [admin.user_id]}
+        bot.write_config()
+
+        db = Database(bot.database)
+        await db.open()
+        repo = ProfileRepository(db)
+        for name, _, department, municipality in MEMBERS:
+            user_id = people[name].user_id
+            await repo.create(user_id, confirmed=True)
+            await repo.update(
+                user_id,
+                display_name=name.capitalize(),
+                department=department,
+                municipality=municipality,
+                tasks="Verwaltung modernisieren",
+                topics=[TOPIC],
+                coffee=True,
+            )
+        await db.close()
+
+        await bot.start_and_wait()
+        admin_dm = await admin.open_dm(bot.user_id)
+        await admin.wait_for_message(admin_dm, sender=bot.user_id, timeout=30)  # greeting
+        await admin.send_text(admin_dm, "!admin themenrunde")
+        reply = await admin.wait_for_message(
+            admin_dm, sender=bot.user_id, predicate=lambda m: "Themenrunde" in m.body, timeout=60
+        )
+        assert "1 Runden mit 3 von 3 Personen" in reply.body, reply.body
+
+        carla = people["carla"]
+        assert carla.user_id.endswith(":" + remote.server_name)
+        room_id = await carla.wait_for_invite(timeout=60)
+        intro = await carla.wait_for_message(
+            room_id,
+            lambda m: "Themenrunde" in m.body,
+            sender=bot.user_id,
+            timeout=90,
+        )
+        assert intro.decrypted
+        assert f"»{TOPIC}«" in intro.body
+        for name, _, department, municipality in MEMBERS:
+            assert f"{name.capitalize()} – {department}, {municipality}" in intro.body
+        assert "2 verschiedenen Kommunen" in intro.body
+        # The local members are in the same room and read the same introduction.
+        anna = people["anna"]
+        assert await anna.wait_for_invite(timeout=60) == room_id
+        await anna.wait_for_message(
+            room_id, lambda m: "Themenrunde" in m.body, sender=bot.user_id, timeout=60
+        )
+    finally:
+        bot.stop()
+        for user in [*people.values(), *([admin] if admin else [])]:
+            await user.close()

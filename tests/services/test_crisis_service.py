@@ -1,0 +1,615 @@
+"""Crisis routing use cases on a temporary SQLite with a recording Messenger and a fake clock."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.chat.render import render
+from bot.config import Config, parse_config
+from bot.domain.availability import AvailabilityError
+from bot.domain.contacts import ContactError, ContactErrorCode
+from bot.domain.crisis import AnswerOutcome, CloseOutcome
+from bot.i18n import Lang
+from bot.services.contacts import ContactService, normalise_id
+from bot.services.crisis import Access, CrisisService, RequestError
+from bot.services.ports import Say
+from bot.store.db import Database
+
+from .fakes import RecordingMessenger, Sent
+
+BERLIN = ZoneInfo("Europe/Berlin")
+START = datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)  # a Wednesday morning
+CRISIS_ROOM = "!krisenstab:rathaus.example"
+CHIEF = "@chief:rathaus.example"
+ADMIN = "@admin:rathaus.example"
+STAFF = frozenset({"staff", "crisis"})
+ADMINS = frozenset({"staff", "admin"})
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+def make_config(**crisis: Any) -> Config:
+    return parse_config(
+        {
+            "homeserver": {
+                "url": "http://127.0.0.1:1",
+                "user_id": "@flurfunk:rathaus.example",
+                "password": "x",
+                "allowed_homeservers": ["rathaus.example"],
+            },
+            "crisis": {
+                "room": CRISIS_ROOM,
+                "tier1_size": 2,
+                "tier2_size": 2,
+                "tier1_timeout_s": 600,
+                "tier2_timeout_s": 600,
+                "request_expire_s": 3600,
+                "default_availability": "immer",
+                "cap_per_week": None,
+                **crisis,
+            },
+        },
+        "test",
+        environ={},
+    )
+
+
+@dataclass
+class World:
+    db: Database
+    messenger: RecordingMessenger
+    clock: Clock
+    contacts: ContactService
+    crisis: CrisisService
+    config: Config
+
+    def restart(self) -> World:
+        """New services and a fresh messenger over the same database, as after a crash."""
+        return build(self.db, self.clock, self.config)
+
+
+def build(db: Database, clock: Clock, config: Config) -> World:
+    messenger = RecordingMessenger()
+    contacts = ContactService(
+        db, messenger, config.crisis, BERLIN, clock=clock, rng=random.Random(len(db.path.name))
+    )
+    crisis = CrisisService(db, messenger, config, contacts, clock=clock, rng=random.Random(7))
+    return World(db, messenger, clock, contacts, crisis, config)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    db = Database(tmp_path / "crisis.db")
+    await db.open()
+    try:
+        yield build(db, Clock(START), make_config())
+    finally:
+        await db.close()
+
+
+def user(name: str) -> str:
+    return f"@{name}:rathaus.example"
+
+
+async def bridges(w: World, *entries: tuple[str, str, str]) -> None:
+    for name, organisation, sector in entries:
+        await w.contacts.declare(user(name), organisation, sector)
+
+
+TAFEL = [
+    ("anna", "Tafel Dresden", "Soziale Träger"),
+    ("ben", "Tafel Pirna", "Soziale Träger"),
+    ("cem", "Tafel Meißen", "Soziale Träger"),
+    ("dora", "Tafel Freital", "Soziale Träger"),
+    ("emil", "Tafel Radebeul", "Soziale Träger"),
+]
+
+
+def asks(w: World) -> list[Sent]:
+    return [s for s in w.messenger.sent if s.message is not None and s.message.key == "crisis.ask"]
+
+
+def asked_people(w: World) -> list[str]:
+    return [s.target for s in asks(w)]
+
+
+def render_say(message: Say, lang: Lang) -> str:
+    params = {
+        k: (render(v.key, lang, **v.params).plain if isinstance(v, Say) else v)
+        for k, v in message.params.items()
+    }
+    return render(message.key, lang, **params).plain
+
+
+def rendered(w: World, lang: Lang = "de") -> list[str]:
+    """Every recorded message rendered through the real catalogue (catches missing params)."""
+    return [render_say(s.message, lang) for s in w.messenger.sent if s.message is not None]
+
+
+# -- IDs ------------------------------------------------------------------------------------
+
+
+def test_ids_are_read_forgivingly() -> None:
+    assert normalise_id("k-7kqx", "K") == "K-7KQX"
+    assert normalise_id("K7KQX", "K") == "K-7KQX"
+    assert normalise_id("7kqx", "K") == "K-7KQX"
+    assert normalise_id(" A-4MZP ", "A") == "A-4MZP"
+    assert normalise_id("K-7KQ", "K") is None
+    assert normalise_id("K-7K0X", "K") is None  # 0 is never used, so it is a typo
+    assert normalise_id("A-7KQX", "K") is None
+
+
+# -- bridge registry --------------------------------------------------------------------------
+
+
+async def test_declare_list_and_delete_own_contacts_only(world: World) -> None:
+    declared = await world.contacts.declare(user("anna"), "Tafel  Dresden", "soziale träger")
+    assert not declared.existed
+    contact = declared.contact
+    assert normalise_id(contact.id, "K") == contact.id
+    assert (contact.organisation, contact.sector) == ("Tafel Dresden", "Soziale Träger")
+    again = await world.contacts.declare(user("anna"), "tafel dresden", "Soziale Träger")
+    assert again.existed and again.contact.id == contact.id
+    views = await world.contacts.list_own(user("anna"))
+    assert [v.contact.id for v in views] == [contact.id]
+    assert views[0].status == "live"
+    # Someone else's ID is refused exactly like an unknown one.
+    assert await world.contacts.delete(user("ben"), contact.id) is None
+    assert await world.contacts.confirm(user("ben"), contact.id) is None
+    assert await world.contacts.list_own(user("anna"))
+    assert await world.contacts.delete(user("anna"), contact.id.lower()) == contact.id
+    assert await world.contacts.list_own(user("anna")) == []
+
+
+@pytest.mark.parametrize(
+    ("organisation", "code"),
+    [
+        ("Tafel, Tel. 0351 1234567", ContactErrorCode.PHONE_NUMBER),
+        ("Tafel info@tafel-dresden.de", ContactErrorCode.EMAIL_ADDRESS),
+        ("Tafel, Frau Müller", ContactErrorCode.PERSON_NAME),
+        ("@mueller:tafel.de", ContactErrorCode.MATRIX_ID),
+    ],
+)
+async def test_personal_data_of_third_parties_is_refused(
+    world: World, organisation: str, code: ContactErrorCode
+) -> None:
+    with pytest.raises(ContactError) as error:
+        await world.contacts.declare(user("anna"), organisation, "Soziale Träger")
+    assert error.value.code is code
+    assert await world.contacts.list_own(user("anna")) == []
+
+
+async def test_unknown_sector_gets_suggestions(world: World) -> None:
+    with pytest.raises(ContactError) as error:
+        await world.contacts.declare(user("anna"), "Tafel Dresden", "Träger")
+    assert error.value.code is ContactErrorCode.SECTOR_UNKNOWN
+    assert "Soziale Träger" in error.value.suggestions
+
+
+async def test_availability_is_stored_and_read_back(world: World) -> None:
+    view = await world.contacts.availability(user("anna"))
+    assert view.is_default and view.availability.always
+    await world.contacts.set_availability(user("anna"), "Mo-Fr  7-18")
+    view = await world.contacts.availability(user("anna"))
+    assert not view.is_default and view.availability.render_de() == "Mo-Fr 7-18"
+    with pytest.raises(AvailabilityError):
+        await world.contacts.set_availability(user("anna"), "Mx 7-18")
+
+
+async def test_reconfirmation_reminder_then_expiry(world: World) -> None:
+    contact = (
+        await world.contacts.declare(user("anna"), "Tafel Dresden", "Soziale Träger")
+    ).contact
+    assert (await world.contacts.check_contacts()).reminded == 0
+    world.clock.advance(days=181)
+    assert (await world.contacts.check_contacts()).reminded == 1
+    assert (await world.contacts.check_contacts()).reminded == 0  # asked once per period
+    reminder = world.messenger.sent[-1]
+    assert reminder.target == user("anna") and reminder.extra["reactions"] == ("👍",)
+    assert reminder.effect_key.startswith(f"contact:{contact.id}:reconfirm:")
+    views = await world.contacts.list_own(user("anna"))
+    assert views[0].status == "needs_reconfirmation"
+    # A 👍 on the reminder confirms; someone else's 👍 does nothing.
+    assert await world.contacts.on_reaction(user("ben"), reminder.effect_key, "👍") is None
+    assert await world.contacts.on_reaction(user("anna"), reminder.effect_key, "👍") is not None
+    assert (await world.contacts.list_own(user("anna")))[0].status == "live"
+    # Unconfirmed for the whole period: reminded again, then gone.
+    world.clock.advance(days=181)
+    assert (await world.contacts.check_contacts()).reminded == 1
+    world.clock.advance(days=185)
+    assert (await world.contacts.check_contacts()).expired == 1
+    assert await world.contacts.list_own(user("anna")) == []
+    assert world.messenger.sent[-1].message == Say(
+        "contacts.expired_note",
+        {
+            "id": contact.id,
+            "organisation": "Tafel Dresden",
+            "sector": "Soziale Träger",
+            "prefix": "!",
+        },
+    )
+    assert all(rendered(world))
+
+
+# -- starting requests ------------------------------------------------------------------------
+
+
+async def test_only_crisis_staff_may_ask_and_only_admins_drill(world: World) -> None:
+    for roles, drill in ((frozenset({"staff"}), False), (STAFF, True), (ADMINS, False)):
+        with pytest.raises(RequestError) as error:
+            await world.crisis.start(CHIEF, roles, "Wer kennt die Tafel?", drill=drill)
+        assert error.value.code == "not_allowed"
+    with pytest.raises(RequestError, match="empty"):
+        await world.crisis.start(CHIEF, STAFF, "   ")
+    with pytest.raises(RequestError, match="too_long"):
+        await world.crisis.start(CHIEF, STAFF, "x" * 501)
+    assert world.messenger.sent == []
+
+
+async def test_tier_one_asks_the_best_fitting_with_reaction_buttons(world: World) -> None:
+    await bridges(
+        world,
+        ("anna", "Tafel Dresden", "Soziale Träger"),
+        ("ben", "Spedition Elbe", "Logistik"),
+        ("cem", "Tafel Pirna", "Soziale Träger"),
+        ("dora", "Uniklinik", "Gesundheitswesen"),
+    )
+    started = await world.crisis.start(
+        CHIEF, STAFF, "Wer kennt jemanden bei der Tafel? Wir brauchen Lebensmittel."
+    )
+    assert started.id.startswith("A-") and started.asked == 2
+    assert sorted(asked_people(world)) == [user("anna"), user("cem")]
+    ask = asks(world)[0]
+    assert ask.effect_key == f"crisis:{started.id}:ask:{ask.target}"
+    assert ask.extra["reactions"] == ("👍", "👎")
+    assert ask.message is not None
+    text = render_say(ask.message, "de")
+    assert "Tafel" in text and "Lebensmittel" in text and "Der Krisenstab" in text
+    assert "Lagezentrum" in text  # the formal fallback
+    assert f"!nein {started.id}" in text
+    status = [s for s in world.messenger.sent if s.kind == "post"]
+    assert [(s.target, s.effect_key) for s in status] == [
+        (CRISIS_ROOM, f"crisis:{started.id}:status")
+    ]
+    assert "2 gefragt" in render_say(status[0].message or Say(""), "de")
+    assert all(rendered(world)) and all(rendered(world, "en"))
+
+
+async def test_requester_is_never_asked_about_their_own_request(world: World) -> None:
+    await world.contacts.declare(CHIEF, "Tafel Dresden", "Soziale Träger")
+    await bridges(world, ("anna", "Tafel Pirna", "Soziale Träger"))
+    await world.crisis.start(CHIEF, STAFF, "Wer kennt die Tafel?")
+    assert asked_people(world) == [user("anna")]
+
+
+async def test_nobody_fits_says_so_in_the_status(world: World) -> None:
+    await bridges(world, ("ben", "Spedition Elbe", "Logistik"))
+    started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
+    assert started.asked == 0
+    assert [s.message.key for s in world.messenger.sent if s.message] == ["crisis.status.nobody"]
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+async def test_first_yes_connects_and_the_others_are_told(world: World) -> None:
+    await bridges(world, *TAFEL[:3])
+    world.config = make_config(tier1_size=3)
+    world = world.restart()
+    started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
+    anna, ben, cem = user("anna"), user("ben"), user("cem")
+    assert sorted(asked_people(world)) == [anna, ben, cem]
+    await world.crisis.answer(ben, started.id, False)
+    world.clock.advance(minutes=2)
+    key = CrisisService.ask_key(started.id, cem)
+    reply = await world.crisis.on_reaction(cem, key, "👍", withdrawn=False)
+    assert reply is not None and reply.outcome is AnswerOutcome.CONNECTED
+    rooms = [s for s in world.messenger.sent if s.kind == "open_room"]
+    assert len(rooms) == 1
+    assert rooms[0].target == f"crisis:{started.id}"
+    assert sorted(rooms[0].extra["invite"]) == sorted([CHIEF, cem])
+    settled = [
+        s.target for s in world.messenger.sent if s.message and s.message.key == "crisis.settled"
+    ]
+    assert sorted(settled) == [anna, ben]
+    edits = [s for s in world.messenger.sent if s.kind == "edit"]
+    assert edits[-1].target == f"crisis:{started.id}:status"
+    assert edits[-1].message is not None and edits[-1].message.key == "crisis.status.connected"
+    assert len({e.effect_key for e in edits}) == len(edits)  # a new key per edit
+    late = await world.crisis.answer(anna, started.id, True)
+    assert late.outcome is AnswerOutcome.ALREADY_SETTLED
+    assert len([s for s in world.messenger.sent if s.kind == "open_room"]) == 1
+    assert all(rendered(world))
+
+
+async def test_reactions_of_others_and_withdrawals_are_not_answers(world: World) -> None:
+    await bridges(world, *TAFEL[:2])
+    started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
+    key = CrisisService.ask_key(started.id, user("anna"))
+    assert await world.crisis.on_reaction(user("ben"), key, "👍", withdrawn=False) is None
+    assert await world.crisis.on_reaction(user("anna"), key, "👍", withdrawn=True) is None
+    assert await world.crisis.on_reaction(user("anna"), key, "🎉", withdrawn=False) is None
+    assert not [s for s in world.messenger.sent if s.kind == "open_room"]
+
+
+async def test_no_with_hint_reaches_the_requester_and_ends_the_tier_early(world: World) -> None:
+    await bridges(world, *TAFEL)
+    started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
+    first = asked_people(world)
+    assert len(first) == 2
+    reply = await world.crisis.answer(first[0], started.id, False, "Fragen Sie die Caritas.")
+    assert reply.outcome is AnswerOutcome.DECLINED
+    hints = [s for s in world.messenger.sent if s.message and s.message.key == "crisis.hint"]
+    assert [h.target for h in hints] == [CHIEF]
+    assert hints[0].message is not None
+    assert "Fragen Sie die Caritas." in render_say(hints[0].message, "de")
+    assert len(asked_people(world)) == 2  # one still thinking: tier 1 goes on
+    await world.crisis.answer(first[1], started.id, False)
+    assert len(asked_people(world)) == 4  # everybody said no: tier 2 at once
+    assert not set(first) & set(asked_people(world)[2:])
+
+
+async def test_unasked_people_and_unknown_ids_get_the_same_answer(world: World) -> None:
+    await bridges(world, *TAFEL[:1])
+    started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
+    stranger = await world.crisis.answer(user("zoe"), started.id, True)
+    unknown = await world.crisis.answer(user("zoe"), "A-ZZZZ", True)
+    assert stranger.outcome is unknown.outcome is AnswerOutcome.NOT_ASKED
+
+
+# -- escalation -------------------------------------------------------------------------------
+
+
+async def test_escalation_tier_two_then_broadcast_asks_nobody_twice(world: World) -> None:
+    await bridges(world, *TAFEL)
+    await bridges(world, ("fritz", "Tafel Riesa", "Soziale Träger"))
+    started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
+    assert len(asked_people(world)) == 2
+    world.clock.advance(minutes=9)
+    assert await world.crisis.tick() == 0  # not due yet
+    world.clock.advance(minutes=1)
+    assert await world.crisis.tick() == 1
+    assert len(asked_people(world)) == 4
+    notes = [
+        s for s in world.messenger.sent if s.message and s.message.key == "crisis.broadcast_note"
+    ]
+    assert notes == []
+    world.clock.advance(minutes=10)
+    await world.crisis.tick()
+    assert sorted(asked_people(world)) == sorted(
+        user(n) for n in ("anna", "ben", "cem", "dora", "emil", "fritz")
+    )
+    assert len(set(asked_people(world))) == 6
+    notes = [
+        s for s in world.messenger.sent if s.message and s.message.key == "crisis.broadcast_note"
+    ]
+    assert [(n.target, n.effect_key) for n in notes] == [
+        (CRISIS_ROOM, f"crisis:{started.id}:broadcast")
+    ]
+    tiers = [s.effect_key for s in asks(world)]
+    assert len(tiers) == len(set(tiers))
+    # Nothing more to do until the request expires.
+    world.clock.advance(minutes=20)
+    assert await world.crisis.tick() == 0
+
+
+async def test_urgent_requests_wait_half_as_long(world: World) -> None:
+    await bridges(world, *TAFEL)
+    await world.crisis.start(CHIEF, STAFF, "dringend Tafel")  # the word is the command's job
+    await world.crisis.start(CHIEF, STAFF, "Wer kennt die Tafel?", urgent=True)
+    world.clock.advance(minutes=5)
+    assert await world.crisis.tick() == 1
+
+
+async def test_restart_mid_escalation_continues_without_asking_twice(world: World) -> None:
+    await bridges(world, *TAFEL)
+    started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
+    first = set(asked_people(world))
+    world.clock.advance(minutes=10)
+    again = world.restart()
+    await again.crisis.tick()
+    await again.crisis.tick()
+    second = set(asked_people(again))
+    assert len(second) == 2 and not first & second
+    # A replayed answer after the restart changes nothing twice either.
+    person = next(iter(second))
+    assert (await again.crisis.answer(person, started.id, True)).outcome is AnswerOutcome.CONNECTED
+    assert (
+        await again.crisis.answer(person, started.id, True)
+    ).outcome is AnswerOutcome.ALREADY_SETTLED
+
+
+async def test_out_of_window_people_only_when_nobody_else_fits(world: World) -> None:
+    await bridges(world, *TAFEL[:3])
+    for name in ("anna", "ben"):
+        await world.contacts.set_availability(user(name), "Sa 10-12")  # START is a Wednesday
+    await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
+    assert asked_people(world) == [user("cem")]
+    world.clock.advance(minutes=30)
+    await world.crisis.tick()
+    await world.crisis.tick()
+    assert asked_people(world) == [user("cem")]  # cem is available, so nobody is paged
+    await world.contacts.set_availability(user("cem"), "nie")
+    await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel? Zweite Anfrage")
+    assert len(asked_people(world)) == 3  # now nobody is in their window: ask anyway
+
+
+async def test_weekly_cap_prefers_people_with_fewer_requests(world: World) -> None:
+    world.config = make_config(cap_per_week=1, tier1_size=1)
+    world = world.restart()
+    await bridges(world, *TAFEL[:2])
+    await world.crisis.start(CHIEF, STAFF, "Wer kennt die Tafel? eins")
+    await world.crisis.start(CHIEF, STAFF, "Wer kennt die Tafel? zwei")
+    people = asked_people(world)
+    assert len(people) == 2 and people[0] != people[1]
+
+
+# -- expiry, closing, views, protocol -------------------------------------------------------
+
+
+async def test_expiry_tells_requester_and_waiting_bridges(world: World) -> None:
+    await bridges(world, *TAFEL[:2])
+    started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
+    await world.crisis.answer(user("anna"), started.id, False)
+    world.clock.advance(minutes=61)
+    await world.crisis.tick()
+    keys = {(s.target, s.message.key) for s in world.messenger.sent if s.message}
+    assert (CHIEF, "crisis.expired_requester") in keys
+    assert (user("ben"), "crisis.settled") in keys
+    assert (user("anna"), "crisis.settled") not in keys  # she answered already
+    late = await world.crisis.answer(user("ben"), started.id, True)
+    assert late.outcome is AnswerOutcome.REQUEST_EXPIRED
+    assert await world.crisis.active_requests(STAFF) == []
+
+
+async def test_close_lists_and_protocol(world: World) -> None:
+    await bridges(world, *TAFEL[:3])
+    started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
+    views = await world.crisis.active_requests(STAFF)
+    assert [v.id for v in views] == [started.id]
+    with pytest.raises(RequestError):
+        await world.crisis.active_requests(frozenset({"staff"}))
+    first = asked_people(world)
+    world.clock.advance(seconds=30)
+    await world.crisis.answer(first[0], started.id, False, "Versuchen Sie es beim DRK.")
+    world.clock.advance(seconds=30)
+    closed = await world.crisis.close_request(user("chef2"), STAFF, started.id.lower())
+    assert closed.outcome is CloseOutcome.CLOSED
+    assert (
+        await world.crisis.close_request(CHIEF, STAFF, started.id)
+    ).outcome is CloseOutcome.ALREADY_CLOSED
+    assert (await world.crisis.close_request(CHIEF, STAFF, "A-ZZZZ")).outcome is Access.NOT_FOUND
+    settled = [
+        s.target for s in world.messenger.sent if s.message and s.message.key == "crisis.settled"
+    ]
+    assert settled == [first[1]]  # the one still waiting
+    assert await world.crisis.active_requests(STAFF) == []
+    protocol = await world.crisis.protocol(STAFF, started.id)
+    assert protocol is not None
+    kinds = [(e.kind, e.person) for e in protocol.timeline]
+    assert kinds == [
+        ("created", CHIEF),
+        ("tier", None),
+        ("asked", first[0]),
+        ("asked", first[1]),
+        ("no", first[0]),
+        ("hint_forwarded", CHIEF),
+        ("closed", user("chef2")),
+        ("settled", first[1]),
+    ]
+    assert [e.at for e in protocol.timeline] == sorted(e.at for e in protocol.timeline)
+    assert protocol.timeline[4].detail == "Versuchen Sie es beim DRK."
+    assert await world.crisis.protocol(frozenset({"staff", "admin"}), started.id) is None
+
+
+async def test_connected_requests_are_filed_when_they_would_expire(world: World) -> None:
+    await bridges(world, *TAFEL[:1])
+    started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
+    await world.crisis.answer(user("anna"), started.id, True)
+    assert [v.id for v in await world.crisis.active_requests(STAFF)] == [started.id]
+    world.clock.advance(minutes=61)
+    await world.crisis.tick()
+    assert await world.crisis.active_requests(STAFF) == []
+    protocol = await world.crisis.protocol(STAFF, started.id)
+    assert protocol is not None and protocol.timeline[-1].kind == "filed"
+
+
+# -- drills -----------------------------------------------------------------------------------
+
+
+async def test_drills_are_labelled_everywhere_and_reported_apart(world: World) -> None:
+    await bridges(world, *TAFEL[:3])
+    drill = await world.crisis.start(ADMIN, ADMINS, "Wer kennt eine Tafel?", drill=True)
+    assert drill.drill
+    person = asked_people(world)[0]
+    world.clock.advance(seconds=90)
+    await world.crisis.answer(person, drill.id, True)
+    real = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel Pirna?")
+    for sent in world.messenger.sent:
+        assert sent.message is not None
+        is_drill = drill.id in sent.effect_key
+        assert (sent.message.params.get("label") == Say("crisis.label.drill")) is is_drill, sent
+    drill_texts = [
+        render_say(s.message, "de")
+        for s in world.messenger.sent
+        if s.message and drill.id in s.effect_key
+    ]
+    assert drill_texts and all("ÜBUNG" in t for t in drill_texts)
+    # Admins see drills but not real requests; crisis staff see both.
+    assert [v.id for v in await world.crisis.active_requests(ADMINS)] == [drill.id]
+    assert {v.id for v in await world.crisis.active_requests(STAFF)} == {drill.id, real.id}
+    with pytest.raises(RequestError):
+        await world.crisis.report(STAFF)
+    report = await world.crisis.report(ADMINS)
+    assert report.drills.requests == 1 and report.drills.connected == 1
+    assert report.drills.first_answer.median == timedelta(seconds=90)
+    assert report.real.requests == 1 and report.real.answered == 0
+    assert "Soziale Träger" not in report.thin_sectors and "Logistik" in report.thin_sectors
+
+
+# -- personal data ----------------------------------------------------------------------------
+
+
+async def test_export_and_forget_a_bridge(world: World, tmp_path: Path) -> None:
+    await bridges(world, *TAFEL[:2])
+    await world.contacts.set_availability(user("anna"), "Mo-Fr 7-18")
+    started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
+    await world.crisis.answer(user("anna"), started.id, False, "Geheimtipp Annas")
+    exported = await world.contacts.export(user("anna"))
+    assert exported["availability"] == "Mo-Fr 7-18" and len(exported["contacts"]) == 1
+    requests = await world.crisis.export(user("anna"))
+    assert [e["event"] for e in requests["requests_received"]] == ["asked", "no"]
+    async with world.db.transaction():
+        await world.contacts.forget(user("anna"))
+        await world.crisis.forget(user("anna"))
+    assert await world.contacts.list_own(user("anna")) == []
+    protocol = await world.crisis.protocol(STAFF, started.id)
+    assert protocol is not None
+    people = {e.person for e in protocol.timeline if e.kind in ("asked", "no")}
+    assert user("anna") not in people and len(people) == 2
+    # The request goes on: ben can still say yes, and anna is not asked again.
+    assert (
+        await world.crisis.answer(user("ben"), started.id, True)
+    ).outcome is AnswerOutcome.CONNECTED
+    await world.db.close()
+    raw = b"".join(p.read_bytes() for p in sorted(tmp_path.glob("crisis.db*")))  # noqa: ASYNC240
+    assert b"@anna:rathaus.example" not in raw and b"Geheimtipp" not in raw
+    await world.db.open()
+
+
+async def test_forgetting_the_requester_closes_their_requests(world: World) -> None:
+    await bridges(world, *TAFEL[:2])
+    started = await world.crisis.start(CHIEF, STAFF, "Vertraulich: wer kennt die Tafel?")
+    async with world.db.transaction():
+        await world.crisis.forget(CHIEF)
+    settled = [
+        s.target for s in world.messenger.sent if s.message and s.message.key == "crisis.settled"
+    ]
+    assert sorted(settled) == [user("anna"), user("ben")]
+    assert await world.crisis.active_requests(STAFF) == []
+    protocol = await world.crisis.protocol(STAFF, started.id)
+    assert protocol is not None
+    assert protocol.request.text == "" and protocol.request.requester.startswith("~former-")
+    assert all(
+        e.person != CHIEF and "Vertraulich" not in (e.detail or "") for e in protocol.timeline
+    )
+    assert (
+        await world.crisis.answer(user("anna"), started.id, True)
+    ).outcome is AnswerOutcome.REQUEST_CLOSED
