@@ -21,7 +21,8 @@ def setup_logging(level: str) -> None:
         stream=sys.stdout,
     )
     # Library loggers can include request details; keep them to warnings.
-    for noisy in ("nio", "aiohttp.access", "apscheduler", "peewee"):
+    # aiosqlite logs SQL parameters at DEBUG, which would include the stored access token.
+    for noisy in ("nio", "aiohttp.access", "apscheduler", "peewee", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -6,6 +6,7 @@ the file without reading code.
 
 from __future__ import annotations
 
+import copy
 import os
 from datetime import time
 from pathlib import Path
@@ -136,6 +137,10 @@ class PrivacyConfig(Section):
     retention_check_time: time = time(3, 30)
     # Half-finished dialogs (e.g. an onboarding left in the middle) are dropped after this.
     dialog_retention_days: int = Field(default=30, ge=1, le=365)
+    # If more than this share of the checked accounts (and more than 5) look deactivated in
+    # one run, nothing is deleted and the admin room is asked to check: a misrouted profile
+    # endpoint looks exactly like that. 1.0 switches the safeguard off.
+    deactivated_max_share: float = Field(default=0.2, gt=0, le=1)
 
 
 class DirectoryConfig(Section):
@@ -169,8 +174,8 @@ class CrisisConfig(Section):
     )
     # Routing: tier 1 asks the best `tier1_size`, tier 2 the next `tier2_size`, then everybody
     # who fits; each tier waits its timeout for a yes (`urgent_factor` shortens it).
-    tier1_size: int = Field(3, ge=1, le=50)
-    tier2_size: int = Field(5, ge=1, le=200)
+    tier1_size: int = Field(3, ge=1, le=1000)
+    tier2_size: int = Field(5, ge=1, le=1000)
     tier1_timeout_s: float = Field(600.0, gt=0)
     tier2_timeout_s: float = Field(1200.0, gt=0)
     urgent_factor: float = Field(0.5, gt=0, le=1)
@@ -238,22 +243,24 @@ class KitchenConfig(Section):
     # ("Di 10:00", "thu 10:00"), in the configured time zone.
     schedule: list[str] = Field(default_factory=lambda: ["Di 10:00", "Do 10:00"], min_length=1)
     # For tests and demos only: post every N seconds instead of following `schedule`.
-    prompt_interval_s: float | None = Field(None, gt=0)
+    prompt_interval_s: float | None = Field(default=None, gt=0)
     # False: use only `extra_prompts_*` and accepted suggestions, not the shipped catalogue.
     use_builtin_prompts: bool = True
     # Your own prompts; `extra_prompts_en` is empty or has one translation per German prompt.
     extra_prompts_de: list[str] = []
     extra_prompts_en: list[str] = []
     # `!kaffeepause [minuten]`: default and allowed range of an offer's waiting time.
-    break_default_minutes: int = Field(15, ge=5, le=120)
+    break_default_minutes: int = Field(default=15, ge=5, le=120)
     # Two people are not paired spontaneously again within this many days.
-    break_repeat_days: int = Field(28, ge=0, le=365)
+    break_repeat_days: int = Field(default=28, ge=0, le=365)
     # After the break, ask "did you talk?" this many seconds after its planned end.
-    break_followup_delay_s: float = Field(300.0, ge=0)
+    break_followup_delay_s: float = Field(default=300.0, ge=0)
     # How often expired offers and due follow-ups are looked for.
-    check_interval_s: float = Field(30.0, ge=0.2, le=600)
+    check_interval_s: float = Field(default=30.0, ge=0.2, le=600)
+    # Spontaneous breaks and their ties are deleted after this many days.
+    keep_history_days: int = Field(default=730, ge=30, le=3650)
     # For tests and demos only: how long a coffee-break "minute" lasts, in seconds.
-    seconds_per_minute: float = Field(60.0, gt=0, le=60)
+    seconds_per_minute: float = Field(default=60.0, gt=0, le=60)
 
     @field_validator("schedule")
     @classmethod
@@ -459,8 +466,15 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         return f"{key}: unknown key (check the spelling against config/flurfunk.example.yaml)"
     given = error.get("input")
-    shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
+    secret = any(str(part) in SECRET_KEYS for part in error["loc"])
+    hidden = secret or isinstance(given, dict | list) or given is None
+    shown = "" if hidden else f" (got {given!r})"
     return f"{key}: {error['msg']}{shown}"
+
+
+SECRET_KEYS = frozenset(
+    {"password", "access_token", "key_encryption_secret", "cross_signing_recovery_key"}
+)
 
 
 def _apply_env(raw: dict[str, Any], environ: dict[str, str]) -> None:
@@ -476,6 +490,7 @@ def parse_config(raw: object, source: str, environ: dict[str, str] | None = None
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(source, ["(top level): expected a mapping of sections"])
+    raw = copy.deepcopy(raw)
     _apply_env(raw, dict(os.environ) if environ is None else environ)
     try:
         config = Config.model_validate(raw)

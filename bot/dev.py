@@ -26,6 +26,13 @@ DEMO_USERS = (
 )
 
 
+def _local_secret(path: Path) -> str:
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
 def _dev_config(base: Path, synapse: LocalSynapse, bot_password: str) -> Path:
     path = base / "flurfunk.yaml"
     users = {name: f"@{name}:{synapse.server_name}" for name, *_ in DEMO_USERS}
@@ -35,6 +42,8 @@ def _dev_config(base: Path, synapse: LocalSynapse, bot_password: str) -> Path:
             "user_id": f"@flurfunk:{synapse.server_name}",
             "password": bot_password,
             "allowed_homeservers": [synapse.server_name],
+            # Lets the bot cross-sign its device, so Element trusts it.
+            "key_encryption_secret": _local_secret(base / "key-secret"),
         },
         "storage": {"data_dir": str(base / "bot")},
         "bot": {"admins": [users[n] for n, _, admin, _ in DEMO_USERS if admin]},
@@ -75,11 +84,7 @@ def run_dev(base: Path, port: int) -> int:
     from bot.app import serve
 
     base.mkdir(parents=True, exist_ok=True)
-    secret_file = base / "bot-password"
-    if not secret_file.exists():
-        secret_file.write_text(secrets.token_urlsafe(24), encoding="utf-8")
-        secret_file.chmod(0o600)
-    bot_password = secret_file.read_text(encoding="utf-8").strip()
+    bot_password = _local_secret(base / "bot-password")
     synapse = LocalSynapse(base / "synapse", port, ram_database=False)
     synapse.start()
     try:

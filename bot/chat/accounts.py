@@ -1,18 +1,20 @@
 """The AccountDirectory port on Matrix: is an account still active, what is its name.
 
 The bot is an ordinary user and cannot call the admin API, so it reads what an ordinary
-user can see. Measured against Synapse (tests/integration/test_profiles.py):
+user can see. Measured against Synapse 1.163 (tests/integration/test_profiles.py):
 
-- Deactivation *with* erasure deletes display name and avatar: `GET /profile/{userId}`
-  answers `404 M_NOT_FOUND` (as it does for an account that never existed).
+- Deactivation *with* erasure deletes the profile row: `GET /profile/{userId}` answers
+  404 (errcode `M_UNKNOWN`, "No row found"), exactly as for an account that never existed.
+  (`404 M_NOT_FOUND` is what a profile without display name and avatar gets.)
 - Deactivation *without* erasure (Synapse's default) keeps the profile, so the endpoint
   still answers 200. What does change: every device is deleted (`/keys/query` lists none)
   and Synapse makes the account leave every room, our DM with the person included.
 
-So an account counts as gone when the profile is 404 (unless it still sits in a room with
-us: an active account that removed both display name and avatar also gets 404), or when
+So an account counts as gone when its profile is 404 (unless it still sits in a room with
+us: an active account that removed both display name and avatar gets a 404 too), or when
 it has no device left *and* has left our DM. Anything else (403 from a homeserver that
 limits profile lookups, 5xx, network errors) means "cannot tell", never "deactivated".
+The retention job adds its own safety net against a misrouted endpoint (see retention.py).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class MatrixAccounts:
 
     async def _judge(self, user_id: str) -> bool | None:
         status, data = await self._get(f"/_matrix/client/v3/profile/{_q(user_id)}")
-        if status == 404 and data.get("errcode") == "M_NOT_FOUND":
+        if status == 404:
             return self._in_a_room(user_id)
         if status != 200:
             log.info("profile lookup answered %s %s; not judging", status, data.get("errcode"))

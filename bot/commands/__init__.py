@@ -5,7 +5,20 @@ from __future__ import annotations
 import importlib
 
 # Each module registers its commands into bot.commands.registry.REGISTRY on import.
-MODULES = ("help", "language", "admin", "contacts", "crisis", "kitchen", "coffee", "circles", "hospitation", "profile", "privacy", "onboarding")
+MODULES = (
+    "help",
+    "language",
+    "admin",
+    "contacts",
+    "crisis",
+    "kitchen",
+    "coffee",
+    "circles",
+    "hospitation",
+    "profile",
+    "privacy",
+    "onboarding",
+)
 
 
 def load_all() -> None:

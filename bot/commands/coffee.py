@@ -1,5 +1,9 @@
 """Coffee matches: `!admin runde [probe]`, `!getroffen ja|nein`, and the 👍/👎 answers on
-the follow-up in a match room and on the "pause?" question in the DM."""
+the follow-up in a match (or circle) room and on the "pause?" question in the DM.
+
+`!admin runde` only records the request (inside the event's transaction); the round job
+picks it up at once, forms the round outside any transaction and answers with the figures.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must 
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, Reaction
 from bot.commands.registry import REGISTRY, Arg, Where
-from bot.services.coffee import RoundReport
+from bot.services.followup import Rounds
 
 PREVIEW_WORDS = frozenset({"probe", "preview", "vorschau", "test", "probelauf", "dry-run"})
 YES_WORDS = frozenset({"ja", "yes", "j", "y", "jo", "jep", "👍"})
@@ -18,18 +22,22 @@ def roles_of(ctx: CommandContext) -> frozenset[str]:
     return frozenset(str(role) for role in ctx.roles)
 
 
-def figures(report: RoundReport) -> dict[str, object]:
-    return {
-        "round": report.key.removeprefix("coffee:"),
-        "people": report.people,
-        "groups": report.groups,
-        "trios": report.trios,
-        "unmatched": report.unmatched,
-        "cross_department": 100 * report.cross_department_share,
-        "cross_municipality": 100 * report.cross_municipality_share,
-        "similarity": report.mean_similarity,
-        "questions": report.pause_questions,
-    }
+async def request_round(
+    ctx: CommandContext, rounds: Rounds, preview: str | None, kind: str
+) -> None:
+    """Store the request; the round job carries it out right away and answers here."""
+    if preview is not None and preview.casefold() not in PREVIEW_WORDS:
+        await ctx.reply(f"{kind}.admin.option", given=preview)
+        return
+    accepted = await rounds.request(
+        ctx.sender,
+        roles_of(ctx),
+        "run" if preview is None else "preview",
+        ctx.event_id,
+        None if ctx.is_dm else ctx.room_id,
+    )
+    if not accepted:
+        await ctx.reply("error.admins_only")
 
 
 @REGISTRY.command(
@@ -40,21 +48,7 @@ def figures(report: RoundReport) -> dict[str, object]:
     parent="admin",
 )
 async def runde(ctx: CommandContext, preview: str | None) -> None:
-    coffee = ctx.services.coffee
-    if preview is not None and preview.casefold() not in PREVIEW_WORDS:
-        await ctx.reply("coffee.admin.option", given=preview)
-        return
-    if preview is not None:
-        report = await coffee.preview(roles_of(ctx))
-    else:
-        report = await coffee.run_now(roles_of(ctx))
-    if report.status == "not_allowed":
-        await ctx.reply("error.admins_only")
-        return
-    key = {"ran": "coffee.admin.ran", "preview": "coffee.admin.preview"}.get(
-        report.status, "coffee.admin.already_ran"
-    )
-    await ctx.reply(key, **figures(report))
+    await request_round(ctx, ctx.services.coffee, preview, "coffee")
 
 
 @REGISTRY.command(

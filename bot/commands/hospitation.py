@@ -113,6 +113,10 @@ async def meine(ctx: CommandContext, id: str | None) -> None:
     if id:
         await _details(ctx, id)
         return
+    if not ctx.is_dm:
+        # One's own offers and sign-ups are personal: only in the DM.
+        await ctx.reply("error.dm_only")
+        return
     offers = _feature(ctx).offers
     parts: list[Rendered] = []
     hosted = await offers.hosted_by(ctx.sender)
@@ -160,23 +164,30 @@ async def _details(ctx: CommandContext, typed_id: str) -> None:
         return
     offer, seats = view.offer, view.seats
     parts = [ctx.messenger.render(offers.announcement(offer, seats), ctx.lang)]
+    if ctx.is_dm:  # who signed up is nobody else's business in a shared room
+        parts += await _personal_lines(ctx, view)
+    await ctx.reply_rendered(join(parts, "\n\n"))
+
+
+async def _personal_lines(ctx: CommandContext, view: OfferView) -> list[Rendered]:
+    offer, seats, people = view.offer, view.seats, _feature(ctx).offers.people
     if offer.host == ctx.sender:
-        people = [person_label(p, await offers.people(p)) for p in seats.confirmed]
-        waiting = [person_label(p, await offers.people(p)) for p in seats.waiting]
-        parts.append(
+        confirmed = [person_label(p, await people(p)) for p in seats.confirmed]
+        waiting = [person_label(p, await people(p)) for p in seats.waiting]
+        return [
             ctx.text(
                 "hosp.details.host",
-                people="; ".join(people) or "–",
+                people="; ".join(confirmed) or "–",
                 waiting="; ".join(waiting) or "–",
                 id=offer.id,
             )
-        )
-    elif ctx.sender in seats.confirmed:
-        parts.append(ctx.text("hosp.details.confirmed", id=offer.id))
-    elif ctx.sender in seats.waiting:
+        ]
+    if ctx.sender in seats.confirmed:
+        return [ctx.text("hosp.details.confirmed", id=offer.id)]
+    if ctx.sender in seats.waiting:
         position = seats.waiting.index(ctx.sender) + 1
-        parts.append(ctx.text("hosp.details.waiting", id=offer.id, position=position))
-    await ctx.reply_rendered(join(parts, "\n\n"))
+        return [ctx.text("hosp.details.waiting", id=offer.id, position=position)]
+    return []
 
 
 # -- anbieten ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.chat.render import Rendered, join
 from bot.commands.context import CommandContext
+from bot.commands.hooks import HOOKS, Reaction
 from bot.commands.registry import REGISTRY, Arg, Handler, Registry, Where
 from bot.domain.profile import (
     FIELD_DISPLAY,
@@ -274,3 +275,19 @@ def _tracked(original: Handler) -> Handler:
 
     tracked.tracks_activity = True  # type: ignore[attr-defined]
     return tracked
+
+
+async def _active_in_dm(ctx: CommandContext, text: str) -> bool:
+    """A dialog answer is activity too (never consumes the text)."""
+    await ctx.services.profiles.touch(ctx.sender)
+    return False
+
+
+async def _active_by_reaction(ctx: CommandContext, reaction: Reaction) -> bool:
+    """So is a 👍 on a follow-up: people who only react are not "inactive"."""
+    await ctx.services.profiles.touch(ctx.sender)
+    return False
+
+
+HOOKS.text.insert(0, _active_in_dm)
+HOOKS.reaction.insert(0, _active_by_reaction)

@@ -417,10 +417,12 @@ def parse_languages(text: str) -> tuple[str, ...] | FieldError:
         if code is None:
             names = [entry[0] for entry in LANGUAGES.values()]
             names += [entry[1] for entry in LANGUAGES.values()]
-            close = suggest(name, names, cutoff=0.7)
-            # Offer each language once, in the spelling the person seems to use.
-            unique = list(dict.fromkeys(close))
-            return FieldError(FieldErrorCode.UNKNOWN_LANGUAGE, name[:40], tuple(unique))
+            # Offer each language once, in the closest spelling (German or English).
+            offered: dict[str, str] = {}
+            for close in suggest(name, names, cutoff=0.75, n=6):
+                offered.setdefault(_LANGUAGE_KEYS[fold(close)], close)
+            suggestions = tuple(list(offered.values())[:3])
+            return FieldError(FieldErrorCode.UNKNOWN_LANGUAGE, name[:40], suggestions)
         if code not in codes:
             codes.append(code)
     if not codes:

@@ -2,8 +2,8 @@
 topic and come from at least two municipalities, each with a room and an introduction.
 
 Members may live on other homeservers (federation) as long as their server is on the
-allow-list. Rounds, groups and follow-ups use the coffee tables and `FollowUps`; a round
-runs at most once per key ("circle:2026-12"), written in one transaction with its messages.
+allow-list. Rounds, groups, admin requests and follow-ups use the shared machinery in
+`bot.services.followup`; a circle round runs at most once per key ("circle:2026-12").
 """
 
 from __future__ import annotations
@@ -11,54 +11,67 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
-from typing import Literal
+from collections import defaultdict
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.domain.circles import Circle, CirclePerson, form_circles
 from bot.domain.profile import Profile
-from bot.services.coffee import ADMIN_ROLE, DAY_S, name_of, on_allowed_server, place
-from bot.services.followup import Clock, FollowUps, Schedule
+from bot.services.followup import (
+    Clock,
+    Planned,
+    PlannedGroup,
+    Rounds,
+    Schedule,
+    name_of,
+    place,
+)
 from bot.services.ports import Messenger, Say
-from bot.store.coffee import CoffeeStore, NewGroup, NewMember
+from bot.store.coffee import FigureRow, GroupRow
 from bot.store.db import Database
-from bot.store.profiles import ProfileRepository
 
 log = logging.getLogger(__name__)
 
-Status = Literal["ran", "already_ran", "not_allowed", "preview"]
+MEETING_MINUTES = 30
 
 
-@dataclass(frozen=True)
-class CircleReport:
-    status: Status
-    key: str
-    people: int = 0
-    circles: int = 0
-    members: int = 0
-    topics: tuple[str, ...] = ()
-    cross_municipality_share: float = 0.0  # of the member pairs
+def _town(profile: Profile) -> str:
+    return " ".join((profile.municipality or "").casefold().split())
 
 
-class CirclesService:
+def circle_figures(rows: list[FigureRow], people: int) -> dict[str, object]:
+    groups: dict[int, list[FigureRow]] = defaultdict(list)
+    for row in rows:
+        groups[row.group_id].append(row)
+    pairs = cross = 0
+    for members in groups.values():
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                pairs += 1
+                cross += a.municipality.casefold() != b.municipality.casefold()
+    topics = dict.fromkeys(ms[0].topic or "" for ms in groups.values())
+    return {
+        "circles": len(groups),
+        "members": len(rows),
+        "people": people,
+        "topics": ", ".join(topics) or "–",
+        "cross_municipality": 100 * cross / pairs if pairs else 0.0,
+    }
+
+
+class CirclesService(Rounds):
+    kind = "circle"
+
     def __init__(
         self,
         db: Database,
         messenger: Messenger,
         config: Config,
-        followups: FollowUps | None = None,
         *,
         clock: Clock = time.time,
     ) -> None:
-        self.db = db
-        self.messenger = messenger
-        self.config = config
+        super().__init__(db, messenger, config, clock)
         self.settings = config.circles
-        self.clock = clock
-        self.store = CoffeeStore(db)
-        self.profiles = ProfileRepository(db)
-        self.followups = followups or FollowUps(db, messenger, clock, config.bot.command_prefix)
         weekday, at = self.settings.slot()
         self.schedule = Schedule(
             weekday=weekday,
@@ -69,44 +82,29 @@ class CirclesService:
             holiday_state=self.settings.holiday_state,
         )
 
-    @staticmethod
-    def key(period_key: str) -> str:
-        return f"circle:{period_key}"
-
     async def tick(self) -> None:
-        """The periodic job: the due circle round, if any (follow-ups: `FollowUps`)."""
+        """The job: admin requests, the due circle round, unfinished introductions.
+        (Follow-ups of circles are posted by the coffee job, `FollowUps.send_due`.)"""
+        for step in (self.handle_requests, self._scheduled, self.queue_intros):
+            try:
+                await step()
+            except Exception:
+                log.exception("circles: %s failed; retried at the next check", step.__name__)
+
+    async def _scheduled(self) -> None:
         if not self.settings.enabled:
             return
         grace = max(self.settings.grace_hours * 3600, 2 * self.config.coffee.check_interval_s)
         period = self.schedule.due_period(self.clock(), grace)
-        if period is not None and await self.store.round_by_key(self.key(period.key)) is None:
-            report = await self.run_round(self.key(period.key), "schedule")
-            log.info("circle round %s: %s", report.key, report)
+        if period is None:
+            return
+        key = self.round_key(period.key)
+        if await self.store.round_by_key(key) is None:
+            row = await self.run_round(key, "schedule")
+            log.info("circle round %s: %d circles for %d people", key, row.groups, row.people)
 
-    async def run_now(self, actor_roles: frozenset[str]) -> CircleReport:
-        if ADMIN_ROLE not in actor_roles:
-            return CircleReport("not_allowed", "")
-        base = self.key(self.schedule.current_key(self.clock()))
-        key = base
-        if await self.store.round_by_key(base) is not None:
-            extra = len(await self.store.keys_like(base + "+"))
-            key = f"{base}+{extra + 1}"
-        return await self.run_round(key, "admin")
-
-    async def preview(self, actor_roles: frozenset[str]) -> CircleReport:
-        if ADMIN_ROLE not in actor_roles:
-            return CircleReport("not_allowed", "")
-        profiles, circles = await self._plan()
-        return self._report("preview", "", profiles, circles)
-
-    async def _plan(self) -> tuple[list[Profile], list[Circle]]:
-        now = self.clock()
-        allowed = self.config.homeserver.allowed_homeservers
-        profiles = [
-            p
-            for p in await self.profiles.eligible_for_coffee(now)
-            if on_allowed_server(p.user_id, allowed) and p.topics
-        ]
+    async def plan(self) -> Planned:
+        profiles = [p for p in await self.eligible(self.clock()) if p.topics]
         ids = {p.user_id: p.id for p in profiles}
         seq = await self.store.last_seq("circle") + 1
         recent = []
@@ -120,112 +118,63 @@ class CirclesService:
             for p in profiles
         ]
         s = self.settings
-        circles = await asyncio.to_thread(
-            form_circles,
-            people,
-            s.topics,
-            s.min_size,
-            s.max_size,
-            s.min_shared,
-            recent,
-            seq,
+        circles: list[Circle] = await asyncio.to_thread(
+            form_circles, people, s.topics, s.min_size, s.max_size, s.min_shared, recent, seq
         )
-        return profiles, circles
-
-    async def run_round(self, key: str, trigger: str) -> CircleReport:
-        if await self.store.round_by_key(key) is not None:
-            return CircleReport("already_ran", key)
-        profiles, circles = await self._plan()
         by_id = {p.id: p for p in profiles}
-        async with self.db.transaction():
-            now = self.clock()
-            still = {p.user_id for p in await self.profiles.eligible_for_coffee(now)}
-            # Someone opted out while we planned: the circle goes ahead without them if it
-            # is still large enough.
-            kept: list[Circle] = []
-            for circle in circles:
-                members = tuple(m for m in circle.members if by_id[m].user_id in still)
-                towns = {(by_id[m].municipality or "").casefold() for m in members}
-                if len(members) >= self.settings.min_size and len(towns) >= 2:
-                    kept.append(Circle(circle.topic, members))
-            row = await self.store.insert_round(
-                "circle",
-                key,
-                trigger=trigger,
-                started_at=now,
-                people=len(profiles),
-                groups=len(kept),
-                unmatched=len(profiles) - sum(len(c.members) for c in kept),
+        groups = [
+            PlannedGroup(
+                kind="circle",
+                members=tuple(by_id[m] for m in c.members),
+                topic=c.topic,
+                shared=(c.topic,),
             )
-            if row is None:
-                return CircleReport("already_ran", key)
-            due = now + self.settings.followup_after_days * DAY_S
-            new_groups = []
-            for idx, circle in enumerate(kept):
-                room_key = f"{key}/{idx}"
-                new_groups.append(
-                    NewGroup(
-                        idx=idx,
-                        kind="circle",
-                        members=tuple(
-                            NewMember(
-                                by_id[m].user_id,
-                                by_id[m].department or "",
-                                by_id[m].municipality or "",
-                            )
-                            for m in circle.members
-                        ),
-                        room_key=room_key,
-                        intro_key=f"{room_key}:intro",
-                        followup_key=f"{room_key}:followup",
-                        followup_due_at=due,
-                        topic=circle.topic,
-                        shared=(circle.topic,),
-                    )
-                )
-            await self.store.insert_groups(row.id, new_groups, now)
-            for circle, new in zip(kept, new_groups, strict=True):
-                await self._introduce(circle, new, by_id)
-        return self._report("ran", key, profiles, kept)
+            for c in circles
+        ]
+        rows = [
+            FigureRow(i, "circle", None, g.topic, p.department or "", p.municipality or "")
+            for i, g in enumerate(groups)
+            for p in g.members
+        ]
+        preview = Say("circles.admin.preview", circle_figures(rows, len(profiles)))
+        if not groups:
+            preview = self._none(Say("circles.admin.preview_label"), len(profiles))
+        return Planned(profiles, groups, seq, preview)
 
-    async def _introduce(self, circle: Circle, new: NewGroup, by_id: dict[int, Profile]) -> None:
-        members = [by_id[m] for m in circle.members]
-        lines = "\n".join(f"• {name_of(p)} – {place(p)}" for p in members)
-        municipalities = len({(p.municipality or "").casefold() for p in members})
+    def keep(self, group: PlannedGroup, still: set[str]) -> PlannedGroup | None:
+        """Someone opted out meanwhile: the circle goes ahead without them if it is still
+        large enough and still spans two municipalities."""
+        members = tuple(p for p in group.members if p.user_id in still)
+        if len(members) < self.settings.min_size or len({_town(p) for p in members}) < 2:
+            return None
+        return PlannedGroup(group.kind, members, group.topic, shared=group.shared)
+
+    async def introduce(self, group: GroupRow, members: list[Profile]) -> None:
+        topic = group.topic or ""
         await self.messenger.open_room(
-            new.room_key,
-            name=Say("circles.room.name", {"topic": circle.topic}),
+            group.room_key,
+            name=Say("circles.room.name", {"topic": topic}),
             invite=[p.user_id for p in members],
             intro=Say(
                 "circles.intro",
                 {
-                    "topic": circle.topic,
-                    "members": lines,
-                    "count": len(members),
-                    "municipalities": municipalities,
-                    "minutes": 30,
+                    "topic": topic,
+                    "members": "\n".join(f"• {name_of(p)} – {place(p)}" for p in members),
+                    "municipalities": len({_town(p) for p in members}),
+                    "minutes": MEETING_MINUTES,
                 },
             ),
-            effect_key=new.intro_key,
+            effect_key=group.intro_key,
         )
 
-    def _report(
-        self, status: Status, key: str, profiles: list[Profile], circles: list[Circle]
-    ) -> CircleReport:
-        by_id = {p.id: p for p in profiles}
-        pairs = cross = 0
-        for circle in circles:
-            towns = [(by_id[m].municipality or "").casefold() for m in circle.members]
-            for i, a in enumerate(towns):
-                for b in towns[i + 1 :]:
-                    pairs += 1
-                    cross += a != b
-        return CircleReport(
-            status=status,
-            key=key,
-            people=len(profiles),
-            circles=len(circles),
-            members=sum(len(c.members) for c in circles),
-            topics=tuple(dict.fromkeys(c.topic for c in circles)),
-            cross_municipality_share=cross / pairs if pairs else 0.0,
+    def report(self, key: str, figures: list[FigureRow], people: int) -> Say:
+        label = key.removeprefix("circle:")
+        if not figures:
+            return self._none(label, people)
+        return Say("circles.admin.ran", {**circle_figures(figures, people), "round": label})
+
+    def _none(self, label: str | Say, people: int) -> Say:
+        return Say(
+            "circles.admin.none",
+            {"round": label, "min_size": self.settings.min_size, "people": people},
         )

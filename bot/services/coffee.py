@@ -1,10 +1,11 @@
 """Weekly coffee matches (Kaffeerunde): plan a round, open a room per pair or trio with an
-introduction that says why, follow up, and ask people who never answer whether to pause.
+introduction that says why they were matched, follow up, and ask people who never answer
+whether they want to pause.
 
-A round runs at most once per key ("coffee:2026-W48"): the round row, its groups and every
-message it sends are written in one transaction, so a crash before the commit leaves no
-trace (the round runs again) and after it the outbox delivers each message exactly once.
-The matching itself runs before that transaction, in a worker thread.
+The matching runs in a worker thread, outside any store transaction. The round, its groups
+and the "pause?" questions are then stored in one transaction (a round key runs at most
+once); rooms and introductions are queued in chunks afterwards (see `Rounds`), so a crash at
+any point sends nothing twice and loses nothing.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ import logging
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.domain.matching import (
-    Group,
     MatchPerson,
     MatchRules,
     PastPair,
@@ -32,79 +31,96 @@ from bot.domain.matching import (
 )
 from bot.domain.profile import Profile
 from bot.domain.similarity import Similarity
-from bot.services.followup import BUTTONS, NO, YES, Clock, FollowUps, Schedule
+from bot.services.followup import (
+    BUTTONS,
+    NO,
+    YES,
+    Clock,
+    FollowUps,
+    Planned,
+    PlannedGroup,
+    Rounds,
+    Schedule,
+    name_of,
+    place,
+)
 from bot.services.ports import Messenger, Say
-from bot.store.coffee import CoffeeStore, NewGroup, NewMember
+from bot.store.coffee import FigureRow, GroupRow, is_placeholder
 from bot.store.db import Database
-from bot.store.profiles import ProfileRepository
 
 log = logging.getLogger(__name__)
 
-ADMIN_ROLE = "admin"  # bot.commands.registry.Role.ADMIN; services do not import commands
 STARTERS = 8  # coffee.starter.1 .. coffee.starter.8
 PAUSE_KEY = "coffee:pause-question:"
 PAUSE_WEEKS = 4
-# Old meetings still weigh a little after the ban; older history does not change anything.
+# Old meetings still weigh a little after the ban; older history changes nothing.
 HISTORY_FADE_ROUNDS = 4 * MatchRules().repeat_fade_rounds
+# Nobody said which languages they speak: German, in a German administration.
 DEFAULT_LANGUAGES = frozenset({"de"})
 DAY_S = 86400.0
 
-Status = Literal["ran", "already_ran", "not_allowed", "preview"]
-
-
-class NotAllowed(Exception):
-    """The acting person may not do this (the chat layer checks too)."""
-
 
 @dataclass(frozen=True)
-class RoundReport:
-    status: Status
-    key: str
-    people: int = 0
-    groups: int = 0
-    trios: int = 0
-    unmatched: int = 0
-    cross_department_share: float = 0.0
-    cross_municipality_share: float = 0.0
-    mean_similarity: float = 0.0
-    pause_questions: int = 0
+class Figures:
+    """Aggregates of a round or a preview; never anything per person."""
+
+    people: int
+    groups: int
+    trios: int
+    unmatched: int
+    cross_department_share: float
+    cross_municipality_share: float
+    mean_similarity: float
+
+    def params(self) -> dict[str, object]:
+        return {
+            "people": self.people,
+            "groups": self.groups,
+            "trios": self.trios,
+            "unmatched": self.unmatched,
+            "cross_department": 100 * self.cross_department_share,
+            "cross_municipality": 100 * self.cross_municipality_share,
+            "similarity": self.mean_similarity,
+        }
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """Everything a round needs, read before its transaction."""
-
-    profiles: list[Profile]
-    people: list[MatchPerson]
-    history: list[PastPair]
-    seq: int
-
-
-def on_allowed_server(user_id: str, allowed: Sequence[str]) -> bool:
-    return user_id.partition(":")[2] in allowed
-
-
-def place(profile: Profile) -> str:
-    """The place for the introduction, e.g. "Bauamt, Musterstadt"."""
-    return ", ".join(p for p in (profile.department, profile.municipality) if p) or "–"
-
-
-def name_of(profile: Profile) -> str:
-    return profile.display_name or profile.user_id
-
-
-def starter(key: str) -> Say:
-    return Say(f"coffee.starter.{zlib.crc32(key.encode()) % STARTERS + 1}")
+def figures_of(rows: list[FigureRow], people: int) -> Figures:
+    """The figures of a stored round, from its members' departments and municipalities."""
+    groups: dict[int, list[FigureRow]] = defaultdict(list)
+    for row in rows:
+        groups[row.group_id].append(row)
+    pairs = cross_department = cross_municipality = 0
+    for members in groups.values():
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                pairs += 1
+                cross_department += a.department != b.department
+                cross_municipality += a.municipality != b.municipality
+    similarities = [ms[0].similarity or 0.0 for ms in groups.values()]
+    return Figures(
+        people=people,
+        groups=len(groups),
+        trios=sum(len(ms) == 3 for ms in groups.values()),
+        unmatched=people - len(rows),
+        cross_department_share=cross_department / pairs if pairs else 0.0,
+        cross_municipality_share=cross_municipality / pairs if pairs else 0.0,
+        mean_similarity=sum(similarities) / len(similarities) if similarities else 0.0,
+    )
 
 
-def why(group: Group) -> Say:
-    if not group.shared:
+def starter(room_key: str) -> Say:
+    return Say(f"coffee.starter.{zlib.crc32(room_key.encode()) % STARTERS + 1}")
+
+
+def why(kind: str, shared: tuple[str, ...]) -> Say:
+    if not shared:
         return Say("coffee.why.none")
-    kind = "trio" if len(group.members) == 3 else "pair"
-    return Say(f"coffee.why.{kind}", {"shared": ", ".join(group.shared)})
+    return Say(f"coffee.why.{kind}", {"shared": ", ".join(shared)})
 
 
-class CoffeeService:
+class CoffeeService(Rounds):
+    kind = "coffee"
+
     def __init__(
         self,
         db: Database,
@@ -115,15 +131,10 @@ class CoffeeService:
         clock: Clock = time.time,
         similarity: Similarity | None = None,
     ) -> None:
-        self.db = db
-        self.messenger = messenger
-        self.config = config
+        super().__init__(db, messenger, config, clock)
         self.settings = config.coffee
-        self.clock = clock
         self.similarity = similarity
-        self.store = CoffeeStore(db)
-        self.profiles = ProfileRepository(db)
-        self.followups = followups or FollowUps(db, messenger, clock, config.bot.command_prefix)
+        self.followups = followups or FollowUps(db, messenger, clock, self.prefix)
         weekday, at = self.settings.slot()
         self.schedule = Schedule(
             weekday=weekday,
@@ -134,58 +145,81 @@ class CoffeeService:
         )
         self._last_prune = 0.0
 
-    # -- entry points --------------------------------------------------------------------
+    @property
+    def prefix(self) -> str:
+        return self.config.bot.command_prefix
+
+    # -- the job -------------------------------------------------------------------------
 
     async def tick(self) -> None:
-        """The periodic job: the due round (if any), due follow-ups, retention."""
+        """Admin requests, the due round, unfinished introductions, due follow-ups (of
+        circles too), retention. Each step on its own: one failing holds back no other."""
         now = self.clock()
-        if self.settings.enabled:
-            grace = max(self.settings.grace_hours * 3600, 2 * self.settings.check_interval_s)
-            period = self.schedule.due_period(now, grace)
-            if period is not None and await self.store.round_by_key(self.key(period.key)) is None:
-                report = await self.run_round(self.key(period.key), "schedule")
-                log.info("coffee round %s: %s", report.key, report)
-        await self.followups.send_due()
+        for step in (self.handle_requests, self._scheduled, self.queue_intros):
+            try:
+                await step()
+            except Exception:
+                log.exception("coffee: %s failed; retried at the next check", step.__name__)
+        try:
+            await self.followups.send_due()
+        except Exception:
+            log.exception("follow-ups failed; retried at the next check")
         if now - self._last_prune > DAY_S:
             self._last_prune = now
             await self.store.prune(self.settings.keep_history_days * DAY_S)
 
-    async def run_now(self, actor_roles: frozenset[str]) -> RoundReport:
-        """`!admin runde`: this period's round if it has not run yet, else an extra one."""
-        if ADMIN_ROLE not in actor_roles:
-            return RoundReport("not_allowed", "")
-        base = self.key(self.schedule.current_key(self.clock()))
-        key = base
-        if await self.store.round_by_key(base) is not None:
-            extra = len(await self.store.keys_like(base + "+"))
-            key = f"{base}+{extra + 1}"
-        return await self.run_round(key, "admin")
+    async def _scheduled(self) -> None:
+        if not self.settings.enabled:
+            return
+        grace = max(self.settings.grace_hours * 3600, 2 * self.settings.check_interval_s)
+        period = self.schedule.due_period(self.clock(), grace)
+        if period is None:
+            return
+        key = self.round_key(period.key)
+        if await self.store.round_by_key(key) is None:
+            row = await self.run_round(key, "schedule")
+            log.info("coffee round %s: %d groups for %d people", key, row.groups, row.people)
 
-    async def preview(self, actor_roles: frozenset[str]) -> RoundReport:
-        """`!admin runde probe`: what a round would do now, without sending anything."""
-        if ADMIN_ROLE not in actor_roles:
-            return RoundReport("not_allowed", "")
-        prepared = await self.prepare()
-        plan = await self._plan(prepared)
-        return self._report("preview", "", prepared, plan)
+    # -- planning ------------------------------------------------------------------------
 
-    @staticmethod
-    def key(period_key: str) -> str:
-        return f"coffee:{period_key}"
-
-    # -- a round -------------------------------------------------------------------------
-
-    async def prepare(self) -> Prepared:
+    async def plan(self) -> Planned:
         now = self.clock()
-        allowed = self.config.homeserver.allowed_homeservers
-        profiles = [
-            p for p in await self.profiles.eligible_for_coffee(now)
-            if on_allowed_server(p.user_id, allowed)
-        ]  # fmt: skip
+        profiles = await self.eligible(now)
         seq = await self.store.last_seq("coffee") + 1
-        ids = {p.user_id: p.id for p in profiles}
+        people = await self._people(profiles, seq)
+        history = await self._history(profiles, seq)
+        if len(people) < 2:
+            plan = RoundPlan(groups=[], unmatched=[(p.id, "too_few") for p in people])
+        else:
+            plan = await asyncio.to_thread(
+                plan_round, people, history, self.rules(seq), self.similarity
+            )
+        by_id = {p.id: p for p in profiles}
+        groups = [
+            PlannedGroup(
+                kind="trio" if len(g.members) == 3 else "pair",
+                members=tuple(by_id[m] for m in g.members),
+                weight=g.weight,
+                similarity=g.similarity,
+                shared=g.shared,
+            )
+            for g in plan.groups
+        ]
+        summary = summarise(plan, people)
+        preview = Figures(
+            people=summary.people,
+            groups=summary.groups,
+            trios=summary.trios,
+            unmatched=summary.people - summary.matched,
+            cross_department_share=summary.cross_department_share,
+            cross_municipality_share=summary.cross_municipality_share,
+            mean_similarity=summary.mean_similarity,
+        )
+        return Planned(profiles, groups, seq, Say("coffee.admin.preview", preview.params()))
+
+    async def _people(self, profiles: list[Profile], seq: int) -> list[MatchPerson]:
         last = await self.store.last_matched_seq("coffee")
-        people = [
+        return [
             MatchPerson(
                 id=p.id,
                 department=p.department or "",
@@ -194,11 +228,15 @@ class CoffeeService:
                 topics=p.topics,
                 languages=frozenset(p.languages) or DEFAULT_LANGUAGES,
                 never_with=frozenset(),
-                rounds_since_last_match=(seq - last[p.user_id] if p.user_id in last else None),
+                rounds_since_last_match=seq - last[p.user_id] if p.user_id in last else None,
                 eligible=True,
             )
             for p in profiles
         ]
+
+    async def _history(self, profiles: list[Profile], seq: int) -> list[PastPair]:
+        """Who met whom in the rounds that still matter, among today's participants."""
+        ids = {p.user_id: p.id for p in profiles}
         window = self.settings.repeat_ban_rounds + HISTORY_FADE_ROUNDS
         members: dict[int, list[int]] = defaultdict(list)
         seq_of: dict[int, int] = {}
@@ -208,13 +246,12 @@ class CoffeeService:
             if person in ids:
                 members[group_id].append(ids[person])
                 seq_of[group_id] = round_seq
-        history = [
+        return [
             PastPair(a, b, seq - seq_of[group_id])
             for group_id, ms in members.items()
             for i, a in enumerate(ms)
             for b in ms[i + 1 :]
         ]
-        return Prepared(profiles, people, history, seq)
 
     def rules(self, seq: int) -> MatchRules:
         s = self.settings
@@ -226,109 +263,38 @@ class CoffeeService:
             seed=seq,
         )
 
-    async def _plan(self, prepared: Prepared) -> RoundPlan:
-        if len(prepared.people) < 2:
-            return RoundPlan(groups=[], unmatched=[(p.id, "too_few") for p in prepared.people])
-        return await asyncio.to_thread(
-            plan_round, prepared.people, prepared.history, self.rules(prepared.seq),
-            self.similarity,
-        )  # fmt: skip
+    # -- messages ------------------------------------------------------------------------
 
-    async def run_round(self, key: str, trigger: str) -> RoundReport:
-        if await self.store.round_by_key(key) is not None:
-            return RoundReport("already_ran", key)
-        prepared = await self.prepare()
-        plan = await self._plan(prepared)
-        async with self.db.transaction():
-            now = self.clock()
-            # Someone may have opted out while the matching ran: their group waits a round.
-            still = {p.user_id for p in await self.profiles.eligible_for_coffee(now)}
-            by_id = {p.id: p for p in prepared.profiles}
-            groups = [g for g in plan.groups if all(by_id[m].user_id in still for m in g.members)]
-            plan = RoundPlan(groups, plan.unmatched)
-            row = await self.store.insert_round(
-                "coffee",
-                key,
-                trigger=trigger,
-                started_at=now,
-                people=len(prepared.people),
-                groups=len(groups),
-                unmatched=len(prepared.people) - sum(len(g.members) for g in groups),
-            )
-            if row is None:
-                return RoundReport("already_ran", key)
-            asked = await self._ask_pause_questions(prepared, now)
-            due = now + self.settings.followup_after_days * DAY_S
-            new_groups = [self._new_group(key, i, g, by_id, due) for i, g in enumerate(groups)]
-            await self.store.insert_groups(row.id, new_groups, now)
-            for group, new in zip(groups, new_groups, strict=True):
-                await self._introduce(group, new, by_id)
-        report = self._report("ran", key, prepared, plan)
-        return RoundReport(**{**report.__dict__, "pause_questions": asked})
-
-    def _new_group(
-        self, key: str, idx: int, group: Group, by_id: dict[int, Profile], due: float
-    ) -> NewGroup:
-        room_key = f"{key}/{idx}"
-        return NewGroup(
-            idx=idx,
-            kind="trio" if len(group.members) == 3 else "pair",
-            members=tuple(
-                NewMember(by_id[m].user_id, by_id[m].department or "", by_id[m].municipality or "")
-                for m in group.members
-            ),
-            room_key=room_key,
-            intro_key=f"{room_key}:intro",
-            followup_key=f"{room_key}:followup",
-            followup_due_at=due,
-            weight=group.weight,
-            similarity=group.similarity,
-            shared=group.shared,
-        )
-
-    async def _introduce(self, group: Group, new: NewGroup, by_id: dict[int, Profile]) -> None:
-        members = [by_id[m] for m in group.members]
+    async def introduce(self, group: GroupRow, members: list[Profile]) -> None:
+        kind = "trio" if len(members) == 3 else "pair"
         params: dict[str, object] = {
-            "why": why(group),
-            "starter": starter(new.room_key),
+            "why": why(kind, group.shared),
+            "starter": starter(group.room_key),
             "minutes": 15,
         }
         for letter, profile in zip("abc", members, strict=False):
             params[f"{letter}_name"] = name_of(profile)
             params[f"{letter}_place"] = place(profile)
-        names = " & ".join(name_of(p) for p in members)
         await self.messenger.open_room(
-            new.room_key,
-            name=Say("coffee.room.name", {"names": names}),
+            group.room_key,
+            name=Say("coffee.room.name", {"names": " & ".join(name_of(p) for p in members)}),
             invite=[p.user_id for p in members],
-            intro=Say(f"coffee.intro.{new.kind}", params),
-            effect_key=new.intro_key,
+            intro=Say(f"coffee.intro.{kind}", params),
+            effect_key=group.intro_key,
         )
 
-    def _report(self, status: Status, key: str, prepared: Prepared, plan: RoundPlan) -> RoundReport:
-        summary = summarise(plan, prepared.people)
-        return RoundReport(
-            status=status,
-            key=key,
-            people=summary.people,
-            groups=summary.groups,
-            trios=summary.trios,
-            unmatched=summary.people - summary.matched,
-            cross_department_share=summary.cross_department_share,
-            cross_municipality_share=summary.cross_municipality_share,
-            mean_similarity=summary.mean_similarity,
-        )
+    def report(self, key: str, figures: list[FigureRow], people: int) -> Say:
+        params = figures_of(figures, people).params()
+        return Say("coffee.admin.ran", {**params, "round": key.removeprefix("coffee:")})
 
     # -- "you never answer: pause?" ------------------------------------------------------
 
-    async def _ask_pause_questions(self, prepared: Prepared, now: float) -> int:
+    async def after_store(self, planned: Planned, now: float) -> None:
         """Ask (never decide) everyone whose last introductions all went unanswered."""
         needed = self.settings.unanswered_before_question
-        window = prepared.seq - 4 * needed
         streaks = await self.store.answer_streaks(
-            "coffee", (p.user_id for p in prepared.profiles), window
+            "coffee", (p.user_id for p in planned.people), planned.seq - 4 * needed
         )
-        asked = 0
         for person, newest_group, engaged in streaks:
             if len(engaged) < needed or any(engaged[:needed]):
                 continue
@@ -342,29 +308,23 @@ class CoffeeService:
                 reactions=BUTTONS,
             )
             await self.store.record_pause_question(person, newest_group, now)
-            asked += 1
-        return asked
-
-    @property
-    def prefix(self) -> str:
-        return self.config.bot.command_prefix
 
     async def on_pause_answer(
         self, sender: str, target_key: str, emoji: str, withdrawn: bool
     ) -> bool:
-        """A reaction on the pause question: 👍 pauses for four weeks, 👎 keeps going."""
+        """A reaction on the pause question: 👍 pauses for four weeks, 👎 keeps going.
+        False if the reaction is not on a pause question."""
         if not target_key.startswith(PAUSE_KEY):
             return False
         _, _, person = target_key.removeprefix(PAUSE_KEY).partition(":")
         if person != sender or withdrawn or (emoji not in YES and emoji not in NO):
             return True
-        from bot.services.profiles import ProfileService
-
         if emoji in YES:
+            from bot.services.profiles import ProfileService
+
             service = ProfileService(self.db, self.config.directory)
-            await service.pause_coffee(
-                sender, PAUSE_WEEKS, datetime.fromtimestamp(self.clock(), UTC)
-            )
+            now = datetime.fromtimestamp(self.clock(), UTC)
+            await service.pause_coffee(sender, PAUSE_WEEKS, now)
             reply = Say("coffee.pause_answer.paused", {"weeks": PAUSE_WEEKS, "prefix": self.prefix})
         else:
             reply = Say("coffee.pause_answer.stay")
@@ -373,11 +333,13 @@ class CoffeeService:
 
 
 class CoffeeHistory:
-    """Personal data of the coffee rounds and circles: memberships and answers."""
+    """Personal data of coffee rounds and circles: memberships, answers, admin requests."""
 
     section = "coffee_and_circles"
 
     def __init__(self, db: Database, config: Config) -> None:
+        from bot.store.coffee import CoffeeStore
+
         self.store = CoffeeStore(db)
         self.config = config
 
@@ -385,5 +347,7 @@ class CoffeeHistory:
         return await self.store.export(user_id)
 
     async def forget(self, user_id: str) -> None:
+        if is_placeholder(user_id):
+            return
         directory = self.config.directory
         await self.store.forget(user_id, [*directory.departments, *directory.municipalities])

@@ -20,12 +20,14 @@ from typing import Literal
 from bot.config import Config
 from bot.services.ports import Messenger, Say
 from bot.store.db import Database
-from bot.store.kitchen import CoffeeBreak, CoffeeBreakStore, Offer, Placement
+from bot.store.kitchen import CoffeeBreak, CoffeeBreakStore, Offer, Placement, is_forgotten
 
 MIN_MINUTES = 5
 MAX_MINUTES = 120
 DAY_S = 86400.0
 REACTIONS = ("👍", "👎")
+OFFER_HISTORY_DAYS = 30
+PRUNE_EVERY_S = 3600.0
 
 
 def room_key(break_id: int) -> str:
@@ -83,6 +85,7 @@ class CoffeeBreakService:
         self.db = db
         self.messenger = messenger
         self.store = CoffeeBreakStore(db)
+        self._pruned_at = 0.0
 
     async def offer(
         self, user_id: str, minutes: int | None, now: float
@@ -178,7 +181,7 @@ class CoffeeBreakService:
                 if current is None or current.followup_sent:
                     continue
                 await self.store.mark_followup_sent(item.id)
-                if item.user_a is None or item.user_b is None:
+                if is_forgotten(item.user_a) or is_forgotten(item.user_b):
                     continue  # someone asked to be forgotten: nothing to ask
                 await self.messenger.post_in_room(
                     room_key(item.id),
@@ -193,6 +196,16 @@ class CoffeeBreakService:
         now = time.time()
         await self.expire_offers(now)
         await self.send_followups(now)
+        if now - self._pruned_at > PRUNE_EVERY_S:
+            await self.prune(now)
+
+    async def prune(self, now: float) -> int:
+        """Retention: breaks and ties after `kitchen.keep_history_days`, closed offers
+        after OFFER_HISTORY_DAYS."""
+        self._pruned_at = now
+        return await self.store.prune(
+            now - self.kitchen.keep_history_days * DAY_S, now - OFFER_HISTORY_DAYS * DAY_S
+        )
 
     # -- "did you talk?" -----------------------------------------------------------------
 
@@ -233,6 +246,8 @@ class CoffeeBreakService:
             return
         if item.user_a is None or item.user_b is None:
             return
+        if is_forgotten(item.user_a) or is_forgotten(item.user_b):
+            return
         places = await self.store.placements([item.user_a, item.user_b])
         created = await self.store.record_tie(
             item, places.get(item.user_a, Placement()), places.get(item.user_b, Placement()), now
@@ -252,11 +267,13 @@ class CoffeeBreakPersonalData:
 
     section = "coffee_breaks"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, config: Config) -> None:
         self.store = CoffeeBreakStore(db)
+        directory = config.directory
+        self.keep_places = [*directory.departments, *directory.municipalities]
 
     async def export(self, user_id: str) -> object:
         return await self.store.export(user_id)
 
     async def forget(self, user_id: str) -> None:
-        await self.store.forget(user_id)
+        await self.store.forget(user_id, self.keep_places)

@@ -104,7 +104,7 @@ class HospitationFollowups:
             hits = await asyncio.to_thread(self._matches, offer, wishes) if wishes else []
             async with self.db.transaction():
                 current = await self.store.offer(offer.id)
-                if current is not None and not current.cancelled and current.host is not None:
+                if hits and current is not None and not current.cancelled and current.host:
                     await self._tell_wishers(current, hits)
                 await self.store.mark_wishes_checked(offer.id)
 

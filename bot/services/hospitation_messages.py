@@ -49,9 +49,25 @@ def profile_lookup(db: Database) -> PersonLookup:
     return lookup
 
 
+class Spelled:
+    """One value spelled several ways; the template picks one: ``{when:de}``, ``{when:en}``.
+
+    Both languages of a message then use the same parameter names.
+    """
+
+    def __init__(self, **spellings: str) -> None:
+        self.spellings = spellings
+
+    def __format__(self, spec: str) -> str:
+        return self.spellings[spec]
+
+    def __str__(self) -> str:
+        return next(iter(self.spellings.values()))
+
+
 def when_say(when: When) -> Say:
     """The date in the recipient's language (German dates, ISO dates in English)."""
-    return Say("hosp.when", {"de": when.render_de(), "en": when.render_en()})
+    return Say("hosp.when", {"when": Spelled(de=when.render_de(), en=when.render_en())})
 
 
 def host_label(offer: Offer) -> str:
@@ -80,7 +96,7 @@ def offered(offer: Offer, prefix: str, rooms: int) -> Say:
     )
 
 
-def example_dates(today: date) -> dict[str, str]:
+def example_dates(today: date) -> dict[str, Spelled]:
     """Dates for "this is how it works" texts: a Tuesday one to two weeks ahead (a fixed
     example date would lie in the past one day), and a range Tuesday to Thursday."""
     start = today + timedelta(days=7)
@@ -88,10 +104,10 @@ def example_dates(today: date) -> dict[str, str]:
     end = start + timedelta(days=2)
     short = f"{start:%d}.-" if start.month == end.month else f"{start:%d.%m}.-"
     return {
-        "example_de": f"{start:%d.%m.%Y}",
-        "example_iso": start.isoformat(),
-        "example_range_de": f"{short}{end:%d.%m.%Y}",
-        "example_range_en": f"{start.isoformat()} to {end.isoformat()}",
+        "example": Spelled(de=f"{start:%d.%m.%Y}", iso=start.isoformat()),
+        "example_range": Spelled(
+            de=f"{short}{end:%d.%m.%Y}", en=f"{start.isoformat()} to {end.isoformat()}"
+        ),
     }
 
 

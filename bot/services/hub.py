@@ -13,7 +13,7 @@ from bot.services.coffee import CoffeeHistory, CoffeeService
 from bot.services.coffee_break import CoffeeBreakPersonalData, CoffeeBreakService
 from bot.services.contacts import ContactService
 from bot.services.crisis import CrisisService
-from bot.services.followup import FollowUps
+from bot.services.followup import FollowUps, wake_job
 from bot.services.hospitation_setup import Hospitations, install_hospitations
 from bot.services.kitchen import KitchenPersonalData, KitchenService
 from bot.services.onboarding import OnboardingService
@@ -134,7 +134,7 @@ def _build_kitchen(services: Services) -> None:
     services.coffee_breaks = CoffeeBreakService(config, services.db, services.messenger)
     services.personal_data += [
         KitchenPersonalData(services.db),
-        CoffeeBreakPersonalData(services.db),
+        CoffeeBreakPersonalData(services.db, config),
     ]
 
     def schedule() -> None:
@@ -152,21 +152,21 @@ def _build_coffee(services: Services) -> None:
     config, db, jobs = services.config, services.db, services.jobs
     services.followups = FollowUps(db, services.messenger, prefix=config.bot.command_prefix)
     services.coffee = CoffeeService(db, services.messenger, config, services.followups)
-    services.circles = CirclesService(db, services.messenger, config, services.followups)
+    services.circles = CirclesService(db, services.messenger, config)
+    services.coffee.wake = wake_job(jobs, "coffee_rounds")
+    services.circles.wake = wake_job(jobs, "circle_rounds")
     services.personal_data.append(CoffeeHistory(db, config))
-
-    async def tick() -> None:
-        await services.circles.tick()
-        await services.coffee.tick()  # the due round, then all due follow-ups
 
     def schedule() -> None:
         # The first check runs right away: a round missed while the bot was down (within
-        # the grace time) runs at start.
-        trigger = IntervalTrigger(
-            seconds=config.coffee.check_interval_s,
-            start_date=datetime.now(jobs.timezone),
-            timezone=jobs.timezone,
-        )
-        jobs.add("coffee_rounds", tick, trigger)
+        # the grace time) runs at start. The coffee job also posts every due follow-up.
+        ticks = {"coffee_rounds": services.coffee.tick, "circle_rounds": services.circles.tick}
+        for job_id, job in ticks.items():
+            trigger = IntervalTrigger(
+                seconds=config.coffee.check_interval_s,
+                start_date=datetime.now(jobs.timezone),
+                timezone=jobs.timezone,
+            )
+            jobs.add(job_id, job, trigger)
 
     services.job_setups.append(schedule)

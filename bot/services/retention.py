@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # Profile lookups in flight at once: gentle on the homeserver, done in minutes at 10^5.
 CHECK_CONCURRENCY = 8
+# Never hold back fewer than this many deactivations (small installations).
+SUSPICIOUS_MIN = 5
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,20 @@ class RetentionService:
         )
         for user_id in inactive:
             await self.privacy.forget(user_id)
-        remaining = [u for u in await self.profiles.user_ids() if u not in set(inactive)]
+        deleted = set(inactive)
+        remaining = [u for u in await self.profiles.user_ids() if u not in deleted]
         verdicts = await self._check(remaining)
         gone = [u for u, active in verdicts.items() if active is False]
+        held = 0
+        if len(gone) > max(SUSPICIOUS_MIN, privacy.deactivated_max_share * len(remaining)):
+            log.warning(
+                "retention: %d of %d accounts look deactivated; holding", len(gone), len(remaining)
+            )
+            held, gone = len(gone), []
+            await self._warn(held, len(remaining), now)
         for user_id in gone:
             await self.privacy.forget(user_id)
-        undecided = sum(1 for active in verdicts.values() if active is None)
+        undecided = held + sum(1 for active in verdicts.values() if active is None)
         result = RetentionResult(len(gone), len(inactive), dialogs, undecided)
         log.info(
             "retention: %d deactivated, %d inactive deleted, %d stale dialogs, %d undecided",
@@ -100,6 +110,14 @@ class RetentionService:
         return result
 
     async def _check(self, user_ids: list[str]) -> dict[str, bool | None]:
+        if not user_ids:
+            return {}
+        # Canary: if the bot's own account does not look active, the homeserver (or a proxy
+        # in front of it) answers nonsense today; judge nobody.
+        own = self.config.homeserver.user_id
+        if await self.accounts.is_active(own) is not True:
+            log.warning("retention: cannot judge accounts, the bot's own looks inactive")
+            return dict.fromkeys(user_ids)
         limit = asyncio.Semaphore(CHECK_CONCURRENCY)
 
         async def one(user_id: str) -> tuple[str, bool | None]:
@@ -111,6 +129,17 @@ class RetentionService:
                     return user_id, None
 
         return dict(await asyncio.gather(*(one(u) for u in user_ids)))
+
+    async def _warn(self, held: int, checked: int, now: datetime) -> None:
+        room = self.config.bot.admin_room
+        if room is None:
+            return
+        day = now.astimezone(UTC).date().isoformat()
+        await self.messenger.post(
+            room,
+            Say("retention.suspicious", {"held": held, "checked": checked}),
+            effect_key=f"retention:held:{day}",
+        )
 
     async def _report(self, result: RetentionResult, now: datetime) -> None:
         room = self.config.bot.admin_room

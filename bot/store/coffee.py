@@ -58,6 +58,31 @@ class GroupRow:
     followup_due_at: float
     followup_sent_at: float | None
     created_at: float
+    intro_queued_at: float | None = None
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    id: int
+    event_id: str
+    kind: RoundKind
+    mode: Literal["run", "preview"]
+    requested_by: str
+    reply_room: str | None
+    round_key: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    """One member of one group of a round, for the round's aggregate figures."""
+
+    group_id: int
+    kind: GroupKind
+    similarity: float | None
+    topic: str | None
+    department: str
+    municipality: str
 
 
 @dataclass(frozen=True)
@@ -84,7 +109,8 @@ class NewGroup:
 
 _GROUP_COLUMNS = (
     "g.id, g.round_id, r.key, r.kind, g.idx, g.kind, g.topic, g.shared, g.room_key, "
-    "g.intro_key, g.followup_key, g.followup_due_at, g.followup_sent_at, g.created_at"
+    "g.intro_key, g.followup_key, g.followup_due_at, g.followup_sent_at, g.created_at, "
+    "g.intro_queued_at"
 )
 _GROUP_FROM = "coffee_groups g JOIN coffee_rounds r ON r.id = g.round_id"
 
@@ -105,6 +131,7 @@ def _group(row: Any) -> GroupRow:
         followup_due_at=row[11],
         followup_sent_at=row[12],
         created_at=row[13],
+        intro_queued_at=row[14],
     )
 
 
@@ -170,9 +197,16 @@ class CoffeeStore:
             if cur.rowcount != 1:
                 return None
             return RoundRow(
-                int(cur.lastrowid or 0), kind, key, seq, trigger, started_at, people, groups,
+                int(cur.lastrowid or 0),
+                kind,
+                key,
+                seq,
+                trigger,
+                started_at,
+                people,
+                groups,
                 unmatched,
-            )  # fmt: skip
+            )
 
     async def insert_groups(self, round_id: int, groups: Sequence[NewGroup], now: float) -> None:
         async with self.db.transaction() as conn:
@@ -246,6 +280,44 @@ class CoffeeStore:
             MemberRow(str(r[0]), str(r[1]), str(r[2]), None if r[3] is None else bool(r[3]))
             for r in rows
         ]
+
+    async def members_of(self, group_ids: Sequence[int]) -> dict[int, list[MemberRow]]:
+        found: dict[int, list[MemberRow]] = {g: [] for g in group_ids}
+        for start in range(0, len(group_ids), 500):
+            chunk = list(group_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                "SELECT group_id, person, department, municipality, met FROM coffee_members "
+                f"WHERE group_id IN ({marks}) ORDER BY group_id, rowid",
+                chunk,
+            )
+            for r in rows:
+                met = None if r[4] is None else bool(r[4])
+                found[int(r[0])].append(MemberRow(str(r[1]), str(r[2]), str(r[3]), met))
+        return found
+
+    async def unqueued_groups(self, kind: RoundKind, limit: int) -> list[GroupRow]:
+        """Groups whose room and introduction are not in the outbox yet, oldest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_GROUP_COLUMNS} FROM {_GROUP_FROM} "
+            "WHERE g.intro_queued_at IS NULL AND r.kind = ? ORDER BY g.id LIMIT ?",
+            (kind, limit),
+        )
+        return [_group(r) for r in rows]
+
+    async def mark_intro_queued(self, group_id: int, now: float) -> None:
+        await self.db.execute(
+            "UPDATE coffee_groups SET intro_queued_at = ? WHERE id = ?", (now, group_id)
+        )
+
+    async def figures(self, round_id: int) -> list[FigureRow]:
+        rows = await self.db.fetchall(
+            "SELECT g.id, g.kind, g.similarity, g.topic, m.department, m.municipality "
+            "FROM coffee_groups g JOIN coffee_members m ON m.group_id = g.id "
+            "WHERE g.round_id = ? ORDER BY g.id, m.rowid",
+            (round_id,),
+        )
+        return [FigureRow(int(r[0]), r[1], r[2], r[3], str(r[4]), str(r[5])) for r in rows]
 
     async def group_by_followup_key(self, key: str) -> GroupRow | None:
         row = await self.db.fetchone(
@@ -366,6 +438,42 @@ class CoffeeStore:
             groups.setdefault(int(group_id), set()).add(str(person))
         return [frozenset(g) for g in groups.values()]
 
+    # -- admin requests ------------------------------------------------------------------
+
+    async def add_request(
+        self,
+        event_id: str,
+        kind: RoundKind,
+        mode: str,
+        requested_by: str,
+        reply_room: str | None,
+        now: float,
+    ) -> bool:
+        changed = await self.db.execute(
+            "INSERT OR IGNORE INTO coffee_requests (event_id, kind, mode, requested_by, "
+            "reply_room, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (event_id, kind, mode, requested_by, reply_room, now),
+        )
+        return changed == 1
+
+    async def open_requests(self, kind: RoundKind) -> list[RequestRow]:
+        rows = await self.db.fetchall(
+            "SELECT id, event_id, kind, mode, requested_by, reply_room, round_key, created_at "
+            "FROM coffee_requests WHERE done_at IS NULL AND kind = ? ORDER BY id",
+            (kind,),
+        )
+        return [RequestRow(*r) for r in rows]
+
+    async def set_request_key(self, request_id: int, round_key: str) -> None:
+        await self.db.execute(
+            "UPDATE coffee_requests SET round_key = ? WHERE id = ?", (round_key, request_id)
+        )
+
+    async def finish_request(self, request_id: int, now: float) -> None:
+        await self.db.execute(
+            "UPDATE coffee_requests SET done_at = ? WHERE id = ?", (now, request_id)
+        )
+
     # -- personal data -------------------------------------------------------------------
 
     async def export(self, person: str) -> list[dict[str, Any]]:
@@ -398,6 +506,15 @@ class CoffeeStore:
         )
         if asked is not None:
             out.append({"asked_whether_to_pause_at": asked[0]})
+        requests = await self.db.fetchall(
+            "SELECT kind, mode, round_key, created_at, done_at FROM coffee_requests "
+            "WHERE requested_by = ? ORDER BY id",
+            (person,),
+        )
+        out += [
+            {"admin_request": r[0], "mode": r[1], "round": r[2], "at": r[3], "done_at": r[4]}
+            for r in requests
+        ]
         return out
 
     async def forget(self, person: str, keep_places: Iterable[str] = ()) -> None:
@@ -424,6 +541,7 @@ class CoffeeStore:
                 (placeholder, *keep, *keep, person),
             )
             await conn.execute("DELETE FROM coffee_pause_questions WHERE person = ?", (person,))
+            await conn.execute("DELETE FROM coffee_requests WHERE requested_by = ?", (person,))
 
     # -- retention -----------------------------------------------------------------------
 
@@ -442,8 +560,23 @@ class CoffeeStore:
                 (cutoff,),
             )
             cur = await conn.execute("DELETE FROM coffee_rounds WHERE started_at < ?", (cutoff,))
+            await conn.execute(
+                "DELETE FROM coffee_requests WHERE done_at IS NOT NULL AND done_at < ?", (cutoff,)
+            )
             return cur.rowcount
 
 
 def is_placeholder(person: str) -> bool:
     return person.startswith(FORGOTTEN_PREFIX)
+
+
+async def count_coffee_eligible(db: Database, now: float) -> int:
+    """How many people take part in the coffee matching now. Reads the profiles table
+    (owned by bot/store/profiles.py) with the same condition as
+    `ProfileRepository.eligible_for_coffee`, without loading every profile."""
+    row = await db.fetchone(
+        "SELECT COUNT(*) FROM profiles WHERE confirmed = 1 AND coffee = 1 "
+        "AND (coffee_paused_until IS NULL OR coffee_paused_until <= ?)",
+        (now,),
+    )
+    return int(row[0]) if row else 0

@@ -4,9 +4,12 @@ breaks and the ties they produce. Tables in migrations/0006_kitchen.sql.
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bot.store.coffee import FORGOTTEN_PREFIX
 from bot.store.db import Database
 
 SuggestionStatus = Literal["pending", "accepted", "rejected"]
@@ -384,7 +387,7 @@ class CoffeeBreakStore:
             mine_a = item.user_a == user_id
             result_breaks.append(
                 {
-                    "with": item.user_b if mine_a else item.user_a,
+                    "with": _shown(item.user_b if mine_a else item.user_a),
                     "minutes": item.minutes,
                     "at": item.created_at,
                     "my_answer_did_we_talk": item.answer_a if mine_a else item.answer_b,
@@ -398,17 +401,59 @@ class CoffeeBreakStore:
             "breaks": result_breaks,
         }
 
-    async def forget(self, user_id: str) -> None:
+    async def forget(self, user_id: str, keep_places: Iterable[str] = ()) -> None:
+        """Offers go; in breaks and ties the person becomes a placeholder (the same
+        convention as the coffee matches, one placeholder for all of the person's rows),
+        so the other person's history and the tie counts stay whole. Department and
+        municipality stay only if they are one of `keep_places` (the configured
+        directory); a name the person typed in themselves goes."""
+        placeholder = FORGOTTEN_PREFIX + secrets.token_hex(8)
+        keep = list(dict.fromkeys(keep_places))
+        marks = ",".join("?" * len(keep)) or "NULL"
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM coffee_break_offers WHERE user_id = ?", (user_id,))
-            for column in ("user_a", "user_b"):
+            for side in ("a", "b"):
                 await conn.execute(
-                    f"UPDATE coffee_breaks SET {column} = NULL WHERE {column} = ?", (user_id,)
+                    f"UPDATE coffee_breaks SET user_{side} = ? WHERE user_{side} = ?",
+                    (placeholder, user_id),
                 )
                 await conn.execute(
-                    f"UPDATE coffee_break_ties SET {column} = NULL WHERE {column} = ?",
-                    (user_id,),
+                    f"UPDATE coffee_break_ties SET user_{side} = ?, "
+                    f"department_{side} = CASE WHEN department_{side} IN ({marks}) "
+                    f"THEN department_{side} END, "
+                    f"municipality_{side} = CASE WHEN municipality_{side} IN ({marks}) "
+                    f"THEN municipality_{side} END "
+                    f"WHERE user_{side} = ?",
+                    (placeholder, *keep, *keep, user_id),
                 )
+
+    # -- retention -----------------------------------------------------------------------
+
+    async def prune(self, breaks_before: float, offers_before: float) -> int:
+        """Delete breaks (with their ties) and closed offers older than the cut-offs."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM coffee_break_offers WHERE status != 'open' AND created_at < ?",
+                (offers_before,),
+            )
+            await conn.execute(
+                "DELETE FROM coffee_break_ties WHERE break_id IN "
+                "(SELECT id FROM coffee_breaks WHERE created_at < ?)",
+                (breaks_before,),
+            )
+            cur = await conn.execute(
+                "DELETE FROM coffee_breaks WHERE created_at < ?", (breaks_before,)
+            )
+            return cur.rowcount
+
+
+def is_forgotten(person: str | None) -> bool:
+    return person is None or person.startswith(FORGOTTEN_PREFIX)
+
+
+def _shown(person: str | None) -> str | None:
+    """A forgotten person is exported as null ("a former person")."""
+    return None if is_forgotten(person) else person
 
 
 def _blank_to_none(value: object) -> str | None:

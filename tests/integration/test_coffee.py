@@ -1,3 +1,4 @@
+# ruff: noqa: ASYNC109
 """Coffee matches against a real Synapse: six onboarded colleagues from three departments,
 `!admin runde` opens one encrypted room per pair with an introduction that names what they
 share; a SIGKILL in the middle of sending the round neither loses nor repeats anything;
@@ -27,13 +28,13 @@ MakeBot = Callable[..., BotProcess]
 
 # name: department, municipality, tasks, topics. Frida onboards through the chat instead.
 PROFILES = {
-    "anna": ("Bauamt", "Musterstadt", "Fördermittelanträge prüfen und bewilligen", "Fördermittel"),
-    "bernd": ("Kämmerei", "Beispieldorf", "Fördermittel abrechnen, Haushaltsplanung", "Fördermittel"),
+    "anna": ("Bauamt", "Musterstadt", "Fördermittelanträge prüfen", "Fördermittel"),
+    "bernd": ("Kämmerei", "Beispieldorf", "Fördermittel abrechnen, Haushalt", "Fördermittel"),
     "cem": ("Ordnungsamt", "Musterstadt", "Bußgeldverfahren digitalisieren", "Digitalisierung"),
     "dora": ("Bauamt", "Beispieldorf", "Bauakten digitalisieren, E-Akte", "Digitalisierung"),
     "emil": ("Kämmerei", "Musterstadt", "Friedhofsgebühren kalkulieren", "Friedhofswesen"),
-}  # fmt: skip
-FRIDA = ("Ordnungsamt", "Beispieldorf", "Friedhofsverwaltung und Grabnutzungsrechte", "Friedhofswesen")  # fmt: skip
+}
+FRIDA = ("Ordnungsamt", "Beispieldorf", "Friedhofsverwaltung, Grabnutzungsrechte", "Friedhofswesen")
 FOLLOWUP_S = 8.0
 
 
@@ -51,7 +52,9 @@ async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[MakeB
         bot.stop()
 
 
-async def seed_profiles(bot: BotProcess, people: dict[str, tuple[MatrixUser, tuple[str, ...]]]) -> None:
+async def seed_profiles(
+    bot: BotProcess, people: dict[str, tuple[MatrixUser, tuple[str, ...]]]
+) -> None:
     """Onboarded colleagues, written into the bot's store before it starts."""
     db = Database(bot.database)
     await db.open()
@@ -104,7 +107,9 @@ def is_intro(message: RoomMessage) -> bool:
     return "Kaffeerunde" in message.body and "darf ich vorstellen" in message.body
 
 
-def bot_messages(user: MatrixUser, bot: BotProcess, predicate: Callable[[RoomMessage], bool]) -> list[RoomMessage]:  # fmt: skip
+def bot_messages(
+    user: MatrixUser, bot: BotProcess, predicate: Callable[[RoomMessage], bool]
+) -> list[RoomMessage]:
     return [
         m
         for room_id in user.events
@@ -149,7 +154,10 @@ async def test_admin_round_introduces_everyone_once_across_a_crash(
     await ask(frida, bot, dm, f"!profil themen {topic}", topic)
     await frida.send_text(dm, "!kaffee an")
     await frida.wait_for_message(dm, sender=bot.user_id, timeout=30)
-    assert query(bot, "SELECT coffee, confirmed FROM profiles WHERE user_id = ?", (frida.user_id,)) == [(1, 1)]  # fmt: skip
+    opted_in = query(
+        bot, "SELECT coffee, confirmed FROM profiles WHERE user_id = ?", (frida.user_id,)
+    )
+    assert opted_in == [(1, 1)]
 
     admin_dm = await dm_with_bot(admin, bot)
     await ask(admin, bot, admin_dm, "!admin runde probe", "Probelauf")

@@ -15,6 +15,7 @@ import pytest
 from bot.config import Config, parse_config
 from bot.services.circles import CirclesService
 from bot.services.followup import FollowUps
+from bot.services.ports import Say
 from bot.store.coffee import CoffeeStore
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
@@ -23,6 +24,7 @@ from .fakes import RecordingMessenger, Sent
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ADMIN = frozenset({"admin"})
+ADMIN_ID = "@admin:rathaus.example"
 HOME = "rathaus.example"
 NEIGHBOUR = "kreis.example"
 
@@ -93,18 +95,30 @@ class World:
         self.clock = Clock(now)
         self.messenger = RecordingMessenger()
         self.followups = FollowUps(db, self.messenger, self.clock)
-        self.circles = CirclesService(db, self.messenger, config, self.followups, clock=self.clock)
+        self.circles = CirclesService(db, self.messenger, config, clock=self.clock)
         self.store = CoffeeStore(db)
+        self.requests = 0
 
     def intros(self) -> list[Sent]:
         return [s for s in self.messenger.sent if s.kind == "open_room"]
 
+    async def admin(self, mode: str = "run") -> Say:
+        """`!admin themenrunde [probe]` and the job; the answer to the admin."""
+        self.requests += 1
+        event = f"$event{self.requests}"
+        assert await self.circles.request(ADMIN_ID, ADMIN, mode, event, None)  # type: ignore[arg-type]
+        await self.circles.tick()
+        answers = [s for s in self.messenger.sent if s.effect_key.startswith("circle:request:")]
+        assert answers and answers[-1].message is not None
+        return answers[-1].message
+
 
 async def test_circles_share_a_topic_across_municipalities_and_servers(db: Database) -> None:
     world = World(db, make_config())
-    report = await world.circles.run_now(ADMIN)
-    assert report.status == "ran" and report.key == "circle:2026-12"
-    assert set(report.topics) == {"Digitalisierung", "Friedhofswesen"}
+    answer = await world.admin()
+    assert answer.key == "circles.admin.ran" and answer.params["round"] == "2026-12"
+    assert set(str(answer.params["topics"]).split(", ")) == {"Digitalisierung", "Friedhofswesen"}
+    assert answer.params["cross_municipality"] > 0  # type: ignore[operator]
     intros = world.intros()
     assert len(intros) == 2
     towns = {uid(n, s): m for n, s, _, m, _ in PEOPLE}
@@ -118,7 +132,7 @@ async def test_circles_share_a_topic_across_municipalities_and_servers(db: Datab
         # Each member with department and municipality in the introduction.
         lines = str(sent.message.params["members"])
         for person in members:
-            name, server, department, municipality, _ = next(
+            name, _, department, municipality, _ = next(
                 p for p in PEOPLE if uid(p[0], p[1]) == person
             )
             assert f"{name.capitalize()} – {department}, {municipality}" in lines
@@ -130,14 +144,26 @@ async def test_circles_share_a_topic_across_municipalities_and_servers(db: Datab
 
 
 async def test_circle_round_runs_once_and_preview_sends_nothing(db: Database) -> None:
-    world = World(db, make_config())
-    preview = await world.circles.preview(ADMIN)
-    assert preview.status == "preview" and preview.circles == 2 and world.messenger.sent == []
+    world = World(db, make_config(enabled=False))
+    preview = await world.admin("preview")
+    assert preview.key == "circles.admin.preview" and preview.params["circles"] == 2
+    assert [s.kind for s in world.messenger.sent] == ["tell"]
+    world.circles.settings = make_config().circles  # the schedule switched on
     await world.circles.tick()
     await world.circles.tick()
     assert len(world.intros()) == 2
-    assert (await world.circles.run_round("circle:2026-12", "admin")).status == "already_ran"
-    assert (await world.circles.run_now(frozenset())).status == "not_allowed"
+    row = await world.circles.run_round("circle:2026-12", "admin")
+    assert row.key == "circle:2026-12" and len(world.intros()) == 2
+    assert not await world.circles.request(ADMIN_ID, frozenset(), "run", "$x", None)
+
+
+async def test_no_circle_is_reported_as_such(db: Database) -> None:
+    world = World(db, make_config(min_size=5, enabled=False))
+    answer = await world.admin()
+    assert answer.key == "circles.admin.none" and answer.params["min_size"] == 5
+    preview = await world.admin("preview")
+    assert preview.key == "circles.admin.none"
+    assert world.intros() == []
 
 
 async def test_monthly_schedule_is_the_first_wednesday(db: Database) -> None:
@@ -153,18 +179,19 @@ async def test_monthly_schedule_is_the_first_wednesday(db: Database) -> None:
 
 
 async def test_recent_circle_is_not_formed_again(db: Database) -> None:
-    world = World(db, make_config(topics=["Digitalisierung"]))
-    await world.circles.run_now(ADMIN)
+    world = World(db, make_config(topics=["Digitalisierung"], enabled=False))
+    await world.admin()
     first = {frozenset(s.extra["invite"]) for s in world.intros()}
+    assert first
     world.clock.now += 40 * 86400
-    await world.circles.run_now(ADMIN)
+    await world.admin()
     second = {frozenset(s.extra["invite"]) for s in world.intros()[len(first) :]}
     assert not first & second
 
 
 async def test_circle_followup_uses_the_shared_machinery(db: Database) -> None:
     world = World(db, make_config(followup_after_days=7))
-    await world.circles.run_now(ADMIN)
+    await world.admin()
     world.clock.now += 7 * 86400 + 1
     assert await world.followups.send_due() == 2
     followups = [s for s in world.messenger.sent if s.kind == "post_in_room"]

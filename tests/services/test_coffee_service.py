@@ -27,17 +27,18 @@ from .fakes import RecordingMessenger, Sent
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ADMIN = frozenset({"admin"})
+ADMIN_ID = "@admin:rathaus.example"
 SERVER = "rathaus.example"
 
 # Six colleagues, three departments, two municipalities; similar tasks across departments.
 PEOPLE = [
-    ("anna", "Bauamt", "Musterstadt", "Fördermittelanträge prüfen, Digitalisierung", ["Fördermittel"]),
+    ("anna", "Bauamt", "Musterstadt", "Fördermittelanträge, Digitalisierung", ["Fördermittel"]),
     ("bernd", "Kämmerei", "Musterstadt", "Fördermittelanträge und Haushalt", ["Fördermittel"]),
     ("cem", "Ordnungsamt", "Beispieldorf", "Digitalisierung der Bußgeldverfahren", ["E-Akte"]),
     ("dora", "Bauamt", "Beispieldorf", "E-Akte einführen, Digitalisierung", ["E-Akte"]),
     ("emil", "Kämmerei", "Beispieldorf", "Friedhofsgebühren kalkulieren", ["Friedhofswesen"]),
     ("frida", "Ordnungsamt", "Musterstadt", "Friedhofswesen und Gebühren", ["Friedhofswesen"]),
-]  # fmt: skip
+]
 
 
 def uid(name: str, server: str = SERVER) -> str:
@@ -104,25 +105,46 @@ class World:
         self.followups = FollowUps(db, self.messenger, self.clock)
         self.coffee = CoffeeService(db, self.messenger, config, self.followups, clock=self.clock)
         self.store = CoffeeStore(db)
+        self.requests = 0
+        self.woken = 0
+        self.coffee.wake = self._wake
+
+    def _wake(self) -> None:
+        self.woken += 1
 
     def intros(self) -> list[Sent]:
         return [s for s in self.messenger.sent if s.kind == "open_room"]
 
+    async def admin(self, mode: str = "run", room: str | None = None) -> Sent:
+        """`!admin runde [probe]` as the chat layer does it, then the job; the answer."""
+        self.requests += 1
+        assert await self.coffee.request(ADMIN_ID, ADMIN, mode, f"$event{self.requests}", room)  # type: ignore[arg-type]
+        await self.coffee.tick()
+        answers = [s for s in self.messenger.sent if s.effect_key.startswith("coffee:request:")]
+        assert answers and answers[-1].message is not None
+        return answers[-1]
+
 
 MONDAY_9 = at(2026, 11, 23, 9, 0)  # Monday of 2026-W48
+WEDNESDAY = at(2026, 11, 25, 10, 0)
 
 
 @pytest.fixture
 async def world(db: Database) -> World:
     await add_people(db, PEOPLE)
-    return World(db, make_config(), MONDAY_9 + 30)
+    # Wednesday of that week: the scheduled round is past its grace, nothing runs by itself.
+    return World(db, make_config(), WEDNESDAY)
 
 
 async def test_round_pairs_everyone_once_across_departments_and_says_why(world: World) -> None:
-    report = await world.coffee.run_now(ADMIN)
-    assert report.status == "ran" and report.key == "coffee:2026-W48"
-    assert (report.people, report.groups, report.unmatched) == (6, 3, 0)
-    assert report.cross_department_share == 1.0
+    answer = await world.admin()
+    assert world.woken == 1  # the job was asked to run at once
+    assert answer.kind == "tell" and answer.target == ADMIN_ID
+    assert answer.message is not None and answer.message.key == "coffee.admin.ran"
+    figures = answer.message.params
+    assert figures["round"] == "2026-W48"
+    assert (figures["people"], figures["groups"], figures["unmatched"]) == (6, 3, 0)
+    assert figures["cross_department"] == 100.0
     intros = world.intros()
     invited = Counter(u for s in intros for u in s.extra["invite"])
     assert invited == Counter({uid(n): 1 for n, *_ in PEOPLE})
@@ -145,7 +167,7 @@ async def test_round_pairs_everyone_once_across_departments_and_says_why(world: 
 
 
 async def test_shared_reasons_name_the_common_work(world: World) -> None:
-    await world.coffee.run_now(ADMIN)
+    await world.admin()
     by_pair = {
         frozenset(s.extra["invite"]): s.message.params["why"].params["shared"]  # type: ignore[union-attr]
         for s in world.intros()
@@ -158,37 +180,72 @@ async def test_a_round_key_runs_once_even_when_started_twice_at_once(world: Worl
         world.coffee.run_round("coffee:2026-W48", "schedule"),
         world.coffee.run_round("coffee:2026-W48", "admin"),
     )
-    assert sorted([first.status, second.status]) == ["already_ran", "ran"]
+    assert first == second  # both see the one stored round
     assert len(world.intros()) == 3
     again = await world.coffee.run_round("coffee:2026-W48", "schedule")
-    assert again.status == "already_ran" and len(world.intros()) == 3
+    assert again == first and len(world.intros()) == 3
     rows = await world.db.fetchall("SELECT key FROM coffee_rounds")
     assert [r[0] for r in rows] == ["coffee:2026-W48"]
 
 
-async def test_admin_round_after_the_scheduled_one_is_an_extra_round(world: World) -> None:
+async def test_introductions_queued_after_a_crash_between_store_and_queue(world: World) -> None:
+    planned = await world.coffee.plan()
+    await world.coffee._store("coffee:2026-W48", "schedule", planned)
+    assert world.intros() == []  # stored, then the process died before queueing
+    await world.coffee.tick()  # after the restart
+    assert len(world.intros()) == 3
     await world.coffee.tick()
     assert len(world.intros()) == 3
-    extra = await world.coffee.run_now(ADMIN)
-    assert extra.key == "coffee:2026-W48+1"
+    row = await world.store.round_by_key("coffee:2026-W48")
+    assert row is not None
+    groups = await world.store.groups_of_round(row.id)
+    assert all(g.intro_queued_at is not None for g in groups)
+
+
+async def test_admin_round_after_the_scheduled_one_is_an_extra_round(world: World) -> None:
+    world.clock.now = MONDAY_9 + 30
+    await world.coffee.tick()
+    assert len(world.intros()) == 3
+    extra = await world.admin(room="!admins:rathaus.example")
+    assert extra.kind == "post" and extra.target == "!admins:rathaus.example"
+    assert extra.extra["mention"] == [ADMIN_ID]
+    assert extra.message is not None and extra.message.params["round"] == "2026-W48+1"
     # Nobody meets last round's partner again.
     pairs = [frozenset(s.extra["invite"]) for s in world.intros()]
     assert len(set(pairs)) == len(pairs) == 6
 
 
 async def test_only_admins_run_or_preview(world: World) -> None:
-    assert (await world.coffee.run_now(frozenset({"staff"}))).status == "not_allowed"
-    assert (await world.coffee.preview(frozenset())).status == "not_allowed"
+    assert not await world.coffee.request(uid("anna"), frozenset({"staff"}), "run", "$e1", None)
+    assert not await world.coffee.request(uid("anna"), frozenset(), "preview", "$e2", None)
+    await world.coffee.tick()
     assert world.messenger.sent == []
+
+
+async def test_a_request_is_carried_out_once_even_after_a_crash(world: World) -> None:
+    assert await world.coffee.request(ADMIN_ID, ADMIN, "run", "$e1", None)
+    assert await world.coffee.request(ADMIN_ID, ADMIN, "run", "$e1", None)  # replayed event
+    # The job fixed the round key, ran the round, then "crashed" before answering.
+    request = (await world.store.open_requests("coffee"))[0]
+    key = await world.coffee.next_admin_key()
+    await world.store.set_request_key(request.id, key)
+    await world.coffee.run_round(key, "admin")
+    await world.coffee.tick()  # after the restart: the same round, answered once
+    rounds = [r[0] for r in await world.db.fetchall("SELECT key FROM coffee_rounds")]
+    assert rounds == ["coffee:2026-W48"]
+    answers = [s for s in world.messenger.sent if s.effect_key.startswith("coffee:request:")]
+    assert len(answers) == 1 and len(world.intros()) == 3
+    assert await world.store.open_requests("coffee") == []
 
 
 async def test_preview_sends_and_stores_nothing(world: World) -> None:
-    report = await world.coffee.preview(ADMIN)
-    assert report.status == "preview"
-    assert (report.people, report.groups) == (6, 3)
-    assert 0 < report.mean_similarity <= 1
-    assert report.cross_department_share == 1.0
-    assert world.messenger.sent == []
+    answer = await world.admin("preview")
+    assert answer.message is not None and answer.message.key == "coffee.admin.preview"
+    figures = answer.message.params
+    assert (figures["people"], figures["groups"]) == (6, 3)
+    assert 0 < figures["similarity"] <= 1  # type: ignore[operator]
+    assert figures["cross_department"] == 100.0
+    assert world.messenger.sent == [answer]
     assert tuple(await world.db.fetchone("SELECT COUNT(*) FROM coffee_rounds") or ()) == (0,)
 
 
@@ -214,9 +271,7 @@ async def test_missed_round_runs_within_grace_but_not_after(db: Database) -> Non
     too_late = World(db, make_config(grace_hours=24), at(2026, 12, 1, 10, 0))
     await too_late.coffee.tick()  # Tuesday of the next week, 25 h after its Monday: skipped
     assert too_late.intros() == []
-    assert [r[0] for r in await db.fetchall("SELECT key FROM coffee_rounds")] == [
-        "coffee:2026-W48"
-    ]
+    assert [r[0] for r in await db.fetchall("SELECT key FROM coffee_rounds")] == ["coffee:2026-W48"]
 
 
 async def test_public_holiday_moves_the_round_to_the_next_working_day(db: Database) -> None:
@@ -251,21 +306,21 @@ async def test_paused_and_opted_out_people_are_not_matched(world: World) -> None
     repo = ProfileRepository(world.db)
     await repo.update(uid("anna"), coffee=False)
     await repo.update(uid("bernd"), coffee_paused_until=world.clock.now + 86400)
-    await world.coffee.run_now(ADMIN)
+    await world.admin()
     invited = {u for s in world.intros() for u in s.extra["invite"]}
     assert invited == {uid(n) for n in ("cem", "dora", "emil", "frida")}
 
 
 async def test_odd_person_joins_a_trio_instead_of_being_dropped(world: World) -> None:
     await ProfileRepository(world.db).update(uid("frida"), coffee=False)
-    report = await world.coffee.run_now(ADMIN)
-    assert (report.groups, report.trios, report.unmatched) == (2, 1, 0)
+    figures = (await world.admin()).message.params  # type: ignore[union-attr]
+    assert (figures["groups"], figures["trios"], figures["unmatched"]) == (2, 1, 0)
     kinds = sorted(s.message.key for s in world.intros() if s.message)
     assert kinds == ["coffee.intro.pair", "coffee.intro.trio"]
 
 
 async def test_followup_is_asked_once_when_due_and_reactions_are_answers(world: World) -> None:
-    await world.coffee.run_now(ADMIN)
+    await world.admin()
     await world.coffee.tick()
     assert not [s for s in world.messenger.sent if s.kind == "post_in_room"]
     world.clock.now += 3 * 86400 + 1
@@ -297,7 +352,7 @@ async def test_followup_is_asked_once_when_due_and_reactions_are_answers(world: 
 
 
 async def test_text_answer_in_the_room_and_in_the_dm(world: World) -> None:
-    await world.coffee.run_now(ADMIN)
+    await world.admin()
     intro = world.intros()[0]
     a, b = intro.extra["invite"]
     await world.db.execute(
@@ -308,7 +363,7 @@ async def test_text_answer_in_the_room_and_in_the_dm(world: World) -> None:
     assert answer.status == "recorded" and answer.group and answer.group.room_key == intro.target
     in_dm = await world.followups.answer_by_text(b, "!dm-of-b:rathaus.example", False)
     assert in_dm.status == "recorded" and in_dm.group and in_dm.group.room_key == intro.target
-    outsider = [u for s in world.intros()[1:] for u in s.extra["invite"]][0]
+    outsider = next(u for s in world.intros()[1:] for u in s.extra["invite"])
     refused = await world.followups.answer_by_text(outsider, "!match:rathaus.example", True)
     assert refused.status == "not_member"
     nobody = await world.followups.answer_by_text(uid("zoe"), "!dm:rathaus.example", True)
@@ -365,7 +420,9 @@ async def test_three_unanswered_introductions_lead_to_a_question_not_a_removal(
     profile = await ProfileRepository(db).get(yes.target)
     assert profile is not None and profile.coffee_paused_until is not None
     assert (await ProfileRepository(db).get(no.target)).coffee_paused_until is None  # type: ignore[union-attr]
-    replies = [s.message.key for s in world.messenger.sent if ":answer:" in s.effect_key and s.message]
+    replies = [
+        s.message.key for s in world.messenger.sent if ":answer:" in s.effect_key and s.message
+    ]
     assert sorted(replies) == ["coffee.pause_answer.paused", "coffee.pause_answer.stay"]
     await run_weeks(world, 1)
     last = await world.store.last_round("coffee")
@@ -384,7 +441,7 @@ async def test_no_repeat_of_a_recent_pair(db: Database) -> None:
 
 
 async def test_forgotten_person_becomes_a_placeholder_and_history_stays(world: World) -> None:
-    await world.coffee.run_now(ADMIN)
+    await world.admin()
     anna = uid("anna")
     group = await world.store.latest_group_of(anna)
     assert group is not None
@@ -406,7 +463,9 @@ async def test_forgotten_person_becomes_a_placeholder_and_history_stays(world: W
     assert len({m.person for m in members}) == 2
     with sqlite3.connect(world.db.path) as raw:  # type: ignore[arg-type]
         rows = raw.execute("SELECT person FROM coffee_members").fetchall()
-        shared = raw.execute("SELECT shared FROM coffee_groups WHERE id = ?", (group.id,)).fetchone()
+        shared = raw.execute(
+            "SELECT shared FROM coffee_groups WHERE id = ?", (group.id,)
+        ).fetchone()
     assert anna not in {r[0] for r in rows}
     assert shared == ("[]",)
 
@@ -416,7 +475,9 @@ async def test_people_on_other_homeservers_only_when_allowed(db: Database) -> No
     repo = ProfileRepository(db)
     outsider = "@gina:elsewhere.example"
     await repo.create(outsider, 1_700_000_000.0, confirmed=True)
-    await repo.update(outsider, department="Bauamt", municipality="Fern", tasks="Digitalisierung", coffee=True)
+    await repo.update(
+        outsider, department="Bauamt", municipality="Fern", tasks="Digitalisierung", coffee=True
+    )
     world = World(db, make_config(), MONDAY_9 + 30)
-    await world.coffee.run_now(ADMIN)
+    await world.admin()
     assert outsider not in {u for s in world.intros() for u in s.extra["invite"]}

@@ -398,6 +398,8 @@ async def test_followup_asks_and_two_thumbs_make_a_tie(db: Database) -> None:
 
 async def test_forget_removes_the_person_from_offers_breaks_and_ties(db: Database) -> None:
     service, _ = breaks(db, break_followup_delay_s=0)
+    await add_profile(db, ANNA, "Amt für Sonderaufgaben Anna")  # typed in by herself
+    await add_profile(db, BEN, "Bauamt")
     await service.offer(ANNA, 10, T0)
     matched = await service.offer(BEN, 10, T0 + 5)
     assert isinstance(matched, Matched)
@@ -406,7 +408,10 @@ async def test_forget_removes_the_person_from_offers_breaks_and_ties(db: Databas
     await service.answer(key, ANNA, "yes", False)
     await service.answer(key, BEN, "yes", False)
     await service.offer(ANNA, 10, T0 + 20_000)
-    owner = CoffeeBreakPersonalData(db)
+    config = make_config()
+    raw = config.model_dump()
+    raw["directory"]["departments"] = ["Bauamt"]
+    owner = CoffeeBreakPersonalData(db, Config.model_validate(raw))
     exported: Any = await owner.export(ANNA)
     assert exported["breaks"][0]["with"] == BEN and exported["breaks"][0]["counted_as_tie"]
     assert len(exported["offers"]) == 2
@@ -414,15 +419,36 @@ async def test_forget_removes_the_person_from_offers_breaks_and_ties(db: Databas
     assert await owner.export(ANNA) == {"offers": [], "breaks": []}
     for table in ("coffee_break_offers", "coffee_breaks", "coffee_break_ties"):
         for row in await db.fetchall(f"SELECT * FROM {table}"):
-            assert ANNA not in [str(v) for v in row], table
+            values = " ".join(str(v) for v in row)
+            assert ANNA not in values and "Sonderaufgaben" not in values, table
     # Ben's history stays: one break, one tie with "a former person".
     ben: Any = await owner.export(BEN)
     assert ben["breaks"][0]["with"] is None and ben["breaks"][0]["counted_as_tie"]
+    [tie] = await db.fetchall(
+        "SELECT user_a, department_a, user_b, department_b FROM coffee_break_ties"
+    )
+    assert str(tie[0]).startswith("~forgotten:") and tie[1] is None
+    assert tuple(tie[2:]) == (BEN, "Bauamt")
     # A follow-up of a break with a forgotten person is not sent.
     await service.offer(CEM, 10, T0 + 30_000)
     await service.offer(DORA, 10, T0 + 30_001)
-    await db.execute("UPDATE coffee_breaks SET user_a = NULL WHERE user_a = ?", (CEM,))
+    await owner.forget(CEM)
     assert await service.send_followups(T0 + 40_000) == 0
+
+
+async def test_old_breaks_and_offers_are_pruned(db: Database) -> None:
+    service, _ = breaks(db, keep_history_days=30, break_followup_delay_s=0)
+    await service.offer(ANNA, 10, T0)
+    matched = await service.offer(BEN, 10, T0 + 5)
+    assert isinstance(matched, Matched)
+    await service.send_followups(T0 + 10_000)
+    key = f"coffeebreak:{matched.break_id}:followup"
+    await service.answer(key, ANNA, "yes", False)
+    await service.answer(key, BEN, "yes", False)
+    assert await service.prune(T0 + 29 * 86400) == 0
+    assert await service.prune(T0 + 31 * 86400) == 1
+    for table in ("coffee_break_offers", "coffee_breaks", "coffee_break_ties"):
+        assert not await db.fetchall(f"SELECT * FROM {table}"), table
 
 
 async def test_tick_uses_the_clock(db: Database) -> None:

@@ -117,7 +117,7 @@ async def test_forget_leaves_no_trace_in_the_file(db: Database, tmp_path: Path) 
     after = raw_bytes(tmp_path / "flurfunk.db")
     for trace in (ALICE, NAME, SECRET_TASKS, SECRET_NOTE, file_data(ALICE)):
         assert trace.encode() not in after, trace
-    assert "alice-privacy".encode() not in after
+    assert b"alice-privacy" not in after
     # The other person is untouched.
     assert BOB.encode() in after and b"Bob Bleibtda" in after
     assert await ProfileRepository(db).get(BOB) is not None
@@ -232,3 +232,33 @@ async def test_retention_job_is_scheduled_daily(db: Database) -> None:
     job = jobs.scheduler.get_job("privacy-retention")
     assert job is not None
     assert "hour='3'" in str(job.trigger) and "minute='30'" in str(job.trigger)
+
+
+async def test_retention_holds_implausibly_many_deactivations(db: Database) -> None:
+    repo = ProfileRepository(db)
+    users = [f"@person{i}:rathaus.example" for i in range(10)]
+    for user in users:
+        await repo.create(user, NOW)
+    # Six of ten look gone: a misrouted profile endpoint, not a wave of resignations.
+    accounts = Verdicts(dict.fromkeys(users[:6], False))
+    messenger = RecordingMessenger()
+    privacy = PrivacyService(db, owners(db), None)
+    retention = RetentionService(db, retention_config(), privacy, accounts, messenger)
+    result = await retention.run(NOW)
+    assert result.deleted == 0 and result.undecided == 6
+    assert await repo.count() == 10
+    [warning] = messenger.to(ADMIN_ROOM)
+    assert warning.message is not None and warning.message.key == "retention.suspicious"
+    assert warning.message.params == {"held": 6, "checked": 10}
+
+
+async def test_retention_judges_nobody_when_its_own_account_looks_gone(db: Database) -> None:
+    config = retention_config()
+    repo = ProfileRepository(db)
+    await repo.create(ALICE, NOW)
+    accounts = Verdicts({ALICE: False, config.homeserver.user_id: None})
+    privacy = PrivacyService(db, owners(db), None)
+    retention = RetentionService(db, config, privacy, accounts, RecordingMessenger())
+    result = await retention.run(NOW)
+    assert result.deleted == 0 and result.undecided == 1
+    assert accounts.asked == [config.homeserver.user_id]

@@ -53,9 +53,14 @@ async def new_round(store: CoffeeStore, key: str, *groups: NewGroup, kind: str =
 async def test_round_key_is_unique_and_seq_counts_per_kind(store: CoffeeStore) -> None:
     assert await new_round(store, "coffee:2026-W48") == 1
     again = await store.insert_round(
-        "coffee", "coffee:2026-W48", trigger="admin", started_at=0, people=0, groups=0,
+        "coffee",
+        "coffee:2026-W48",
+        trigger="admin",
+        started_at=0,
+        people=0,
+        groups=0,
         unmatched=0,
-    )  # fmt: skip
+    )
     assert again is None
     assert await new_round(store, "circle:2026-12", kind="circle") == 1
     assert await new_round(store, "coffee:2026-W49") == 2

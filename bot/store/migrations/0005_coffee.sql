@@ -36,12 +36,16 @@ CREATE TABLE coffee_groups (
     room_key         TEXT NOT NULL UNIQUE,
     intro_key        TEXT NOT NULL UNIQUE,
     followup_key     TEXT NOT NULL UNIQUE,
+    -- Set once room and introduction are in the outbox (queued in chunks after the round
+    -- is stored; a restart finishes what is still NULL).
+    intro_queued_at  REAL,
     followup_due_at  REAL NOT NULL,
     followup_sent_at REAL,
     created_at       REAL NOT NULL,
     UNIQUE (round_id, idx)
 );
 CREATE INDEX coffee_groups_followup ON coffee_groups (followup_sent_at, followup_due_at);
+CREATE INDEX coffee_groups_unqueued ON coffee_groups (intro_queued_at, round_id);
 
 -- Members of a group. `person` is the Matrix ID; after !vergessen it becomes a neutral
 -- placeholder ('~forgotten:<random>', the same one for all of that person's rows), so the
@@ -65,3 +69,20 @@ CREATE TABLE coffee_pause_questions (
     after_group_id INTEGER NOT NULL,
     asked_at       REAL NOT NULL
 );
+
+-- `!admin runde` / `!admin themenrunde` (also `probe`): stored with the command, carried
+-- out by the round job. `round_key` is fixed before the round runs, so a restart finishes
+-- that round instead of starting an extra one. The answer goes to `reply_room`, or to the
+-- requester's DM when NULL.
+CREATE TABLE coffee_requests (
+    id           INTEGER PRIMARY KEY,
+    event_id     TEXT NOT NULL UNIQUE,
+    kind         TEXT NOT NULL CHECK (kind IN ('coffee', 'circle')),
+    mode         TEXT NOT NULL CHECK (mode IN ('run', 'preview')),
+    requested_by TEXT NOT NULL,
+    reply_room   TEXT,
+    round_key    TEXT,
+    created_at   REAL NOT NULL,
+    done_at      REAL
+);
+CREATE INDEX coffee_requests_open ON coffee_requests (done_at, kind);

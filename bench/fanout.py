@@ -1,0 +1,362 @@
+"""Crisis fan-out: one "Wer kennt wen?" request to 200 bridge persons, against raw matrix-nio.
+
+    .venv/bin/python bench/fanout.py [--bridges 200] [--requests 50]
+
+Starts its own Synapse (rate limits lifted, SQLite under /dev/shm) and the bot as a real
+process. Phase 1: a request whose first tier reaches all N fitting bridges (the DMs a
+broadcast sends), once with the DM rooms still to be created ("cold") and once into the
+existing DM rooms ("warm"); the time runs from the crisis staff's `!werkennt` until the bot
+has handed the last of the N DMs to the homeserver (its outbox `sent_at`). Baseline in the same
+run: a raw matrix-nio client sends the same N notices into N existing encrypted DM rooms, one
+after the other and with 4 in flight (the bot's outbox concurrency). Phase 2: the bot restarted
+with tier 1 = 3; the crisis staff send M requests one after another and the clock runs until
+the first of the three fitting bridges (real E2EE clients) has the decrypted DM; p50/p95/max.
+Prints a markdown section for docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomSendResponse, SyncResponse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.devserver import LocalSynapse, free_port
+from tests.integration.bot_process import BotProcess
+from tests.integration.matrix_user import MEGOLM, MatrixUser, unique_localpart
+
+ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
+ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def contact_id(i: int) -> str:
+    digits = []
+    for _ in range(4):
+        i, r = divmod(i, len(ID_ALPHABET))
+        digits.append(ID_ALPHABET[r])
+    return "K-" + "".join(digits)
+
+
+def seed_contacts(database: Path, rows: list[tuple[str, str, str]], first: int) -> None:
+    """Contacts written straight into the bot's store: 200 chat dialogs would only measure
+    the setup. The bot reads contacts per request, so it sees them without a restart."""
+    now = time.time()
+    with sqlite3.connect(database, timeout=30) as db:
+        db.executemany(
+            "INSERT INTO crisis_contacts (id, user_id, organisation, sector, created_at, "
+            "confirmed_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (contact_id(first + i), user, org, sector, now, now)
+                for i, (user, org, sector) in enumerate(rows)
+            ],
+        )
+
+
+def outbox_progress(database: Path, request_id: str) -> tuple[int, int, float | None, float | None]:
+    """(asks sent, all items sent incl. reaction buttons, last ask sent_at, last item sent_at)."""
+    prefix = f"crisis:{request_id}:ask:"
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
+        asks = db.execute(
+            "SELECT COUNT(*), MAX(sent_at) FROM outbox WHERE status = 'sent' "
+            "AND substr(key, 1, ?) = ? AND instr(key, ':react:') = 0",
+            (len(prefix), prefix),
+        ).fetchone()
+        items = db.execute(
+            "SELECT COUNT(*), MAX(sent_at) FROM outbox WHERE status = 'sent' "
+            "AND substr(key, 1, ?) = ?",
+            (len(prefix), prefix),
+        ).fetchone()
+    return int(asks[0]), int(items[0]), asks[1], items[1]
+
+
+async def crisis_room(chief: MatrixUser) -> str:
+    response = await chief.client.room_create(name="Krisenstab", initial_state=[ENCRYPTION])
+    assert isinstance(response, RoomCreateResponse), response
+    await chief.wait_for_room(response.room_id, encrypted=True)
+    return str(response.room_id)
+
+
+async def wait_until(check: Callable[[], object], limit_s: float, what: str) -> None:
+    deadline = time.monotonic() + limit_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.02)
+
+
+async def request_id(chief: MatrixUser, bot: BotProcess, room_id: str, marker: str) -> str:
+    status = await chief.wait_for_message(
+        room_id, sender=bot.user_id, predicate=lambda m: marker in m.body, timeout=120
+    )
+    for word in status.body.replace("*", " ").split():
+        if word.startswith("A-") and len(word.rstrip(":")) == 6:
+            return word.rstrip(":")
+    raise AssertionError(status.body)
+
+
+async def fanout(
+    chief: MatrixUser, bot: BotProcess, room_id: str, n: int, marker: str
+) -> tuple[float, float]:
+    started = time.time()
+    await chief.send_text(room_id, f"!werkennt Wer kennt jemanden bei einer Tafel? {marker}")
+    rid = await request_id(chief, bot, room_id, marker)
+    progress: tuple[int, int, float | None, float | None] = (0, 0, None, None)
+
+    def done() -> bool:
+        nonlocal progress
+        progress = outbox_progress(bot.database, rid)
+        return progress[1] >= 3 * n
+
+    await wait_until(done, 900, f"fan-out of {rid}")
+    assert progress[0] == n and progress[2] is not None and progress[3] is not None
+    return progress[2] - started, progress[3] - started
+
+
+class RawSender:
+    """The baseline: a bare matrix-nio client with E2EE, its own DM room per person."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+
+    @classmethod
+    async def create(cls, synapse: LocalSynapse, store: Path) -> RawSender:
+        localpart = unique_localpart("raw")
+        user_id = synapse.register_user(localpart, f"pw-{localpart}")
+        await asyncio.to_thread(store.mkdir, parents=True, exist_ok=True)
+        client = AsyncClient(
+            synapse.url,
+            user_id,
+            store_path=str(store),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True),
+        )
+        await client.login(f"pw-{localpart}")
+        await client.keys_upload()
+        return cls(client)
+
+    async def open_dms(self, users: list[str]) -> list[str]:
+        rooms = []
+        for user in users:
+            response = await self.client.room_create(
+                is_direct=True, invite=[user], initial_state=[ENCRYPTION]
+            )
+            assert isinstance(response, RoomCreateResponse), response
+            rooms.append(response.room_id)
+        while not all(r in self.client.rooms and self.client.rooms[r].encrypted for r in rooms):
+            response = await self.client.sync(timeout=1000, full_state=True)
+            assert isinstance(response, SyncResponse), response
+        return rooms
+
+    async def send_all(
+        self, rooms: list[str], concurrency: int, text: str, reactions: bool = False
+    ) -> float:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(room_id: str) -> None:
+            async with gate:
+                content = {"msgtype": "m.notice", "body": text, "m.mentions": {}}
+                sent = await self.client.room_send(
+                    room_id, "m.room.message", content, ignore_unverified_devices=True
+                )
+                assert isinstance(sent, RoomSendResponse), sent
+                for key in ("👍", "👎") if reactions else ():
+                    relation = {"rel_type": "m.annotation", "event_id": sent.event_id, "key": key}
+                    answer = await self.client.room_send(
+                        room_id, "m.reaction", {"m.relates_to": relation}
+                    )
+                    assert isinstance(answer, RoomSendResponse), answer
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(r) for r in rooms))
+        return time.perf_counter() - started
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo", encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo", encoding="utf-8") as info:
+        mem_kb = int(info.readline().split()[1])
+    return (
+        f"{cpu}, {os.cpu_count()} logical CPUs, {mem_kb / 2**20:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"matrix-nio {metadata.version('matrix-nio')}, "
+        f"Synapse {metadata.version('matrix-synapse')} (SQLite under /dev/shm)"
+    )
+
+
+async def first_dm(bridges: list[tuple[MatrixUser, str]], bot_id: str, marker: str) -> None:
+    def seen() -> bool:
+        return any(
+            marker in getattr(m, "body", "")
+            for user, room in bridges
+            for m in user.messages_from(bot_id, room)
+        )
+
+    await wait_until(seen, 60, f"first DM for {marker}")
+
+
+async def main(n: int, requests: int) -> None:
+    base = Path(tempfile.mkdtemp(prefix="flurfunk-fanout-"))
+    synapse = LocalSynapse(base / "synapse", free_port())
+    synapse.start()
+    users: list[MatrixUser] = []
+    bot: BotProcess | None = None
+    raw: RawSender | None = None
+    try:
+        chief = await MatrixUser.create(synapse, unique_localpart("chief"), base)
+        users.append(chief)
+        room_id = await crisis_room(chief)
+        crisis = {
+            "room": room_id,
+            "staff": [chief.user_id],
+            "tier1_size": n,
+            "tier1_timeout_s": 3600,
+            "tier2_timeout_s": 3600,
+            "cap_per_week": None,
+            "default_availability": "immer",
+            "tick_seconds": 5,
+        }
+        bot = BotProcess(
+            synapse,
+            base / "bot",
+            config={"crisis": crisis, "operations": {"log_level": "WARNING"}},
+        )
+        await chief.client.room_invite(room_id, bot.user_id)
+        await bot.start_and_wait()
+        await chief._wait_until(
+            lambda: bot.user_id in chief.client.rooms[room_id].users or None, 60, "bot joined"
+        )
+        print(f"registering {n} bridge persons …", file=sys.stderr)
+        people = await asyncio.gather(
+            *(
+                asyncio.to_thread(synapse.register_user, f"bridge{i:04d}", f"pw-bridge{i:04d}")
+                for i in range(n)
+            )
+        )
+        seed_contacts(
+            bot.database,
+            [(p, f"Tafel Ort {i}", "Soziale Träger") for i, p in enumerate(people)],
+            first=0,
+        )
+
+        print("fan-out, cold (DM rooms created on the way) …", file=sys.stderr)
+        cold_asks, cold_all = await fanout(chief, bot, room_id, n, "Lauf-kalt")
+        print("fan-out, warm (existing DM rooms) …", file=sys.stderr)
+        warm_asks, warm_all = await fanout(chief, bot, room_id, n, "Lauf-warm")
+
+        print("raw matrix-nio baseline …", file=sys.stderr)
+        raw = await RawSender.create(synapse, base / "raw")
+        rooms = await raw.open_dms(list(people))
+        await raw.send_all(rooms, 4, "Aufwärmen")  # megolm sessions exist, as for the bot
+        raw_seq = await raw.send_all(rooms, 1, "Wer kennt jemanden bei einer Tafel? roh 1")
+        raw_par = await raw.send_all(rooms, 4, "Wer kennt jemanden bei einer Tafel? roh 4")
+        raw_par_reactions = await raw.send_all(
+            rooms, 4, "Wer kennt jemanden bei einer Tafel? roh 4+", reactions=True
+        )
+
+        print(f"latency to the first tier-1 DM, {requests} requests …", file=sys.stderr)
+        bot.stop()
+        await bot.wait_exit()
+        bot.config["crisis"]["tier1_size"] = 3
+        bot.write_config()
+        await bot.start_and_wait()
+        bridges: list[tuple[MatrixUser, str]] = []
+        for i in range(3):
+            user = await MatrixUser.create(synapse, unique_localpart(f"spedition{i}"), base)
+            users.append(user)
+            dm = await user.open_dm(bot.user_id)
+            await user.wait_for_message(dm, sender=bot.user_id, timeout=60)  # greeting
+            bridges.append((user, dm))
+        seed_contacts(
+            bot.database,
+            [(u.user_id, f"Spedition Elbe {i}", "Logistik") for i, (u, _) in enumerate(bridges)],
+            first=n,
+        )
+        latencies = []
+        for i in range(requests):
+            marker = f"Messung-{i:03d}"
+            started = time.perf_counter()
+            await chief.send_text(room_id, f"!werkennt Wer kennt eine Spedition? {marker}")
+            await first_dm(bridges, bot.user_id, marker)
+            latencies.append(time.perf_counter() - started)
+    finally:
+        for user in users:
+            await user.close()
+        if raw is not None:
+            await raw.client.close()
+        if bot is not None:
+            bot.stop()
+        synapse.stop()
+        synapse.remove_database()
+
+    command = f".venv/bin/python bench/fanout.py --bridges {n} --requests {requests}"
+    events = 3 * n
+    rows = [
+        (f"bot, cold: `!werkennt` → {n} DMs sent (creates {n} DM rooms)", cold_asks, n),
+        (f"bot, cold, incl. 2 reaction buttons per DM ({events} events)", cold_all, 0),
+        (f"bot, warm: `!werkennt` → {n} DMs sent into existing DM rooms", warm_asks, n),
+        (f"bot, warm, incl. 2 reaction buttons per DM ({events} events)", warm_all, 0),
+        (f"raw matrix-nio, {n} notices into existing DM rooms, one at a time", raw_seq, n),
+        ("raw matrix-nio, the same with 4 in flight", raw_par, n),
+        (
+            f"raw matrix-nio, 4 in flight, incl. 2 reactions per DM ({events} events)",
+            raw_par_reactions,
+            0,
+        ),
+    ]
+    table = "\n".join(
+        f"| {what} | {t:.2f} s | {f'{1000 * t / per:.1f} ms' if per else ''} |"
+        for what, t, per in rows
+    )
+    print(f"""
+## Crisis fan-out
+
+`{command}` — {time.strftime("%Y-%m-%d")}, {machine()}.
+One Synapse (rate limits lifted), the bot as a real process (outbox concurrency 4,
+log level WARNING), {n} bridge persons without client devices (so no key sharing), every
+DM room encrypted.
+
+| what | time | per DM |
+|---|---:|---:|
+{table}
+
+Ratio bot (warm) / raw nio (4 in flight): **{warm_asks / raw_par:.2f}×** for the {n} DMs,
+**{warm_all / raw_par_reactions:.2f}×** including the reaction buttons.
+
+Time from `!werkennt` (sent by the crisis staff's client) to the first tier-1 DM decrypted by
+one of the three fitting bridges (real E2EE clients), {requests} requests one after another,
+{n + 3} contacts on file: p50 {1000 * percentile(latencies, 50):.0f} ms,
+**p95 {1000 * percentile(latencies, 95):.0f} ms**, max {1000 * max(latencies):.0f} ms
+(mean {1000 * statistics.mean(latencies):.0f} ms).
+""")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bridges", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=50)
+    args = parser.parse_args()
+    asyncio.run(main(args.bridges, args.requests))
