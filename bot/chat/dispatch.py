@@ -28,6 +28,7 @@ from bot.chat.messenger import ChatMessenger
 from bot.chat.roles import RoleResolver
 from bot.chat.rooms import DirectRooms
 from bot.commands.context import CommandContext
+from bot.commands.help import details
 from bot.commands.hooks import HOOKS, Reaction, normalise_emoji
 from bot.commands.registry import REGISTRY, ArgumentError, Role, Where
 from bot.config import Config
@@ -198,7 +199,10 @@ class Dispatcher:
         if not ctx.is_dm and not self._allowed_here(cmd.where, msg.room_id):
             await ctx.reply("error.dm_only" if cmd.where is Where.DM else "error.crisis_room_only")
             return cmd.name
-        assert cmd.handler is not None
+        if cmd.handler is None:
+            # A group typed without a subcommand: show what it offers.
+            await ctx.reply_rendered(details(ctx, cmd))
+            return cmd.name
         await cmd.handler(ctx, **invocation.args)
         return cmd.name
 

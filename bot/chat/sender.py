@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 PERMANENT_ERRCODES = frozenset({"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_TOO_LARGE"})
 RATE_LIMITED_GIVE_UP_S = 3600.0
+INVITE_WAIT_S = 60.0
 ORIGINAL_BASED = frozenset({"edit", "reaction", "redact"})
 
 
@@ -156,8 +157,8 @@ class OutboxSender:
             room_id = "-"  # these act in the room of the event they refer to
         else:
             room_id = await self._target_room(item)
-        if room_id is None or (room_id != "-" and room_id not in self.client.rooms):
-            # The room is being created or not yet synced; try again shortly.
+        if room_id is None or (room_id != "-" and not await self._room_ready(item, room_id)):
+            # The room is being created, or not yet synced with everyone invited.
             await self.outbox.retry_later(item.id, 0.3, "room not ready", count=False)
             return Outcome.WAIT
         handler = {
@@ -174,6 +175,21 @@ class OutboxSender:
             return Outcome.WAIT
         await self.outbox.mark_sent(item.id, event_id or None, None if room_id == "-" else room_id)
         return Outcome.DONE
+
+    async def _room_ready(self, item: OutboxItem, room_id: str) -> bool:
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return False
+        if item.target_kind == "dm":
+            expected = [item.target]
+        elif item.target_kind == "roomkey":
+            expected = await self.rooms.purpose_invitees(item.target)
+        else:
+            return True
+        # A megolm session only reaches the members nio knows when it is created: the
+        # invites of a fresh room may arrive a sync later than the room itself.
+        waited_long = time.time() - item.created_at > INVITE_WAIT_S
+        return waited_long or all(user in room.users for user in expected)
 
     async def _send(self, room_id: str, event_type: str, content: dict[str, Any], key: str) -> str:
         fault_point_before_send()
@@ -297,6 +313,6 @@ class OutboxSender:
             )
         )
         assert isinstance(response, RoomCreateResponse)
-        await self.rooms.set_purpose_room(item.target, response.room_id)
+        await self.rooms.set_purpose_room(item.target, response.room_id, payload["invite"])
         await self.outbox.mark_sent(item.id, None, response.room_id)
         return Outcome.DONE

@@ -34,6 +34,7 @@ from bot.services.profiles import (
     FieldChanged,
     LanguageNames,
     Moment,
+    PerLanguage,
     error_say,
 )
 
@@ -68,6 +69,8 @@ def value(ctx: CommandContext, item: object) -> object:
         return ", ".join(language_name(code, ctx.lang) for code in item.codes)
     if isinstance(item, Moment):
         return format_moment(ctx, item)
+    if isinstance(item, PerLanguage):
+        return item.de if ctx.lang == "de" else item.en
     if isinstance(item, bool):
         return ctx.text("profile.yes" if item else "profile.no")
     if item is None or item == () or item == []:

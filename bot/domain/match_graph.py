@@ -26,7 +26,7 @@ _MAX_EXTRA_CANDIDATES = 64
 
 def _codes(values: Sequence[object]) -> Ints:
     lookup: dict[object, int] = {}
-    return np.array([lookup.setdefault(v, len(lookup)) for v in values], dtype=np.int64)
+    return np.array([lookup.setdefault(v, len(lookup)) for v in values], dtype=np.int32)
 
 
 def _unit_noise(seed: int, a: Ints, b: Ints) -> Floats:
@@ -63,7 +63,9 @@ class MatchGraph:
             lang: np.array([lang in langs for langs in self._languages], dtype=bool)
             for lang in spoken
         }
-        self._left_out = np.array(
+        self._cross_bonus = rules.cross_municipality_bonus
+        # Pre-multiplied by the bonus: each member of a pair brings their share of it.
+        self._left_out = rules.left_out_bonus * np.array(
             [
                 1.0
                 if p.rounds_since_last_match is None
@@ -104,14 +106,15 @@ class MatchGraph:
 
     def base_weight(self, rows: Ints, cols: Ints, sims: Floats) -> Floats:
         """Similarity plus bonuses; -inf against the rules that hold for whole groups of people."""
-        rules = self._rules
-        w = sims + rules.cross_municipality_bonus * (
-            self._municipality[rows] != self._municipality[cols]
-        )
-        w += rules.left_out_bonus * (self._left_out[rows] + self._left_out[cols])
-        allowed = (self._apart[rows] != self._apart[cols]) & (rows != cols)
-        allowed &= self._common_language[self._language_group[rows], self._language_group[cols]]
-        w[~allowed] = -np.inf
+        w = sims.astype(np.float64)
+        w += self._cross_bonus * (self._municipality[rows] != self._municipality[cols])
+        w += self._left_out[rows]
+        w += self._left_out[cols]
+        forbidden = self._apart[rows] == self._apart[cols]
+        if not self._common_language.all():
+            groups = self._language_group
+            forbidden |= ~self._common_language[groups[rows], groups[cols]]
+        w[forbidden] = -np.inf
         return w
 
     def pair_terms(self, rows: Ints, cols: Ints, noise: bool = True) -> Floats:
@@ -146,7 +149,7 @@ class MatchGraph:
         """
         k = self._rules.candidates_per_person
         extra = min(int(self._exceptions_per_person.max(initial=0)), _MAX_EXTRA_CANDIDATES)
-        found = self.index.top_k(k + extra, self.base_weight)
+        found = self.index.top_k(k + extra, self.base_weight, self._apart)
         rows, cols = found.rows, found.cols
         weights = found.weight + self.pair_terms(rows, cols)
         keep = best_per_row(rows, weights, k, self.n)

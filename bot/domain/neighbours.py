@@ -39,41 +39,81 @@ def pair_scores(x: sp.csr_matrix, rows: Ints, cols: Ints) -> Floats:
     return out
 
 
-def top_k(x: sp.csr_matrix, k: int, weigh: EdgeWeigher | None, block_rows: int) -> Neighbours:
+def top_k(
+    x: sp.csr_matrix,
+    k: int,
+    weigh: EdgeWeigher | None,
+    apart: Ints | None,
+    block_rows: int = 1024,
+    common_share: float = 1.0,
+) -> Neighbours:
     """For every row its k heaviest allowed partners among those with a positive dot product.
 
-    Works in blocks of rows so the (rows x everyone) similarity block stays small. The weigher
-    sees every pair that shares a feature, before the cut, so a rule like "other department"
-    does not leave someone with only forbidden (and usually the most similar) neighbours.
+    Rows only meet columns of another `apart` group (another department, say), which skips
+    the most similar but forbidden pairs before they are even computed. The weigher sees every
+    remaining pair before the cut, so bonuses count in the ranking.
+
+    Features in more than `common_share` of the rows are left out of the search (their pairs
+    are most of the work and add little): each row's 2k best by the rest are re-scored with
+    the full vectors and the best k kept. With 1.0 the result is exact.
     """
     n = x.shape[0]
-    transposed = sp.csr_matrix(x.T)
-    parts: list[tuple[Ints, Ints, Floats, Floats]] = []
-    for start in range(0, n, block_rows):
-        stop = min(start + block_rows, n)
-        block = sp.csr_matrix(x[start:stop] @ transposed)
-        rows = np.repeat(np.arange(start, stop, dtype=np.int64), np.diff(block.indptr))
-        cols = block.indices.astype(np.int64)
-        sims = block.data.astype(np.float64)
-        weights = weigh(rows, cols, sims) if weigh is not None else sims.copy()
-        keep = np.isfinite(weights) & (rows != cols) & (sims > 0)
-        rows, cols, sims, weights = rows[keep], cols[keep], sims[keep], weights[keep]
-        bounds = np.searchsorted(rows, np.arange(start, stop + 1))
-        chosen = [np.arange(bounds[0], bounds[-1])]
-        crowded = np.flatnonzero(np.diff(bounds) > k)
-        if len(crowded):
-            mask = np.ones(len(rows), dtype=bool)
-            for r in crowded:
-                a, b = bounds[r], bounds[r + 1]
-                mask[a:b] = False
-                mask[a + np.argpartition(-weights[a:b], k - 1)[:k]] = True
-            chosen = [np.flatnonzero(mask)]
-        idx = np.concatenate(chosen)
-        parts.append((rows[idx], cols[idx], sims[idx], weights[idx]))
-    if not parts:
-        empty = np.empty(0, dtype=np.int64)
-        return Neighbours(empty, empty, np.empty(0), np.empty(0))
-    return Neighbours(*(np.concatenate(p) for p in zip(*parts, strict=True)))
+    groups = np.zeros(n, dtype=np.int64) if apart is None else apart
+    df = np.bincount(x.indices, minlength=x.shape[1])
+    common = df > common_share * n
+    search = sp.csr_matrix(x @ sp.diags((~common).astype(x.dtype))) if common.any() else x
+    search.eliminate_zeros()
+    fetch = 2 * k if common.any() else k
+    parts: list[tuple[Ints, Ints]] = []
+    for group in np.unique(groups):
+        mine = np.flatnonzero(groups == group)
+        others = np.flatnonzero(groups != group) if apart is not None else np.arange(n)
+        transposed = sp.csr_matrix(search[others].T)
+        for start in range(0, len(mine), block_rows):
+            block_ids = mine[start : start + block_rows]
+            block = sp.csr_matrix(search[block_ids] @ transposed)
+            local = np.repeat(np.arange(len(block_ids)), np.diff(block.indptr))
+            rows, cols = block_ids[local], others[block.indices]
+            sims = block.data.astype(np.float64)
+            weights = weigh(rows, cols, sims) if weigh is not None else sims
+            weights = np.where((rows != cols) & (sims > 0), weights, -np.inf)
+            chosen = _top_per_row(local, weights, fetch, len(block_ids))
+            parts.append((rows[chosen], cols[chosen]))
+    rows = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.int64)
+    cols = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, dtype=np.int64)
+    order = np.lexsort((cols, rows))
+    rows, cols = rows[order], cols[order]
+    sims = pair_scores(x, rows, cols)
+    weights = weigh(rows, cols, sims) if weigh is not None else sims.copy()
+    weights[sims <= 0] = -np.inf
+    keep = best_per_row(rows, weights, k, n)
+    return Neighbours(rows[keep], cols[keep], sims[keep], weights[keep])
+
+
+_LEVELS = 256
+
+
+def _top_per_row(rows: Ints, weights: Floats, k: int, n_rows: int) -> Ints:
+    """Positions of the k heaviest finite weights of each row (rows numbered 0..n_rows-1).
+
+    A 256-level histogram per row finds a threshold that lets about k entries through, so
+    only those few are sorted; sorting whole rows of thousands of entries would dominate.
+    """
+    finite = np.flatnonzero(np.isfinite(weights))
+    if len(finite) == 0:
+        return finite
+    w, r = weights[finite], rows[finite]
+    low, high = float(w.min()), float(w.max())
+    level = ((w - low) * ((_LEVELS - 1) / max(high - low, 1e-12))).astype(np.int64)
+    counts = np.bincount(r * _LEVELS + level, minlength=n_rows * _LEVELS).reshape(n_rows, _LEVELS)
+    from_top = np.cumsum(counts[:, ::-1], axis=1)
+    enough = from_top >= k
+    threshold = np.where(enough.any(axis=1), _LEVELS - 1 - enough.argmax(axis=1), 0)
+    passed = np.flatnonzero(level >= threshold[r])
+    order = passed[np.lexsort((-w[passed], r[passed]))]
+    ranked = r[order]
+    rank = np.arange(len(order)) - np.searchsorted(ranked, ranked)
+    return finite[order[rank < k]]
 
 
 def best_per_row(rows: Ints, weights: Floats, k: int, n: int) -> Ints:

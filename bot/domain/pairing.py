@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import rustworkx as rx
 import scipy.sparse as sp
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from bot.domain.neighbours import Floats, Ints
 
@@ -18,6 +17,10 @@ from bot.domain.neighbours import Floats, Ints
 _SCALE = 1_000_000
 # A local move that pairs one more person always beats any change of weight.
 _MORE_PEOPLE = 1e6
+# Final price step of the auction: the assignment is within n * eps of the optimum.
+_AUCTION_EPS = 1e-3
+# A phase stops when this share of people is still bidding (see _auction).
+_AUCTION_TAIL = 0.01
 
 
 def exact_pairs(n: int, u: Ints, v: Ints, w: Floats) -> Ints:
@@ -37,40 +40,108 @@ def exact_pairs(n: int, u: Ints, v: Ints, w: Floats) -> Ints:
 
 
 def approximate_pairs(n: int, u: Ints, v: Ints, w: Floats, max_passes: int = 50) -> Ints:
-    """Sparse assignment split into pairs, then local repair; for graphs too big for blossom.
+    """Assignment relaxation cut into pairs, then local repair; for graphs too big for blossom.
 
-    The assignment relaxation (each person "chooses" one other, each chosen once) is solved
-    exactly and fast on a sparse graph; its cycles are cut into pairs, and 2-opt moves and short
-    augmenting paths then fix what the cuts lost.
+    In the relaxation every person picks one other and is picked once (a set of cycles); an
+    auction solves it near-optimally in a few vectorised rounds. The cycles are cut into pairs,
+    and 2-opt moves and short augmenting paths then fix what the cuts lost.
     """
-    mate = _assignment_pairs(n, u, v, w)
-    return _repair(mate, u, v, w, max_passes)
-
-
-def _assignment_pairs(n: int, u: Ints, v: Ints, w: Floats) -> Ints:
     offset = 2.0 - float(w.min()) if len(w) else 0.0
     rows = np.concatenate([u, v, np.arange(n)])
     cols = np.concatenate([v, u, np.arange(n)])
-    # Staying alone (the diagonal) scores less than any real edge, so it is the last resort,
-    # and it keeps a full assignment feasible whatever the graph looks like.
+    # Picking oneself (staying alone) is worth less than any real edge: the last resort, and it
+    # keeps a full assignment feasible whatever the graph looks like.
     vals = np.concatenate([w + offset, w + offset, np.ones(n)])
     graph = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
-    _, chosen = min_weight_full_bipartite_matching(graph, maximize=True)
+    chosen = _auction(graph)
     mate = np.full(n, -1, dtype=np.int64)
+    for chain, closed in _chains(chosen):
+        _split_chain(chain, closed, graph, offset, mate)
+    return _repair(mate, u, v, w, max_passes)
+
+
+def _auction(graph: sp.csr_matrix) -> Ints:
+    """Bertsekas' auction with epsilon scaling, all unassigned bidders at once (Jacobi).
+
+    Returns the object each person holds, -1 for the few still bidding when a phase stops:
+    the last rounds of an auction move one or two bidders each, and the repair step places
+    those people far cheaper than thousands of such rounds would.
+    """
+    n = graph.shape[0]
+    ptr, cols, benefit = graph.indptr.astype(np.int64), graph.indices.astype(np.int64), graph.data
+    price = np.zeros(n)
+    eps = max(float(benefit.max() - benefit.min()) / 50, _AUCTION_EPS)
+    while True:
+        owner = np.full(n, -1, dtype=np.int64)
+        holds = np.full(n, -1, dtype=np.int64)
+        bidders = np.arange(n)
+        while len(bidders) > _AUCTION_TAIL * n:
+            lens = ptr[bidders + 1] - ptr[bidders]
+            seg = np.concatenate([[0], np.cumsum(lens)[:-1]])
+            idx = np.repeat(ptr[bidders] - seg, lens) + np.arange(int(lens.sum()))
+            value = benefit[idx] - price[cols[idx]]
+            best = np.maximum.reduceat(value, seg)
+            who = np.repeat(np.arange(len(bidders)), lens)
+            ties = np.flatnonzero(value == best[who])
+            first = ties[np.r_[True, who[ties][1:] != who[ties][:-1]]]
+            value[first] = -np.inf
+            second = np.where(lens > 1, np.maximum.reduceat(value, seg), best)
+            target = cols[idx[first]]
+            bid = price[target] + best - second + eps
+            order = np.lexsort((-bid, target))
+            won = order[np.r_[True, target[order][1:] != target[order][:-1]]]
+            items, winners = target[won], bidders[won]
+            outbid = owner[items]
+            holds[outbid[outbid >= 0]] = -1
+            owner[items], holds[winners], price[items] = winners, items, bid[won]
+            bidders = np.flatnonzero(holds < 0)
+        if eps <= _AUCTION_EPS:
+            return holds
+        eps = max(eps / 10, _AUCTION_EPS)
+
+
+def _chains(chosen: Ints) -> list[tuple[Ints, bool]]:
+    """The assignment as paths and cycles of people, each person -> the one they picked."""
+    n = len(chosen)
+    nxt = np.where((chosen >= 0) & (chosen != np.arange(n)), chosen, -1)
+    has_prev = np.zeros(n, dtype=bool)
+    has_prev[nxt[nxt >= 0]] = True
     seen = np.zeros(n, dtype=bool)
-    for start in range(n):
-        if seen[start]:
-            continue
-        cycle = [start]
-        seen[start] = True
-        nxt = int(chosen[start])
-        while nxt != start:
-            cycle.append(nxt)
-            seen[nxt] = True
-            nxt = int(chosen[nxt])
-        if len(cycle) > 1:
-            _split_cycle(np.array(cycle), graph, offset, mate)
-    return mate
+    chains: list[tuple[Ints, bool]] = []
+    starts = [int(i) for i in np.flatnonzero(~has_prev & (nxt >= 0))]
+    for closed, heads in ((False, starts), (True, range(n))):
+        for head in heads:
+            if seen[head] or nxt[head] < 0:
+                continue
+            chain = [head]
+            seen[head] = True
+            at = int(nxt[head])
+            while at >= 0 and not seen[at]:
+                chain.append(at)
+                seen[at] = True
+                at = int(nxt[at])
+            chains.append((np.array(chain), closed))
+    return chains
+
+
+def _split_chain(chain: Ints, closed: bool, graph: sp.csr_matrix, offset: float, mate: Ints) -> None:
+    if closed:
+        _split_cycle(chain, graph, offset, mate)
+        return
+    # A path: dynamic programme over "pair the last two or not"; the offset in the graph's
+    # values makes one more pair worth more than any weight difference.
+    edge = np.asarray(graph[chain[:-1], chain[1:]]).ravel()
+    best = [0.0, 0.0]
+    for e in edge.tolist():
+        best.append(max(best[-1], best[-2] + e))
+    t = len(chain) - 1
+    while t > 0:
+        if best[t + 1] == best[t]:
+            t -= 1
+        else:
+            a, b = chain[t - 1], chain[t]
+            mate[a], mate[b] = b, a
+            t -= 2
 
 
 def _split_cycle(cycle: Ints, graph: sp.csr_matrix, offset: float, mate: Ints) -> None:
@@ -104,98 +175,113 @@ class _Edges:
     """Weight lookup for arbitrary node pairs; -inf where the graph has no edge."""
 
     def __init__(self, n: int, u: Ints, v: Ints, w: Floats) -> None:
-        self._n = n
-        keys = np.minimum(u, v) * n + np.maximum(u, v)
-        order = np.argsort(keys)
-        self._keys, self._w = keys[order], w[order]
+        # Stored shifted to positive: a sparse matrix answers 0 for a missing entry.
+        self._shift = 1.0 - float(w.min()) if len(w) else 0.0
+        values = np.concatenate([w, w]) + self._shift
+        self._matrix = sp.csr_matrix(
+            (values, (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n)
+        )
+        self.heaviest = np.maximum.reduceat(
+            np.append(self._matrix.data, -np.inf), self._matrix.indptr[:-1]
+        ) - self._shift if n else np.empty(0)
+        self.heaviest[np.diff(self._matrix.indptr) == 0] = -np.inf
 
     def __call__(self, a: Ints, b: Ints) -> Floats:
-        out = np.full(len(a), -np.inf)
-        if len(self._keys) == 0:
-            return out
-        keys = np.minimum(a, b) * self._n + np.maximum(a, b)
-        pos = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
-        hit = (self._keys[pos] == keys) & (a >= 0) & (b >= 0)
-        out[hit] = self._w[pos[hit]]
-        return out
+        found = np.asarray(self._matrix[a, b]).ravel() - self._shift
+        found[found < -self._shift + 0.5] = -np.inf
+        return found
 
 
 def _repair(mate: Ints, u: Ints, v: Ints, w: Floats, max_passes: int) -> Ints:
     """Apply improving 2-opt moves and augmenting paths until none is left.
 
     For a directed edge x->y the move pairs x with y and their old partners a, b with each
-    other (or leaves the one whose partner was taken alone). Moves are computed for all edges
-    at once and applied best-first, each person at most once per pass.
+    other (or leaves the one whose partner was taken alone). Gains are computed for many edges
+    at once; after the first pass only for edges near a change or still waiting to be applied.
     """
-    weight = _Edges(len(mate), u, v, w)
-    xs, ys = np.concatenate([u, v]), np.concatenate([v, u])
-    wxy = np.concatenate([w, w])
+    n = len(mate)
+    weight = _Edges(n, u, v, w)
+    xs_all, ys_all = np.concatenate([u, v]), np.concatenate([v, u])
+    wxy_all = np.concatenate([w, w])
+    look = np.ones(len(xs_all), dtype=bool)
     for _ in range(max_passes):
-        augmented = _augment(mate, weight, xs, ys, wxy)
+        before = mate.copy()
+        _augment(mate, weight, xs_all, ys_all, wxy_all)
+        edges = np.flatnonzero(look)
+        xs, ys, wxy = xs_all[edges], ys_all[edges], wxy_all[edges]
+        paired = mate >= 0
         a, b = mate[xs], mate[ys]
-        gain = np.full(len(xs), -np.inf)
-        both = (a >= 0) & (b >= 0) & (a != ys)
-        gain[both] = (
-            wxy[both]
-            + weight(a[both], b[both])
-            - weight(xs[both], a[both])
-            - weight(ys[both], b[both])
-        )
-        y_free = (a >= 0) & (b < 0)
-        gain[y_free] = wxy[y_free] - weight(xs[y_free], a[y_free])
-        free = (a < 0) & (b < 0)
-        gain[free] = _MORE_PEOPLE + wxy[free]
+        current_x = np.where(paired[xs], weight(xs, np.maximum(a, 0)), 0.0)
+        current_y = np.where(paired[ys], weight(ys, np.maximum(b, 0)), 0.0)
+        gain = wxy - current_x - current_y
+        # Only swaps that could gain even with the best possible new a-b edge need a lookup.
+        bound = np.minimum(weight.heaviest[np.maximum(a, 0)], weight.heaviest[np.maximum(b, 0)])
+        both = paired[xs] & paired[ys] & (a != ys) & (gain + bound > 0)
+        gain[both] += weight(a[both], b[both])
+        gain[paired[xs] & paired[ys] & ~both] = -np.inf
+        gain[~paired[xs] & ~paired[ys]] += _MORE_PEOPLE
+        gain[~paired[xs] & paired[ys]] = -np.inf  # the same move is seen from y's side
         moves = np.flatnonzero(gain > 1e-12)
-        if len(moves) == 0 and not augmented:
+        _apply(mate, moves[np.argsort(-gain[moves], kind="stable")], xs, ys)
+        changed = mate != before
+        if not changed.any():
             break
-        touched = np.zeros(len(mate), dtype=bool)
-        for i in moves[np.argsort(-gain[moves], kind="stable")]:
-            x, y = xs[i], ys[i]
-            pa, pb = mate[x], mate[y]
-            group = [x, y] + [p for p in (pa, pb) if p >= 0]
-            if touched[group].any():
-                continue
-            touched[group] = True
-            mate[x], mate[y] = y, x
-            if pa >= 0 and pb >= 0:
-                mate[pa], mate[pb] = pb, pa
-            elif pa >= 0:
-                mate[pa] = -1
-            elif pb >= 0:
-                mate[pb] = -1
+        look[:] = changed[xs_all] | changed[ys_all]
+        look[edges[moves]] = True
     return mate
 
 
-def _augment(mate: Ints, weight: _Edges, xs: Ints, ys: Ints, wxy: Floats) -> bool:
+def _apply(mate: Ints, moves: Ints, xs: Ints, ys: Ints) -> None:
+    """Apply the moves (best first) that are the best move of every person they touch.
+
+    Those never share a person, so they can all be applied at once; the others wait for the
+    next pass, when their gains are computed afresh.
+    """
+    x, y = xs[moves], ys[moves]
+    a, b = mate[x], mate[y]
+    rank = np.arange(len(moves))
+    first = np.full(len(mate), len(moves))
+    for who in (x, y, a, b):
+        has = who >= 0
+        np.minimum.at(first, who[has], rank[has])
+    mine = (first[x] == rank) & (first[y] == rank)
+    mine &= ((a < 0) | (first[np.maximum(a, 0)] == rank)) & ((b < 0) | (first[np.maximum(b, 0)] == rank))
+    x, y, a, b = x[mine], y[mine], a[mine], b[mine]
+    mate[x], mate[y] = y, x
+    swap = (a >= 0) & (b >= 0)
+    mate[a[swap]], mate[b[swap]] = b[swap], a[swap]
+    alone = (a >= 0) & (b < 0)
+    mate[a[alone]] = -1
+
+
+def _augment(mate: Ints, weight: _Edges, xs: Ints, ys: Ints, wxy: Floats) -> None:
     """Pair two lonely people through a couple: x - y=b - z becomes x=y, b=z."""
-    lonely = np.flatnonzero(mate < 0)
-    if len(lonely) < 2:
-        return False
-    is_lonely = mate < 0
-    partner = np.maximum(mate, 0)
-    couple = np.where(is_lonely, -np.inf, weight(np.arange(len(mate)), partner))
-    order = np.argsort(xs, kind="stable")
-    starts = np.searchsorted(xs[order], np.arange(len(mate) + 1))
-    moved = False
-    for x in lonely:
-        if not is_lonely[x]:
+    lonely = mate < 0
+    if lonely.sum() < 2:
+        return
+    # x lonely, y in a couple with b
+    first = lonely[xs] & ~lonely[ys]
+    x, y, w1 = xs[first], ys[first], wxy[first]
+    b = mate[y]
+    # b's edges to lonely people z
+    second = ~lonely[xs] & lonely[ys]
+    order = np.argsort(xs[second], kind="stable")
+    ends, zs, w2 = xs[second][order], ys[second][order], wxy[second][order]
+    lo, hi = np.searchsorted(ends, b), np.searchsorted(ends, b, side="right")
+    count = hi - lo
+    if count.sum() == 0:
+        return
+    pick = np.repeat(lo - np.concatenate([[0], np.cumsum(count)[:-1]]), count) + np.arange(
+        count.sum()
+    )
+    x, y, b, w1 = (arr.repeat(count) for arr in (x, y, b, w1))
+    z, w2 = zs[pick], w2[pick]
+    gain = w1 + w2 - weight(y, b)
+    ok = z != x
+    busy = np.zeros(len(mate), dtype=bool)
+    for i in np.flatnonzero(ok)[np.argsort(-gain[ok], kind="stable")]:
+        group = [x[i], y[i], b[i], z[i]]
+        if busy[group].any():
             continue
-        best: tuple[float, int, int, int] | None = None
-        for i in order[starts[x] : starts[x + 1]]:
-            y = ys[i]
-            b = mate[y]
-            if b < 0 or not np.isfinite(couple[y]):
-                continue
-            for j in order[starts[b] : starts[b + 1]]:
-                z = ys[j]
-                if z != x and is_lonely[z]:
-                    gain = wxy[i] + wxy[j] - couple[y]
-                    if best is None or gain > best[0]:
-                        best = (gain, int(y), int(b), int(z))
-        if best is not None:
-            _, y, b, z = best
-            mate[x], mate[y], mate[b], mate[z] = y, x, z, b
-            is_lonely[[x, z]] = False
-            couple[[x, y, b, z]] = np.nan  # new couples: not what the other gains assumed
-            moved = True
-    return moved
+        busy[group] = True
+        mate[x[i]], mate[y[i]], mate[b[i]], mate[z[i]] = y[i], x[i], z[i], b[i]

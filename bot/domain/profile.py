@@ -12,7 +12,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -487,12 +487,3 @@ def parse_yes_no(text: str) -> bool | None:
     if word in _NO:
         return False
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    """The parsed answer to one onboarding step (`value` is None when it clears the field)."""
-
-    value: object = None
-    error: FieldError | None = None
-    suggestions: tuple[str, ...] = field(default=())

@@ -37,8 +37,13 @@ class SimilarityIndex(Protocol):
         """Similarity of document i to every document."""
         ...
 
-    def top_k(self, k: int, weigh: EdgeWeigher | None = None) -> Neighbours:
-        """Per document its k heaviest allowed partners among those with a positive similarity."""
+    def top_k(
+        self, k: int, weigh: EdgeWeigher | None = None, apart: Ints | None = None
+    ) -> Neighbours:
+        """Per document its k heaviest allowed partners among those with a positive similarity.
+
+        With `apart` (a group number per document) partners come only from other groups.
+        """
         ...
 
     def rank(self, query: Document, limit: int) -> list[tuple[int, float]]:
@@ -69,6 +74,10 @@ class TfidfSimilarity:
     char_ngrams: int = 0
     ngram_share: float = 0.3
     block_rows: int = 1024
+    # Above this many documents, top_k leaves out words found in more than `common_share` of
+    # them while searching (not while scoring); see neighbours.top_k.
+    exact_up_to: int = 3000
+    common_share: float = 0.1
 
     def index(self, documents: Sequence[Document]) -> TfidfIndex:
         return TfidfIndex(documents, self)
@@ -149,8 +158,12 @@ class TfidfIndex:
     def row(self, i: int) -> Floats:
         return np.asarray((self._x @ self._x[i].T).todense(), dtype=np.float64).ravel()
 
-    def top_k(self, k: int, weigh: EdgeWeigher | None = None) -> Neighbours:
-        return top_k(self._x, k, weigh, self._settings.block_rows)
+    def top_k(
+        self, k: int, weigh: EdgeWeigher | None = None, apart: Ints | None = None
+    ) -> Neighbours:
+        settings = self._settings
+        share = 1.0 if self._n <= settings.exact_up_to else settings.common_share
+        return top_k(self._x, k, weigh, apart, settings.block_rows, share)
 
     def rank(self, query: Document, limit: int) -> list[tuple[int, float]]:
         vector = self._combine(self._count([query], fitting=False).blocks)

@@ -27,7 +27,7 @@ from bot.services.followup import (
     place,
 )
 from bot.services.ports import Messenger, Say
-from bot.store.coffee import FigureRow, GroupRow
+from bot.store.coffee import FigureRow, GroupRow, RoundRow
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -167,11 +167,11 @@ class CirclesService(Rounds):
             effect_key=group.intro_key,
         )
 
-    def report(self, key: str, figures: list[FigureRow], people: int) -> Say:
-        label = key.removeprefix("circle:")
+    def report(self, row: RoundRow, figures: list[FigureRow]) -> Say:
+        label = row.key.removeprefix("circle:")
         if not figures:
-            return self._none(label, people)
-        return Say("circles.admin.ran", {**circle_figures(figures, people), "round": label})
+            return self._none(label, row.people)
+        return Say("circles.admin.ran", {**circle_figures(figures, row.people), "round": label})
 
     def _none(self, label: str | Say, people: int) -> Say:
         return Say(

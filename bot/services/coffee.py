@@ -45,7 +45,7 @@ from bot.services.followup import (
     place,
 )
 from bot.services.ports import Messenger, Say
-from bot.store.coffee import FigureRow, GroupRow, is_placeholder
+from bot.store.coffee import FigureRow, GroupRow, RoundRow, is_placeholder
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -283,21 +283,30 @@ class CoffeeService(Rounds):
             effect_key=group.intro_key,
         )
 
-    def report(self, key: str, figures: list[FigureRow], people: int) -> Say:
-        params = figures_of(figures, people).params()
-        return Say("coffee.admin.ran", {**params, "round": key.removeprefix("coffee:")})
+    def report(self, row: RoundRow, figures: list[FigureRow]) -> Say:
+        params = figures_of(figures, row.people).params()
+        return Say(
+            "coffee.admin.ran",
+            {
+                **params,
+                "round": row.key.removeprefix("coffee:"),
+                "questions": row.pause_questions,
+            },
+        )
 
     # -- "you never answer: pause?" ------------------------------------------------------
 
-    async def after_store(self, planned: Planned, now: float) -> None:
+    async def after_store(self, planned: Planned, row: RoundRow, now: float) -> None:
         """Ask (never decide) everyone whose last introductions all went unanswered."""
         needed = self.settings.unanswered_before_question
         streaks = await self.store.answer_streaks(
             "coffee", (p.user_id for p in planned.people), planned.seq - 4 * needed
         )
+        asked = 0
         for person, newest_group, engaged in streaks:
             if len(engaged) < needed or any(engaged[:needed]):
                 continue
+            asked += 1
             await self.messenger.tell(
                 person,
                 Say(
@@ -308,6 +317,8 @@ class CoffeeService(Rounds):
                 reactions=BUTTONS,
             )
             await self.store.record_pause_question(person, newest_group, now)
+        if asked:
+            await self.store.set_pause_questions(row.id, asked)
 
     async def on_pause_answer(
         self, sender: str, target_key: str, emoji: str, withdrawn: bool

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
@@ -53,6 +53,7 @@ ADMIN_ROLE = "admin"
 WEEK = timedelta(days=7)
 
 Clock = Callable[[], datetime]
+StatusUpdate = Literal["post", "edit", "none"]
 
 
 class RequestError(ValueError):
@@ -222,11 +223,7 @@ class CrisisService:
                 if await self.store.create(req):
                     break
             await self.store.add_event(req.id, now, "created", actor, detail=text)
-            req = await self._advance(req, now, edit_status=False)
-            if status_room is not None:
-                await self.messenger.post(
-                    status_room, self._status(req), effect_key=f"crisis:{req.id}:status"
-                )
+            req = await self._advance(req, now, status="post")
         return Started(req.id, len(req.state.asked), status_room, drill)
 
     # -- routing ----------------------------------------------------------------------------
@@ -261,9 +258,14 @@ class CrisisService:
         return ranked, {person: fit.contact for person, fit in best.items()}
 
     async def _advance(
-        self, req: StoredRequest, now: datetime, *, edit_status: bool
+        self, req: StoredRequest, now: datetime, *, status: StatusUpdate, changed: bool = False
     ) -> StoredRequest:
-        """Run one routing step and persist it before queueing what it says (same transaction)."""
+        """Run one routing step and persist it before queueing what it says (same transaction).
+
+        The crisis room hears first (status, broadcast note): a fan-out to hundreds of bridges
+        queues hundreds of DMs, and the staff's view must not wait behind them. `changed`: the
+        caller changed the state already, so the status needs an edit in any case.
+        """
         state = req.state
         if state.connected_to is not None and state.closed_at is None:
             if now < state.expires_at:
@@ -274,7 +276,7 @@ class CrisisService:
             req = replace(req, state=result.state)
             await self.store.save_state(req.id, result.state, None)
             await self.store.add_event(req.id, now, "filed")
-            if edit_status:
+            if status == "edit":
                 await self._edit_status(req)
             return req
         if not state.is_open:
@@ -286,21 +288,39 @@ class CrisisService:
         await self.store.save_state(
             req.id, step.state, step.next_check_at if step.state.is_open else None
         )
-        common = self._common(req)
+        # The timeline in the order things happened ...
         for tier in range(state.tier + 1, step.state.tier + 1):
             count = sum(1 for a in step.ask if a.tier == tier)
             await self.store.add_event(req.id, now, "tier", tier=tier, detail=str(count))
+        for asked in step.ask:
+            contact = contact_of[asked.person]
+            detail = f"{contact.organisation} | {contact.sector}"
+            await self.store.add_event(req.id, now, "asked", asked.person, asked.tier, detail)
+        fresh = sum(1 for a in step.ask if a.tier == BROADCAST_TIER)
+        # With nobody asked at all the status message already says so.
+        note = step.broadcast_note and req.status_room is not None and bool(step.state.asked)
+        if note:
+            await self.store.add_event(req.id, now, "broadcast", detail=str(fresh))
+        # ... the messages crisis room first.
+        common = self._common(req)
+        if status == "post" and req.status_room is not None:
+            await self.messenger.post(
+                req.status_room, self._status(req), effect_key=f"crisis:{req.id}:status"
+            )
+        elif status == "edit" and (changed or step.state != state):
+            await self._edit_status(req)
+        if note and req.status_room is not None:
+            await self.messenger.post(
+                req.status_room,
+                Say(
+                    "crisis.broadcast_note" if fresh else "crisis.nobody_left_note",
+                    {**common, "count": fresh, "fallback": self._fallback()},
+                ),
+                effect_key=f"crisis:{req.id}:broadcast",
+            )
         requester_role = Say("crisis.role.admin" if req.drill else "crisis.role.crisis")
         for asked in step.ask:
             contact = contact_of[asked.person]
-            await self.store.add_event(
-                req.id,
-                now,
-                "asked",
-                asked.person,
-                asked.tier,
-                detail=f"{contact.organisation} | {contact.sector}",
-            )
             await self.messenger.tell(
                 asked.person,
                 Say(
@@ -317,18 +337,6 @@ class CrisisService:
                 effect_key=self.ask_key(req.id, asked.person),
                 reactions=("👍", "👎"),
             )
-        fresh = sum(1 for a in step.ask if a.tier == BROADCAST_TIER)
-        # With nobody asked at all the status message already says so.
-        if step.broadcast_note and req.status_room is not None and step.state.asked:
-            await self.store.add_event(req.id, now, "broadcast", detail=str(fresh))
-            await self.messenger.post(
-                req.status_room,
-                Say(
-                    "crisis.broadcast_note" if fresh else "crisis.nobody_left_note",
-                    {**common, "count": fresh, "fallback": self._fallback()},
-                ),
-                effect_key=f"crisis:{req.id}:broadcast",
-            )
         if step.expired:
             await self.store.add_event(req.id, now, "expired")
             if _person(req.requester):
@@ -338,8 +346,6 @@ class CrisisService:
                     effect_key=f"crisis:{req.id}:expired",
                 )
             await self._tell_settled(req, unanswered(step.state), now)
-        if edit_status and step.state != state:
-            await self._edit_status(req)
         return req
 
     @staticmethod
@@ -368,7 +374,7 @@ class CrisisService:
                 req = await self.store.get(request_id)
                 if req is None:
                     continue
-                await self._advance(req, self.clock(), edit_status=True)
+                await self._advance(req, self.clock(), status="edit")
                 done += 1
         return done
 
@@ -428,22 +434,22 @@ class CrisisService:
             await self.store.save_state(req.id, req.state, _next_check(req.state))
             await self.store.add_event(req.id, now, "yes" if yes else "no", person, detail=hint)
             if result.outcome is AnswerOutcome.CONNECTED:
+                await self._edit_status(req)
                 await self._connect(req, person, now)
                 await self._tell_settled(req, result.notify_settled, now)
-            else:
-                if result.forward_hint and _person(req.requester):
-                    await self.store.add_event(req.id, now, "hint_forwarded", req.requester)
-                    await self.messenger.tell(
-                        req.requester,
-                        Say(
-                            "crisis.hint",
-                            {**self._common(req), "bridge": person, "hint": result.forward_hint},
-                        ),
-                        effect_key=f"crisis:{req.id}:hint:{person}:{len(req.state.answers)}",
-                    )
-                # A tier where everybody declined ends early.
-                req = await self._advance(req, now, edit_status=False)
-            await self._edit_status(req)
+                return AnswerReply(result.outcome, rid, req.drill)
+            if result.forward_hint and _person(req.requester):
+                await self.store.add_event(req.id, now, "hint_forwarded", req.requester)
+                await self.messenger.tell(
+                    req.requester,
+                    Say(
+                        "crisis.hint",
+                        {**self._common(req), "bridge": person, "hint": result.forward_hint},
+                    ),
+                    effect_key=f"crisis:{req.id}:hint:{person}:{len(req.state.answers)}",
+                )
+            # A tier where everybody declined ends early.
+            req = await self._advance(req, now, status="edit", changed=True)
         return AnswerReply(result.outcome, rid, req.drill)
 
     async def _connect(self, req: StoredRequest, person: str, now: datetime) -> None:
@@ -509,8 +515,8 @@ class CrisisService:
                 req = replace(req, state=result.state)
                 await self.store.save_state(req.id, req.state, None)
                 await self.store.add_event(req.id, now, "closed", actor)
-                await self._tell_settled(req, result.notify, now)
                 await self._edit_status(req)
+                await self._tell_settled(req, result.notify, now)
             return CloseReply(result.outcome, req.id)
 
     async def active_requests(self, roles: Collection[str]) -> list[RequestView]:

@@ -324,13 +324,13 @@ class Rounds(ABC):
         """Queue the room and the introduction of one stored group."""
 
     @abstractmethod
-    def report(self, key: str, figures: list[FigureRow], people: int) -> Say: ...
+    def report(self, row: RoundRow, figures: list[FigureRow]) -> Say: ...
 
     def keep(self, group: PlannedGroup, still: set[str]) -> PlannedGroup | None:
         """The group as it may still go ahead when only `still` take part any more."""
         return group if all(p.user_id in still for p in group.members) else None
 
-    async def after_store(self, planned: Planned, now: float) -> None:  # noqa: B027
+    async def after_store(self, planned: Planned, row: RoundRow, now: float) -> None:  # noqa: B027
         """More effects of the round, in the transaction that stores it (default: none)."""
 
     async def eligible(self, now: float) -> list[Profile]:
@@ -380,7 +380,7 @@ class Rounds(ABC):
                 [self._new_group(key, idx, group, due) for idx, group in enumerate(groups)],
                 now,
             )
-            await self.after_store(planned, now)
+            await self.after_store(planned, row, now)
             return row
 
     @property
@@ -467,9 +467,7 @@ class Rounds(ABC):
         row = await self.run_round(key, "admin")
         figures = await self.store.figures(row.id)
         async with self.db.transaction():
-            await self._answer(
-                request, self.report(key, figures, row.people), f"{answer_key}:answer"
-            )
+            await self._answer(request, self.report(row, figures), f"{answer_key}:answer")
             await self.store.finish_request(request.id, self.clock())
 
     async def next_admin_key(self) -> str:

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from bot.domain.hospitation import WishErrorCode, matching_wishes, normalise_short_id, parse_wish
-from bot.services.hospitation_messages import host_label, person_label, when_say
+from bot.services.hospitation_messages import host_contact, person_label, when_say
 from bot.services.hospitations import HospitationService
 from bot.services.ports import Say
 from bot.store.hospitations import Offer, Tie, Wish
@@ -133,7 +133,7 @@ class HospitationFollowups:
                         "id": offer.id,
                         "title": offer.title,
                         "when": when_say(offer.when),
-                        "host": host_label(offer),
+                        "host": host_contact(offer),
                         "area": wish.area,
                         "prefix": self.service.prefix,
                     },
@@ -169,7 +169,7 @@ class HospitationFollowups:
                 continue
             await self.messenger.tell(
                 row.user_id,
-                Say("hosp.remind.participant", {**params, "host": host_label(offer)}),
+                Say("hosp.remind.participant", {**params, "host": host_contact(offer)}),
                 effect_key=f"hosp:{offer.id}:remind:{row.user_id}",
             )
             await self.store.mark_seat_reminded(offer.id, row.user_id)

@@ -17,7 +17,7 @@ from bot.domain.hospitation import (
     OfferError,
     Seats,
 )
-from bot.services.ports import Say
+from bot.services.ports import AccountDirectory, Say
 from bot.store.db import Database
 from bot.store.hospitations import Offer
 
@@ -34,17 +34,19 @@ class PersonInfo:
 PersonLookup = Callable[[str], Awaitable[PersonInfo]]
 
 
-def profile_lookup(db: Database) -> PersonLookup:
-    """Name, department and municipality from the person's profile, if they have one."""
+def profile_lookup(db: Database, accounts: AccountDirectory | None = None) -> PersonLookup:
+    """Name, department and municipality from the person's profile; without a name there,
+    the display name the chat layer last saw."""
     from bot.store.profiles import ProfileRepository
 
     profiles = ProfileRepository(db)
 
     async def lookup(user_id: str) -> PersonInfo:
         profile = await profiles.get(user_id)
+        seen = accounts.known_display_name(user_id) if accounts is not None else None
         if profile is None:
-            return PersonInfo()
-        return PersonInfo(profile.display_name, profile.department, profile.municipality)
+            return PersonInfo(seen)
+        return PersonInfo(profile.display_name or seen, profile.department, profile.municipality)
 
     return lookup
 
@@ -71,10 +73,24 @@ def when_say(when: When) -> Say:
 
 
 def host_label(offer: Offer) -> str:
-    """E.g. ``Anna Schmidt (Bauamt, Musterstadt)``; the Matrix ID without a profile name."""
-    name = offer.host_name or offer.host or "–"
+    """For everyone (announcements, lists): ``Anna Schmidt (Bauamt, Musterstadt)``.
+
+    Never the Matrix ID: a message naming it is dropped from the outbox when that person
+    asks to be forgotten, and the announcement post must stay there so it can be edited.
+    Without a known name the ID's local part stands in.
+    """
+    name = offer.host_name or (offer.host or "–").lstrip("@").split(":", 1)[0]
     place = ", ".join(p for p in (offer.department, offer.municipality) if p)
     return f"{name} ({place})" if place else name
+
+
+def host_contact(offer: Offer) -> str:
+    """For the people signed up (DMs): the host with Matrix ID, to write to them."""
+    if offer.host is None:
+        return host_label(offer)
+    return person_label(
+        offer.host, PersonInfo(offer.host_name, offer.department, offer.municipality)
+    )
 
 
 def person_label(user_id: str, info: PersonInfo) -> str:

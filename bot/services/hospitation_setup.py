@@ -26,7 +26,9 @@ class Hospitations:
 
 
 def install_hospitations(services: Services) -> Hospitations:
-    offers = HospitationService(services.config, services.db, services.messenger)
+    offers = HospitationService(
+        services.config, services.db, services.messenger, accounts=services.accounts
+    )
     feature = Hospitations(
         offers, OfferDialog(offers), HospitationFollowups(offers), HospitationData(offers)
     )

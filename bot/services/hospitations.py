@@ -27,12 +27,12 @@ from bot.domain.ics import offer_to_ics
 from bot.services import hospitation_messages as messages
 from bot.services.hospitation_messages import (
     PersonLookup,
-    host_label,
+    host_contact,
     person_label,
     profile_lookup,
     when_say,
 )
-from bot.services.ports import Attachment, Messenger, Say
+from bot.services.ports import AccountDirectory, Attachment, Messenger, Say
 from bot.store.db import Database
 from bot.store.hospitations import HospitationStore, Offer
 
@@ -79,6 +79,7 @@ class HospitationService:
         messenger: Messenger,
         *,
         people: PersonLookup | None = None,
+        accounts: AccountDirectory | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -88,7 +89,7 @@ class HospitationService:
         self.store = HospitationStore(db)
         self.messenger = messenger
         self.tz = ZoneInfo(config.timezone)
-        self.people = people or profile_lookup(db)
+        self.people = people or profile_lookup(db, accounts)
         self.clock: Clock = clock or (lambda: datetime.now(self.tz))
         self.rng = rng or random.SystemRandom()
 
@@ -233,16 +234,16 @@ class HospitationService:
     # -- sign-ups ------------------------------------------------------------------------
 
     async def join(self, user_id: str, typed_id: str) -> JoinOutcome:
-        offer = await self.find(typed_id)
-        if offer is None:
-            return JoinOutcome("not_found" if normalise_short_id(typed_id) else "bad_id")
-        if offer.cancelled:
-            return JoinOutcome("cancelled", offer)
-        if self.has_started(offer):
-            return JoinOutcome("started", offer)
-        if offer.host == user_id:
-            return JoinOutcome("own_offer", offer)
         async with self.db.transaction():
+            offer = await self.find(typed_id)
+            if offer is None:
+                return JoinOutcome("not_found" if normalise_short_id(typed_id) else "bad_id")
+            if offer.cancelled or offer.host is None:
+                return JoinOutcome("cancelled", offer)
+            if self.has_started(offer):
+                return JoinOutcome("started", offer)
+            if offer.host == user_id:
+                return JoinOutcome("own_offer", offer)
             result = (await self.store.seats(offer.id, offer.capacity)).join(user_id)
             if result.outcome in ("already_confirmed", "already_waiting"):
                 return JoinOutcome(result.outcome, offer, result.position)
@@ -258,7 +259,7 @@ class HospitationService:
             if state == "confirmed":
                 await self.messenger.tell(
                     user_id,
-                    Say("hosp.joined", {**common, "host": host_label(offer)}),
+                    Say("hosp.joined", {**common, "host": host_contact(offer)}),
                     effect_key=f"{prefix}:seat:{user_id}",
                     attachment=self.ics(offer),
                 )
@@ -281,24 +282,22 @@ class HospitationService:
                     "hosp.host.waiting",
                     {**common, "person": person_label(user_id, info), "position": result.position},
                 )
-            assert offer.host is not None
             await self.messenger.tell(offer.host, host_say, effect_key=f"{prefix}:host")
             await self.update_announcements(offer.id)
         return JoinOutcome(result.outcome, offer, result.position)
 
     async def cancel_seat(self, user_id: str, typed_id: str) -> CancelOutcome:
-        offer = await self.find(typed_id)
-        if offer is None:
-            return CancelOutcome("not_found" if normalise_short_id(typed_id) else "bad_id")
-        if offer.host == user_id:
-            return CancelOutcome("is_host", offer)
-        if offer.cancelled:
-            return CancelOutcome("cancelled", offer)
-        if self.is_past(offer):
-            return CancelOutcome("past", offer)
         async with self.db.transaction():
-            result = await self._leave(offer, user_id, anonymous=False)
-        return CancelOutcome(result.outcome, offer, result.promoted)
+            offer = await self.find(typed_id)
+            if offer is None:
+                return CancelOutcome("not_found" if normalise_short_id(typed_id) else "bad_id")
+            if offer.host == user_id:
+                return CancelOutcome("is_host", offer)
+            if offer.cancelled:
+                return CancelOutcome("cancelled", offer)
+            if self.is_past(offer):
+                return CancelOutcome("past", offer)
+            return await self._leave(offer, user_id, anonymous=False)
 
     async def _leave(self, offer: Offer, user_id: str, *, anonymous: bool) -> CancelOutcome:
         """Give up a seat: the first waiting person moves up and is told; so is the host.
@@ -315,7 +314,7 @@ class HospitationService:
             await self.store.confirm_seat(offer.id, promoted)
             await self.messenger.tell(
                 promoted,
-                Say("hosp.promoted", {**common, "host": host_label(offer)}),
+                Say("hosp.promoted", {**common, "host": host_contact(offer)}),
                 effect_key=f"{prefix}:promoted:{promoted}",
                 attachment=self.ics(offer),
             )
@@ -353,16 +352,16 @@ class HospitationService:
 
     async def withdraw(self, user_id: str, typed_id: str) -> WithdrawOutcome:
         """The host cancels the whole offer; everyone signed up or waiting is told."""
-        offer = await self.find(typed_id)
-        if offer is None:
-            return WithdrawOutcome("not_found" if normalise_short_id(typed_id) else "bad_id")
-        if offer.host != user_id:
-            return WithdrawOutcome("not_host", offer)
-        if offer.cancelled:
-            return WithdrawOutcome("cancelled", offer)
-        if self.is_past(offer):
-            return WithdrawOutcome("past", offer)
         async with self.db.transaction():
+            offer = await self.find(typed_id)
+            if offer is None:
+                return WithdrawOutcome("not_found" if normalise_short_id(typed_id) else "bad_id")
+            if offer.host != user_id:
+                return WithdrawOutcome("not_host", offer)
+            if offer.cancelled:
+                return WithdrawOutcome("cancelled", offer)
+            if self.is_past(offer):
+                return WithdrawOutcome("past", offer)
             notified = await self._cancel_offer(offer, "host")
         return WithdrawOutcome("withdrawn", offer, notified)
 
@@ -371,7 +370,7 @@ class HospitationService:
         await self.store.cancel_offer(offer.id, by, self.now().timestamp())
         version = await self.store.bump_version(offer.id)
         if by == "host":
-            say = Say("hosp.cancelled", {**self._offer_params(offer), "host": host_label(offer)})
+            say = Say("hosp.cancelled", {**self._offer_params(offer), "host": host_contact(offer)})
         else:
             # The host's name and free text must not travel any further.
             say = Say(

@@ -37,6 +37,7 @@ from bot.services.profiles import (
     COLUMN,
     Alternatives,
     LanguageNames,
+    PerLanguage,
     ProfileService,
     empty_value,
     error_say,
@@ -80,8 +81,7 @@ class OnboardingService:
             await self.dialogs.put(user_id, KIND, STEPS[0].value, data, now)
             privacy = self.config.privacy
             notice = Say(
-                "onboarding.notice",
-                {"notice_de": privacy.notice_de, "notice_en": privacy.notice_en},
+                "onboarding.notice", {"notice": PerLanguage(privacy.notice_de, privacy.notice_en)}
             )
             intro = Say("onboarding.intro_again" if profile else "onboarding.intro")
             return OnboardingReply([notice, intro, self._question(STEPS[0], profile, data)])
@@ -138,8 +138,10 @@ class OnboardingService:
                     data["pending"] = {"raw": clean_text(text), "suggestions": value.suggestions}
                     await self.dialogs.put(user_id, KIND, step.value, data, now)
                     return OnboardingReply([self._did_you_mean(which, value)])
+                if data.pop("pending", None) is not None:
+                    await self.dialogs.put(user_id, KIND, step.value, data, now)
                 return OnboardingReply(
-                    [error_say(which, value), self._question(step, profile, data, again=True)]
+                    [error_say(which, value), self._question(step, profile, data)]
                 )
             data.pop("pending", None)
             answers[step.value] = list(value) if isinstance(value, tuple) else value
@@ -206,9 +208,7 @@ class OnboardingService:
         assert profile is not None
         return profile
 
-    def _question(
-        self, step: Step, profile: Profile | None, data: dict[str, Any], *, again: bool = False
-    ) -> Say:
+    def _question(self, step: Step, profile: Profile | None, data: dict[str, Any]) -> Say:
         answers = data.get("answers", {})
         current: Any
         if step.value in answers:

@@ -61,6 +61,14 @@ class LanguageNames:
 
 
 @dataclass(frozen=True)
+class PerLanguage:
+    """A configured text that exists per language (e.g. the privacy notice)."""
+
+    de: str
+    en: str
+
+
+@dataclass(frozen=True)
 class Moment:
     """A date (and time) shown in the reader's format and the configured time zone."""
 

@@ -32,6 +32,7 @@ class RoundRow:
     people: int
     groups: int
     unmatched: int
+    pause_questions: int = 0
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,8 @@ class CoffeeStore:
 
     async def round_by_key(self, key: str) -> RoundRow | None:
         row = await self.db.fetchone(
-            "SELECT id, kind, key, seq, trigger, started_at, people, groups, unmatched "
+            "SELECT id, kind, key, seq, trigger, started_at, people, groups, unmatched, "
+            "pause_questions "
             "FROM coffee_rounds WHERE key = ?",
             (key,),
         )
@@ -165,7 +167,8 @@ class CoffeeStore:
 
     async def last_round(self, kind: RoundKind) -> RoundRow | None:
         row = await self.db.fetchone(
-            "SELECT id, kind, key, seq, trigger, started_at, people, groups, unmatched "
+            "SELECT id, kind, key, seq, trigger, started_at, people, groups, unmatched, "
+            "pause_questions "
             "FROM coffee_rounds WHERE kind = ? ORDER BY seq DESC LIMIT 1",
             (kind,),
         )
@@ -207,6 +210,11 @@ class CoffeeStore:
                 groups,
                 unmatched,
             )
+
+    async def set_pause_questions(self, round_id: int, count: int) -> None:
+        await self.db.execute(
+            "UPDATE coffee_rounds SET pause_questions = ? WHERE id = ?", (count, round_id)
+        )
 
     async def insert_groups(self, round_id: int, groups: Sequence[NewGroup], now: float) -> None:
         async with self.db.transaction() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from bot.store.db import Database
@@ -44,9 +45,14 @@ class RoomDirectory:
         row = await self.db.fetchone("SELECT room_id FROM purpose_rooms WHERE key = ?", (key,))
         return None if row is None or row[0] is None else str(row[0])
 
-    async def set_purpose_room(self, key: str, room_id: str) -> None:
+    async def set_purpose_room(self, key: str, room_id: str, invitees: list[str]) -> None:
         await self.db.execute(
-            "INSERT INTO purpose_rooms (key, room_id, created_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET room_id = excluded.room_id",
-            (key, room_id, time.time()),
+            "INSERT INTO purpose_rooms (key, room_id, invitees, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET room_id = excluded.room_id, "
+            "invitees = excluded.invitees",
+            (key, room_id, json.dumps(invitees), time.time()),
         )
+
+    async def purpose_invitees(self, key: str) -> list[str]:
+        row = await self.db.fetchone("SELECT invitees FROM purpose_rooms WHERE key = ?", (key,))
+        return [] if row is None else list(json.loads(row[0]))

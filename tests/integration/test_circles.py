@@ -47,12 +47,9 @@ async def earlier_message(
         synced = [e for e in user.room_events(room_id) if wanted(e)]
         if synced:
             return synced[0]  # type: ignore[return-value]
-        room = user.client.rooms.get(room_id)
+        # No `from` token: the newest events, backwards.
         response = await user.client.room_messages(
-            room_id,
-            start=(room.prev_batch or "") if room is not None else "",
-            direction=MessageDirection.back,
-            limit=100,
+            room_id, start=None, direction=MessageDirection.back, limit=100
         )
         if isinstance(response, RoomMessagesResponse):
             seen = [type(e).__name__ for e in response.chunk]

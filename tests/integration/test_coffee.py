@@ -171,12 +171,11 @@ async def test_admin_round_introduces_everyone_once_across_a_crash(
     states = dict(
         query(
             bot,
-            "SELECT action, group_concat(status) FROM outbox WHERE key LIKE 'coffee:%' "
-            "GROUP BY action",
+            "SELECT action || ':' || (key LIKE '%:intro'), group_concat(status) "
+            "FROM outbox WHERE key LIKE 'coffee:2%' GROUP BY 1",
         )
     )
-    assert states["create_room"] == "sent,sent,sent"
-    assert states["message"] == "pending,pending,pending"
+    assert states == {"create_room:0": "sent,sent,sent", "message:1": "pending,pending,pending"}
 
     await bot.start_and_wait()
     await admin.wait_for_message(

@@ -4,6 +4,7 @@ join the rotation, spontaneous coffee breaks, expiry, restarts and the follow-up
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -188,6 +189,22 @@ async def test_suggestion_accepted_by_an_admin_joins_the_rotation(
         raise AssertionError("the accepted suggestion never appeared in the room")
 
 
+async def bot_db_row(
+    bot: BotProcess, sql: str, params: tuple[Any, ...] = (), within_s: float = 30
+) -> tuple[Any, ...]:
+    """The first row of a query on the bot's store, once there is one."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        with sqlite3.connect(bot.database) as db:
+            row = db.execute(sql, params).fetchone()
+        if row is not None:
+            return tuple(row)
+        if loop.time() > deadline:
+            raise AssertionError(f"no row for {sql} {params} within {within_s} s")
+        await asyncio.sleep(0.2)
+
+
 async def test_two_offers_meet_in_a_new_room_and_confirm_the_tie(
     make_bot: MakeBot, make_user: MakeUser
 ) -> None:
@@ -208,31 +225,49 @@ async def test_two_offers_meet_in_a_new_room_and_confirm_the_tie(
     await ask(carol, bot, carol_dm, "!kaffeepause 5", "Notiert")
     await ask(dave, bot, dave_dm, "!coffeebreak", carol.user_id)
 
-    carol_room = await carol.wait_for_invite(timeout=30)
-    dave_room = await dave.wait_for_invite(timeout=30)
-    assert carol_room == dave_room not in (carol_dm, dave_dm)
-    intro = await carol.wait_for_message(
-        carol_room, sender=bot.user_id, predicate=lambda m: "Kaffeepause" in m.body, timeout=30
+    room_id = await carol.wait_for_invite(timeout=30)
+    assert await dave.wait_for_invite(timeout=30) == room_id
+    assert room_id not in (carol_dm, dave_dm)
+
+    # The introduction went into that room, naming and mentioning both.
+    intro_event, payload = await bot_db_row(
+        bot,
+        "SELECT event_id, payload FROM outbox WHERE key LIKE 'coffeebreak:%:intro' "
+        "AND status = 'sent' AND room_id = ?",
+        (room_id,),
     )
-    assert carol.user_id in intro.body and dave.user_id in intro.body
-    assert set(intro.source["content"]["m.mentions"]["user_ids"]) == {
-        carol.user_id,
-        dave.user_id,
-    }
+    content = json.loads(payload)["content"]
+    assert "Kaffeepause" in content["body"]
+    assert carol.user_id in content["body"] and dave.user_id in content["body"]
+    assert sorted(content["m.mentions"]["user_ids"]) == sorted([carol.user_id, dave.user_id])
+    raw = await carol.raw_room_events(room_id)
+    assert any(e["event_id"] == intro_event and e["type"] == "m.room.encrypted" for e in raw)
 
     # After the 5 "minutes": "Haben Sie gesprochen?" with 👍/👎; two 👍 make a tie.
-    question = await dave.wait_for_message(
-        dave_room, sender=bot.user_id, predicate=lambda m: "gesprochen" in m.body, timeout=30
+    (question,) = await bot_db_row(
+        bot,
+        "SELECT event_id FROM outbox WHERE key LIKE 'coffeebreak:%:followup' "
+        "AND status = 'sent' AND room_id = ?",
+        (room_id,),
     )
-    await dave.wait_for_room(dave_room, encrypted=True)
-    await carol.react(carol_room, question.event_id, "👍")
-    await dave.react(dave_room, question.event_id, "👍🏽")
-    await carol.wait_for_message(
-        carol_room, sender=bot.user_id, predicate=lambda m: "Danke" in m.body, timeout=30
+    await bot_db_row(
+        bot,
+        "SELECT 1 FROM outbox WHERE key LIKE 'coffeebreak:%:followup:react:👎' AND status = 'sent'",
     )
-    with sqlite3.connect(bot.database) as db:
-        ties = db.execute("SELECT user_a, user_b FROM coffee_break_ties").fetchall()
-    assert ties == [(carol.user_id, dave.user_id)]
+    await dave.wait_for_room(room_id, encrypted=True)
+    await carol.react(room_id, question, "👍")
+    await dave.react(room_id, question, "👍🏽")
+    tie = await bot_db_row(bot, "SELECT user_a, user_b FROM coffee_break_ties")
+    assert tie == (carol.user_id, dave.user_id)
+    await bot_db_row(
+        bot, "SELECT 1 FROM outbox WHERE key LIKE 'coffeebreak:%:thanks' AND status = 'sent'"
+    )
+
+    # Both can read the introduction: the bot waits for the invites before it encrypts.
+    for user in (carol, dave):
+        await user.wait_for_message(
+            room_id, lambda m: "Kaffeepause" in m.body, sender=bot.user_id, timeout=15
+        )
 
 
 async def test_lonely_offer_expires_kindly(make_bot: MakeBot, make_user: MakeUser) -> None:

@@ -20,7 +20,8 @@ from bot.store.coffee import CoffeeStore
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 
-from .fakes import RecordingMessenger, Sent
+from .fakes import Sent
+from .test_coffee_service import RenderingMessenger
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ADMIN = frozenset({"admin"})
@@ -93,7 +94,7 @@ class World:
     def __init__(self, db: Database, config: Config, now: float = FIRST_WEDNESDAY + 60) -> None:
         self.db = db
         self.clock = Clock(now)
-        self.messenger = RecordingMessenger()
+        self.messenger = RenderingMessenger()
         self.followups = FollowUps(db, self.messenger, self.clock)
         self.circles = CirclesService(db, self.messenger, config, clock=self.clock)
         self.store = CoffeeStore(db)

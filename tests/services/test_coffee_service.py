@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.chat.messenger import ChatMessenger
 from bot.config import Config, parse_config
 from bot.services.coffee import PAUSE_KEY, CoffeeHistory, CoffeeService
 from bot.services.followup import FollowUps
@@ -39,6 +40,23 @@ PEOPLE = [
     ("emil", "Kämmerei", "Beispieldorf", "Friedhofsgebühren kalkulieren", ["Friedhofswesen"]),
     ("frida", "Ordnungsamt", "Musterstadt", "Friedhofswesen und Gebühren", ["Friedhofswesen"]),
 ]
+
+
+class RenderingMessenger(RecordingMessenger):
+    """Records like RecordingMessenger and renders every message in both languages the way
+    the chat layer will, so a missing parameter fails here and not in production."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.renderer = ChatMessenger(None, None, "de", lambda: None)  # type: ignore[arg-type]
+
+    def _record(self, sent: Sent) -> None:
+        says = [sent.message, sent.extra.get("name")]
+        for say in says:
+            if isinstance(say, Say):
+                for lang in ("de", "en"):
+                    self.renderer.render(say, lang)  # type: ignore[arg-type]
+        super()._record(sent)
 
 
 def uid(name: str, server: str = SERVER) -> str:
@@ -101,7 +119,7 @@ class World:
     def __init__(self, db: Database, config: Config, now: float) -> None:
         self.db = db
         self.clock = Clock(now)
-        self.messenger = RecordingMessenger()
+        self.messenger = RenderingMessenger()
         self.followups = FollowUps(db, self.messenger, self.clock)
         self.coffee = CoffeeService(db, self.messenger, config, self.followups, clock=self.clock)
         self.store = CoffeeStore(db)

@@ -284,6 +284,8 @@ async def test_tier_one_asks_the_best_fitting_with_reaction_buttons(world: World
     assert "Tafel" in text and "Lebensmittel" in text and "Der Krisenstab" in text
     assert "Lagezentrum" in text  # the formal fallback
     assert f"!nein {started.id}" in text
+    # The crisis room hears first; a large fan-out must not delay the staff's view.
+    assert world.messenger.sent[0].kind == "post"
     status = [s for s in world.messenger.sent if s.kind == "post"]
     assert [(s.target, s.effect_key) for s in status] == [
         (CRISIS_ROOM, f"crisis:{started.id}:status")

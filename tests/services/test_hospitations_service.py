@@ -618,3 +618,47 @@ async def test_every_message_renders_in_both_languages(world: World) -> None:
         for lang in ("de", "en"):
             rendered = text(message, lang)  # type: ignore[arg-type]
             assert rendered and "{" not in rendered
+
+
+async def test_forgetting_a_host_through_every_owner_keeps_the_announcement_editable(
+    tmp_path: Path,
+) -> None:
+    """With the real owners in their real order: the post names the host by Matrix ID (no
+    profile), yet it must survive the forgetting so that it can be edited to "withdrawn"."""
+    import json
+
+    from bot.chat.messenger import ChatMessenger
+    from bot.jobs import Jobs
+    from bot.services.hub import build_services
+    from bot.store.outbox import Outbox
+
+    async def no_preference(user_id: str) -> None:
+        return None
+
+    db = Database(tmp_path / "all.db")
+    await db.open()
+    try:
+        config = make_config(announcement_rooms=[ROOM])
+        messenger = ChatMessenger(Outbox(db), no_preference, "de", lambda: None)
+        services = build_services(config, db, messenger, Jobs(config.timezone))
+        offers = services.hospitations.offers
+        day = offers.today() + timedelta(days=10)
+        offer = await offers.create_offer(ANNA, draft(day=day, title="Zuckerwatte"))
+        post_key = f"hosp:{offer.id}:announce:{ROOM}"
+        await db.execute(
+            "UPDATE outbox SET status = 'sent', event_id = '$post', room_id = ? WHERE key = ?",
+            (ROOM, post_key),
+        )
+        await offers.join(BEN, offer.id)
+        await services.privacy.forget(ANNA)
+
+        rows = await db.fetchall("SELECT key, status, payload FROM outbox ORDER BY id")
+        assert any(key == post_key and status == "sent" for key, status, _ in rows)
+        last_edit = [json.loads(p) for k, s, p in rows if k.startswith(post_key + ":v")][-1]
+        assert last_edit["original"] == post_key
+        assert last_edit["content"]["body"].startswith(f"Abgesagt: Hospitation {offer.id}")
+        assert not any(ANNA in p or "Zuckerwatte" in p for _, _, p in rows)
+        told = [json.loads(p) for k, _, p in rows if k.endswith(f":cancelled:{BEN}")]
+        assert "findet leider nicht statt" in told[0]["content"]["body"]
+    finally:
+        await db.close()

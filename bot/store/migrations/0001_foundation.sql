@@ -41,9 +41,12 @@ CREATE TABLE dm_rooms (
 );
 
 -- Rooms the bot creates for a purpose (a match, a circle, a crisis connection).
+-- invitees: JSON list of the people invited at creation; nothing is sent into the room
+-- before they show up in its member list, or their devices would miss the room key.
 CREATE TABLE purpose_rooms (
     key        TEXT PRIMARY KEY,
     room_id    TEXT,
+    invitees   TEXT NOT NULL DEFAULT '[]',
     created_at REAL NOT NULL
 );
 

@@ -15,6 +15,8 @@ CREATE TABLE coffee_rounds (
     people     INTEGER NOT NULL,
     groups     INTEGER NOT NULL,
     unmatched  INTEGER NOT NULL,
+    -- How many were asked whether to pause (after unanswered introductions).
+    pause_questions INTEGER NOT NULL DEFAULT 0,
     UNIQUE (kind, seq)
 );
 
