@@ -74,7 +74,7 @@ class Command:
         if self.parent is not None:
             words.insert(0, self.parent.display_name(lang))
         words += [a.usage(lang) for a in self.args]
-        return prefix + " ".join(words)
+        return prefix + " ".join(w for w in words if w)
 
     def allowed(self, roles: frozenset[Role]) -> bool:
         return not self.roles or bool(self.roles & roles)
