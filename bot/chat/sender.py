@@ -288,10 +288,18 @@ class OutboxSender:
         return await self._send(room_id, "m.room.message", content, item.key)
 
     async def _create_room(self, item: OutboxItem) -> Outcome:
-        if await self.rooms.purpose_room(item.target) is not None:
-            await self.outbox.mark_sent(item.id, None, await self.rooms.purpose_room(item.target))
-            return Outcome.DONE
         payload = item.payload
+        existing = await self.rooms.purpose_room(item.target)
+        if existing is None and await self.rooms.creation_started(item.target):
+            # A crash may have hit after the homeserver created the room: find it again
+            # by its purpose marker instead of creating a second one.
+            existing = await self._find_created_room(item.target, payload)
+            if existing is not None:
+                await self.rooms.set_purpose_room(item.target, existing, payload["invite"])
+        if existing is not None:
+            await self.outbox.mark_sent(item.id, None, existing)
+            return Outcome.DONE
+        await self.rooms.start_creation(item.target, payload["invite"])
         response = check(
             await self.client.room_create(
                 name=payload["name"],
@@ -316,3 +324,13 @@ class OutboxSender:
         await self.rooms.set_purpose_room(item.target, response.room_id, payload["invite"])
         await self.outbox.mark_sent(item.id, None, response.room_id)
         return Outcome.DONE
+
+    async def _find_created_room(self, key: str, payload: dict[str, Any]) -> str | None:
+        invited = set(payload["invite"])
+        for room_id, room in list(self.client.rooms.items()):
+            if room.name != payload["name"] or not invited <= set(room.users):
+                continue
+            marker = await self.client.room_get_state_event(room_id, "org.flurfunk.purpose")
+            if getattr(marker, "content", {}).get("key") == key:
+                return room_id
+        return None

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bot.domain.neighbours import Floats, Ints, best_per_row
 from bot.domain.similarity import Document, Similarity
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 _LEFT_OUT_ROUNDS = 3
 # Per-person exceptions (bans, old meetings) beyond this are checked row by row instead.
 _MAX_EXTRA_CANDIDATES = 64
+# Rows of a dense (people x everyone) weight matrix computed at once; bounds its memory.
+_ROWS_AT_ONCE = 64
+# People short of candidates are first filled up from this many random others.
+_FILL_SAMPLE = 4096
 
 
 def _codes(values: Sequence[object]) -> Ints:
@@ -129,63 +134,83 @@ class MatchGraph:
             out += self._rules.noise * _unit_noise(self._rules.seed, self._ids[rows], self._ids[cols])
         return out
 
-    def weight(self, rows: Ints, cols: Ints, noise: bool = True) -> Floats:
-        sims = self.index.pair_scores(rows, cols)
-        return self.base_weight(rows, cols, sims) + self.pair_terms(rows, cols, noise)
-
-    def weights_from(self, x: int) -> Floats:
-        """Weight of x with every node (-inf where forbidden)."""
-        cols = np.arange(self.n, dtype=np.int64)
-        rows = np.full(self.n, x, dtype=np.int64)
-        return self.base_weight(rows, cols, self.index.row(x)) + self.pair_terms(rows, cols)
+    def weights_between(self, xs: Ints, ys: Ints) -> NDArray[np.float64]:
+        """Weight of each of xs with each of ys, a (len(xs) x len(ys)) matrix; -inf: forbidden."""
+        rows = np.repeat(xs.astype(np.int64), len(ys))
+        cols = np.tile(ys.astype(np.int64), len(xs))
+        sims = self.index.similarity_between(xs, ys).ravel()
+        weights = self.base_weight(rows, cols, sims) + self.pair_terms(rows, cols)
+        return weights.reshape(len(xs), len(ys))
 
     def candidates(self) -> tuple[Ints, Ints, Floats]:
         """Each person's k heaviest allowed partners, as an undirected edge list.
 
-        The index ranks by the cheap group rules first and over-fetches by the number of the
-        person's own exceptions, so cutting banned pairs afterwards still leaves the true top k.
-        Whoever ends up with fewer than k (few similar people, many bans) is ranked against
-        everyone, which also finds partners with no shared word at all.
+        The index ranks by the rules that hold for whole groups and over-fetches by the number
+        of pair exceptions, so cutting banned pairs afterwards still leaves the true top k.
+        Whoever ends up with fewer than k (few words in common with anyone, many bans) is
+        filled up from a random sample of everyone, else from everyone: a partner with no word
+        in common is still better than none.
         """
         k = self._rules.candidates_per_person
         extra = min(int(self._exceptions_per_person.max(initial=0)), _MAX_EXTRA_CANDIDATES)
-        found = self.index.top_k(k + extra, self.base_weight, self._apart)
+        bonus = self._cross_bonus + 2 * float(self._left_out.max(initial=0.0))
+        found = self.index.top_k(k + extra, self.base_weight, self._apart, bonus)
         rows, cols = found.rows, found.cols
         weights = found.weight + self.pair_terms(rows, cols)
         keep = best_per_row(rows, weights, k, self.n)
-        rows, cols, weights = rows[keep], cols[keep], weights[keep]
-        short = np.flatnonzero(np.bincount(rows, minlength=self.n) < k)
-        extra_rows, extra_cols, extra_weights = [rows], [cols], [weights]
-        for x in short:
-            towards = self.weights_from(int(x))
-            allowed = np.flatnonzero(np.isfinite(towards))
-            best = allowed[np.argsort(-towards[allowed], kind="stable")[:k]]
-            extra_rows.append(np.full(len(best), x, dtype=np.int64))
-            extra_cols.append(best)
-            extra_weights.append(towards[best])
-        rows, cols = np.concatenate(extra_rows), np.concatenate(extra_cols)
-        weights = np.concatenate(extra_weights)
+        parts = [(rows[keep], cols[keep], weights[keep])]
+        short = np.flatnonzero(np.bincount(rows[keep], minlength=self.n) < k)
+        rng = np.random.default_rng(self._rules.seed)
+        sample = np.sort(rng.choice(self.n, min(self.n, _FILL_SAMPLE), replace=False))
+        everyone = np.arange(self.n, dtype=np.int64)
+        for start in range(0, len(short), _ROWS_AT_ONCE):
+            xs = short[start : start + _ROWS_AT_ONCE]
+            r, c, w = self._best_of(xs, sample, k)
+            if len(sample) < self.n and (np.bincount(r, minlength=len(xs)) < k).any():
+                r, c, w = self._best_of(xs, everyone, k)
+                parts.append((xs[r], c, w))
+            else:
+                parts.append((xs[r], sample[c], w))
+        rows, cols, weights = (np.concatenate(p) for p in zip(*parts, strict=True))
         return _undirected(self.n, rows, cols, weights)
 
+    def candidates_among(self, nodes: Ints) -> tuple[Ints, Ints, Floats]:
+        """The candidate graph of `nodes` alone, numbered by position in `nodes`."""
+        k = self._rules.candidates_per_person
+        parts = []
+        for start in range(0, len(nodes), _ROWS_AT_ONCE):
+            r, c, w = self._best_of(nodes[start : start + _ROWS_AT_ONCE], nodes, k)
+            parts.append((r + start, c, w))
+        rows, cols, weights = (np.concatenate(p) for p in zip(*parts, strict=True))
+        return _undirected(len(nodes), rows, cols, weights)
+
+    def _best_of(self, xs: Ints, among: Ints, k: int) -> tuple[Ints, Ints, Floats]:
+        """Each of xs with its k best allowed partners in `among`, as positions in xs, among."""
+        towards = self.weights_between(xs, among)
+        width = min(k, len(among))
+        best = np.argpartition(-towards, width - 1, axis=1)[:, :width]
+        chosen = np.take_along_axis(towards, best, axis=1)
+        ok = np.isfinite(chosen)
+        return np.repeat(np.arange(len(xs)), width)[ok.ravel()], best[ok], chosen[ok]
+
     def all_pairs(self) -> tuple[Ints, Ints, Floats]:
-        """Every allowed pair: the reference graph for small rounds and for checking quality."""
-        return self.pairs_among(np.arange(self.n, dtype=np.int64), local=False)
+        """Every allowed pair: the reference graph for checking the pairing's quality."""
+        everyone = np.arange(self.n, dtype=np.int64)
+        parts = []
+        for start in range(0, self.n, _ROWS_AT_ONCE):
+            xs = everyone[start : start + _ROWS_AT_ONCE]
+            towards = self.weights_between(xs, everyone)
+            r, c = np.nonzero(np.isfinite(towards) & (xs[:, None] < everyone[None, :]))
+            parts.append((xs[r], c, towards[r, c]))
+        rows, cols, weights = (np.concatenate(p) for p in zip(*parts, strict=True))
+        return rows, cols.astype(np.int64), weights
 
-    def pairs_among(self, nodes: Ints, local: bool = True) -> tuple[Ints, Ints, Floats]:
-        """Allowed pairs within `nodes`, numbered by position in `nodes` if `local`."""
-        i, j = np.triu_indices(len(nodes), k=1)
-        w = self.weight(nodes[i], nodes[j])
-        ok = np.isfinite(w)
-        if not local:
-            i, j = nodes[i], nodes[j]
-        return i[ok].astype(np.int64), j[ok].astype(np.int64), w[ok]
-
-    def trio_gains(self, x: int, a: Ints, b: Ints) -> Floats:
+    def trio_gains(self, x: int, towards: Floats, a: Ints, b: Ints) -> Floats:
         """What x adds by joining each pair (a[i], b[i]); -inf where the trio breaks a rule.
 
-        Both new pairs must be allowed, and all three must share one language.
+        `towards` is x's weight with everyone. Both new pairs must be allowed, and all three
+        must share one language.
         """
-        towards = self.weights_from(x)
         gains = towards[a] + towards[b]
         spoken = np.zeros(len(a), dtype=bool)
         for lang in self._languages[x]:
@@ -193,12 +218,11 @@ class MatchGraph:
         gains[~spoken] = -np.inf
         return gains
 
-    def describe(self, groups: Sequence[Sequence[int]]) -> tuple[Floats, Floats, list[tuple[str, ...]]]:
+    def describe(
+        self, groups: Sequence[Sequence[int]]
+    ) -> tuple[Floats, Floats, list[tuple[str, ...]]]:
         """Per group: summed pair weight without noise, mean similarity, shared words."""
-        group_of = np.array([g for g, m in enumerate(groups) for _ in range(len(m) * (len(m) - 1) // 2)])
-        pairs = [_member_pairs(m) for m in groups]
-        i = np.concatenate([p[0] for p in pairs]) if pairs else np.empty(0, dtype=np.int64)
-        j = np.concatenate([p[1] for p in pairs]) if pairs else np.empty(0, dtype=np.int64)
+        group_of, i, j = _member_pairs(groups)
         sims = self.index.pair_scores(i, j)
         weights = self.base_weight(i, j, sims) + self.pair_terms(i, j, noise=False)
         sizes = np.bincount(group_of, minlength=len(groups))
@@ -207,10 +231,21 @@ class MatchGraph:
         return total_weight, mean_sim, self.index.explain(groups)
 
 
-def _member_pairs(members: Sequence[int]) -> tuple[Ints, Ints]:
-    i, j = np.triu_indices(len(members), k=1)
-    m = np.asarray(members, dtype=np.int64)
-    return m[i], m[j]
+def _member_pairs(groups: Sequence[Sequence[int]]) -> tuple[Ints, Ints, Ints]:
+    """All member pairs of all groups: (group number, first member, second member)."""
+    found: list[tuple[Ints, Ints, Ints]] = []
+    for size in sorted({len(g) for g in groups}):
+        which = np.array([g for g, members in enumerate(groups) if len(members) == size])
+        members = np.array([groups[g] for g in which], dtype=np.int64).reshape(len(which), size)
+        first, second = np.triu_indices(size, k=1)
+        found.append(
+            (np.repeat(which, len(first)), members[:, first].ravel(), members[:, second].ravel())
+        )
+    if not found:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    group_of, i, j = (np.concatenate(f) for f in zip(*found, strict=True))
+    return group_of, i, j
 
 
 def _undirected(n: int, rows: Ints, cols: Ints, weights: Floats) -> tuple[Ints, Ints, Floats]:

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from bot.domain.match_graph import MatchGraph
+from bot.domain.neighbours import Ints
 from bot.domain.pairing import approximate_pairs, exact_pairs
 from bot.domain.similarity import Similarity, TfidfSimilarity
 
@@ -120,7 +121,7 @@ def plan_round(
     n = len(eligible)
     pairer = exact_pairs if n <= rules.exact_up_to else approximate_pairs
     mate = pairer(n, u, v, w)
-    _pair_leftovers(graph, mate)
+    _pair_leftovers(graph, mate, rules)
     groups: list[list[int]] = [[int(x), int(mate[x])] for x in range(n) if 0 <= x < mate[x]]
     for x in np.flatnonzero(mate < 0):
         reason = _join_trio(graph, groups, int(x))
@@ -141,26 +142,35 @@ def plan_round(
     )
 
 
-def _pair_leftovers(graph: MatchGraph, mate: np.ndarray) -> None:
-    """People the candidate graph could not pair may still fit each other; ask exactly."""
+def _pair_leftovers(graph: MatchGraph, mate: Ints, rules: MatchRules) -> None:
+    """Pair whoever the candidate graph left alone among themselves.
+
+    Candidate lists favour people who are similar to many ("hubs"); someone whose every
+    candidate is such a hub can end up with nobody. Those left over get a candidate graph of
+    their own, again and again while it pairs anyone.
+    """
     lonely = np.flatnonzero(mate < 0)
-    if len(lonely) < 2:
-        return
-    u, v, w = graph.pairs_among(lonely)
-    local = exact_pairs(len(lonely), u, v, w)
-    for i in np.flatnonzero(local >= 0):
-        mate[lonely[i]] = lonely[local[i]]
+    while len(lonely) >= 2:
+        u, v, w = graph.candidates_among(lonely)
+        pairer = exact_pairs if len(lonely) <= rules.exact_up_to else approximate_pairs
+        local = pairer(len(lonely), u, v, w)
+        if not (local >= 0).any():
+            return
+        paired = np.flatnonzero(local >= 0)
+        mate[lonely[paired]] = lonely[local[paired]]
+        lonely = lonely[local < 0]
 
 
 def _join_trio(graph: MatchGraph, groups: list[list[int]], x: int) -> str | None:
     """Add x to the pair it fits best; a reason code if no pair can take it."""
-    if not np.isfinite(graph.weights_from(x)).any():
+    towards = graph.weights_between(np.array([x]), np.arange(graph.n))[0]
+    if not np.isfinite(towards).any():
         return NO_ALLOWED_PARTNER
     pairs = [i for i, g in enumerate(groups) if len(g) == 2]
     if pairs:
         a = np.array([groups[i][0] for i in pairs], dtype=np.int64)
         b = np.array([groups[i][1] for i in pairs], dtype=np.int64)
-        gains = graph.trio_gains(x, a, b)
+        gains = graph.trio_gains(x, towards, a, b)
         best = int(np.argmax(gains))
         if np.isfinite(gains[best]):
             groups[pairs[best]].append(x)

@@ -33,16 +33,21 @@ class SimilarityIndex(Protocol):
         """Similarity of each (rows[i], cols[i])."""
         ...
 
-    def row(self, i: int) -> Floats:
-        """Similarity of document i to every document."""
+    def similarity_between(self, rows: Ints, cols: Ints) -> NDArray[np.float64]:
+        """Similarity of each document in `rows` with each in `cols`, a dense matrix."""
         ...
 
     def top_k(
-        self, k: int, weigh: EdgeWeigher | None = None, apart: Ints | None = None
+        self,
+        k: int,
+        weigh: EdgeWeigher | None = None,
+        apart: Ints | None = None,
+        max_bonus: float = 0.0,
     ) -> Neighbours:
         """Per document its k heaviest allowed partners among those with a positive similarity.
 
-        With `apart` (a group number per document) partners come only from other groups.
+        With `apart` (a group number per document) partners come only from other groups;
+        `max_bonus` bounds how much the weigher adds to a similarity.
         """
         ...
 
@@ -73,11 +78,15 @@ class TfidfSimilarity:
     compounds: bool = True
     char_ngrams: int = 0
     ngram_share: float = 0.3
-    block_rows: int = 1024
-    # Above this many documents, top_k leaves out words found in more than `common_share` of
-    # them while searching (not while scoring); see neighbours.top_k.
-    exact_up_to: int = 3000
-    common_share: float = 0.1
+    # Words in more than this share of the documents (and more than `max_df_floor` of them)
+    # say nothing about who fits whom, like sklearn's max_df; they would also make up most of
+    # the work of finding neighbours ("Kolleginnen", "koordiniere", "Verwaltung").
+    max_df: float = 0.1
+    max_df_floor: int = 50
+    # Above this many documents, neighbours are searched within shards of similar documents
+    # of at most this size: exact search costs ~n^2, sharded ~n * shard_size. None: exact.
+    shard_size: int | None = 15_000
+    seed: int = 0
 
     def index(self, documents: Sequence[Document]) -> TfidfIndex:
         return TfidfIndex(documents, self)
@@ -140,7 +149,8 @@ class TfidfIndex:
         if settings.char_ngrams:
             self._shares.insert(1, settings.ngram_share)
             self._shares[0] -= settings.ngram_share
-        self._idf = [_idf(block, self._n) for block in counts.blocks]
+        limit = max(settings.max_df * self._n, settings.max_df_floor)
+        self._idf = [_idf(block, self._n, limit) for block in counts.blocks]
         self._x = self._combine(counts.blocks)
         self._forms = list(counts.forms)
         self._per_form = counts.per_form
@@ -155,15 +165,18 @@ class TfidfIndex:
     def pair_scores(self, rows: Ints, cols: Ints) -> Floats:
         return pair_scores(self._x, rows, cols)
 
-    def row(self, i: int) -> Floats:
-        return np.asarray((self._x @ self._x[i].T).todense(), dtype=np.float64).ravel()
+    def similarity_between(self, rows: Ints, cols: Ints) -> NDArray[np.float64]:
+        return np.asarray((self._x[rows] @ self._x[cols].T).todense(), dtype=np.float64)
 
     def top_k(
-        self, k: int, weigh: EdgeWeigher | None = None, apart: Ints | None = None
+        self,
+        k: int,
+        weigh: EdgeWeigher | None = None,
+        apart: Ints | None = None,
+        max_bonus: float = 0.0,
     ) -> Neighbours:
         settings = self._settings
-        share = 1.0 if self._n <= settings.exact_up_to else settings.common_share
-        return top_k(self._x, k, weigh, apart, settings.block_rows, share)
+        return top_k(self._x, k, weigh, apart, max_bonus, settings.shard_size, settings.seed)
 
     def rank(self, query: Document, limit: int) -> list[tuple[int, float]]:
         vector = self._combine(self._count([query], fitting=False).blocks)
@@ -336,15 +349,19 @@ def _mapping(
     return sp.csr_matrix((vals, (rows, cols)), shape=(len(forms), len(columns)))
 
 
-def _idf(counts: sp.csr_matrix, n_docs: int) -> Floats:
+def _idf(counts: sp.csr_matrix, n_docs: int, max_df: float) -> Floats:
+    """Smoothed idf; 0 for features in more than `max_df` documents, which drops them."""
     df = np.bincount(counts.indices, minlength=counts.shape[1])
-    return np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
+    idf = np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
+    idf[df > max_df] = 0.0
+    return idf
 
 
 def _tfidf(counts: sp.csr_matrix, idf: Floats) -> sp.csr_matrix:
     """Damped term frequency times idf, each row scaled to unit length."""
     out = sp.csr_matrix(counts, dtype=np.float64, copy=True)
     out.data = np.log1p(out.data) * idf[out.indices]
+    out.eliminate_zeros()
     norms = np.sqrt(np.asarray(out.multiply(out).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     return sp.csr_matrix(sp.diags(1.0 / norms) @ out)

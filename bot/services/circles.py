@@ -85,7 +85,9 @@ class CirclesService(Rounds):
     async def tick(self) -> None:
         """The job: admin requests, the due circle round, unfinished introductions.
         (Follow-ups of circles are posted by the coffee job, `FollowUps.send_due`.)"""
-        for step in (self.handle_requests, self._scheduled, self.queue_intros):
+        # Requests once more at the end: one that came in meanwhile need not wait.
+        steps = (self.handle_requests, self._scheduled, self.queue_intros, self.handle_requests)
+        for step in steps:
             try:
                 await step()
             except Exception:

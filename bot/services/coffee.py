@@ -155,7 +155,9 @@ class CoffeeService(Rounds):
         """Admin requests, the due round, unfinished introductions, due follow-ups (of
         circles too), retention. Each step on its own: one failing holds back no other."""
         now = self.clock()
-        for step in (self.handle_requests, self._scheduled, self.queue_intros):
+        # Requests once more at the end: one that came in meanwhile need not wait.
+        steps = (self.handle_requests, self._scheduled, self.queue_intros, self.handle_requests)
+        for step in steps:
             try:
                 await step()
             except Exception:

@@ -222,7 +222,7 @@ class CrisisService:
                 )
                 if await self.store.create(req):
                     break
-            await self.store.add_event(req.id, now, "created", actor, detail=text)
+            await self.store.add_event(req.id, now, "created", actor)
             req = await self._advance(req, now, status="post")
         return Started(req.id, len(req.state.asked), status_room, drill)
 

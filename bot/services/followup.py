@@ -38,6 +38,7 @@ from bot.store.coffee import (
     RequestRow,
     RoundKind,
     RoundRow,
+    coffee_eligible_ids,
     count_coffee_eligible,
 )
 from bot.store.db import Database
@@ -359,7 +360,7 @@ class Rounds(ABC):
         async with self.db.transaction():
             now = self.clock()
             # Someone may have opted out while the plan was made.
-            still = {p.user_id for p in await self.profiles.eligible_for_coffee(now)}
+            still = await coffee_eligible_ids(self.db, now)
             groups = [k for g in planned.groups if (k := self.keep(g, still)) is not None]
             row = await self.store.insert_round(
                 self.kind,

@@ -75,6 +75,12 @@ class HospitationData:
         async with self.db.transaction() as conn:
             hosted = await self.store.offers_of_host(user_id)
             for offer in hosted:
+                # Undelivered notices and edits about the offer quote the host's words; the
+                # withdrawal below supersedes them.
+                await conn.execute(
+                    "DELETE FROM outbox WHERE status = 'pending' AND key LIKE ?",
+                    (f"hosp:{offer.id}:%",),
+                )
                 if not offer.cancelled and not service.is_past(offer):
                     await service._cancel_offer(offer, "forgotten")
             for offer, _state in await self.store.seats_of_user(user_id):

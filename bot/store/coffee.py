@@ -217,12 +217,13 @@ class CoffeeStore:
         )
 
     async def insert_groups(self, round_id: int, groups: Sequence[NewGroup], now: float) -> None:
+        """All groups of a round with their members, in few statements (rounds are big)."""
         async with self.db.transaction() as conn:
-            for group in groups:
-                cur = await conn.execute(
-                    "INSERT INTO coffee_groups (round_id, idx, kind, topic, weight, similarity, "
-                    "shared, room_key, intro_key, followup_key, followup_due_at, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            await conn.executemany(
+                "INSERT INTO coffee_groups (round_id, idx, kind, topic, weight, similarity, "
+                "shared, room_key, intro_key, followup_key, followup_due_at, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
                     (
                         round_id,
                         group.idx,
@@ -236,14 +237,23 @@ class CoffeeStore:
                         group.followup_key,
                         group.followup_due_at,
                         now,
-                    ),
-                )
-                group_id = cur.lastrowid
-                await conn.executemany(
-                    "INSERT INTO coffee_members (group_id, person, department, municipality) "
-                    "VALUES (?, ?, ?, ?)",
-                    [(group_id, m.person, m.department, m.municipality) for m in group.members],
-                )
+                    )
+                    for group in groups
+                ],
+            )
+            async with conn.execute(
+                "SELECT idx, id FROM coffee_groups WHERE round_id = ?", (round_id,)
+            ) as cur:
+                ids = {int(r[0]): int(r[1]) for r in await cur.fetchall()}
+            await conn.executemany(
+                "INSERT INTO coffee_members (group_id, person, department, municipality) "
+                "VALUES (?, ?, ?, ?)",
+                [
+                    (ids[group.idx], m.person, m.department, m.municipality)
+                    for group in groups
+                    for m in group.members
+                ],
+            )
 
     # -- history -------------------------------------------------------------------------
 
@@ -576,6 +586,18 @@ class CoffeeStore:
 
 def is_placeholder(person: str) -> bool:
     return person.startswith(FORGOTTEN_PREFIX)
+
+
+async def coffee_eligible_ids(db: Database, now: float) -> set[str]:
+    """The Matrix IDs of everyone who takes part in the coffee matching now; the same
+    condition as `ProfileRepository.eligible_for_coffee` (reads the profiles table owned
+    by bot/store/profiles.py), without loading whole profiles."""
+    rows = await db.fetchall(
+        "SELECT user_id FROM profiles WHERE confirmed = 1 AND coffee = 1 "
+        "AND (coffee_paused_until IS NULL OR coffee_paused_until <= ?)",
+        (now,),
+    )
+    return {str(r[0]) for r in rows}
 
 
 async def count_coffee_eligible(db: Database, now: float) -> int:

@@ -53,6 +53,18 @@ class RoomDirectory:
             (key, room_id, json.dumps(invitees), time.time()),
         )
 
+    async def start_creation(self, key: str, invitees: list[str]) -> None:
+        """Mark that a room for `key` is being created (room id still unknown)."""
+        await self.db.execute(
+            "INSERT OR IGNORE INTO purpose_rooms (key, room_id, invitees, created_at) "
+            "VALUES (?, NULL, ?, ?)",
+            (key, json.dumps(invitees), time.time()),
+        )
+
+    async def creation_started(self, key: str) -> bool:
+        row = await self.db.fetchone("SELECT 1 FROM purpose_rooms WHERE key = ?", (key,))
+        return row is not None
+
     async def purpose_invitees(self, key: str) -> list[str]:
         row = await self.db.fetchone("SELECT invitees FROM purpose_rooms WHERE key = ?", (key,))
         return [] if row is None else list(json.loads(row[0]))

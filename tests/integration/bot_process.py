@@ -60,6 +60,10 @@ class BotProcess:
             "sync": {"timeout_ms": 5000, "backoff_initial_s": 1.0, "backoff_max_s": 4.0},
             "bot": {"decrypt_wait_s": 5},
             "operations": {"http_port": self.health_port, "log_level": "DEBUG"},
+            # Scheduled rounds would invite test users at unpredictable times; tests that
+            # need them switch them on.
+            "coffee": {"enabled": False},
+            "circles": {"enabled": False},
         }
         self.config = deep_merge(base, config or {})
         self.config_path = base_dir / "flurfunk.yaml"
