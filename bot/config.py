@@ -219,19 +219,19 @@ class HospitationConfig(Section):
     announcement_rooms: list[MatrixRoomId] = []
     # Reminder to host and participants: this many days before the first day, at this
     # local time (0 = on the day itself). Late sign-ups are reminded at the next check.
-    reminder_days_before: int = Field(1, ge=0, le=14)
+    reminder_days_before: int = Field(default=1, ge=0, le=14)
     reminder_time: time = time(9, 0)
     # "Did it take place?" to host and participants: this many days after the last day,
     # at this local time (0 = on the last day itself).
-    feedback_days_after: int = Field(1, ge=0, le=30)
+    feedback_days_after: int = Field(default=1, ge=0, le=30)
     feedback_time: time = time(10, 0)
     # How often due reminders, feedback questions and standing wishes are checked.
-    check_interval_s: float = Field(300.0, ge=0.2, le=86_400)
+    check_interval_s: float = Field(default=300.0, ge=0.2, le=86_400)
     # A standing wish fits an offer when this share of it appears in the offer (0..1).
-    wish_threshold: float = Field(0.5, gt=0, le=1)
-    wishes_max: int = Field(5, ge=1, le=50)
+    wish_threshold: float = Field(default=0.5, gt=0, le=1)
+    wishes_max: int = Field(default=5, ge=1, le=50)
     # A guided `!hospitation anbieten` dialog left alone this long is dropped.
-    dialog_timeout_h: float = Field(24.0, gt=0, le=24 * 14)
+    dialog_timeout_h: float = Field(default=24.0, gt=0, le=24 * 14)
 
 
 class KitchenConfig(Section):

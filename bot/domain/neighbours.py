@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-Ints = NDArray[np.int64]
-Floats = NDArray[np.float64]
+Ints = NDArray[np.integer[Any]]
+Floats = NDArray[np.floating[Any]]
 # Gets candidate pairs (row, column, similarity) and returns their weights; -inf or NaN means the
 # pair is not allowed. Callers put their hard rules and bonuses here, so that a row is cut down
 # to its k best only among the partners it may actually get.
@@ -45,6 +46,7 @@ def top_k(
     weigh: EdgeWeigher | None,
     apart: Ints | None,
     max_bonus: float = 0.0,
+    discount: Floats | None = None,
     shard_size: int | None = None,
     seed: int = 0,
     block_rows: int = 1024,
@@ -56,6 +58,7 @@ def top_k(
     skips the most similar but forbidden pairs before they are even computed. `max_bonus`
     bounds what the weigher may add to a similarity: each row first keeps the pairs whose
     similarity alone comes within that bound of its k-th best, and only those are weighed.
+    `discount` (per column) is subtracted from weights while ranking, not from the result.
     """
     n = x.shape[0]
     groups = np.arange(n) if apart is None else np.asarray(apart, dtype=np.int64)
@@ -65,19 +68,25 @@ def top_k(
         members = np.flatnonzero(shard == part)
         transposed = sp.csr_matrix(x[members].T)
         member_group = groups[members].astype(np.int32)
+        member_discount = None if discount is None else discount[members].astype(np.float32)
+        floor = 0.0 if discount is None else -float(discount.max(initial=0.0))
         for start in range(0, len(members), block_rows):
             ids = members[start : start + block_rows]
             block = sp.csr_matrix(x[ids] @ transposed)
             local = np.repeat(np.arange(len(ids), dtype=np.int32), np.diff(block.indptr))
-            # Pairs inside one group (and a row with itself) must not count towards the
-            # k best; zero is below every real similarity.
             sims = block.data
-            sims[member_group[block.indices] == member_group[start + local]] = 0
-            near = _near_top(local, sims, k, len(ids), max_bonus)
-            near = near[sims[near] > 0]
+            ranked = sims if member_discount is None else sims - member_discount[block.indices]
+            # Pairs inside one group (and a row with itself) must not take a place among the
+            # k best: they go to the bottom level of the histogram and are dropped below.
+            inside = member_group[block.indices] == member_group[start + local]
+            ranked[inside] = np.float32(floor)
+            near = _near_top(local, ranked, k, len(ids), max_bonus, floor)
+            near = near[~inside[near]]
             rows, cols = ids[local[near]], members[block.indices[near]]
             found = sims[near].astype(np.float64)
             weights = weigh(rows, cols, found) if weigh is not None else found
+            if discount is not None:
+                weights = weights - discount[cols]
             chosen = _top_per_row(local[near], weights, k, len(ids))
             parts.append((rows[chosen], cols[chosen], found[chosen]))
     rows, cols, sims = (np.concatenate(p) for p in zip(*parts, strict=True))
@@ -128,13 +137,17 @@ def _main_direction(part: sp.csr_matrix, rng: np.random.Generator) -> Floats:
 _LEVELS = 256
 
 
-def _thresholds(rows: Ints, values: NDArray[np.floating], k: int, n_rows: int) -> tuple[Ints, Ints]:
+def _thresholds(
+    rows: Ints, values: NDArray[np.floating], k: int, n_rows: int, low: float | None = None
+) -> tuple[Ints, Ints]:
     """Per entry a histogram level, and per row the lowest level that keeps >= k entries.
 
-    Each row's values are sorted into 256 levels; counting per level is one pass, and only
-    the entries at or above the row's level need sorting afterwards.
+    Each row's values are sorted into 256 levels between `low` (default: the smallest value)
+    and the largest; counting per level is one pass, and only the entries at or above the
+    row's level need sorting afterwards.
     """
-    low, high = float(values.min()), float(values.max())
+    low = float(values.min()) if low is None else low
+    high = float(values.max())
     scale = np.float32((_LEVELS - 1) / max(high - low, 1e-12))
     level = ((values - np.float32(low)) * scale).astype(np.int32)
     counts = np.bincount(rows * _LEVELS + level, minlength=n_rows * _LEVELS)
@@ -144,12 +157,14 @@ def _thresholds(rows: Ints, values: NDArray[np.floating], k: int, n_rows: int) -
     return level, threshold
 
 
-def _near_top(rows: Ints, sims: NDArray[np.floating], k: int, n_rows: int, slack: float) -> Ints:
-    """Entries whose similarity is within `slack` of their row's k-th best (or better)."""
+def _near_top(
+    rows: Ints, sims: NDArray[np.floating], k: int, n_rows: int, slack: float, low: float
+) -> Ints:
+    """Entries whose value is within `slack` of their row's k-th best (or better)."""
     if len(sims) == 0:
         return np.empty(0, dtype=np.int64)
-    level, threshold = _thresholds(rows, sims, k, n_rows)
-    step = (float(sims.max()) - float(sims.min())) / (_LEVELS - 1)
+    level, threshold = _thresholds(rows, sims, k, n_rows, low)
+    step = (float(sims.max()) - low) / (_LEVELS - 1)
     margin = int(np.ceil(slack / step)) if step > 0 else 0
     return np.flatnonzero(level >= threshold[rows] - margin)
 

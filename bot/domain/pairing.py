@@ -124,7 +124,9 @@ def _chains(chosen: Ints) -> list[tuple[Ints, bool]]:
     return chains
 
 
-def _split_chain(chain: Ints, closed: bool, graph: sp.csr_matrix, offset: float, mate: Ints) -> None:
+def _split_chain(
+    chain: Ints, closed: bool, graph: sp.csr_matrix, offset: float, mate: Ints
+) -> None:
     if closed:
         _split_cycle(chain, graph, offset, mate)
         return
@@ -181,9 +183,12 @@ class _Edges:
         self._matrix = sp.csr_matrix(
             (values, (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n)
         )
-        self.heaviest = np.maximum.reduceat(
-            np.append(self._matrix.data, -np.inf), self._matrix.indptr[:-1]
-        ) - self._shift if n else np.empty(0)
+        self.heaviest = (
+            np.maximum.reduceat(np.append(self._matrix.data, -np.inf), self._matrix.indptr[:-1])
+            - self._shift
+            if n
+            else np.empty(0)
+        )
         self.heaviest[np.diff(self._matrix.indptr) == 0] = -np.inf
 
     def __call__(self, a: Ints, b: Ints) -> Floats:
@@ -245,7 +250,9 @@ def _apply(mate: Ints, moves: Ints, xs: Ints, ys: Ints) -> None:
         has = who >= 0
         np.minimum.at(first, who[has], rank[has])
     mine = (first[x] == rank) & (first[y] == rank)
-    mine &= ((a < 0) | (first[np.maximum(a, 0)] == rank)) & ((b < 0) | (first[np.maximum(b, 0)] == rank))
+    mine &= ((a < 0) | (first[np.maximum(a, 0)] == rank)) & (
+        (b < 0) | (first[np.maximum(b, 0)] == rank)
+    )
     x, y, a, b = x[mine], y[mine], a[mine], b[mine]
     mate[x], mate[y] = y, x
     swap = (a >= 0) & (b >= 0)
@@ -274,7 +281,7 @@ def _augment(mate: Ints, weight: _Edges, xs: Ints, ys: Ints, wxy: Floats) -> Non
     pick = np.repeat(lo - np.concatenate([[0], np.cumsum(count)[:-1]]), count) + np.arange(
         count.sum()
     )
-    x, y, b, w1 = (arr.repeat(count) for arr in (x, y, b, w1))
+    x, y, b, w1 = x.repeat(count), y.repeat(count), b.repeat(count), w1.repeat(count)
     z, w2 = zs[pick], w2[pick]
     gain = w1 + w2 - weight(y, b)
     ok = z != x

@@ -82,7 +82,9 @@ def contact_fits(text: str, contacts: Sequence[StoredContact]) -> list[float]:
     """
     if not contacts:
         return []
-    index = TfidfSimilarity().index(
+    # No max_df cut: when many bridges know someone at a "Tafel", that common word is exactly
+    # what makes them fit; idf only orders them (and the fit bands of the domain rotate them).
+    index = TfidfSimilarity(max_df=1.0).index(
         [Document(f"{c.organisation} {c.sector}", (c.sector,)) for c in contacts]
     )
     scores = [0.0] * len(contacts)

@@ -154,7 +154,9 @@ class HospitationFollowups:
             if service.now() < due or service.has_started(offer):
                 continue
             async with self.db.transaction():
-                await self._remind(offer)
+                current = await self.store.offer(offer.id)  # withdrawn in the meantime?
+                if current is not None and not current.cancelled:
+                    await self._remind(current)
 
     async def _remind(self, offer: Offer) -> None:
         rows = [r for r in await self.store.seat_rows(offer.id) if r.state == "confirmed"]
@@ -195,7 +197,9 @@ class HospitationFollowups:
             if service.now() < due:
                 continue
             async with self.db.transaction():
-                await self._ask(offer)
+                current = await self.store.offer(offer.id)
+                if current is not None and not current.cancelled:
+                    await self._ask(current)
 
     async def _ask(self, offer: Offer) -> None:
         now = self.service.now().timestamp()

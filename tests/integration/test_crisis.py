@@ -244,14 +244,9 @@ async def test_tier_one_reaction_connects_others_told_and_protocol(
     assert sum(ben.user_id in row for row in rows) == 2  # asked, told
     assert chief.user_id in rows[0] and chief.user_id in rows[-1]
 
-    # Last, so that everything above is checked either way: the requester must be able to
-    # read the introduction. The outbox sends into a new room as soon as the bot's sync
-    # knows the room, which can be before it has seen every invite; nio then shares the
-    # room key only with the invitees it knows (see docs/README-crisis.md, "Known issue").
-    try:
-        intro = await chief.wait_for_message(shared, sender=bot.user_id, timeout=10)
-    except TimeoutError:
-        pytest.xfail("requester cannot decrypt the intro: sender races the invites")
+    # The requester can read the introduction (the sender waits for every invitee before
+    # it encrypts into the fresh room).
+    intro = await chief.wait_for_message(shared, sender=bot.user_id, timeout=TIMEOUT)
     assert rid in intro.body and anna.user_id in intro.body
 
 

@@ -294,6 +294,14 @@ async def test_tier_one_asks_the_best_fitting_with_reaction_buttons(world: World
     assert all(rendered(world)) and all(rendered(world, "en"))
 
 
+async def test_a_word_all_contacts_share_still_fits(world: World) -> None:
+    # Many bridges in one sector: the shared word must not be dropped as too common.
+    await bridges(world, *((f"p{i}", f"Tafel Ort {i}", "Soziale Träger") for i in range(120)))
+    await bridges(world, ("ben", "Spedition Elbe", "Logistik"))
+    started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei einer Tafel?")
+    assert started.asked == 2 and user("ben") not in asked_people(world)
+
+
 async def test_requester_is_never_asked_about_their_own_request(world: World) -> None:
     await world.contacts.declare(CHIEF, "Tafel Dresden", "Soziale Träger")
     await bridges(world, ("anna", "Tafel Pirna", "Soziale Träger"))
