@@ -174,26 +174,26 @@ class CrisisConfig(Section):
     )
     # Routing: tier 1 asks the best `tier1_size`, tier 2 the next `tier2_size`, then everybody
     # who fits; each tier waits its timeout for a yes (`urgent_factor` shortens it).
-    tier1_size: int = Field(3, ge=1, le=1000)
-    tier2_size: int = Field(5, ge=1, le=1000)
-    tier1_timeout_s: float = Field(600.0, gt=0)
-    tier2_timeout_s: float = Field(1200.0, gt=0)
-    urgent_factor: float = Field(0.5, gt=0, le=1)
-    request_expire_s: float = Field(86_400.0, gt=0)
+    tier1_size: int = Field(default=3, ge=1, le=1000)
+    tier2_size: int = Field(default=5, ge=1, le=1000)
+    tier1_timeout_s: float = Field(default=600.0, gt=0)
+    tier2_timeout_s: float = Field(default=1200.0, gt=0)
+    urgent_factor: float = Field(default=0.5, gt=0, le=1)
+    request_expire_s: float = Field(default=86_400.0, gt=0)
     # Requests a bridge person gets per 7 days before others are preferred; null = no cap.
-    cap_per_week: int | None = Field(3, ge=1)
+    cap_per_week: int | None = Field(default=3, ge=1)
     # Window assumed for bridges who never set one with `!erreichbar`.
     default_availability: str = "Mo-Fr 8-17"
     # A contact is to be reconfirmed after this many days and expires after that many.
-    contact_reconfirm_days: int = Field(180, ge=1)
-    contact_expire_days: int = Field(365, ge=2)
+    contact_reconfirm_days: int = Field(default=180, ge=1)
+    contact_expire_days: int = Field(default=365, ge=2)
     contact_check_time: time = time(9, 30)
     # How often open requests are checked for due escalation steps.
-    tick_seconds: float = Field(15.0, ge=0.2, le=600)
+    tick_seconds: float = Field(default=15.0, ge=0.2, le=600)
     # Closed and expired requests (with their timeline) are deleted after this many days.
-    request_retention_days: int = Field(365, ge=1, le=3650)
+    request_retention_days: int = Field(default=365, ge=1, le=3650)
     # The drill report counts a first answer within this time as "in time".
-    response_target_s: float = Field(900.0, gt=0)
+    response_target_s: float = Field(default=900.0, gt=0)
 
     @field_validator("default_availability")
     @classmethod

@@ -8,6 +8,7 @@ municipalities and for people who were left out lately.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -100,6 +101,7 @@ class RoundSummary:
     trios: int
     matched: int
     unmatched: int
+    unmatched_by_reason: dict[str, int]
     cross_department_share: float  # of the member pairs in groups
     cross_municipality_share: float
     mean_similarity: float  # mean over groups of their members' task similarity
@@ -116,6 +118,8 @@ def plan_round(
         raise ValueError("person ids must be unique")
     unmatched = [(p.id, INELIGIBLE) for p in people if not p.eligible]
     eligible = [p for p in people if p.eligible]
+    if len(eligible) < 2:
+        return RoundPlan([], unmatched + [(p.id, NO_ALLOWED_PARTNER) for p in eligible])
     graph = MatchGraph(eligible, history, rules, similarity or TfidfSimilarity())
     u, v, w = graph.candidates()
     n = len(eligible)
@@ -193,6 +197,7 @@ def summarise(plan: RoundPlan, people: Sequence[MatchPerson]) -> RoundSummary:
         trios=sum(len(g.members) == 3 for g in plan.groups),
         matched=matched,
         unmatched=len(plan.unmatched),
+        unmatched_by_reason=dict(Counter(reason for _, reason in plan.unmatched)),
         cross_department_share=share(sum(a.department != b.department for a, b in member_pairs)),
         cross_municipality_share=share(
             sum(a.municipality != b.municipality for a, b in member_pairs)

@@ -82,11 +82,24 @@ def top_k(
             ranked[inside] = np.float32(floor)
             near = _near_top(local, ranked, k, len(ids), max_bonus, floor)
             near = near[~inside[near]]
+            weights = _weigh(
+                weigh, discount, ids[local[near]], members[block.indices[near]], sims[near]
+            )
+            # A row whose near pairs the weigher mostly forbids has to look at all its pairs.
+            allowed = np.bincount(local[near][np.isfinite(weights)], minlength=len(ids))
+            looked = np.bincount(local[near], minlength=len(ids))
+            lacking = (allowed < k) & (np.diff(block.indptr) > looked)
+            if lacking.any():
+                seen = np.zeros(len(local), dtype=bool)
+                seen[near] = True
+                more = np.flatnonzero(lacking[local] & ~seen & ~inside)
+                more_weights = _weigh(
+                    weigh, discount, ids[local[more]], members[block.indices[more]], sims[more]
+                )
+                near = np.concatenate([near, more])
+                weights = np.concatenate([weights, more_weights])
             rows, cols = ids[local[near]], members[block.indices[near]]
             found = sims[near].astype(np.float64)
-            weights = weigh(rows, cols, found) if weigh is not None else found
-            if discount is not None:
-                weights = weights - discount[cols]
             chosen = _top_per_row(local[near], weights, k, len(ids))
             parts.append((rows[chosen], cols[chosen], found[chosen]))
     rows, cols, sims = (np.concatenate(p) for p in zip(*parts, strict=True))
@@ -134,6 +147,15 @@ def _main_direction(part: sp.csr_matrix, rng: np.random.Generator) -> Floats:
     return np.asarray(part @ axis - mean @ axis)
 
 
+def _weigh(
+    weigh: EdgeWeigher | None, discount: Floats | None, rows: Ints, cols: Ints, sims: Floats
+) -> Floats:
+    """Weights for ranking: the weigher's, less the partner's discount."""
+    sims = sims.astype(np.float64)
+    weights = weigh(rows, cols, sims) if weigh is not None else sims
+    return weights if discount is None else weights - discount[cols]
+
+
 _LEVELS = 256
 
 
@@ -146,10 +168,10 @@ def _thresholds(
     and the largest; counting per level is one pass, and only the entries at or above the
     row's level need sorting afterwards.
     """
-    low = float(values.min()) if low is None else low
-    high = float(values.max())
-    scale = np.float32((_LEVELS - 1) / max(high - low, 1e-12))
-    level = ((values - np.float32(low)) * scale).astype(np.int32)
+    # In the values' own precision, so that no value falls below `low` by rounding.
+    bottom = values.min() if low is None else values.dtype.type(low)
+    scale = values.dtype.type((_LEVELS - 1) / max(float(values.max()) - float(bottom), 1e-12))
+    level = ((values - bottom) * scale).astype(np.int32)
     counts = np.bincount(rows * _LEVELS + level, minlength=n_rows * _LEVELS)
     from_top = np.cumsum(counts.reshape(n_rows, _LEVELS)[:, ::-1], axis=1)
     enough = from_top >= k

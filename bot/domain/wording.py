@@ -48,7 +48,8 @@ class Wording:
         doc, stem, form, priority = counts.row[ok], stem[ok], counts.col[ok], priority[ok]
         order = np.lexsort((priority, stem, doc))
         keys = (doc * self._n_stems + stem)[order]
-        last = np.r_[keys[1:] != keys[:-1], True]
+        last = np.ones(len(keys), dtype=bool)
+        last[:-1] = keys[1:] != keys[:-1]
         self._keys = keys[last]
         self._spelling = form[order][last]
         totals = np.bincount(counts.col, counts.data, minlength=len(forms))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -33,6 +34,12 @@ class DatabaseTooNew(RuntimeError):
 
 class StoreUnavailable(RuntimeError):
     """The store cannot be written (disk full, read-only file, I/O error)."""
+
+
+# Fault injection for the hardening tests (tests/fault): while the file named by this
+# variable exists, every write transaction fails as if the disk were full. Unset in
+# production; read once when a Database is created.
+FAULT_STORE_READONLY_ENV = "FLURFUNK_FAULT_STORE_READONLY"
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -71,6 +78,11 @@ class Database:
         self.path = Path(path) if str(path) != ":memory:" else path
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        # False from the first failed write until `probe()` succeeds again; whoever runs
+        # the bot (bot.chat.readonly) is told through `on_unavailable`.
+        self.writable = True
+        self.on_unavailable: list[Callable[[StoreUnavailable], None]] = []
+        self._fault_marker = os.environ.get(FAULT_STORE_READONLY_ENV) or None
 
     async def open(self) -> None:
         if isinstance(self.path, Path):
@@ -140,17 +152,56 @@ class Database:
         async with self._lock:
             token = _in_transaction.set(True)
             try:
+                self._fault_point()
                 await self.conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield self.conn
+                    await self.conn.execute("COMMIT")
                 except BaseException:
-                    await self.conn.execute("ROLLBACK")
+                    await self._rollback()
                     raise
-                await self.conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                raise _classify(exc) from exc
+                error = _classify(exc)
+                if isinstance(error, StoreUnavailable):
+                    self._unavailable(error)
+                raise error from exc
+            except StoreUnavailable as exc:
+                self._unavailable(exc)
+                raise
             finally:
                 _in_transaction.reset(token)
+
+    async def _rollback(self) -> None:
+        # SQLITE_FULL and SQLITE_IOERR may have rolled back already; a failed COMMIT may
+        # not have: never leave the shared connection inside a transaction.
+        if not self.conn.in_transaction:
+            return
+        try:
+            await self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("rollback failed")
+
+    def _fault_point(self) -> None:
+        if self._fault_marker is not None and os.path.exists(self._fault_marker):
+            raise StoreUnavailable(f"fault injection: {self._fault_marker} exists")
+
+    def _unavailable(self, error: StoreUnavailable) -> None:
+        self.writable = False
+        for listener in self.on_unavailable:
+            listener(error)
+
+    async def probe(self) -> bool:
+        """One tiny write: True (and `writable` again) if the store takes writes."""
+        try:
+            async with self.transaction() as conn:
+                await conn.execute(
+                    "INSERT INTO bot_state (key, value) VALUES ('store_probe', '1') "
+                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
+        except StoreUnavailable:
+            return False
+        self.writable = True
+        return True
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         async with self._read(), self.conn.execute(sql, tuple(params)) as cur:

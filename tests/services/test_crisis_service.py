@@ -88,7 +88,7 @@ class World:
 def build(db: Database, clock: Clock, config: Config) -> World:
     messenger = RecordingMessenger()
     contacts = ContactService(
-        db, messenger, config.crisis, BERLIN, clock=clock, rng=random.Random(len(db.path.name))
+        db, messenger, config.crisis, BERLIN, clock=clock, rng=random.Random(3)
     )
     crisis = CrisisService(db, messenger, config, contacts, clock=clock, rng=random.Random(7))
     return World(db, messenger, clock, contacts, crisis, config)
