@@ -22,6 +22,7 @@ from bot.chat.session import build_client, log_in
 from bot.chat.sync import SyncLoop
 from bot.commands import load_all
 from bot.config import Config
+from bot.i18n import Lang
 from bot.jobs import Jobs
 from bot.services.hub import Services, build_services
 from bot.store.bot_state import BotState, ProcessedEvents
@@ -96,7 +97,7 @@ class App:
         self.jobs.every("housekeeping", housekeeping, DAY_S)
         return Running(client, sync, sender, services)
 
-    async def _language_preference(self, user_id: str) -> str | None:  # type: ignore[return]
+    async def _language_preference(self, user_id: str) -> Lang | None:
         return await self.services.language_preference(user_id)
 
     async def run(self) -> None:

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nio import (
     AsyncClient,
@@ -35,7 +36,10 @@ from bot.config import Config
 from bot.i18n import Lang
 from bot.services.hub import Services
 from bot.store.bot_state import ProcessedEvents
-from bot.store.db import Database
+from bot.store.db import Database, StoreUnavailable
+
+if TYPE_CHECKING:
+    from bot.chat.readonly import ReadOnlyMode
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +71,10 @@ class Dispatcher:
         direct: DirectRooms,
         roles: RoleResolver,
         metrics: Metrics,
+        readonly: ReadOnlyMode | None = None,
     ) -> None:
         self.client = client
+        self.readonly = readonly
         self.config = config
         self.db = db
         self.processed = ProcessedEvents(db)
@@ -112,6 +118,12 @@ class Dispatcher:
                 await self._on_reaction(room, event)
             elif isinstance(event, RedactionEvent):
                 await self._on_redaction(room, event)
+        except StoreUnavailable:
+            # Disk full or read-only: nothing of this event was stored; say so.
+            if self.readonly is not None:
+                await self.readonly.refuse(room, event)
+            else:
+                log.error("store unavailable, event %s not handled", event.event_id)
         except Exception:
             # One bad event must never stop the loop; the person still gets an answer.
             log.exception("handling event %s failed", event.event_id)

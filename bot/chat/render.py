@@ -74,7 +74,8 @@ def render_template(text: str, params: dict[str, object]) -> Rendered:
             continue
         value = params[field]
         if conversion or spec:
-            value = _FORMATTER.format_field(_FORMATTER.convert_field(value, conversion), spec)
+            converted = _FORMATTER.convert_field(value, conversion) if conversion else value
+            value = _FORMATTER.format_field(converted, spec or "")
         rendered = _param(value)
         plain.append(rendered.plain)
         out.append(rendered.html)

@@ -153,6 +153,7 @@ class OutboxSender:
     async def _deliver(self, item: OutboxItem) -> Outcome:
         if item.action == "create_room":
             return await self._create_room(item)
+        room_id: str | None
         if item.action in ORIGINAL_BASED:
             room_id = "-"  # these act in the room of the event they refer to
         else:

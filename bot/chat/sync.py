@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from nio import (
     AsyncClient,
@@ -44,7 +45,7 @@ class FatalSyncError(RuntimeError):
     """The homeserver refuses us for good (token revoked, account locked)."""
 
 
-def sync_filter(timeline_limit: int) -> dict[str, object]:
+def sync_filter(timeline_limit: int) -> dict[str, Any]:
     return {
         "presence": {"types": []},
         "account_data": {"types": ["m.direct"]},
@@ -143,9 +144,7 @@ class SyncLoop:
         await asyncio.sleep(delay)
 
     async def _upload_filter(self) -> str | None:
-        response = await self.client.upload_filter(
-            **{k: v for k, v in sync_filter(self.config.timeline_limit).items()}  # type: ignore[arg-type]
-        )
+        response = await self.client.upload_filter(**sync_filter(self.config.timeline_limit))
         return getattr(response, "filter_id", None)
 
     async def _crypto_housekeeping(self) -> None:
@@ -254,7 +253,6 @@ class SyncLoop:
                 decrypted = None
             if decrypted is not None and room is not None:
                 del self._pending[event_id]
-                decrypted.room_id = pending.room_id  # type: ignore[attr-defined]
                 await self.dispatcher.on_event(room, decrypted)
             elif now >= pending.give_up_at:
                 del self._pending[event_id]
