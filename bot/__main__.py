@@ -67,6 +67,24 @@ def cmd_import_staff(args: argparse.Namespace) -> int:
     return asyncio.run(import_staff_file(config, args.csv, dry_run=args.dry_run))
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot.services.report import ReportCliError, report_to_directory
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        written = asyncio.run(report_to_directory(config, args.out, args.period, args.lang))
+    except ReportCliError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flurfunk", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +113,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     staff.add_argument("--config", "-c", type=Path, default=DEFAULT_CONFIG)
     staff.set_defaults(func=cmd_import_staff)
+    report = sub.add_parser(
+        "report",
+        help="write the network report (aggregates only) as Markdown, HTML, PNG and CSV files",
+    )
+    report.add_argument("--out", type=Path, required=True, help="directory for the files")
+    report.add_argument("--config", "-c", type=Path, default=DEFAULT_CONFIG)
+    report.add_argument(
+        "--period",
+        default=None,
+        help="30 (days), 2026-11, monat, quartal, 2026-Q3, jahr, 2026 (default: last 30 days)",
+    )
+    report.add_argument(
+        "--lang", choices=("de", "en"), default=None, help="default: bot.default_language"
+    )
+    report.set_defaults(func=cmd_report)
     return parser
 
 

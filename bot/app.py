@@ -15,6 +15,7 @@ from bot.chat.cross_signing import ensure_cross_signing
 from bot.chat.dispatch import Dispatcher
 from bot.chat.health import HealthServer, Metrics
 from bot.chat.messenger import ChatMessenger
+from bot.chat.readonly import ReadOnlyMode
 from bot.chat.roles import RoleResolver
 from bot.chat.rooms import DirectRooms, InviteGate
 from bot.chat.sender import OutboxSender
@@ -41,6 +42,7 @@ class Running:
     sync: SyncLoop
     sender: OutboxSender
     services: Services
+    readonly: ReadOnlyMode
 
 
 class App:
@@ -63,10 +65,16 @@ class App:
         await log_in(client, config, state)
         await ensure_cross_signing(client, config, self.db)
         direct = DirectRooms(client, directory)
-        sender = OutboxSender(client, outbox, directory, direct, config.outbox, self.metrics)
         messenger = ChatMessenger(
-            outbox, self._language_preference, config.bot.default_language, sender.wake
+            outbox, self._language_preference, config.bot.default_language, lambda: None
         )
+        readonly = ReadOnlyMode(
+            client, config, self.db, direct, messenger.language_of, self.metrics
+        )
+        sender = OutboxSender(
+            client, outbox, directory, direct, config.outbox, self.metrics, readonly
+        )
+        messenger.wake = sender.wake
         accounts = MatrixAccounts(client, directory.dm_room)
         services = build_services(config, self.db, messenger, self.jobs, accounts)
         self.services = services
@@ -75,7 +83,7 @@ class App:
             client, config.bot.admins, services.crisis_staff_ids(), services.crisis_room()
         )
         dispatcher = Dispatcher(
-            client, config, self.db, services, messenger, direct, roles, self.metrics
+            client, config, self.db, services, messenger, direct, roles, self.metrics, readonly
         )
         sync = SyncLoop(
             client=client,
@@ -87,6 +95,7 @@ class App:
             invites=InviteGate(config.homeserver.allowed_homeservers),
             metrics=self.metrics,
             decrypt_wait_s=config.bot.decrypt_wait_s,
+            readonly=readonly,
         )
         processed = ProcessedEvents(self.db)
 
@@ -95,7 +104,7 @@ class App:
             await outbox.prune(config.outbox.keep_sent_days)
 
         self.jobs.every("housekeeping", housekeeping, DAY_S)
-        return Running(client, sync, sender, services)
+        return Running(client, sync, sender, services, readonly)
 
     async def _language_preference(self, user_id: str) -> Lang | None:
         return await self.services.language_preference(user_id)
@@ -115,6 +124,7 @@ class App:
             await health.start()
             running = await self._build()
             tasks.append(asyncio.create_task(running.sync.run(), name="sync"))
+            tasks.append(asyncio.create_task(running.readonly.run(), name="readonly"))
             started = asyncio.create_task(running.sync.first_sync_done.wait())
             stop = asyncio.create_task(self._stop.wait())
             await asyncio.wait({started, stop, tasks[0]}, return_when=asyncio.FIRST_COMPLETED)

@@ -416,6 +416,27 @@ class CirclesConfig(Section):
         return parse_weekly_slot(self.schedule)
 
 
+class ReportConfig(Section):
+    """Network report (`!admin bericht`, monthly post, `flurfunk report`): aggregates only."""
+
+    # A department or municipality with fewer participants is shown as "Sonstige".
+    k_anonymity: int = Field(default=5, ge=2, le=100)
+    # Monthly report on the previous month to `bot.admin_room`: day of month and local time.
+    monthly: bool = True
+    monthly_day: int = Field(default=1, ge=1, le=28)
+    monthly_time: time = time(9, 0)
+    # A monthly report missed while the bot was down is still posted within this time.
+    monthly_grace_hours: float = Field(default=72.0, ge=0, le=24 * 27)
+    # `!admin bericht` without a period covers this many days up to today.
+    default_days: int = Field(default=30, ge=1, le=3660)
+    # Months shown in the chart of ties per month (at least the months of the period).
+    chart_months: int = Field(default=12, ge=1, le=60)
+    # Rows per table in the chat message (the CSV files always hold every row).
+    max_table_rows: int = Field(default=25, ge=5, le=200)
+    # How often pending report requests and the monthly report are looked for.
+    check_interval_s: float = Field(default=60.0, ge=0.2, le=3600)
+
+
 class Config(Section):
     homeserver: HomeserverConfig
     storage: StorageConfig = StorageConfig()
@@ -430,6 +451,7 @@ class Config(Section):
     hospitation: HospitationConfig = HospitationConfig()
     coffee: CoffeeConfig = CoffeeConfig()
     circles: CirclesConfig = CirclesConfig()
+    report: ReportConfig = ReportConfig()
     timezone: str = "Europe/Berlin"
 
     @field_validator("timezone")

@@ -16,6 +16,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.store.db import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
@@ -33,6 +35,9 @@ class Jobs:
         async def guarded() -> None:
             try:
                 await job()
+            except StoreUnavailable:
+                # Read-only mode (bot.chat.readonly): the next run after recovery catches up.
+                log.warning("job %s put off: the store cannot be written", job_id)
             except Exception:
                 # A failing job must not take the scheduler (or the bot) down.
                 log.exception("job %s failed", job_id)

@@ -92,18 +92,31 @@ class ChatMessenger:
             await self.send_file("dm", user_id, attachment, effect_key=effect_key + ":file")
 
     async def send_file(
-        self, target_kind: str, target: str, attachment: Attachment, *, effect_key: str
+        self,
+        target_kind: str,
+        target: str,
+        attachment: Attachment,
+        *,
+        effect_key: str,
+        msgtype: str = "m.file",
+        info: dict[str, object] | None = None,
     ) -> None:
+        """`msgtype="m.image"` with `info={"w": …, "h": …}` sends a picture clients show inline."""
+        payload: dict[str, object] = {
+            "filename": attachment.filename,
+            "mimetype": attachment.mimetype,
+            "data": base64.b64encode(attachment.data).decode("ascii"),
+        }
+        if msgtype != "m.file":
+            payload["msgtype"] = msgtype
+        if info:
+            payload["info"] = info
         await self.outbox.enqueue(
             effect_key,
             "file",
             target_kind,  # type: ignore[arg-type]
             target,
-            {
-                "filename": attachment.filename,
-                "mimetype": attachment.mimetype,
-                "data": base64.b64encode(attachment.data).decode("ascii"),
-            },
+            payload,
             subject_user=target if target_kind == "dm" else None,
         )
         self.wake()

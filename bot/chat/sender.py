@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nio import AsyncClient, ErrorResponse, RoomCreateResponse, RoomSendResponse, UploadResponse
 
@@ -28,8 +28,12 @@ from bot.chat.errors import NETWORK_ERRORS, SendFailure, check
 from bot.chat.health import Metrics
 from bot.chat.rooms import DirectRooms
 from bot.config import OutboxConfig
+from bot.store.db import StoreUnavailable
 from bot.store.outbox import Outbox, OutboxItem
 from bot.store.rooms import RoomDirectory
+
+if TYPE_CHECKING:
+    from bot.chat.readonly import ReadOnlyMode
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +69,10 @@ class OutboxSender:
         direct: DirectRooms,
         config: OutboxConfig,
         metrics: Metrics,
+        readonly: ReadOnlyMode | None = None,
     ) -> None:
         self.client = client
+        self.readonly = readonly
         self.outbox = outbox
         self.rooms = rooms
         self.direct = direct
@@ -81,13 +87,28 @@ class OutboxSender:
 
     async def run(self) -> None:
         while True:
+            if self.readonly is not None:
+                # Read-only store: a send could not be marked as sent; wait, lose nothing.
+                await self.readonly.wait_writable()
             self._wake.clear()
             items = await self.outbox.due()
             groups: OrderedDict[tuple[str, str], list[OutboxItem]] = OrderedDict()
             for item in items:
                 groups.setdefault((item.target_kind, item.target), []).append(item)
             if groups:
-                await asyncio.gather(*(self._drain(group) for group in groups.values()))
+                results = await asyncio.gather(
+                    *(self._drain(group) for group in groups.values()), return_exceptions=True
+                )
+                failures = [r for r in results if isinstance(r, BaseException)]
+                for failure in failures:
+                    if not isinstance(failure, StoreUnavailable):
+                        raise failure
+                if failures:
+                    # A send that reached the server but is not marked sent goes out again
+                    # with the same transaction ID: the server de-duplicates it.
+                    if self.readonly is None:
+                        await asyncio.sleep(5.0)
+                    continue
             await self._sleep_until_due()
 
     async def _sleep_until_due(self) -> None:
@@ -276,10 +297,10 @@ class OutboxSender:
         check(upload)
         assert isinstance(upload, UploadResponse)
         content: dict[str, Any] = {
-            "msgtype": "m.file",
+            "msgtype": payload.get("msgtype", "m.file"),  # "m.image" with info w/h: a picture
             "body": payload["filename"],
             "filename": payload["filename"],
-            "info": {"mimetype": payload["mimetype"], "size": len(data)},
+            "info": {**payload.get("info", {}), "mimetype": payload["mimetype"], "size": len(data)},
             "m.mentions": {},
         }
         if encrypted and decryption is not None:

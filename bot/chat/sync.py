@@ -11,8 +11,10 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from nio import (
     AsyncClient,
@@ -36,7 +38,11 @@ from bot.chat.rooms import DirectRooms, InviteGate, join_or_log
 from bot.chat.session import FATAL_ERRCODES
 from bot.config import SyncConfig
 from bot.store.bot_state import BotState
+from bot.store.db import StoreUnavailable
 from bot.store.rooms import RoomDirectory
+
+if TYPE_CHECKING:
+    from bot.chat.readonly import ReadOnlyMode
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +100,8 @@ class SyncLoop:
     invites: InviteGate
     metrics: Metrics
     decrypt_wait_s: float
+    # Read-only store: what needs a write is put off until writes work again.
+    readonly: ReadOnlyMode | None = None
     first_sync_done: asyncio.Event = field(default_factory=asyncio.Event)
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _not_before_ms: int = 0
@@ -131,7 +139,14 @@ class SyncLoop:
             self.metrics.synced()
             await self._process(response, skip_timeline=first and first_start)
             await self._crypto_housekeeping()
-            await self.state.set("next_batch", response.next_batch)
+            try:
+                await self.state.set("next_batch", response.next_batch)
+            except StoreUnavailable:
+                if self.readonly is None:
+                    raise
+                # Read-only: go on from the token in memory; the first batch after the
+                # store works again stores it. What was refused meanwhile is marked
+                # processed then, so a restart from the older token repeats nothing.
             since = response.next_batch
             if first:
                 first = False
@@ -162,14 +177,18 @@ class SyncLoop:
 
     async def _process(self, response: SyncResponse, *, skip_timeline: bool) -> None:
         for room_id, info in response.rooms.invite.items():
-            await self._on_invite(room_id, info.invite_state)
+            await self._guarded(
+                f"invite:{room_id}", partial(self._on_invite, room_id, info.invite_state)
+            )
         for room_id, info in response.rooms.join.items():
             room = self.client.rooms.get(room_id)
             if room is None:
                 continue
             for event in info.state:
                 if isinstance(event, RoomUpgradeEvent):
-                    await self._follow_upgrade(room_id, event)
+                    await self._guarded(
+                        f"upgrade:{room_id}", partial(self._follow_upgrade, room_id, event)
+                    )
             if skip_timeline:
                 continue
             events = list(info.timeline.events)
@@ -183,6 +202,14 @@ class SyncLoop:
                 if event.server_timestamp < self._not_before_ms:
                     continue
                 await self._on_timeline_event(room, event)
+
+    async def _guarded(self, key: str, action: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await action()
+        except StoreUnavailable:
+            if self.readonly is None:
+                raise
+            self.readonly.defer(key, action)
 
     def _own_join_index(self, events: list[Event]) -> int | None:
         for index in range(len(events) - 1, -1, -1):
@@ -198,7 +225,9 @@ class SyncLoop:
 
     async def _on_timeline_event(self, room: MatrixRoom, event: Event) -> None:
         if isinstance(event, RoomUpgradeEvent):
-            await self._follow_upgrade(room.room_id, event)
+            await self._guarded(
+                f"upgrade:{room.room_id}", partial(self._follow_upgrade, room.room_id, event)
+            )
         elif isinstance(event, MegolmEvent):
             await self._undecrypted(room.room_id, event)
         else:
@@ -257,7 +286,10 @@ class SyncLoop:
             elif now >= pending.give_up_at:
                 del self._pending[event_id]
                 self.metrics.decrypt_failures.labels("yes").inc()
-                await self.dispatcher.on_undecryptable(pending.room_id, pending.event)
+                await self._guarded(
+                    f"undecryptable:{event_id}",
+                    partial(self.dispatcher.on_undecryptable, pending.room_id, pending.event),
+                )
 
     async def _on_invite(self, room_id: str, invite_state: list[Event]) -> None:
         me = self.client.user_id

@@ -9,6 +9,7 @@ MODULES = (
     "help",
     "language",
     "admin",
+    "report",
     "contacts",
     "crisis",
     "kitchen",

@@ -61,7 +61,19 @@ class CommandContext:
         )
         self.messenger.wake()
 
-    async def reply_file(self, attachment: Attachment) -> None:
+    async def reply_file(
+        self,
+        attachment: Attachment,
+        *,
+        msgtype: str = "m.file",
+        info: dict[str, object] | None = None,
+    ) -> None:
+        """A file in the room; `msgtype="m.image"` with `info={"w": …, "h": …}` a picture."""
         await self.messenger.send_file(
-            "room", self.room_id, attachment, effect_key=self._next_key()
+            "room",
+            self.room_id,
+            attachment,
+            effect_key=self._next_key(),
+            msgtype=msgtype,
+            info=info,
         )

@@ -41,9 +41,8 @@ def _unit_noise(seed: int, a: Ints, b: Ints) -> Floats:
     """Uniform [0, 1) per unordered id pair and seed (splitmix64), independent of list order."""
     lo = np.minimum(a, b).astype(np.uint64)
     hi = np.maximum(a, b).astype(np.uint64)
-    z = lo * np.uint64(0x9E3779B97F4A7C15) ^ (
-        hi + np.uint64(seed & 0xFFFFFFFF) * np.uint64(0xBF58476D1CE4E5B9)
-    )
+    salt = np.uint64((seed * 0xBF58476D1CE4E5B9) % (1 << 64))
+    z = lo * np.uint64(0x9E3779B97F4A7C15) ^ (hi + salt)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
@@ -218,9 +217,10 @@ class MatchGraph:
             towards = self.base_weight(rows, cols, sims).reshape(len(xs), self.n)
             width = min(k, self.n)
             best = -np.partition(-towards, width - 1, axis=1)[:, :width]
-            best[~np.isfinite(best)] = np.nan
-            with np.errstate(invalid="ignore"):
-                typical[start : start + len(xs)] = np.nanmean(best, axis=1)
+            finite = np.isfinite(best)
+            total = np.where(finite, best, 0.0).sum(axis=1)
+            counted = finite.sum(axis=1)
+            typical[start : start + len(xs)] = np.where(counted > 0, total / np.maximum(counted, 1), np.nan)
         known = np.isfinite(typical)
         if known.sum() < 2 or np.ptp(mean[sample][known]) == 0:
             return np.zeros(self.n)

@@ -187,7 +187,7 @@ def _near_top(
         return np.empty(0, dtype=np.int64)
     level, threshold = _thresholds(rows, sims, k, n_rows, low)
     step = (float(sims.max()) - low) / (_LEVELS - 1)
-    margin = int(np.ceil(slack / step)) if step > 0 else 0
+    margin = min(int(np.ceil(slack / step)), _LEVELS) if step > 0 else 0
     return np.flatnonzero(level >= threshold[rows] - margin)
 
 

@@ -192,6 +192,8 @@ class _Edges:
         self.heaviest[np.diff(self._matrix.indptr) == 0] = -np.inf
 
     def __call__(self, a: Ints, b: Ints) -> Floats:
+        if len(a) == 0:
+            return np.empty(0)
         found = np.asarray(self._matrix[a, b]).ravel() - self._shift
         found[found < -self._shift + 0.5] = -np.inf
         return found

@@ -190,9 +190,9 @@ class TfidfIndex:
         )
         if fitting:
             own = _mapping(names, lambda f: vocab.word_features(f, grow=True), vocab.stems)
-            # Compound parts count only if the part is a word that people use on its own.
+            # Compound parts count only if someone uses the part as a word of its own.
             alone = np.bincount((per_form @ own).indices, minlength=own.shape[1])
-            vocab.known = frozenset(s for s, i in vocab.stems.items() if alone[i] >= 2)
+            vocab.known = frozenset(s for s, i in vocab.stems.items() if alone[i] > 0)
         stems = _mapping(names, lambda f: vocab.word_features(f, grow=False), vocab.stems)
         blocks = [per_form @ stems]
         if self._settings.char_ngrams:

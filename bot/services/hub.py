@@ -21,6 +21,7 @@ from bot.services.personal_data import ChatTraces, PersonalDataOwner
 from bot.services.ports import AccountDirectory, Messenger, NoAccountDirectory
 from bot.services.privacy import DialogData, PrivacyService, ProfileData
 from bot.services.profiles import ProfileService
+from bot.services.report import ReportService, install_report
 from bot.services.retention import RetentionService
 from bot.store.db import Database
 
@@ -53,6 +54,8 @@ class Services:
     coffee: CoffeeService = field(init=False)
     circles: CirclesService = field(init=False)
     followups: FollowUps = field(init=False)
+    # Network report for admins: `!admin bericht`, monthly post (install_report).
+    report: ReportService = field(init=False)
 
     async def language_preference(self, user_id: str) -> Lang | None:
         row = await self.db.fetchone(
@@ -85,6 +88,7 @@ def build_services(
     _build_crisis(services)
     _build_kitchen(services)
     _build_coffee(services)
+    services.report = install_report(services)
     return services
 
 

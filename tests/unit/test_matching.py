@@ -212,14 +212,12 @@ def test_whoever_was_left_out_is_matched_first() -> None:
     people = [
         person(1, tasks=TASKS["kita"], since=1),
         person(2, tasks=TASKS["kita"], since=4),
-        person(3, tasks=TASKS["kita"], languages=frozenset({"de", "en"}), since=1),
-        person(4, tasks=TASKS["kita"], languages=frozenset({"en"}), since=1),
+        person(3, tasks=TASKS["kita"], since=1),
     ]
-    # 4 can only meet 3; of 1 and 2 only one finds a partner, and a trio of 1, 2 and someone
-    # is impossible without a third German speaker left: 2 waited longer.
+    # 1 and 2 met last round, so only one of them can meet 3 (no trio either): 2 waited longer.
     plan = plan_round(people, [PastPair(1, 2, 1)], MatchRules())
-    assert frozenset({3, 4}) in grouped(plan)
-    assert any(2 in g.members for g in plan.groups)
+    assert grouped(plan) == {frozenset({2, 3})}
+    assert plan.unmatched == [(1, NO_FREE_PARTNER)]
 
 
 def test_groups_say_why_they_were_matched() -> None:
@@ -273,30 +271,56 @@ def populations(draw: st.DrawFn) -> list[MatchPerson]:
     return people
 
 
+def allowed(
+    a: MatchPerson, b: MatchPerson, recent: set[frozenset[int]], rules: MatchRules
+) -> bool:
+    """The hard rules for one pair, written out independently of the implementation."""
+    if rules.separation == "department":
+        apart = a.department != b.department
+    else:
+        apart = a.municipality != b.municipality
+    return (
+        a.id != b.id
+        and a.eligible
+        and b.eligible
+        and apart
+        and bool(a.languages & b.languages)
+        and b.id not in a.never_with
+        and a.id not in b.never_with
+        and frozenset((a.id, b.id)) not in recent
+    )
+
+
 def check_round(
     plan: RoundPlan, people: list[MatchPerson], history: list[PastPair], rules: MatchRules
 ) -> None:
     by_id = {p.id: p for p in people}
+    recent = {frozenset((h.a, h.b)) for h in history if h.rounds_ago <= rules.repeat_ban_rounds}
     seen = Counter(m for g in plan.groups for m in g.members)
     assert all(count == 1 for count in seen.values()), "nobody twice in a round"
     reasons = dict(plan.unmatched)
-    assert not set(seen) & set(reasons)
+    assert len(reasons) == len(plan.unmatched) and not set(seen) & set(reasons)
     for p in people:
         assert p.id in seen or p.id in reasons, "nobody dropped silently"
-        if not p.eligible:
-            assert reasons.get(p.id) == INELIGIBLE
-    recent = {frozenset((h.a, h.b)) for h in history if h.rounds_ago <= rules.repeat_ban_rounds}
+        assert (reasons.get(p.id) == INELIGIBLE) == (not p.eligible)
     for group in plan.groups:
         assert len(group.members) in (2, 3)
         members = [by_id[m] for m in group.members]
-        assert all(m.eligible for m in members)
         assert frozenset.intersection(*(m.languages for m in members)), "a shared language"
-        for a, b in itertools.combinations(members, 2):
-            apart = a.department if rules.separation == "department" else a.municipality
-            other = b.department if rules.separation == "department" else b.municipality
-            assert apart != other
-            assert b.id not in a.never_with and a.id not in b.never_with
-            assert frozenset((a.id, b.id)) not in recent
+        assert all(allowed(a, b, recent, rules) for a, b in itertools.combinations(members, 2))
+    # Nobody is left out needlessly: whoever waits has no partner among the others waiting
+    # and fits no pair as a third; "no allowed partner" means nobody at all.
+    waiting = [by_id[i] for i, reason in plan.unmatched if reason == NO_FREE_PARTNER]
+    for a, b in itertools.combinations(waiting, 2):
+        assert not allowed(a, b, recent, rules)
+    pairs = [[by_id[m] for m in g.members] for g in plan.groups if len(g.members) == 2]
+    for x in waiting:
+        for a, b in pairs:
+            fits = allowed(x, a, recent, rules) and allowed(x, b, recent, rules)
+            assert not (fits and x.languages & a.languages & b.languages)
+    for i, reason in plan.unmatched:
+        if reason == NO_ALLOWED_PARTNER:
+            assert not any(allowed(by_id[i], other, recent, rules) for other in people)
 
 
 @settings(max_examples=12, deadline=None)

@@ -1,0 +1,56 @@
+"""`!admin bericht [csv] [Zeitraum]` / `!admin report [csv] [period]`: the network report.
+
+The handler only checks the period and records the request (inside the event's
+transaction); the report job builds the report at once, outside any transaction, and posts
+the summary with two charts (or, with `csv`, the tables as a ZIP of CSV files) into the room
+the command came from. Everything in it is aggregate; see `bot.domain.network`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must exist first)
+from bot.commands.context import CommandContext
+from bot.commands.registry import REGISTRY, Arg, Where
+from bot.domain.network import MAX_DAYS, PeriodError, month_period
+
+CSV_WORDS = frozenset({"csv", "tabelle", "tabellen", "table", "tables"})
+
+
+@REGISTRY.command(
+    "bericht",
+    "report",
+    args=(Arg("Zeitraum|csv", "period|csv", kind="rest", optional=True),),
+    where=Where.ANY,
+    parent="admin",
+)
+async def bericht(ctx: CommandContext, **args: str | None) -> None:
+    words = (args.get("period|csv") or "").split()
+    csv = any(word.casefold() in CSV_WORDS for word in words)
+    given = " ".join(word for word in words if word.casefold() not in CSV_WORDS)
+    service = ctx.services.report
+    period = service.parse_period(given or None)
+    if isinstance(period, PeriodError):
+        today = service.today()
+        example = month_period(today.replace(day=1) - timedelta(days=1)).key
+        await ctx.reply(
+            f"report.period.{period.value}",
+            given=given,
+            days=service.config.report.default_days,
+            month=example,
+            year=today.year,
+            max=MAX_DAYS,
+        )
+        return
+    accepted = await service.request(
+        ctx.sender,
+        frozenset(str(role) for role in ctx.roles),
+        event_id=ctx.event_id,
+        room_id=ctx.room_id,
+        lang=ctx.lang,
+        period=period,
+        csv=csv,
+    )
+    if not accepted:
+        await ctx.reply("error.admins_only")
