@@ -316,6 +316,7 @@ def summary(
     _units(doc, report.departments, lang, max_rows, True)
     _units(doc, report.municipalities, lang, max_rows, True)
     doc.heading(label("report.doc.months", lang))
+    months = report.months if max_rows is None else report.months[-max_rows:]  # the latest
     doc.table(
         [
             label("report.doc.col.month", lang),
@@ -330,9 +331,11 @@ def summary(
                 number(row.cross_department, lang),
                 number(row.cross_municipality, lang),
             ]
-            for row in report.months
+            for row in months
         ],
     )
+    if len(months) < len(report.months):
+        doc.paragraph(label("report.doc.more_rows", lang, count=len(report.months) - len(months)))
     doc.heading(label("report.doc.sectors", lang))
     thin = [s for s in report.sectors if s.thin]
     if thin:
@@ -604,7 +607,7 @@ def ties_chart(report: NetworkReport, lang: Lang, fmt: str = "png") -> bytes:
         ax.legend(loc="upper left", fontsize=8, ncols=3)
         ax.grid(axis="y", alpha=0.3)
 
-    return _draw(9.0, 4.8, paint, fmt)
+    return _draw(min(24.0, max(9.0, 0.3 * len(months))), 4.8, paint, fmt)
 
 
 def _heatmap_data(level: LevelReport, lang: Lang) -> tuple[list[str], list[list[int]]]:

@@ -26,6 +26,7 @@ from nio import AsyncClient, ErrorResponse, RoomCreateResponse, RoomSendResponse
 
 from bot.chat.errors import NETWORK_ERRORS, SendFailure, check
 from bot.chat.health import Metrics
+from bot.chat.priority_gate import PriorityGate
 from bot.chat.rooms import DirectRooms
 from bot.config import OutboxConfig
 from bot.store.db import StoreUnavailable
@@ -60,6 +61,12 @@ def transaction_id(key: str) -> str:
     return "ff" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
+def _priority(item: OutboxItem) -> int:
+    if item.key.startswith("reply:"):
+        return 0  # someone is waiting for this answer right now
+    return 2 if item.action == "reaction" else 1
+
+
 class OutboxSender:
     def __init__(
         self,
@@ -80,36 +87,49 @@ class OutboxSender:
         self.metrics = metrics
         self._wake = asyncio.Event()
         self._paused_until = 0.0
-        self._semaphore = asyncio.Semaphore(config.concurrency)
+        self._gate = PriorityGate(config.concurrency)
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            if self.readonly is not None:
-                # Read-only store: a send could not be marked as sent; wait, lose nothing.
-                await self.readonly.wait_writable()
-            self._wake.clear()
-            items = await self.outbox.due()
-            groups: OrderedDict[tuple[str, str], list[OutboxItem]] = OrderedDict()
-            for item in items:
-                groups.setdefault((item.target_kind, item.target), []).append(item)
-            if groups:
-                results = await asyncio.gather(
-                    *(self._drain(group) for group in groups.values()), return_exceptions=True
-                )
-                failures = [r for r in results if isinstance(r, BaseException)]
-                for failure in failures:
-                    if not isinstance(failure, StoreUnavailable):
-                        raise failure
-                if failures:
-                    # A send that reached the server but is not marked sent goes out again
-                    # with the same transaction ID: the server de-duplicates it.
-                    if self.readonly is None:
-                        await asyncio.sleep(5.0)
-                    continue
-            await self._sleep_until_due()
+        # No barrier between batches: each target drains on its own while new items
+        # start as soon as their target is free, so one broadcast never delays the rest.
+        in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
+        try:
+            while True:
+                if self.readonly is not None:
+                    # Read-only store: a send could not be marked as sent; lose nothing.
+                    await self.readonly.wait_writable()
+                self._wake.clear()
+                for target, task in list(in_flight.items()):
+                    if task.done():
+                        del in_flight[target]
+                        await self._settle(task)
+                groups: OrderedDict[tuple[str, str], list[OutboxItem]] = OrderedDict()
+                for item in await self.outbox.due(limit=2000):
+                    target = (item.target_kind, item.target)
+                    if target not in in_flight:
+                        groups.setdefault(target, []).append(item)
+                for target, group in groups.items():
+                    task = asyncio.create_task(self._drain(group))
+                    task.add_done_callback(lambda _: self._wake.set())
+                    in_flight[target] = task
+                await self._sleep_until_due()
+        finally:
+            for task in in_flight.values():
+                task.cancel()
+
+    async def _settle(self, task: asyncio.Task[None]) -> None:
+        failure = task.exception()
+        if failure is None:
+            return
+        if not isinstance(failure, StoreUnavailable):
+            raise failure
+        # A send that reached the server but is not marked sent goes out again with the
+        # same transaction ID: the server de-duplicates it.
+        if self.readonly is None:
+            await asyncio.sleep(5.0)
 
     async def _sleep_until_due(self) -> None:
         next_at = await self.outbox.next_due_at()
@@ -119,7 +139,7 @@ class OutboxSender:
 
     async def _drain(self, group: list[OutboxItem]) -> None:
         for item in group:
-            async with self._semaphore:
+            async with self._gate.slot(_priority(item)):
                 outcome = await self._attempt(item)
             if outcome is Outcome.WAIT:
                 return

@@ -21,12 +21,16 @@ CSV_WORDS = frozenset({"csv", "tabelle", "tabellen", "table", "tables"})
 @REGISTRY.command(
     "bericht",
     "report",
-    args=(Arg("Zeitraum|csv", "period|csv", kind="rest", optional=True),),
+    # Both optional and in any order (`quartal csv` works too): the handler reads the words.
+    args=(
+        Arg("csv", "csv", optional=True),
+        Arg("Zeitraum", "period", kind="rest", optional=True),
+    ),
     where=Where.ANY,
     parent="admin",
 )
 async def bericht(ctx: CommandContext, **args: str | None) -> None:
-    words = (args.get("period|csv") or "").split()
+    words = " ".join(filter(None, (args.get("csv"), args.get("period")))).split()
     csv = any(word.casefold() in CSV_WORDS for word in words)
     given = " ".join(word for word in words if word.casefold() not in CSV_WORDS)
     service = ctx.services.report

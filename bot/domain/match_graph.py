@@ -220,7 +220,9 @@ class MatchGraph:
             finite = np.isfinite(best)
             total = np.where(finite, best, 0.0).sum(axis=1)
             counted = finite.sum(axis=1)
-            typical[start : start + len(xs)] = np.where(counted > 0, total / np.maximum(counted, 1), np.nan)
+            typical[start : start + len(xs)] = np.where(
+                counted > 0, total / np.maximum(counted, 1), np.nan
+            )
         known = np.isfinite(typical)
         if known.sum() < 2 or np.ptp(mean[sample][known]) == 0:
             return np.zeros(self.n)

@@ -508,7 +508,8 @@ def _level_report(
             graph.add_edge(a, b)
 
     def isolated(ext: Counter[str], label: str) -> bool:
-        return label != UNKNOWN and ext[label] == 0
+        # With a single unit (one municipality, say) there is no outside to reach.
+        return label != UNKNOWN and len(matrix_units) > 1 and ext[label] == 0
 
     rows = tuple(
         UnitRow(

@@ -82,7 +82,7 @@ class Wording:
         group, column = group[order], column[order]
         # Enough entries per group to fill `limit` after dropping words a topic covers.
         rank = np.arange(len(group)) - np.searchsorted(group, group)
-        keep = rank < 3 * limit
+        keep = rank < 2 * limit
         group, column = group[keep], column[keep]
         spelled = np.column_stack(
             [self._spelled(self._member(groups, group, p), column) for p in range(3)]

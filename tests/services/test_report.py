@@ -72,8 +72,8 @@ def display_name(name: str) -> str:
     return f"Person {name.upper()} Mustermann"
 
 
-def at(*args: int) -> float:
-    return datetime(*args, tzinfo=BERLIN).timestamp()  # type: ignore[misc]
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN).timestamp()
 
 
 def make_config(**report: Any) -> Config:
@@ -108,12 +108,12 @@ async def seed_network(db: Database) -> None:
             coffee=coffee,
         )
 
-    coffee = CoffeeStore(db)
+    rounds = CoffeeStore(db)
 
     async def round_with(
         kind: str, key: str, started: float, groups: list[list[tuple[str, bool | None]]]
     ) -> None:
-        row = await coffee.insert_round(
+        row = await rounds.insert_round(
             kind,  # type: ignore[arg-type]
             key,
             trigger="schedule",
@@ -141,11 +141,11 @@ async def seed_network(db: Database) -> None:
                     shared=("Bauleitplanung", display_name(members[0][0])),
                 )
             )
-        await coffee.insert_groups(row.id, new, started)
-        for group, members in zip(await coffee.groups_of_round(row.id), groups, strict=True):
+        await rounds.insert_groups(row.id, new, started)
+        for group, members in zip(await rounds.groups_of_round(row.id), groups, strict=True):
             for person, met in members:
                 if met is not None:
-                    await coffee.set_answer(group.id, uid(person), met, None, started + 86400)
+                    await rounds.set_answer(group.id, uid(person), met, None, started + 86400)
 
     # September (chart only) — a coffee break b1–o1, below.
     # October (the previous period): T11 b1–k2 met.
@@ -172,7 +172,7 @@ async def seed_network(db: Database) -> None:
         at(2026, 11, 4, 10),
         [[("o3", True), ("j1", None), ("h1", False), ("k3", None)]],
     )
-    await coffee.forget(uid(GONE), keep_places=[*DEPARTMENTS, *MUNICIPALITIES])
+    await rounds.forget(uid(GONE), keep_places=[*DEPARTMENTS, *MUNICIPALITIES])
 
     breaks = CoffeeBreakStore(db)
 
@@ -250,7 +250,7 @@ async def seed_network(db: Database) -> None:
 
     contacts = ContactStore(db)
     now = at(2026, 12, 1, 9)
-    for contact_id, person, sector, confirmed in (
+    for contact_id, person, sector, confirmed_at in (
         ("K-AAAA", "o1", "Logistik", now),
         ("K-BBBB", "o2", "Logistik", now),
         ("K-CCCC", "o2", "Logistik", now),  # the same person twice: still two bridges
@@ -263,8 +263,8 @@ async def seed_network(db: Database) -> None:
                 uid(person),
                 f"Firma von {display_name(person)}",
                 sector,
-                confirmed,
-                confirmed,
+                confirmed_at,
+                confirmed_at,
             )
         )
 

@@ -261,7 +261,9 @@ def populations(draw: st.DrawFn) -> list[MatchPerson]:
                 department=f"Amt {draw(st.integers(0, departments - 1))}",
                 municipality=draw(st.sampled_from(["Altdorf", "Bergheim", "Seestadt"])),
                 tasks=" ".join(draw(st.lists(st.sampled_from(list(TASKS.values())), max_size=2))),
-                topics=tuple(draw(st.lists(st.sampled_from(["Kita", "Klima", "E-Akte"]), max_size=2))),
+                topics=tuple(
+                    draw(st.lists(st.sampled_from(["Kita", "Klima", "E-Akte"]), max_size=2))
+                ),
                 languages=frozenset(languages),
                 never_with=frozenset(draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=2))),
                 since=draw(st.sampled_from([None, 1, 2, 5])),
@@ -271,9 +273,7 @@ def populations(draw: st.DrawFn) -> list[MatchPerson]:
     return people
 
 
-def allowed(
-    a: MatchPerson, b: MatchPerson, recent: set[frozenset[int]], rules: MatchRules
-) -> bool:
+def allowed(a: MatchPerson, b: MatchPerson, recent: set[frozenset[int]], rules: MatchRules) -> bool:
     """The hard rules for one pair, written out independently of the implementation."""
     if rules.separation == "department":
         apart = a.department != b.department

@@ -155,36 +155,43 @@ WORDS = ["antrag", "kita", "wohngeld", "vergabe", "klima", "schule", "brand", "w
 
 @settings(max_examples=25, deadline=None)
 @given(
-    docs=st.lists(st.lists(st.sampled_from(WORDS), min_size=0, max_size=5), min_size=2, max_size=30),
+    docs=st.lists(
+        st.lists(st.sampled_from(WORDS), min_size=0, max_size=5), min_size=2, max_size=30
+    ),
     groups=st.integers(1, 4),
     k=st.integers(1, 6),
     bonus=st.floats(0, 0.2),
+    hubs=st.booleans(),
 )
 def test_top_k_is_the_exact_best_allowed(
-    docs: list[list[str]], groups: int, k: int, bonus: float
+    docs: list[list[str]], groups: int, k: int, bonus: float, hubs: bool
 ) -> None:
     index = index_of([" ".join(d) for d in docs], max_df=1.0)
     n = len(docs)
     apart = np.arange(n) % groups
     extra = np.linspace(0, bonus, n)
+    discount = (np.arange(n) % 3) * 0.1 if hubs else None
+    ranking = np.zeros(n) if discount is None else discount
 
     def weigh(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray) -> np.ndarray:
         w = sims + extra[cols]
         w[(rows + cols) % 7 == 0] = -np.inf  # some pairs are forbidden outright
         return w
 
-    found = index.top_k(k, weigh, apart, max_bonus=bonus)
+    found = index.top_k(k, weigh, apart, max_bonus=bonus, discount=discount)
     everyone = np.arange(n)
     sims = index.similarity_between(everyone, everyone)
+    assert np.allclose(found.weight, found.similarity + extra[found.cols])
     for row in range(n):
         allowed = [
             c
             for c in range(n)
             if apart[c] != apart[row] and sims[row, c] > 1e-9 and (row + c) % 7 != 0
         ]
-        expected = sorted((sims[row, c] + extra[c] for c in allowed), reverse=True)[:k]
-        got = sorted(found.weight[found.rows == row], reverse=True)
-        assert np.allclose(got, expected, atol=1e-5)
+        expected = sorted((sims[row, c] + extra[c] - ranking[c] for c in allowed), reverse=True)
+        mine = found.rows == row
+        got = sorted(found.weight[mine] - ranking[found.cols[mine]], reverse=True)
+        assert np.allclose(got, expected[:k], atol=1e-5)
         assert all(apart[c] != apart[row] for c in found.cols[found.rows == row])
 
 

@@ -1,0 +1,102 @@
+"""Data written into the bot's store before it starts: onboarded, opted-in colleagues and
+bridge contacts, as the chat would have left them (cheaper than a hundred onboardings)."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from bot.services.contacts import new_id
+from bot.store.contacts import ContactStore, StoredContact
+from bot.store.db import Database
+from bot.store.profiles import ProfileRepository
+
+DEPARTMENTS = (
+    "Bauamt",
+    "Kämmerei",
+    "Ordnungsamt",
+    "Jugendamt",
+    "Sozialamt",
+    "Gesundheitsamt",
+    "Standesamt",
+    "Umweltamt",
+    "Schulamt",
+    "Personalamt",
+)
+MUNICIPALITIES = ("Musterstadt", "Beispieldorf", "Neustadt", "Altdorf")
+TASKS = (
+    ("Fördermittelanträge prüfen und abrechnen", "Fördermittel"),
+    ("Akten digitalisieren, E-Akte einführen", "Digitalisierung"),
+    ("Bußgeldverfahren bearbeiten", "Bußgeld"),
+    ("Haushaltsplanung und Controlling", "Haushalt"),
+    ("Friedhofsgebühren kalkulieren", "Friedhofswesen"),
+    ("Kita-Plätze vergeben", "Kinderbetreuung"),
+    ("Wohngeld bewilligen", "Wohngeld"),
+    ("Ausschreibungen und Vergabe", "Vergabe"),
+)
+
+
+async def seed_profiles(database: Path, user_ids: list[str], seed: int = 7) -> None:
+    """Confirmed, opted-in profiles; similar tasks across departments, so all get a partner."""
+    rng = random.Random(seed)
+    db = Database(database)
+    await db.open()
+    try:
+        repo = ProfileRepository(db)
+        for index, user_id in enumerate(user_ids):
+            tasks, topic = TASKS[index % len(TASKS)]
+            await repo.create(user_id, confirmed=True)
+            await repo.update(
+                user_id,
+                display_name=f"Person {index:03d}",
+                department=DEPARTMENTS[index % len(DEPARTMENTS)],
+                municipality=rng.choice(MUNICIPALITIES),
+                tasks=tasks,
+                topics=[topic],
+                languages=["de"],
+                coffee=True,
+            )
+    finally:
+        await db.close()
+
+
+async def seed_contacts(
+    database: Path, bridges: list[tuple[str, str, str]], seed: int = 11
+) -> None:
+    """(user_id, organisation, sector) bridge contacts, confirmed now."""
+    rng = random.Random(seed)
+    db = Database(database)
+    await db.open()
+    try:
+        store = ContactStore(db)
+        now = time.time()
+        for user_id, organisation, sector in bridges:
+            while not await store.add(
+                StoredContact(new_id("K", rng), user_id, organisation, sector, now, now)
+            ):
+                pass
+    finally:
+        await db.close()
+
+
+async def seed_dm_rooms(database: Path, rooms: dict[str, str]) -> None:
+    """user_id -> DM room the bot already shares with them."""
+    db = Database(database)
+    await db.open()
+    try:
+        for user_id, room_id in rooms.items():
+            await db.execute(
+                "INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?)", (user_id, room_id)
+            )
+    finally:
+        await db.close()
+
+
+def query(database: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Read the bot's store while it runs (read-only connection, WAL)."""
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)) as db:
+        return db.execute(sql, params).fetchall()
