@@ -22,7 +22,7 @@ def setup_logging(level: str) -> None:
     )
     # Library loggers can include request details; keep them to warnings.
     # aiosqlite logs SQL parameters at DEBUG, which would include the stored access token.
-    for noisy in ("nio", "aiohttp.access", "apscheduler", "peewee", "aiosqlite"):
+    for noisy in ("nio", "aiohttp.access", "apscheduler", "peewee", "aiosqlite", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -21,6 +21,8 @@ ENCRYPTION_STATE = {
     "state_key": "",
     "content": {"algorithm": "m.megolm.v1.aes-sha2"},
 }
+# Marks a DM the bot created, so that one created just before a crash is found again.
+DM_MARKER = "org.flurfunk.dm"
 
 
 def server_of(user_id: str) -> str:
@@ -40,14 +42,30 @@ class DirectRooms:
             room_id = await self.directory.dm_room(user_id)
             if room_id is not None:
                 return room_id
-            response = check(
-                await self.client.room_create(
-                    is_direct=True, invite=[user_id], initial_state=[ENCRYPTION_STATE]
+            # A crash between creating the DM and recording it must not make a second one.
+            room_id = await self._find_created(user_id)
+            if room_id is None:
+                marker = {"type": DM_MARKER, "state_key": "", "content": {"user_id": user_id}}
+                response = check(
+                    await self.client.room_create(
+                        is_direct=True, invite=[user_id], initial_state=[ENCRYPTION_STATE, marker]
+                    )
                 )
-            )
-            assert isinstance(response, RoomCreateResponse)
-            await self.remember(user_id, response.room_id)
-            return response.room_id
+                assert isinstance(response, RoomCreateResponse)
+                room_id = response.room_id
+            await self.remember(user_id, room_id)
+            return room_id
+
+    async def _find_created(self, user_id: str) -> str | None:
+        """A DM with `user_id` the bot created but did not record (only the two in it)."""
+        members = {self.client.user_id, user_id}
+        for room_id, room in list(self.client.rooms.items()):
+            if set(room.users) != members:
+                continue
+            marker = await self.client.room_get_state_event(room_id, DM_MARKER)
+            if getattr(marker, "content", {}).get("user_id") == user_id:
+                return room_id
+        return None
 
     async def remember(self, user_id: str, room_id: str) -> None:
         await self.directory.set_dm_room(user_id, room_id)

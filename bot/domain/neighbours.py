@@ -55,72 +55,87 @@ def top_k(
     """For every row its k heaviest allowed partners among those with a positive dot product.
 
     Exact up to `shard_size` rows; beyond, within shards of similar rows (see `_shards`).
-    Rows only meet columns of another `apart` group (another department, say), which
-    skips the most similar but forbidden pairs before they are even computed. `max_bonus`
-    bounds what the weigher may add to a similarity: each row first keeps the pairs whose
-    similarity alone comes within that bound of its k-th best, and only those are weighed.
-    `discount` (per column) is subtracted from weights while ranking, not from the result.
+    Rows only meet columns of another `apart` group (another department, say): the most
+    similar but forbidden pairs are not even computed. `max_bonus` bounds what the weigher
+    adds to a similarity, which lets each row weigh only the pairs that can still make its k
+    best. `discount` (per column) is subtracted from weights while ranking, not in the result.
     """
     n = x.shape[0]
     groups = np.zeros(n, dtype=np.int64) if apart is None else np.asarray(apart, dtype=np.int64)
     shard = _shards(x, shard_size, np.random.default_rng(seed))
+    search = _Search(k, weigh, discount, max_bonus, exclude_self=apart is None)
     parts: list[tuple[Ints, Ints, Floats]] = []
     for part in np.unique(shard):
-        # Members in group order: the rows of a block all come from one group, and that
-        # group's columns are one range, so "same group" is two comparisons per pair.
+        # Members in group order: a group is one range of columns, and rows are taken a
+        # group at a time, so its own columns can be left out of the product.
         members = np.flatnonzero(shard == part)
         members = members[np.argsort(groups[members], kind="stable")]
-        member_group = groups[members]
         transposed = sp.csr_matrix(x[members].T)
-        member_discount = None if discount is None else discount[members].astype(np.float32)
-        floor = 0.0 if discount is None else -float(discount.max(initial=0.0))
-        edges = np.flatnonzero(np.diff(member_group)) + 1
-        bounds = np.concatenate([[0], edges, [len(members)]])
-        for lo, hi in itertools.pairwise(bounds.tolist()):
+        cuts = np.flatnonzero(np.diff(groups[members])) + 1
+        for lo, hi in itertools.pairwise([0, *cuts.tolist(), len(members)]):
+            columns = transposed if apart is None else _without_columns(transposed, lo, hi)
             for start in range(lo, hi, block_rows):
-                ids = members[start : min(start + block_rows, hi)]
-                block = sp.csr_matrix(x[ids] @ transposed)
-                local = np.repeat(np.arange(len(ids), dtype=np.int32), np.diff(block.indptr))
-                sims = block.data
-                ranked = sims if member_discount is None else sims - member_discount[block.indices]
-                # Pairs inside the group (or, without groups, a row with itself) must not take
-                # a place among the k best: they go to the bottom level of the histogram, then
-                # are dropped.
-                if apart is None:
-                    inside = block.indices == start + local
-                else:
-                    inside = (block.indices >= lo) & (block.indices < hi)
-                ranked[inside] = np.float32(floor)
-                near, top = _near_top(local, ranked, k, len(ids), max_bonus, floor)
-                near, top = near[~inside[near]], top[~inside[near]]
-                weights = _weigh(
-                    weigh, discount, ids[local[near]], members[block.indices[near]], sims[near]
-                )
-                # The cut was safe if the pairs that set it are allowed; where the weigher
-                # forbids some of them, the row has to look at all its pairs.
-                kept = local[near][top & np.isfinite(weights)]
-                looked = np.bincount(local[near], minlength=len(ids))
-                lacking = (np.bincount(kept, minlength=len(ids)) < k) & (
-                    np.diff(block.indptr) > looked
-                )
-                if lacking.any():
-                    seen = np.zeros(len(local), dtype=bool)
-                    seen[near] = True
-                    more = np.flatnonzero(lacking[local] & ~seen & ~inside)
-                    more_weights = _weigh(
-                        weigh, discount, ids[local[more]], members[block.indices[more]], sims[more]
-                    )
-                    near = np.concatenate([near, more])
-                    weights = np.concatenate([weights, more_weights])
-                rows, cols = ids[local[near]], members[block.indices[near]]
-                found = sims[near].astype(np.float64)
-                chosen = _top_per_row(local[near], weights, k, len(ids))
-                parts.append((rows[chosen], cols[chosen], found[chosen]))
+                rows = members[start : min(start + block_rows, hi)]
+                parts.append(search.block(x[rows] @ columns, rows, members, start))
     rows, cols, sims = (np.concatenate(p) for p in zip(*parts, strict=True))
     order = np.lexsort((cols, rows))
     rows, cols, sims = rows[order], cols[order], sims[order]
     weights = weigh(rows, cols, sims) if weigh is not None else sims
     return Neighbours(rows, cols, sims, weights)
+
+
+def _without_columns(matrix: sp.csr_matrix, lo: int, hi: int) -> sp.csr_matrix:
+    out = matrix.copy()
+    out.data[(out.indices >= lo) & (out.indices < hi)] = 0
+    out.eliminate_zeros()
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Search:
+    k: int
+    weigh: EdgeWeigher | None
+    discount: Floats | None
+    max_bonus: float
+    exclude_self: bool
+
+    def block(
+        self, product: sp.csr_matrix, rows: Ints, members: Ints, start: int
+    ) -> tuple[Ints, Ints, Floats]:
+        """The k best of each row of one block of similarities (rows x shard members)."""
+        product = sp.csr_matrix(product)
+        k, discount = self.k, self.discount
+        local = np.repeat(np.arange(len(rows), dtype=np.int32), np.diff(product.indptr))
+        sims, where = product.data, product.indices
+        ranked = sims if discount is None else sims - discount[members][where].astype(np.float32)
+        floor = 0.0 if discount is None else -float(discount.max(initial=0.0))
+        itself = where == start + local if self.exclude_self else np.zeros(len(where), bool)
+        ranked[itself] = np.float32(floor)  # to the bottom of the histogram, dropped below
+        near, top = _near_top(local, ranked, k, len(rows), self.max_bonus, floor)
+        near, top = near[~itself[near]], top[~itself[near]]
+        weights = self._weigh(rows[local[near]], members[where[near]], sims[near])
+        # The cut was safe if the pairs that set it are allowed; where the weigher forbids
+        # some of them, the row has to look at all its pairs.
+        kept = np.bincount(local[near][top & np.isfinite(weights)], minlength=len(rows))
+        looked = np.bincount(local[near], minlength=len(rows))
+        lacking = (kept < k) & (np.diff(product.indptr) > looked)
+        if lacking.any():
+            seen = itself.copy()
+            seen[near] = True
+            more = np.flatnonzero(lacking[local] & ~seen)
+            near = np.concatenate([near, more])
+            more_weights = self._weigh(rows[local[more]], members[where[more]], sims[more])
+            weights = np.concatenate([weights, more_weights])
+        chosen = near[_top_per_row(local[near], weights, k, len(rows))]
+        return rows[local[chosen]], members[where[chosen]], sims[chosen].astype(np.float64)
+
+    _LEVELS = 256
+
+    def _weigh(self, rows: Ints, cols: Ints, sims: Floats) -> Floats:
+        """Weights for ranking: the weigher's, less the partner's discount."""
+        sims = sims.astype(np.float64)
+        weights = self.weigh(rows, cols, sims) if self.weigh is not None else sims
+        return weights if self.discount is None else weights - self.discount[cols]
 
 
 def _shards(x: sp.csr_matrix, max_size: int | None, rng: np.random.Generator) -> Ints:
@@ -159,15 +174,6 @@ def _main_direction(part: sp.csr_matrix, rng: np.random.Generator) -> Floats:
         axis = part.T @ projected - mean * projected.sum()
         axis /= max(float(np.linalg.norm(axis)), 1e-12)
     return np.asarray(part @ axis - mean @ axis)
-
-
-def _weigh(
-    weigh: EdgeWeigher | None, discount: Floats | None, rows: Ints, cols: Ints, sims: Floats
-) -> Floats:
-    """Weights for ranking: the weigher's, less the partner's discount."""
-    sims = sims.astype(np.float64)
-    weights = weigh(rows, cols, sims) if weigh is not None else sims
-    return weights if discount is None else weights - discount[cols]
 
 
 _LEVELS = 256

@@ -54,9 +54,13 @@ def approximate_pairs(n: int, u: Ints, v: Ints, w: Floats, max_passes: int = 50)
     vals = np.concatenate([w + offset, w + offset, np.ones(n)])
     graph = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
     chosen = _auction(graph)
+    # The value of each person's pick, so a chain's edges need no lookups of their own.
+    picked = np.zeros(n)
+    holds = np.flatnonzero(chosen >= 0)
+    picked[holds] = np.asarray(graph[holds, chosen[holds]]).ravel()
     mate = np.full(n, -1, dtype=np.int64)
     for chain, closed in _chains(chosen):
-        _split_chain(chain, closed, graph, offset, mate)
+        _split_chain(chain, closed, picked, offset, mate)
     return _repair(mate, u, v, w, max_passes)
 
 
@@ -124,15 +128,14 @@ def _chains(chosen: Ints) -> list[tuple[Ints, bool]]:
     return chains
 
 
-def _split_chain(
-    chain: Ints, closed: bool, graph: sp.csr_matrix, offset: float, mate: Ints
-) -> None:
+def _split_chain(chain: Ints, closed: bool, picked: Floats, offset: float, mate: Ints) -> None:
+    """Pairs from one chain of picks; `picked[x]` is the value of x's pick (x -> next)."""
     if closed:
-        _split_cycle(chain, graph, offset, mate)
+        _split_cycle(chain, picked[chain] - offset, mate)
         return
-    # A path: dynamic programme over "pair the last two or not"; the offset in the graph's
-    # values makes one more pair worth more than any weight difference.
-    edge = np.asarray(graph[chain[:-1], chain[1:]]).ravel()
+    # A path: dynamic programme over "pair the last two or not"; the offset in the values
+    # makes one more pair worth more than any weight difference.
+    edge = picked[chain[:-1]]
     best = [0.0, 0.0]
     for e in edge.tolist():
         best.append(max(best[-1], best[-2] + e))
@@ -146,14 +149,13 @@ def _split_chain(
             t -= 2
 
 
-def _split_cycle(cycle: Ints, graph: sp.csr_matrix, offset: float, mate: Ints) -> None:
-    """Best set of alternate edges around one cycle of the assignment."""
+def _split_cycle(cycle: Ints, edge: Floats, mate: Ints) -> None:
+    """Best set of alternate edges around one cycle; edge[t] joins cycle[t] and cycle[t+1]."""
     length = len(cycle)
     if length == 2:
         mate[cycle[0]], mate[cycle[1]] = cycle[1], cycle[0]
         return
     following = np.roll(cycle, -1)
-    edge = np.asarray(graph[cycle, following]).ravel() - offset  # edge t joins cycle[t], [t+1]
     if length % 2 == 0:
         first = int(np.argmax([edge[0::2].sum(), edge[1::2].sum()]))
         picks = np.arange(first, length, 2)

@@ -236,24 +236,23 @@ class ReportService(ReportBuilder):
                 await self._file(request.room_id, archive, f"{base}:csv")
                 await self._done(request.event_id)
             return
-        message, images = await asyncio.to_thread(self._chat_parts, report, lang)
+        # The text first (it is ready in milliseconds), the charts when they are drawn.
+        message = await asyncio.to_thread(self._chat_message, report, lang)
+        await self._post(request.room_id, message, f"{base}:summary")
+        images = await asyncio.to_thread(report_files.charts, report, lang)
         async with self.db.transaction():
-            await self._post(request.room_id, message, f"{base}:summary")
             for image in images:
                 await self._file(request.room_id, image, f"{base}:{image.name}")
             await self._done(request.event_id)
 
-    def _chat_parts(
-        self, report: NetworkReport, lang: Lang
-    ) -> tuple[Rendered, list[report_files.ReportFile]]:
+    def _chat_message(self, report: NetworkReport, lang: Lang) -> Rendered:
         word = "bericht" if lang == "de" else "report"
         command = f"{self.config.bot.command_prefix}admin {word} csv"
         if report.period != self.parse_period(None):
             command += f" {period_argument(report.period)}"
-        message = report_files.chat_message(
+        return report_files.chat_message(
             report, lang, max_rows=self.config.report.max_table_rows, csv_command=command
         )
-        return message, report_files.charts(report, lang)
 
     async def monthly_if_due(self) -> bool:
         """The report on the previous month, once, from `monthly_day` at `monthly_time` until
@@ -273,7 +272,8 @@ class ReportService(ReportBuilder):
             return False
         lang = self.config.bot.default_language
         report = await self.build(period)
-        message, images = await asyncio.to_thread(self._chat_parts, report, lang)
+        message = await asyncio.to_thread(self._chat_message, report, lang)
+        images = await asyncio.to_thread(report_files.charts, report, lang)
         base = f"report:monthly:{period.key}"
         async with self.db.transaction():
             if await self.state.get(MONTHLY_KEY) == period.key:

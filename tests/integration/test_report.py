@@ -6,6 +6,8 @@ no admin is refused. Neither the text nor the pictures name anybody."""
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,8 +122,8 @@ def is_image(message: RoomMessage) -> bool:
     return message.source.get("content", {}).get("msgtype") == "m.image"
 
 
-async def picture(user: MatrixUser, message: RoomMessage) -> bytes:
-    """Download and decrypt an encrypted m.image, as a client does to show it."""
+async def attachment(user: MatrixUser, message: RoomMessage) -> bytes:
+    """Download and decrypt an encrypted file or picture, as a client does to show it."""
     content = message.source["content"]
     file = content["file"]
     response = await user.client.download(mxc=file["url"])
@@ -178,10 +180,26 @@ async def test_admin_report_with_table_and_pictures_and_refusal(
     for image in images:
         info = image.source["content"]["info"]
         assert info["mimetype"] == "image/png"
-        data = await picture(admin, image)
+        data = await attachment(admin, image)
         assert data.startswith(PNG_SIGNATURE)
         assert png_size(data) == (info["w"], info["h"])
         assert info["w"] >= 500 and info["h"] >= 400 and len(data) > 10_000
+
+    # An unreadable period gets an answer that shows how to write it.
+    await admin.send_text(room_id, "!admin bericht gestern")
+    await admin.wait_for_message(
+        room_id, sender=bot.user_id, predicate=lambda m: "»gestern«" in m.body, timeout=30
+    )
+    # The tables as a ZIP of CSV files.
+    await admin.send_text(room_id, "!admin bericht csv")
+    archive = await admin.wait_for_message(
+        room_id, sender=bot.user_id, predicate=lambda m: m.body.endswith(".zip"), timeout=30
+    )
+    assert archive.source["content"]["msgtype"] == "m.file"
+    with zipfile.ZipFile(io.BytesIO(await attachment(admin, archive))) as files:
+        assert "departments.csv" in files.namelist()
+        for name in files.namelist():
+            assert_names_nobody(files.read(name).decode("utf-8-sig"))
 
     # A colleague who is no admin is refused, and nothing else is posted.
     await colleague.send_text(room_id, "!admin bericht")

@@ -720,3 +720,39 @@ def test_parser_knows_the_report_command() -> None:
         "f.yaml",
         None,
     )
+
+
+# -- typed unit names ------------------------------------------------------------------
+
+
+def test_typed_unit_names_are_escaped_neutralised_and_drawn_as_typed() -> None:
+    from bot.domain.network import Member, network_report
+    from bot.domain.network import Tie as NetworkTie
+    from bot.report_files import chat_message, csv_files
+
+    html_name, formula, dollars = "<b>Amt</b> & Co", "=HYPERLINK(1)", "$x$ Amt"
+    people = [Member(name, "Musterstadt", True, True) for name in (html_name, formula, dollars)]
+    people = people * 5
+    ties = [
+        NetworkTie("break", "a", "b", date(2026, 11, 3), html_name, "M", formula, "M"),
+        NetworkTie("break", "c", "d", date(2026, 11, 4), dollars, "M", formula, "M"),
+    ]
+    report = network_report(ties, people, NOVEMBER, k=5)
+    message = chat_message(report, "de", max_rows=2, csv_command=None)
+    assert "&lt;b&gt;Amt&lt;/b&gt; &amp; Co" in message.html and "<b>Amt" not in message.html
+    assert "… und 1 weitere" in message.plain  # three departments, two rows shown
+    departments = csv_files(report, "de")["departments.csv"].decode("utf-8-sig")
+    assert "'=HYPERLINK(1)" in departments
+    assert "\n=" not in departments.replace("\r", "")
+    svg = heatmap_chart(report, "de", fmt="svg").decode("utf-8")
+    assert "$x$ Amt" in svg  # no mathtext: drawn as typed
+    assert ties_chart(report, "de").startswith(PNG_SIGNATURE)
+
+
+async def test_command_line_refuses_an_unreadable_period(db: Database, tmp_path: Path) -> None:
+    base = make_config()
+    config = base.model_copy(
+        update={"storage": base.storage.model_copy(update={"data_dir": Path(db.path).parent})}
+    )
+    with pytest.raises(ReportCliError, match="gestern"):
+        await report_to_directory(config, tmp_path / "out", "gestern")
