@@ -1,0 +1,126 @@
+"""Config sections of the bot itself: homeserver, storage, sync, outbox, operations, privacy."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+MatrixUserId = Annotated[str, Field(pattern=r"^@[^:\s]+:[^\s]+$")]
+# Room versions up to 11 have "!opaque:server"; version 12 (MSC4291) drops the server part.
+MatrixRoomId = Annotated[str, Field(pattern=r"^![^:\s]+(:[^\s]+)?$")]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HomeserverConfig(Section):
+    url: str = Field(pattern=r"^https?://")
+    user_id: MatrixUserId
+    password: SecretStr | None = None
+    access_token: SecretStr | None = None
+    device_name: str = "Flurfunk"
+    allowed_homeservers: list[str] = Field(min_length=1)
+    verify_tls: bool = True
+    # Encrypts the bot's cross-signing keys in the store. Without it the bot's device is not
+    # cross-signed, and Element stops exchanging encrypted messages with unsigned devices.
+    key_encryption_secret: SecretStr | None = None
+    # The recovery key logged once when the cross-signing keys were made: restores the same
+    # identity after the store was lost.
+    cross_signing_recovery_key: SecretStr | None = None
+    # Replace a cross-signing identity on the server that is not ours (someone reset it).
+    cross_signing_reset: bool = False
+
+    @model_validator(mode="after")
+    def _strong_key_secret(self) -> HomeserverConfig:
+        # Checked here, not as a field constraint: a field error would echo the secret.
+        secret = self.key_encryption_secret
+        if secret is not None and len(secret.get_secret_value()) < 16:
+            raise ValueError("key_encryption_secret must have at least 16 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _has_credentials(self) -> HomeserverConfig:
+        if self.password is None and self.access_token is None:
+            raise ValueError(
+                "password or access_token is required "
+                "(or the env var FLURFUNK_PASSWORD / FLURFUNK_ACCESS_TOKEN)"
+            )
+        return self
+
+
+class StorageConfig(Section):
+    data_dir: Path = Path("data")
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "flurfunk.db"
+
+    @property
+    def crypto_dir(self) -> Path:
+        return self.data_dir / "crypto"
+
+
+class SyncConfig(Section):
+    timeout_ms: int = Field(30_000, ge=0, le=120_000)
+    backoff_initial_s: float = Field(1.0, gt=0)
+    backoff_max_s: float = Field(60.0, gt=0)
+    timeline_limit: int = Field(50, ge=1, le=500)
+    backlog_limit: int = Field(500, ge=0, le=10_000)
+
+
+class OutboxConfig(Section):
+    max_attempts: int = Field(10, ge=1, le=100)
+    max_retry_after_s: float = Field(120.0, gt=0)
+    concurrency: int = Field(4, ge=1, le=64)
+    keep_sent_days: int = Field(14, ge=1, le=365)
+
+
+class BotConfig(Section):
+    command_prefix: str = Field("!", min_length=1, max_length=3)
+    default_language: Literal["de", "en"] = "de"
+    display_name: str = "Flurfunk"
+    admins: list[MatrixUserId] = []
+    admin_room: MatrixRoomId | None = None
+    decrypt_wait_s: float = Field(30.0, ge=0, le=600)
+
+
+class OperationsConfig(Section):
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(9108, ge=0, le=65535)
+    healthy_sync_age_s: float = Field(120.0, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class PrivacyConfig(Section):
+    notice_de: str = (
+        "Flurfunk speichert, was Sie selbst angeben: Abteilung, Kommune, Aufgaben, Themen, "
+        "Sprachen und Erreichbarkeit. Damit schlägt er Ihnen Kolleg:innen mit ähnlichen "
+        "Aufgaben vor. Sichtbar ist davon nur, was in einer Vorstellung steht. Die Teilnahme "
+        "ist freiwillig; mit !meinedaten sehen Sie alles, mit !vergessen löschen Sie alles."
+    )
+    notice_en: str = (
+        "Flurfunk stores what you tell it: department, municipality, tasks, topics, languages "
+        "and availability, to suggest colleagues with similar tasks. Others only see what an "
+        "introduction shows. Participation is voluntary; !mydata shows everything, !forget "
+        "deletes everything."
+    )
+    retention_inactive_days: int = Field(365, ge=30, le=3650)
+    retention_check_time: time = time(3, 30)
+    # Half-finished dialogs (e.g. an onboarding left in the middle) are dropped after this.
+    dialog_retention_days: int = Field(default=30, ge=1, le=365)
+    # If more than this share of the checked accounts (and more than 5) look deactivated in
+    # one run, nothing is deleted and the admin room is asked to check: a misrouted profile
+    # endpoint looks exactly like that. 1.0 switches the safeguard off.
+    deactivated_max_share: float = Field(default=0.2, gt=0, le=1)
+
+
+class DirectoryConfig(Section):
+    departments: list[str] = []
+    municipalities: list[str] = []
+    free_departments: bool = True
+    free_municipalities: bool = True
+    topics_max: int = Field(10, ge=1, le=50)
