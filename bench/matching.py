@@ -273,7 +273,7 @@ def main() -> None:
         print(
             f"\nSharded candidate search at {args.shards:,} people: matched weight "
             f"{sharded['weight'] / exact['weight']:.2%} of the exact search's, "
-            f"{sharded['seconds']:.1f} s instead of {exact['seconds']:.1f} s."
+            f"the round took {sharded['seconds']:.1f} s instead of {exact['seconds']:.1f} s."
         )
 
 

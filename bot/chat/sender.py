@@ -39,7 +39,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PERMANENT_ERRCODES = frozenset({"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_TOO_LARGE"})
-RATE_LIMITED_GIVE_UP_S = 3600.0
+# A 429 or an unreachable homeserver is no fault of the item: it waits (paced by
+# `retry_after_ms`, or backing off up to OFFLINE_RETRY_MAX_S) and only gives up when it
+# is this old. A 100-pair round under Synapse's default room-creation limit (one room a
+# minute after a burst of 10) needs about 95 minutes; a one-hour limit dropped its tail.
+RATE_LIMITED_GIVE_UP_S = 86_400.0
+OFFLINE_RETRY_MAX_S = 15.0
 INVITE_WAIT_S = 60.0
 ORIGINAL_BASED = frozenset({"edit", "reaction", "redact"})
 
@@ -87,6 +92,7 @@ class OutboxSender:
         self.metrics = metrics
         self._wake = asyncio.Event()
         self._paused_until = 0.0
+        self._offline_failures = 0  # connection errors in a row (homeserver unreachable)
         self._gate = PriorityGate(config.concurrency)
 
     def wake(self) -> None:
@@ -155,6 +161,7 @@ class OutboxSender:
         except NETWORK_ERRORS as exc:
             return await self._failed(item, SendFailure("M_CONNECTION", type(exc).__name__))
         if outcome is Outcome.DONE:
+            self._offline_failures = 0
             self.metrics.sends.labels(item.action, "ok").inc()
         return outcome
 
@@ -168,6 +175,20 @@ class OutboxSender:
                 self.metrics.sends.labels(item.action, "failed").inc()
                 return Outcome.DONE
             await self.outbox.retry_later(item.id, wait_s, failure.errcode, count=False)
+            return Outcome.WAIT
+        if failure.errcode == "M_CONNECTION":
+            # The homeserver is away: an outage of any length must not use up the item's
+            # attempts, and once it is back the queue goes out within OFFLINE_RETRY_MAX_S.
+            if time.time() - item.created_at > RATE_LIMITED_GIVE_UP_S:
+                await self.outbox.mark_failed(item.id, "homeserver unreachable for too long")
+                self.metrics.sends.labels(item.action, "failed").inc()
+                return Outcome.DONE
+            self._offline_failures += 1
+            delay = min(OFFLINE_RETRY_MAX_S, 2.0 ** (self._offline_failures - 1))
+            delay *= random.uniform(1.0, 1.2)
+            self._paused_until = max(self._paused_until, time.monotonic() + delay)
+            log.info("outbox item %s: homeserver unreachable, retrying in %.1fs", item.id, delay)
+            await self.outbox.retry_later(item.id, delay, failure.errcode, count=False)
             return Outcome.WAIT
         if failure.errcode in PERMANENT_ERRCODES and item.target_kind == "dm":
             # The person left our DM room: forget it, a new one is opened on retry.

@@ -20,7 +20,7 @@ from typing import Literal
 from bot.config import Config
 from bot.services.ports import Messenger, Say
 from bot.store.db import Database
-from bot.store.kitchen import CoffeeBreak, CoffeeBreakStore, Offer, Placement, is_forgotten
+from bot.store.coffee_breaks import CoffeeBreak, CoffeeBreakStore, Offer, Placement, is_forgotten
 
 MIN_MINUTES = 5
 MAX_MINUTES = 120

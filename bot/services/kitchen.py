@@ -26,7 +26,7 @@ import yaml
 from bot.config import Config
 from bot.services.ports import Messenger, Say
 from bot.store.db import Database
-from bot.store.kitchen import PromptStore, Suggestion
+from bot.store.kitchen_prompts import PromptStore, Suggestion
 from bot.store.outbox import Outbox
 
 log = logging.getLogger(__name__)

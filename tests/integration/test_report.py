@@ -20,7 +20,7 @@ from nio.crypto.attachments import decrypt_attachment
 from bot.devserver import LocalSynapse
 from bot.report_files import PNG_SIGNATURE, png_size
 from bot.store.db import Database
-from bot.store.kitchen import CoffeeBreakStore, Placement
+from bot.store.coffee_breaks import CoffeeBreakStore, Placement
 from bot.store.profiles import ProfileRepository
 
 from .bot_process import BotProcess

@@ -38,7 +38,7 @@ from bot.store.contacts import ContactStore, StoredContact
 from bot.store.crisis import CrisisStore, StoredRequest
 from bot.store.db import Database
 from bot.store.hospitations import HospitationStore, Tie
-from bot.store.kitchen import CoffeeBreakStore, Placement
+from bot.store.coffee_breaks import CoffeeBreakStore, Placement
 from bot.store.profiles import ProfileRepository
 
 from .fakes import RecordingMessenger, Sent

@@ -19,7 +19,7 @@ from bot.store.crisis import CrisisStore, StoredRequest
 from bot.store.db import Database
 from bot.store.hospitations import HospitationStore
 from bot.store.hospitations import Tie as HospitationTie
-from bot.store.kitchen import CoffeeBreakStore, Placement
+from bot.store.coffee_breaks import CoffeeBreakStore, Placement
 from bot.store.profiles import ProfileRepository
 from bot.store.ties import TieStore, is_placeholder
 

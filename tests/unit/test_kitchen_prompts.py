@@ -19,7 +19,7 @@ from bot.services.kitchen import (
     latest_weekly_slot,
     next_prompt,
 )
-from bot.store.kitchen import Offer, Placement
+from bot.store.coffee_breaks import Offer, Placement
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
