@@ -16,6 +16,7 @@ MODULES = (
     "coffee",
     "circles",
     "hospitation",
+    "hospitation_followups",
     "profile",
     "privacy",
     "onboarding",

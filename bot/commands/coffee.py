@@ -11,7 +11,7 @@ from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must 
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, Reaction
 from bot.commands.registry import REGISTRY, Arg, Where
-from bot.services.followup import Rounds
+from bot.services.rounds import Rounds
 
 PREVIEW_WORDS = frozenset({"probe", "preview", "vorschau", "test", "probelauf", "dry-run"})
 YES_WORDS = frozenset({"ja", "yes", "j", "y", "jo", "jep", "👍"})

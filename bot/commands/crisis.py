@@ -13,7 +13,7 @@ from bot.commands.hooks import HOOKS, Reaction
 from bot.commands.registry import REGISTRY, Arg, Role, Where
 from bot.domain.crisis import AnswerOutcome, CloseOutcome, RequestState
 from bot.domain.crisis_stats import DurationSummary, ResponseStats
-from bot.services.crisis import AnswerReply, Protocol, RequestError, RequestView
+from bot.services.crisis_replies import AnswerReply, Protocol, RequestError, RequestView
 from bot.services.ports import Attachment
 from bot.store.crisis import is_former
 

@@ -2,27 +2,23 @@
 
 Subcommands (German / English): `anbieten`/`offer`, `teilnehmen`/`join`,
 `absagen`/`cancel` (own seat), `zurückziehen`/`withdraw` (the host cancels the whole
-offer), `wunsch`/`wish`, `feedback`; `!hospitation` alone lists one's own offers and
-sign-ups, `!hospitation H-7KQX` shows one offer.
+offer); `!hospitation` alone lists one's own offers and sign-ups, `!hospitation H-7KQX`
+shows one offer. `wunsch`/`wish` and `feedback` live in hospitation_followups.py.
 """
 
 from __future__ import annotations
 
 from bot.chat.render import Rendered, join
 from bot.commands.context import CommandContext
-from bot.commands.hooks import HOOKS, NO, YES, Reaction
+from bot.commands.hooks import HOOKS
 from bot.commands.registry import REGISTRY, Arg, Where
 from bot.domain.dates import When
-from bot.domain.hospitation import WISH_MAX, OfferError, normalise_short_id, parse_offer
-from bot.services.hospitation_followups import parse_answer, parse_feedback_key
+from bot.domain.hospitation import OfferError, normalise_short_id, parse_offer
 from bot.services.hospitation_messages import example_dates, host_label, person_label
 from bot.services.hospitation_setup import Hospitations
 from bot.services.hospitations import OfferView
-from bot.services.ports import Say
 
 LIST_LIMIT = 15
-DELETE_WORDS = frozenset({"löschen", "loeschen", "entfernen", "delete", "remove"})
-ALL_WORDS = frozenset({"alle", "alles", "all"})
 
 REGISTRY.group("hospitation", "hospitation", where=Where.ANY, section="hospitation")
 
@@ -33,10 +29,9 @@ OFFER_ARG = Arg(
     kind="rest",
     optional=True,
 )
-ANSWER_ARG = Arg("ja|nein", "yes|no")
 
 
-def _feature(ctx: CommandContext) -> Hospitations:
+def feature_of(ctx: CommandContext) -> Hospitations:
     return ctx.services.hospitations
 
 
@@ -51,7 +46,7 @@ def _places(ctx: CommandContext, view: OfferView) -> Rendered:
     return ctx.text("hosp.list.places_full", waiting=len(seats.waiting))
 
 
-async def _refusal(ctx: CommandContext, outcome: str, typed_id: str) -> None:
+async def refusal(ctx: CommandContext, outcome: str, typed_id: str) -> None:
     shown = normalise_short_id(typed_id) or typed_id
     if outcome in ("not_found", "bad_id"):
         await ctx.reply(f"hosp.{outcome}", id=shown)
@@ -70,7 +65,7 @@ async def _refusal(ctx: CommandContext, outcome: str, typed_id: str) -> None:
     section="hospitation",
 )
 async def hospitationen(ctx: CommandContext, keyword: str | None) -> None:
-    views = await _feature(ctx).offers.open_offers(keyword)
+    views = await feature_of(ctx).offers.open_offers(keyword)
     if not views:
         key = "hosp.list.none_for" if keyword else "hosp.list.none"
         await ctx.reply(key, query=keyword or "")
@@ -117,7 +112,7 @@ async def meine(ctx: CommandContext, id: str | None) -> None:
         # One's own offers and sign-ups are personal: only in the DM.
         await ctx.reply("error.dm_only")
         return
-    offers = _feature(ctx).offers
+    offers = feature_of(ctx).offers
     parts: list[Rendered] = []
     hosted = await offers.hosted_by(ctx.sender)
     if hosted:
@@ -157,10 +152,10 @@ async def _details(ctx: CommandContext, typed_id: str) -> None:
     if normalise_short_id(typed_id) is None:
         await ctx.reply("hosp.unknown_sub", given=typed_id)
         return
-    offers = _feature(ctx).offers
+    offers = feature_of(ctx).offers
     view = await offers.view(typed_id)
     if view is None:
-        await _refusal(ctx, "not_found", typed_id)
+        await refusal(ctx, "not_found", typed_id)
         return
     offer, seats = view.offer, view.seats
     parts = [ctx.messenger.render(offers.announcement(offer, seats), ctx.lang)]
@@ -170,7 +165,7 @@ async def _details(ctx: CommandContext, typed_id: str) -> None:
 
 
 async def _personal_lines(ctx: CommandContext, view: OfferView) -> list[Rendered]:
-    offer, seats, people = view.offer, view.seats, _feature(ctx).offers.people
+    offer, seats, people = view.offer, view.seats, feature_of(ctx).offers.people
     if offer.host == ctx.sender:
         confirmed = [person_label(p, await people(p)) for p in seats.confirmed]
         waiting = [person_label(p, await people(p)) for p in seats.waiting]
@@ -202,7 +197,7 @@ async def _personal_lines(ctx: CommandContext, view: OfferView) -> list[Rendered
 )
 async def anbieten(ctx: CommandContext, **args: str | None) -> None:
     text = args.get(OFFER_ARG.key)
-    feature = _feature(ctx)
+    feature = feature_of(ctx)
     if not text:
         question = await feature.dialog.start(ctx.sender)
         if ctx.is_dm:
@@ -225,7 +220,7 @@ async def anbieten(ctx: CommandContext, **args: str | None) -> None:
 
 async def dialog_text(ctx: CommandContext, text: str) -> bool:
     """Answers of the guided offer dialog; False when none is open for this person."""
-    replies = await _feature(ctx).dialog.answer(ctx.sender, text)
+    replies = await feature_of(ctx).dialog.answer(ctx.sender, text)
     if replies is None:
         return False
     await ctx.reply_rendered(join([ctx.messenger.render(r, ctx.lang) for r in replies], "\n\n"))
@@ -247,7 +242,7 @@ HOOKS.text.append(dialog_text)
     parent="hospitation",
 )
 async def teilnehmen(ctx: CommandContext, id: str) -> None:
-    result = await _feature(ctx).offers.join(ctx.sender, id)
+    result = await feature_of(ctx).offers.join(ctx.sender, id)
     offer = result.offer
     if result.outcome in ("confirmed", "waiting"):
         # The confirmation (with the calendar file) went to the DM.
@@ -258,7 +253,7 @@ async def teilnehmen(ctx: CommandContext, id: str) -> None:
         assert offer is not None
         await ctx.reply(f"hosp.join.{result.outcome}", id=offer.id, position=result.position or 0)
         return
-    await _refusal(ctx, result.outcome, id)
+    await refusal(ctx, result.outcome, id)
 
 
 @REGISTRY.command(
@@ -270,14 +265,14 @@ async def teilnehmen(ctx: CommandContext, id: str) -> None:
     parent="hospitation",
 )
 async def absagen(ctx: CommandContext, id: str) -> None:
-    result = await _feature(ctx).offers.cancel_seat(ctx.sender, id)
+    result = await feature_of(ctx).offers.cancel_seat(ctx.sender, id)
     if result.outcome in ("left_confirmed", "left_waiting", "not_registered"):
         assert result.offer is not None
         await ctx.reply(
             f"hosp.cancel.{result.outcome}", id=result.offer.id, title=result.offer.title
         )
         return
-    await _refusal(ctx, result.outcome, id)
+    await refusal(ctx, result.outcome, id)
 
 
 @REGISTRY.command(
@@ -289,7 +284,7 @@ async def absagen(ctx: CommandContext, id: str) -> None:
     parent="hospitation",
 )
 async def zurueckziehen(ctx: CommandContext, id: str) -> None:
-    result = await _feature(ctx).offers.withdraw(ctx.sender, id)
+    result = await feature_of(ctx).offers.withdraw(ctx.sender, id)
     if result.outcome == "withdrawn":
         assert result.offer is not None
         await ctx.reply(
@@ -299,112 +294,4 @@ async def zurueckziehen(ctx: CommandContext, id: str) -> None:
             notified=result.notified,
         )
         return
-    await _refusal(ctx, result.outcome, id)
-
-
-# -- wunsch --------------------------------------------------------------------------------
-
-
-@REGISTRY.command(
-    "wunsch",
-    "wish",
-    args=(Arg("bereich", "area", kind="rest", optional=True),),
-    where=Where.DM,
-    parent="hospitation",
-)
-async def wunsch(ctx: CommandContext, area: str | None) -> None:
-    wishes_of = _feature(ctx).followups
-    words = (area or "").split()
-    if words and words[0].casefold() in DELETE_WORDS:
-        await _delete_wish(ctx, words[1:])
-        return
-    if not area:
-        wishes = await wishes_of.wishes(ctx.sender)
-        if not wishes:
-            await ctx.reply("hosp.wish.none")
-            return
-        lines = [
-            ctx.text("hosp.wish.item", number=i, area=wish) for i, wish in enumerate(wishes, 1)
-        ]
-        header = ctx.text("hosp.wish.list")
-        await ctx.reply_rendered(
-            join(
-                [header + Rendered("\n", "<br/>") + join(lines), ctx.text("hosp.wish.footer")],
-                "\n\n",
-            )
-        )
-        return
-    outcome, cleaned = await wishes_of.add_wish(ctx.sender, area)
-    await ctx.reply(
-        f"hosp.wish.{outcome}", area=cleaned, max=wishes_of.settings.wishes_max, wish_max=WISH_MAX
-    )
-
-
-async def _delete_wish(ctx: CommandContext, rest: list[str]) -> None:
-    offers = _feature(ctx).followups
-    given = " ".join(rest)
-    if given.casefold() in ALL_WORDS:
-        count = await offers.delete_wish(ctx.sender, None)
-    elif given.isdigit():
-        count = await offers.delete_wish(ctx.sender, int(given))
-    else:
-        await ctx.reply("hosp.wish.delete_usage", given=given or "–")
-        return
-    if count:
-        await ctx.reply("hosp.wish.deleted", count=count)
-    else:
-        await ctx.reply("hosp.wish.not_deleted", given=given)
-
-
-# -- feedback ------------------------------------------------------------------------------
-
-
-@REGISTRY.command(
-    "feedback",
-    "feedback",
-    aliases=("rückmeldung",),
-    args=(Arg("id", "id"), ANSWER_ARG),
-    where=Where.DM,
-    parent="hospitation",
-)
-async def feedback(ctx: CommandContext, **args: str) -> None:
-    typed_id, answer_text = args["id"], args[ANSWER_ARG.key]
-    answer = parse_answer(answer_text)
-    if answer is None:
-        await ctx.reply("hosp.feedback.bad_answer", id=normalise_short_id(typed_id) or typed_id)
-        return
-    result = await _feature(ctx).followups.record_feedback(ctx.sender, typed_id, answer)
-    if result.outcome == "recorded":
-        assert result.offer is not None
-        await ctx.reply(f"hosp.feedback.recorded_{'yes' if answer else 'no'}", id=result.offer.id)
-    elif result.outcome == "not_asked":
-        assert result.offer is not None
-        await ctx.reply("hosp.feedback.not_asked", id=result.offer.id)
-    else:
-        await _refusal(ctx, result.outcome, typed_id)
-
-
-async def feedback_reaction(ctx: CommandContext, reaction: Reaction) -> bool:
-    """👍/👎 on the "did it take place?" question; a withdrawn reaction takes it back."""
-    target = parse_feedback_key(reaction.target_key)
-    if target is None:
-        return False
-    offer_id, asked = target
-    if asked != reaction.sender or reaction.emoji not in YES | NO:
-        return True
-    took_place = reaction.emoji in YES
-    followups = _feature(ctx).followups
-    if reaction.withdrawn:
-        await followups.withdraw_feedback(asked, offer_id, took_place)
-        return True
-    result = await followups.record_feedback(asked, offer_id, took_place)
-    if result.outcome == "recorded":
-        await ctx.services.messenger.tell(
-            asked,
-            Say(f"hosp.feedback.recorded_{'yes' if took_place else 'no'}", {"id": offer_id}),
-            effect_key=f"hosp:{offer_id}:feedback-ack:{ctx.event_id}",
-        )
-    return True
-
-
-HOOKS.reaction.append(feedback_reaction)
+    await refusal(ctx, result.outcome, id)

@@ -8,7 +8,8 @@ from bot.commands.hooks import HOOKS
 from bot.commands.onboarding import current_question
 from bot.commands.profile import now_utc
 from bot.commands.registry import REGISTRY, Arg, Where
-from bot.domain.profile import Control, clean_text, parse_control, parse_yes_no
+from bot.domain.dialog_answers import Control, parse_control, parse_yes_no
+from bot.domain.text_cleaning import clean_text
 
 CONFIRM_WORDS = frozenset({"bestätigen", "bestaetigen", "bestätigt", "confirm", "ja", "yes"})
 

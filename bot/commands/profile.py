@@ -17,17 +17,16 @@ from bot.chat.render import Rendered, join
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, Reaction
 from bot.commands.registry import REGISTRY, Arg, Handler, Registry, Where
+from bot.domain.languages import language_name
 from bot.domain.profile import (
     FIELD_DISPLAY,
     PAUSE_WEEKS_MAX,
-    FieldError,
-    FieldErrorCode,
     Profile,
     ProfileField,
     field_by_name,
-    language_name,
     suggest_field,
 )
+from bot.domain.profile_fields import FieldError, FieldErrorCode
 from bot.services.ports import Say
 from bot.services.profiles import (
     Alternatives,

@@ -13,7 +13,7 @@ from datetime import timedelta
 from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must exist first)
 from bot.commands.context import CommandContext
 from bot.commands.registry import REGISTRY, Arg, Where
-from bot.domain.network import MAX_DAYS, PeriodError, month_period
+from bot.domain.network.periods import MAX_DAYS, PeriodError, month_period
 
 CSV_WORDS = frozenset({"csv", "tabelle", "tabellen", "table", "tables"})
 

@@ -44,11 +44,19 @@ class MatchPerson:
 class MatchRules:
     """What a round must respect and what it prefers.
 
+    A pair's weight is its task similarity (0..1), plus `cross_municipality_bonus` if the two
+    work in different municipalities, plus `left_out_bonus` per member who had no match for a
+    while (full bonus after three rounds without one, or if never matched). The bonuses are
+    small on purpose: similarity first, then crossing municipalities, then the left-out.
+
     A pair is banned for `repeat_ban_rounds` rounds after it met; after that it carries a
     penalty that halves every `repeat_fade_rounds`. Without the penalty (and a little seeded
     noise) an optimal, deterministic matcher would hand out the very same pairs again one round
     after the ban ends. Set the ban longer than the history you keep for a permanent one. Pass a
     new `seed` every round (e.g. the round number).
+
+    Each person's `candidates_per_person` best partners form the graph that is paired: exactly
+    (blossom) up to `exact_up_to` people, by auction and repair above (see pairing.py).
     """
 
     separation: Separation = "department"
@@ -60,7 +68,7 @@ class MatchRules:
     repeat_penalty: float = 0.2
     repeat_fade_rounds: int = 13
     noise: float = 0.01
-    exact_up_to: int = 2000  # people; above, sparse assignment + repair (see pairing.py)
+    exact_up_to: int = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +121,13 @@ def plan_round(
     rules: MatchRules,
     similarity: Similarity | None = None,
 ) -> RoundPlan:
+    """This round's pairs (and trios), and everyone left out with a reason code.
+
+    `people` are all candidates of the round, eligible or not; `history` the pairs of earlier
+    rounds that are still relevant (trios as their three pairs). Candidate graph, pairing
+    (cardinality first, then weight), a second pairing among whoever is left, then each
+    remaining person joins the pair they fit best as a third.
+    """
     ids = [p.id for p in people]
     if len(set(ids)) != len(ids):
         raise ValueError("person ids must be unique")

@@ -77,6 +77,9 @@ def top_k(
             for start in range(lo, hi, block_rows):
                 rows = members[start : min(start + block_rows, hi)]
                 parts.append(search.block(x[rows] @ columns, rows, members, start))
+    if not parts:
+        nothing = np.empty(0, dtype=np.int64)
+        return Neighbours(nothing, nothing, np.empty(0), np.empty(0))
     rows, cols, sims = (np.concatenate(p) for p in zip(*parts, strict=True))
     order = np.lexsort((cols, rows))
     rows, cols, sims = rows[order], cols[order], sims[order]

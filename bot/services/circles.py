@@ -17,17 +17,10 @@ from zoneinfo import ZoneInfo
 from bot.config import Config
 from bot.domain.circles import Circle, CirclePerson, form_circles
 from bot.domain.profile import Profile
-from bot.services.followup import (
-    Clock,
-    Planned,
-    PlannedGroup,
-    Rounds,
-    Schedule,
-    name_of,
-    place,
-)
 from bot.services.ports import Messenger, Say
-from bot.store.coffee import FigureRow, GroupRow, RoundRow
+from bot.services.round_schedule import Schedule
+from bot.services.rounds import Clock, Planned, PlannedGroup, Rounds, name_of, place
+from bot.store.coffee_rows import FigureRow, GroupRow, RoundRow
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)

@@ -31,21 +31,11 @@ from bot.domain.matching import (
 )
 from bot.domain.profile import Profile
 from bot.domain.similarity import Similarity
-from bot.services.followup import (
-    BUTTONS,
-    NO,
-    YES,
-    Clock,
-    FollowUps,
-    Planned,
-    PlannedGroup,
-    Rounds,
-    Schedule,
-    name_of,
-    place,
-)
+from bot.services.followup import BUTTONS, NO, YES, FollowUps
 from bot.services.ports import Messenger, Say
-from bot.store.coffee import FigureRow, GroupRow, RoundRow, is_placeholder
+from bot.services.round_schedule import Schedule
+from bot.services.rounds import Clock, Planned, PlannedGroup, Rounds, name_of, place
+from bot.store.coffee_rows import FigureRow, GroupRow, RoundRow, is_placeholder
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from typing import Literal
 
 from bot.config import Config
 from bot.services.ports import Messenger, Say
-from bot.store.db import Database
 from bot.store.coffee_breaks import CoffeeBreak, CoffeeBreakStore, Offer, Placement, is_forgotten
+from bot.store.db import Database
 
 MIN_MINUTES = 5
 MAX_MINUTES = 120

@@ -21,7 +21,7 @@ from bot.domain.hospitation import (
 from bot.services.hospitation_messages import example_dates
 from bot.services.hospitations import HospitationService
 from bot.services.ports import Say
-from bot.store.hospitations import Dialog
+from bot.store.hospitation_rows import Dialog
 
 CANCEL_WORDS = frozenset({"abbrechen", "abbruch", "stopp", "stop", "cancel", "abort"})
 NO_DESCRIPTION = frozenset({"-", "–", "keine", "nein", "ohne", "none", "no", "nothing"})

@@ -19,7 +19,7 @@ from bot.domain.hospitation import WishErrorCode, matching_wishes, normalise_sho
 from bot.services.hospitation_messages import host_contact, person_label, when_say
 from bot.services.hospitations import HospitationService
 from bot.services.ports import Say
-from bot.store.hospitations import Offer, Tie, Wish
+from bot.store.hospitation_rows import Offer, Tie, Wish
 
 log = logging.getLogger(__name__)
 

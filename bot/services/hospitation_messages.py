@@ -19,7 +19,7 @@ from bot.domain.hospitation import (
 )
 from bot.services.ports import AccountDirectory, Say
 from bot.store.db import Database
-from bot.store.hospitations import Offer
+from bot.store.hospitation_rows import Offer
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.services.hospitation_followups import export_tie
 from bot.services.hospitations import HospitationService
-from bot.store.hospitations import Offer
+from bot.store.hospitation_rows import Offer
 
 # Sent messages that quote the forgotten host's own words are blanked; shorter strings
 # would blank unrelated messages (harmless, they are delivered, but pointless).

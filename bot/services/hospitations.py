@@ -34,7 +34,8 @@ from bot.services.hospitation_messages import (
 )
 from bot.services.ports import AccountDirectory, Attachment, Messenger, Say
 from bot.store.db import Database
-from bot.store.hospitations import HospitationStore, Offer
+from bot.store.hospitation_rows import Offer
+from bot.store.hospitations import HospitationStore
 
 Clock = Callable[[], datetime]
 

@@ -13,7 +13,7 @@ from bot.services.coffee import CoffeeHistory, CoffeeService
 from bot.services.coffee_break import CoffeeBreakPersonalData, CoffeeBreakService
 from bot.services.contacts import ContactService
 from bot.services.crisis import CrisisService
-from bot.services.followup import FollowUps, wake_job
+from bot.services.followup import FollowUps
 from bot.services.hospitation_setup import Hospitations, install_hospitations
 from bot.services.kitchen import KitchenPersonalData, KitchenService
 from bot.services.onboarding import OnboardingService
@@ -23,6 +23,7 @@ from bot.services.privacy import DialogData, PrivacyService, ProfileData
 from bot.services.profiles import ProfileService
 from bot.services.report import ReportService, install_report
 from bot.services.retention import RetentionService
+from bot.services.wake_job import wake_job
 from bot.store.db import Database
 
 

@@ -18,20 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Config
-from bot.domain.profile import (
-    STEPS,
-    Control,
-    FieldError,
-    FieldErrorCode,
-    Profile,
-    ProfileField,
-    Step,
-    clean_text,
-    fold,
-    is_clear,
-    parse_control,
-    parse_yes_no,
-)
+from bot.domain.dialog_answers import STEPS, Control, Step, parse_control, parse_yes_no
+from bot.domain.profile import Profile, ProfileField
+from bot.domain.profile_fields import FieldError, FieldErrorCode
+from bot.domain.text_cleaning import clean_text, fold, is_clear
 from bot.services.ports import Say
 from bot.services.profiles import (
     COLUMN,

@@ -11,20 +11,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import DirectoryConfig
-from bot.domain.profile import (
+from bot.domain.languages import parse_languages
+from bot.domain.profile import Profile, ProfileField, pause_end
+from bot.domain.profile_fields import (
     FieldError,
     FieldErrorCode,
-    Profile,
-    ProfileField,
-    is_clear,
     parse_availability,
     parse_choice,
-    parse_languages,
     parse_name,
     parse_tasks,
     parse_topics,
-    pause_end,
 )
+from bot.domain.text_cleaning import is_clear
 from bot.services.ports import AccountDirectory, NoAccountDirectory, Say
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository

@@ -26,19 +26,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
-from bot import report_files
 from bot.chat.render import Rendered
 from bot.config import Config
-from bot.domain.network import (
-    NetworkReport,
-    Period,
-    PeriodError,
-    chart_months,
-    month_period,
-    network_report,
-    parse_period,
-)
+from bot.domain.network.computation import network_report
+from bot.domain.network.periods import Period, PeriodError, chart_months, month_period, parse_period
+from bot.domain.network.report import NetworkReport
 from bot.i18n import Lang
+from bot.report.charts import charts
+from bot.report.csv_tables import csv_zip
+from bot.report.directory import write_directory
+from bot.report.labels import label, period_label
+from bot.report.report_file import ReportFile
+from bot.report.summary import chat_message
 from bot.services.ports import Attachment, Messenger, Say
 from bot.store.bot_state import BotState
 from bot.store.db import Database, migrations
@@ -217,7 +216,7 @@ class ReportService(ReportBuilder):
                 async with self.db.transaction():
                     await self._post(
                         request.room_id,
-                        _text(report_files.label("report.failed", request.lang)),
+                        _text(label("report.failed", request.lang)),
                         f"report:{request.event_id}:failed",
                     )
                     await self._done(request.event_id)
@@ -227,10 +226,8 @@ class ReportService(ReportBuilder):
         report = await self.build(request.period)
         lang, base = request.lang, f"report:{request.event_id}"
         if request.csv:
-            archive = await asyncio.to_thread(report_files.csv_zip, report, lang)
-            caption = report_files.label(
-                "report.csv.caption", lang, period=report_files.period_label(report.period, lang)
-            )
+            archive = await asyncio.to_thread(csv_zip, report, lang)
+            caption = label("report.csv.caption", lang, period=period_label(report.period, lang))
             async with self.db.transaction():
                 await self._post(request.room_id, _text(caption), f"{base}:summary")
                 await self._file(request.room_id, archive, f"{base}:csv")
@@ -239,7 +236,7 @@ class ReportService(ReportBuilder):
         # The text first (it is ready in milliseconds), the charts when they are drawn.
         message = await asyncio.to_thread(self._chat_message, report, lang)
         await self._post(request.room_id, message, f"{base}:summary")
-        images = await asyncio.to_thread(report_files.charts, report, lang)
+        images = await asyncio.to_thread(charts, report, lang)
         async with self.db.transaction():
             for image in images:
                 await self._file(request.room_id, image, f"{base}:{image.name}")
@@ -250,7 +247,7 @@ class ReportService(ReportBuilder):
         command = f"{self.config.bot.command_prefix}admin {word} csv"
         if report.period != self.parse_period(None):
             command += f" {period_argument(report.period)}"
-        return report_files.chat_message(
+        return chat_message(
             report, lang, max_rows=self.config.report.max_table_rows, csv_command=command
         )
 
@@ -273,7 +270,7 @@ class ReportService(ReportBuilder):
         lang = self.config.bot.default_language
         report = await self.build(period)
         message = await asyncio.to_thread(self._chat_message, report, lang)
-        images = await asyncio.to_thread(report_files.charts, report, lang)
+        images = await asyncio.to_thread(charts, report, lang)
         base = f"report:monthly:{period.key}"
         async with self.db.transaction():
             if await self.state.get(MONTHLY_KEY) == period.key:
@@ -293,7 +290,7 @@ class ReportService(ReportBuilder):
             room_id, Say("report.document", {"document": document}), effect_key=effect_key
         )
 
-    async def _file(self, room_id: str, file: report_files.ReportFile, effect_key: str) -> None:
+    async def _file(self, room_id: str, file: ReportFile, effect_key: str) -> None:
         if not isinstance(self.messenger, FileSender):
             log.warning("this messenger cannot send files; %s not sent", file.name)
             return
@@ -316,7 +313,7 @@ def install_report(services: Services) -> ReportService:
     """Build the service and its job (pending requests and the monthly report)."""
     from apscheduler.triggers.interval import IntervalTrigger
 
-    from bot.services.followup import wake_job
+    from bot.services.wake_job import wake_job
 
     config, jobs = services.config, services.jobs
     report = ReportService(services.db, config, services.messenger)
@@ -381,6 +378,4 @@ async def report_to_directory(
     finally:
         await db.close()
     language: Lang = lang or config.bot.default_language
-    return await asyncio.to_thread(
-        report_files.write_directory, report, language, out, builder.today()
-    )
+    return await asyncio.to_thread(write_directory, report, language, out, builder.today())

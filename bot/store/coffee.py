@@ -8,139 +8,26 @@ all of that person's rows, so the others' history (and the no-repeat rule) stays
 from __future__ import annotations
 
 import json
-import secrets
-import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
 
+from bot.store.coffee_personal_data import CoffeePersonalData
+from bot.store.coffee_requests import CoffeeRequests
+from bot.store.coffee_rows import (
+    GROUP_COLUMNS,
+    GROUP_FROM,
+    FigureRow,
+    GroupRow,
+    MemberRow,
+    NewGroup,
+    RoundKind,
+    RoundRow,
+    group_row,
+    round_row,
+)
 from bot.store.db import Database
 
-RoundKind = Literal["coffee", "circle"]
-GroupKind = Literal["pair", "trio", "circle"]
-FORGOTTEN_PREFIX = "~forgotten:"
 
-
-@dataclass(frozen=True)
-class RoundRow:
-    id: int
-    kind: RoundKind
-    key: str
-    seq: int
-    trigger: str
-    started_at: float
-    people: int
-    groups: int
-    unmatched: int
-    pause_questions: int = 0
-
-
-@dataclass(frozen=True)
-class MemberRow:
-    person: str
-    department: str
-    municipality: str
-    met: bool | None
-
-
-@dataclass(frozen=True)
-class GroupRow:
-    id: int
-    round_id: int
-    round_key: str
-    round_kind: RoundKind
-    idx: int
-    kind: GroupKind
-    topic: str | None
-    shared: tuple[str, ...]
-    room_key: str
-    intro_key: str
-    followup_key: str
-    followup_due_at: float
-    followup_sent_at: float | None
-    created_at: float
-    intro_queued_at: float | None = None
-
-
-@dataclass(frozen=True)
-class RequestRow:
-    id: int
-    event_id: str
-    kind: RoundKind
-    mode: Literal["run", "preview"]
-    requested_by: str
-    reply_room: str | None
-    round_key: str | None
-    created_at: float
-
-
-@dataclass(frozen=True)
-class FigureRow:
-    """One member of one group of a round, for the round's aggregate figures."""
-
-    group_id: int
-    kind: GroupKind
-    similarity: float | None
-    topic: str | None
-    department: str
-    municipality: str
-
-
-@dataclass(frozen=True)
-class NewMember:
-    person: str
-    department: str
-    municipality: str
-
-
-@dataclass(frozen=True)
-class NewGroup:
-    idx: int
-    kind: GroupKind
-    members: tuple[NewMember, ...]
-    room_key: str
-    intro_key: str
-    followup_key: str
-    followup_due_at: float
-    topic: str | None = None
-    weight: float | None = None
-    similarity: float | None = None
-    shared: tuple[str, ...] = ()
-
-
-_GROUP_COLUMNS = (
-    "g.id, g.round_id, r.key, r.kind, g.idx, g.kind, g.topic, g.shared, g.room_key, "
-    "g.intro_key, g.followup_key, g.followup_due_at, g.followup_sent_at, g.created_at, "
-    "g.intro_queued_at"
-)
-_GROUP_FROM = "coffee_groups g JOIN coffee_rounds r ON r.id = g.round_id"
-
-
-def _group(row: Any) -> GroupRow:
-    return GroupRow(
-        id=row[0],
-        round_id=row[1],
-        round_key=row[2],
-        round_kind=row[3],
-        idx=row[4],
-        kind=row[5],
-        topic=row[6],
-        shared=tuple(json.loads(row[7])),
-        room_key=row[8],
-        intro_key=row[9],
-        followup_key=row[10],
-        followup_due_at=row[11],
-        followup_sent_at=row[12],
-        created_at=row[13],
-        intro_queued_at=row[14],
-    )
-
-
-def _round(row: Any) -> RoundRow:
-    return RoundRow(*row)
-
-
-class CoffeeStore:
+class CoffeeStore(CoffeeRequests, CoffeePersonalData):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -153,7 +40,7 @@ class CoffeeStore:
             "FROM coffee_rounds WHERE key = ?",
             (key,),
         )
-        return None if row is None else _round(row)
+        return None if row is None else round_row(row)
 
     async def keys_like(self, prefix: str) -> list[str]:
         rows = await self.db.fetchall(
@@ -172,7 +59,7 @@ class CoffeeStore:
             "FROM coffee_rounds WHERE kind = ? ORDER BY seq DESC LIMIT 1",
             (kind,),
         )
-        return None if row is None else _round(row)
+        return None if row is None else round_row(row)
 
     async def insert_round(
         self,
@@ -283,10 +170,10 @@ class CoffeeStore:
 
     async def groups_of_round(self, round_id: int) -> list[GroupRow]:
         rows = await self.db.fetchall(
-            f"SELECT {_GROUP_COLUMNS} FROM {_GROUP_FROM} WHERE g.round_id = ? ORDER BY g.idx",
+            f"SELECT {GROUP_COLUMNS} FROM {GROUP_FROM} WHERE g.round_id = ? ORDER BY g.idx",
             (round_id,),
         )
-        return [_group(r) for r in rows]
+        return [group_row(r) for r in rows]
 
     async def members(self, group_id: int) -> list[MemberRow]:
         rows = await self.db.fetchall(
@@ -317,11 +204,11 @@ class CoffeeStore:
     async def unqueued_groups(self, kind: RoundKind, limit: int) -> list[GroupRow]:
         """Groups whose room and introduction are not in the outbox yet, oldest first."""
         rows = await self.db.fetchall(
-            f"SELECT {_GROUP_COLUMNS} FROM {_GROUP_FROM} "
+            f"SELECT {GROUP_COLUMNS} FROM {GROUP_FROM} "
             "WHERE g.intro_queued_at IS NULL AND r.kind = ? ORDER BY g.id LIMIT ?",
             (kind, limit),
         )
-        return [_group(r) for r in rows]
+        return [group_row(r) for r in rows]
 
     async def mark_intro_queued(self, group_id: int, now: float) -> None:
         await self.db.execute(
@@ -339,27 +226,27 @@ class CoffeeStore:
 
     async def group_by_followup_key(self, key: str) -> GroupRow | None:
         row = await self.db.fetchone(
-            f"SELECT {_GROUP_COLUMNS} FROM {_GROUP_FROM} WHERE g.followup_key = ?", (key,)
+            f"SELECT {GROUP_COLUMNS} FROM {GROUP_FROM} WHERE g.followup_key = ?", (key,)
         )
-        return None if row is None else _group(row)
+        return None if row is None else group_row(row)
 
     async def group_in_room(self, room_id: str) -> GroupRow | None:
         """The group whose purpose room this is (reads the foundation's purpose_rooms)."""
         row = await self.db.fetchone(
-            f"SELECT {_GROUP_COLUMNS} FROM {_GROUP_FROM} "
+            f"SELECT {GROUP_COLUMNS} FROM {GROUP_FROM} "
             "JOIN purpose_rooms p ON p.key = g.room_key WHERE p.room_id = ?",
             (room_id,),
         )
-        return None if row is None else _group(row)
+        return None if row is None else group_row(row)
 
     async def latest_group_of(self, person: str) -> GroupRow | None:
         row = await self.db.fetchone(
-            f"SELECT {_GROUP_COLUMNS} FROM {_GROUP_FROM} "
+            f"SELECT {GROUP_COLUMNS} FROM {GROUP_FROM} "
             "JOIN coffee_members m ON m.group_id = g.id WHERE m.person = ? "
             "ORDER BY g.id DESC LIMIT 1",
             (person,),
         )
-        return None if row is None else _group(row)
+        return None if row is None else group_row(row)
 
     async def is_member(self, group_id: int, person: str) -> bool:
         row = await self.db.fetchone(
@@ -390,11 +277,11 @@ class CoffeeStore:
 
     async def due_followups(self, now: float, limit: int = 500) -> list[GroupRow]:
         rows = await self.db.fetchall(
-            f"SELECT {_GROUP_COLUMNS} FROM {_GROUP_FROM} "
+            f"SELECT {GROUP_COLUMNS} FROM {GROUP_FROM} "
             "WHERE g.followup_sent_at IS NULL AND g.followup_due_at <= ? ORDER BY g.id LIMIT ?",
             (now, limit),
         )
-        return [_group(r) for r in rows]
+        return [group_row(r) for r in rows]
 
     async def mark_followup_sent(self, group_id: int, now: float) -> None:
         await self.db.execute(
@@ -455,158 +342,3 @@ class CoffeeStore:
         for group_id, person in rows:
             groups.setdefault(int(group_id), set()).add(str(person))
         return [frozenset(g) for g in groups.values()]
-
-    # -- admin requests ------------------------------------------------------------------
-
-    async def add_request(
-        self,
-        event_id: str,
-        kind: RoundKind,
-        mode: str,
-        requested_by: str,
-        reply_room: str | None,
-        now: float,
-    ) -> bool:
-        changed = await self.db.execute(
-            "INSERT OR IGNORE INTO coffee_requests (event_id, kind, mode, requested_by, "
-            "reply_room, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (event_id, kind, mode, requested_by, reply_room, now),
-        )
-        return changed == 1
-
-    async def open_requests(self, kind: RoundKind) -> list[RequestRow]:
-        rows = await self.db.fetchall(
-            "SELECT id, event_id, kind, mode, requested_by, reply_room, round_key, created_at "
-            "FROM coffee_requests WHERE done_at IS NULL AND kind = ? ORDER BY id",
-            (kind,),
-        )
-        return [RequestRow(*r) for r in rows]
-
-    async def set_request_key(self, request_id: int, round_key: str) -> None:
-        await self.db.execute(
-            "UPDATE coffee_requests SET round_key = ? WHERE id = ?", (round_key, request_id)
-        )
-
-    async def finish_request(self, request_id: int, now: float) -> None:
-        await self.db.execute(
-            "UPDATE coffee_requests SET done_at = ? WHERE id = ?", (now, request_id)
-        )
-
-    # -- personal data -------------------------------------------------------------------
-
-    async def export(self, person: str) -> list[dict[str, Any]]:
-        rows = await self.db.fetchall(
-            "SELECT r.kind, r.key, g.kind, g.topic, g.shared, g.created_at, "
-            "(SELECT COUNT(*) FROM coffee_members o WHERE o.group_id = g.id), "
-            "m.department, m.municipality, m.met, m.answered_at "
-            "FROM coffee_members m JOIN coffee_groups g ON g.id = m.group_id "
-            "JOIN coffee_rounds r ON r.id = g.round_id WHERE m.person = ? ORDER BY g.id",
-            (person,),
-        )
-        out = [
-            {
-                "format": r[0],
-                "round": r[1],
-                "group": r[2],
-                "topic": r[3],
-                "shared": json.loads(r[4]),
-                "introduced_at": r[5],
-                "members": r[6],
-                "your_department_then": r[7],
-                "your_municipality_then": r[8],
-                "met": None if r[9] is None else bool(r[9]),
-                "answered_at": r[10],
-            }
-            for r in rows
-        ]
-        asked = await self.db.fetchone(
-            "SELECT asked_at FROM coffee_pause_questions WHERE person = ?", (person,)
-        )
-        if asked is not None:
-            out.append({"asked_whether_to_pause_at": asked[0]})
-        requests = await self.db.fetchall(
-            "SELECT kind, mode, round_key, created_at, done_at FROM coffee_requests "
-            "WHERE requested_by = ? ORDER BY id",
-            (person,),
-        )
-        out += [
-            {"admin_request": r[0], "mode": r[1], "round": r[2], "at": r[3], "done_at": r[4]}
-            for r in requests
-        ]
-        return out
-
-    async def forget(self, person: str, keep_places: Iterable[str] = ()) -> None:
-        """Replace the person by a placeholder in every group they were in.
-
-        Department and municipality stay only if they are one of `keep_places` (the
-        configured directory): a name the person typed in themselves goes. The shared words
-        of their groups came partly from their own text, so they go too.
-        """
-        placeholder = FORGOTTEN_PREFIX + secrets.token_hex(8)
-        keep = list(dict.fromkeys(keep_places))
-        marks = ",".join("?" * len(keep)) or "NULL"
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE coffee_groups SET shared = '[]' WHERE id IN "
-                "(SELECT group_id FROM coffee_members WHERE person = ?)",
-                (person,),
-            )
-            await conn.execute(
-                "UPDATE coffee_members SET person = ?, answer_emoji = NULL, "
-                f"department = CASE WHEN department IN ({marks}) THEN department ELSE '' END, "
-                f"municipality = CASE WHEN municipality IN ({marks}) THEN municipality ELSE '' END "
-                "WHERE person = ?",
-                (placeholder, *keep, *keep, person),
-            )
-            await conn.execute("DELETE FROM coffee_pause_questions WHERE person = ?", (person,))
-            await conn.execute("DELETE FROM coffee_requests WHERE requested_by = ?", (person,))
-
-    # -- retention -----------------------------------------------------------------------
-
-    async def prune(self, older_than_s: float) -> int:
-        """Delete rounds (with groups, members, answers) that started before the cut-off."""
-        cutoff = time.time() - older_than_s
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "DELETE FROM coffee_members WHERE group_id IN (SELECT g.id FROM coffee_groups g "
-                "JOIN coffee_rounds r ON r.id = g.round_id WHERE r.started_at < ?)",
-                (cutoff,),
-            )
-            await conn.execute(
-                "DELETE FROM coffee_groups WHERE round_id IN "
-                "(SELECT id FROM coffee_rounds WHERE started_at < ?)",
-                (cutoff,),
-            )
-            cur = await conn.execute("DELETE FROM coffee_rounds WHERE started_at < ?", (cutoff,))
-            await conn.execute(
-                "DELETE FROM coffee_requests WHERE done_at IS NOT NULL AND done_at < ?", (cutoff,)
-            )
-            return cur.rowcount
-
-
-def is_placeholder(person: str) -> bool:
-    return person.startswith(FORGOTTEN_PREFIX)
-
-
-async def coffee_eligible_ids(db: Database, now: float) -> set[str]:
-    """The Matrix IDs of everyone who takes part in the coffee matching now; the same
-    condition as `ProfileRepository.eligible_for_coffee` (reads the profiles table owned
-    by bot/store/profiles.py), without loading whole profiles."""
-    rows = await db.fetchall(
-        "SELECT user_id FROM profiles WHERE confirmed = 1 AND coffee = 1 "
-        "AND (coffee_paused_until IS NULL OR coffee_paused_until <= ?)",
-        (now,),
-    )
-    return {str(r[0]) for r in rows}
-
-
-async def count_coffee_eligible(db: Database, now: float) -> int:
-    """How many people take part in the coffee matching now. Reads the profiles table
-    (owned by bot/store/profiles.py) with the same condition as
-    `ProfileRepository.eligible_for_coffee`, without loading every profile."""
-    row = await db.fetchone(
-        "SELECT COUNT(*) FROM profiles WHERE confirmed = 1 AND coffee = 1 "
-        "AND (coffee_paused_until IS NULL OR coffee_paused_until <= ?)",
-        (now,),
-    )
-    return int(row[0]) if row else 0

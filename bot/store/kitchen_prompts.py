@@ -11,6 +11,7 @@ from bot.store.db import Database
 
 SuggestionStatus = Literal["pending", "accepted", "rejected"]
 
+
 @dataclass(frozen=True)
 class Suggestion:
     id: int
@@ -18,7 +19,6 @@ class Suggestion:
     suggested_by: str | None
     status: SuggestionStatus
     created_at: float
-
 
 
 class PromptStore:
@@ -173,4 +173,3 @@ def _suggestion(row: Any) -> Suggestion:
         status=row[3],
         created_at=float(row[4]),
     )
-

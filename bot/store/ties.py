@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import combinations
 from typing import Any
 
-from bot.domain.network import Member, Tie
+from bot.domain.network.ties import Member, Tie
 from bot.store.contacts import ContactStore
 from bot.store.crisis import state_from_json
 from bot.store.db import Database

@@ -18,9 +18,9 @@ from nio import DownloadResponse, RoomCreateResponse, RoomMessage
 from nio.crypto.attachments import decrypt_attachment
 
 from bot.devserver import LocalSynapse
-from bot.report_files import PNG_SIGNATURE, png_size
-from bot.store.db import Database
+from bot.report.charts import PNG_SIGNATURE, png_size
 from bot.store.coffee_breaks import CoffeeBreakStore, Placement
+from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 
 from .bot_process import BotProcess

@@ -19,7 +19,8 @@ from bot.domain.contacts import ContactError, ContactErrorCode
 from bot.domain.crisis import AnswerOutcome, CloseOutcome
 from bot.i18n import Lang
 from bot.services.contacts import ContactService, normalise_id
-from bot.services.crisis import Access, CrisisService, RequestError
+from bot.services.crisis import CrisisService
+from bot.services.crisis_replies import Access, RequestError
 from bot.services.ports import Say
 from bot.store.db import Database
 

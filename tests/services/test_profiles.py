@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from bot.config import Config, parse_config
-from bot.domain.profile import FieldError, FieldErrorCode, ProfileField
+from bot.domain.profile import ProfileField
+from bot.domain.profile_fields import FieldError, FieldErrorCode
 from bot.services.onboarding import OnboardingReply, OnboardingService
 from bot.services.ports import Say
 from bot.services.profiles import ProfileService

@@ -22,8 +22,10 @@ from bot.__main__ import build_parser
 from bot.chat.render import Rendered
 from bot.config import Config, parse_config
 from bot.domain.crisis import RequestState
-from bot.domain.network import OTHER, NetworkReport, Period, PeriodError, month_period
-from bot.report_files import PNG_SIGNATURE, heatmap_chart, png_size, ties_chart
+from bot.domain.network.periods import Period, PeriodError, month_period
+from bot.domain.network.report import NetworkReport
+from bot.domain.network.ties import OTHER
+from bot.report.charts import PNG_SIGNATURE, heatmap_chart, png_size, ties_chart
 from bot.services.ports import Attachment
 from bot.services.report import (
     MONTHLY_KEY,
@@ -33,12 +35,14 @@ from bot.services.report import (
     report_to_directory,
 )
 from bot.store.bot_state import BotState
-from bot.store.coffee import CoffeeStore, NewGroup, NewMember
+from bot.store.coffee import CoffeeStore
+from bot.store.coffee_breaks import CoffeeBreakStore, Placement
+from bot.store.coffee_rows import NewGroup, NewMember
 from bot.store.contacts import ContactStore, StoredContact
 from bot.store.crisis import CrisisStore, StoredRequest
 from bot.store.db import Database
-from bot.store.hospitations import HospitationStore, Tie
-from bot.store.coffee_breaks import CoffeeBreakStore, Placement
+from bot.store.hospitation_rows import Tie
+from bot.store.hospitations import HospitationStore
 from bot.store.profiles import ProfileRepository
 
 from .fakes import RecordingMessenger, Sent
@@ -726,9 +730,11 @@ def test_parser_knows_the_report_command() -> None:
 
 
 def test_typed_unit_names_are_escaped_neutralised_and_drawn_as_typed() -> None:
-    from bot.domain.network import Member, network_report
-    from bot.domain.network import Tie as NetworkTie
-    from bot.report_files import chat_message, csv_files
+    from bot.domain.network.computation import network_report
+    from bot.domain.network.ties import Member
+    from bot.domain.network.ties import Tie as NetworkTie
+    from bot.report.csv_tables import csv_files
+    from bot.report.summary import chat_message
 
     html_name, formula, dollars = "<b>Amt</b> & Co", "=HYPERLINK(1)", "$x$ Amt"
     people = [Member(name, "Musterstadt", True, True) for name in (html_name, formula, dollars)]

@@ -11,13 +11,8 @@ import yaml
 
 from bot.__main__ import main
 from bot.config import Config
-from bot.services.staff_import import (
-    StaffFileError,
-    apply_import,
-    import_staff_file,
-    parse_staff_csv,
-    sniff_delimiter,
-)
+from bot.services.staff_csv import StaffFileError, parse_staff_csv, sniff_delimiter
+from bot.services.staff_import import apply_import, import_staff_file
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.coffee import CoffeeStore, NewGroup, NewMember, is_placeholder
+from bot.store.coffee import CoffeeStore
+from bot.store.coffee_rows import NewGroup, NewMember, is_placeholder
 from bot.store.db import Database
 
 

@@ -11,7 +11,8 @@ import pytest
 from bot.domain.dates import When
 from bot.domain.hospitation import Seats
 from bot.store.db import Database
-from bot.store.hospitations import Dialog, HospitationStore, Offer, Tie
+from bot.store.hospitation_rows import Dialog, Offer, Tie
+from bot.store.hospitations import HospitationStore
 
 ANNA = "@anna:rathaus.example"
 BEN = "@ben:rathaus.example"

@@ -12,14 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.crisis import RequestState
-from bot.domain.network import Member, Tie
-from bot.store.coffee import CoffeeStore, NewGroup, NewMember
+from bot.domain.network.ties import Member, Tie
+from bot.store.coffee import CoffeeStore
+from bot.store.coffee_breaks import CoffeeBreakStore, Placement
+from bot.store.coffee_rows import NewGroup, NewMember
 from bot.store.contacts import ContactStore, StoredContact
 from bot.store.crisis import CrisisStore, StoredRequest
 from bot.store.db import Database
+from bot.store.hospitation_rows import Tie as HospitationTie
 from bot.store.hospitations import HospitationStore
-from bot.store.hospitations import Tie as HospitationTie
-from bot.store.coffee_breaks import CoffeeBreakStore, Placement
 from bot.store.profiles import ProfileRepository
 from bot.store.ties import TieStore, is_placeholder
 

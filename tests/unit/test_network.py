@@ -9,20 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.network import (
-    OTHER,
-    UNKNOWN,
-    Member,
-    Period,
-    PeriodError,
-    Tie,
-    chart_months,
-    ei_index,
-    month_period,
-    network_report,
-    parse_period,
-    unit_map,
-)
+from bot.domain.network.computation import network_report
+from bot.domain.network.periods import Period, PeriodError, chart_months, month_period, parse_period
+from bot.domain.network.report import ei_index
+from bot.domain.network.ties import OTHER, UNKNOWN, Member, Tie
+from bot.domain.network.units import unit_map
 
 TODAY = date(2026, 11, 25)
 

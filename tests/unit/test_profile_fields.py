@@ -8,31 +8,27 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from bot.domain.dialog_answers import Control, parse_control, parse_yes_no
+from bot.domain.languages import LANGUAGES, language_name, parse_languages
 from bot.domain.profile import (
-    CHOICE_MAX,
-    LANGUAGES,
     PAUSE_WEEKS_MAX,
-    TOPIC_MAX,
-    Control,
-    FieldError,
-    FieldErrorCode,
     ProfileField,
-    clean_text,
     coffee_state,
     field_by_name,
-    fold,
-    is_clear,
-    language_name,
-    parse_availability,
-    parse_choice,
-    parse_control,
-    parse_languages,
-    parse_tasks,
-    parse_topics,
-    parse_yes_no,
     pause_end,
     suggest_field,
 )
+from bot.domain.profile_fields import (
+    CHOICE_MAX,
+    TOPIC_MAX,
+    FieldError,
+    FieldErrorCode,
+    parse_availability,
+    parse_choice,
+    parse_tasks,
+    parse_topics,
+)
+from bot.domain.text_cleaning import clean_text, fold, is_clear
 
 DEPARTMENTS = [
     "Gesundheitsamt",

@@ -1,0 +1,90 @@
+"""Labels and numbers in the network report, in the requested language: catalogue texts
+(`bot/i18n/report.yaml`), unit names, counts, changes, shares, days, months and periods."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.chat.render import clean_user_text
+from bot.domain.network.periods import Period
+from bot.domain.network.ties import OTHER, UNKNOWN
+from bot.i18n import Lang, template
+
+
+def label(key: str, lang: Lang, **params: object) -> str:
+    return template(key, lang).format(**params)
+
+
+def unit_name(unit: str, lang: Lang) -> str:
+    if unit == OTHER:
+        return label("report.unit.other", lang)
+    if unit == UNKNOWN:
+        return label("report.unit.unknown", lang)
+    return clean_user_text(unit)
+
+
+def number(value: int, lang: Lang) -> str:
+    text = f"{value:,}"
+    return text.replace(",", ".") if lang == "de" else text
+
+
+def signed(value: float | None, lang: Lang, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:+.{digits}f}".replace("-", "−")
+    return text.replace(".", ",") if lang == "de" else text
+
+
+def change(now: int, before: int, lang: Lang) -> str:
+    delta = now - before
+    if delta == 0:
+        return "±0"
+    return ("+" if delta > 0 else "−") + number(abs(delta), lang)
+
+
+def points(value: int | None, lang: Lang) -> str:
+    """A change of a share, in percentage points."""
+    if value is None:
+        return "–"
+    return change(value, 0, lang) + (" Pp." if lang == "de" else " pp")
+
+
+def percent(value: float | None, lang: Lang) -> str:
+    if value is None:
+        return "–"
+    return f"{round(value * 100)} %" if lang == "de" else f"{round(value * 100)}%"
+
+
+def day(value: date, lang: Lang) -> str:
+    return f"{value:%d.%m.%Y}" if lang == "de" else value.isoformat()
+
+
+def month_name(value: date, lang: Lang, *, short: bool = False) -> str:
+    names = template("report.months.short" if short else "report.months", lang).split(",")
+    return names[value.month - 1]
+
+
+def month_label(value: date, lang: Lang) -> str:
+    return f"{month_name(value, lang)} {value.year}"
+
+
+def period_label(period: Period, lang: Lang) -> str:
+    if period.kind == "month":
+        return label(
+            "report.period.month",
+            lang,
+            month=month_name(period.start, lang),
+            year=period.start.year,
+        )
+    if period.kind == "quarter":
+        quarter = (period.start.month - 1) // 3 + 1
+        return label("report.period.quarter", lang, quarter=quarter, year=period.start.year)
+    if period.kind == "year":
+        return label("report.period.year", lang, year=period.start.year)
+    return label(
+        "report.period.days",
+        lang,
+        start=day(period.start, lang),
+        end=day(period.end, lang),
+        days=period.days,
+    )

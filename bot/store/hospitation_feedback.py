@@ -1,0 +1,93 @@
+"""Hospitation feedback ("did it take place?") and the ties it leaves behind."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.store.db import Database
+from bot.store.hospitation_rows import Feedback, Role, Tie
+
+
+class HospitationFeedback:
+    """The hospitation_feedback and hospitation_ties tables; mixed into HospitationStore."""
+
+    db: Database
+
+    async def ask_feedback(self, offer_id: str, user_id: str, role: Role, now: float) -> None:
+        await self.db.execute(
+            "INSERT OR IGNORE INTO hospitation_feedback (offer_id, user_id, role, asked_at) "
+            "VALUES (?, ?, ?, ?)",
+            (offer_id, user_id, role, now),
+        )
+
+    async def feedback(self, offer_id: str) -> list[Feedback]:
+        rows = await self.db.fetchall(
+            "SELECT offer_id, user_id, role, took_place FROM hospitation_feedback "
+            "WHERE offer_id = ? ORDER BY role, user_id",
+            (offer_id,),
+        )
+        return [Feedback(r[0], r[1], r[2], None if r[3] is None else bool(r[3])) for r in rows]
+
+    async def set_feedback(
+        self, offer_id: str, user_id: str, took_place: bool | None, now: float
+    ) -> bool:
+        """Record (or with None: take back) an answer; False if the person was not asked."""
+        changed = await self.db.execute(
+            "UPDATE hospitation_feedback SET took_place = ?, answered_at = ? "
+            "WHERE offer_id = ? AND user_id = ?",
+            (None if took_place is None else int(took_place), now, offer_id, user_id),
+        )
+        return changed > 0
+
+    async def save_tie(self, tie: Tie, now: float) -> None:
+        await self.db.execute(
+            "INSERT OR IGNORE INTO hospitation_ties (offer_id, host, participant, happened_on, "
+            "host_department, host_municipality, participant_department, "
+            "participant_municipality, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                tie.offer_id,
+                tie.host,
+                tie.participant,
+                tie.happened_on.isoformat(),
+                tie.host_department,
+                tie.host_municipality,
+                tie.participant_department,
+                tie.participant_municipality,
+                now,
+            ),
+        )
+
+    async def delete_tie(self, offer_id: str, participant: str) -> None:
+        await self.db.execute(
+            "DELETE FROM hospitation_ties WHERE offer_id = ? AND participant = ?",
+            (offer_id, participant),
+        )
+
+    async def ties(self) -> list[Tie]:
+        rows = await self.db.fetchall(
+            "SELECT offer_id, host, participant, happened_on, host_department, "
+            "host_municipality, participant_department, participant_municipality "
+            "FROM hospitation_ties ORDER BY happened_on, offer_id, id"
+        )
+        return [
+            Tie(r[0], r[1], r[2], date.fromisoformat(r[3]), r[4], r[5], r[6], r[7]) for r in rows
+        ]
+
+    async def feedback_of_user(self, user_id: str) -> list[Feedback]:
+        rows = await self.db.fetchall(
+            "SELECT offer_id, user_id, role, took_place FROM hospitation_feedback "
+            "WHERE user_id = ? ORDER BY offer_id",
+            (user_id,),
+        )
+        return [Feedback(r[0], r[1], r[2], None if r[3] is None else bool(r[3])) for r in rows]
+
+    async def ties_of_user(self, user_id: str) -> list[Tie]:
+        rows = await self.db.fetchall(
+            "SELECT offer_id, host, participant, happened_on, host_department, "
+            "host_municipality, participant_department, participant_municipality "
+            "FROM hospitation_ties WHERE host = ? OR participant = ? ORDER BY happened_on, id",
+            (user_id, user_id),
+        )
+        return [
+            Tie(r[0], r[1], r[2], date.fromisoformat(r[3]), r[4], r[5], r[6], r[7]) for r in rows
+        ]

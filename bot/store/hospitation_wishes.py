@@ -1,0 +1,76 @@
+"""Hospitation wishes (areas someone would like to shadow) and the saved state of the
+guided `!hospitation anbieten` dialog."""
+
+from __future__ import annotations
+
+from bot.store.db import Database
+from bot.store.hospitation_rows import Dialog, Wish
+
+
+class HospitationWishesAndDialogs:
+    """The hospitation_wishes and hospitation_dialogs tables; mixed into HospitationStore."""
+
+    db: Database
+
+    # -- wishes --------------------------------------------------------------------------
+
+    async def add_wish(self, user_id: str, area: str, now: float) -> bool:
+        changed = await self.db.execute(
+            "INSERT OR IGNORE INTO hospitation_wishes (user_id, area, created_at) VALUES (?, ?, ?)",
+            (user_id, area, now),
+        )
+        return changed > 0
+
+    async def wishes_of(self, user_id: str) -> list[Wish]:
+        rows = await self.db.fetchall(
+            "SELECT id, user_id, area FROM hospitation_wishes WHERE user_id = ? ORDER BY id",
+            (user_id,),
+        )
+        return [Wish(r[0], r[1], r[2]) for r in rows]
+
+    async def delete_wish(self, user_id: str, wish_id: int) -> bool:
+        changed = await self.db.execute(
+            "DELETE FROM hospitation_wishes WHERE user_id = ? AND id = ?", (user_id, wish_id)
+        )
+        return changed > 0
+
+    async def delete_wishes(self, user_id: str) -> int:
+        return await self.db.execute("DELETE FROM hospitation_wishes WHERE user_id = ?", (user_id,))
+
+    async def all_wishes(self) -> list[Wish]:
+        rows = await self.db.fetchall(
+            "SELECT id, user_id, area FROM hospitation_wishes ORDER BY id"
+        )
+        return [Wish(r[0], r[1], r[2]) for r in rows]
+
+    # -- guided dialog -------------------------------------------------------------------
+
+    async def dialog(self, user_id: str) -> Dialog | None:
+        row = await self.db.fetchone(
+            "SELECT user_id, step, title, when_text, places, updated_at "
+            "FROM hospitation_dialogs WHERE user_id = ?",
+            (user_id,),
+        )
+        return None if row is None else Dialog(row[0], row[1], row[2], row[3], row[4], row[5])
+
+    async def save_dialog(self, dialog: Dialog) -> None:
+        await self.db.execute(
+            "INSERT INTO hospitation_dialogs (user_id, step, title, when_text, places, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET "
+            "step = excluded.step, title = excluded.title, when_text = excluded.when_text, "
+            "places = excluded.places, updated_at = excluded.updated_at",
+            (
+                dialog.user_id,
+                dialog.step,
+                dialog.title,
+                dialog.when_text,
+                dialog.places,
+                dialog.updated_at,
+            ),
+        )
+
+    async def delete_dialog(self, user_id: str) -> bool:
+        changed = await self.db.execute(
+            "DELETE FROM hospitation_dialogs WHERE user_id = ?", (user_id,)
+        )
+        return changed > 0
