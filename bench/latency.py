@@ -22,9 +22,9 @@ from nio import AsyncClient, AsyncClientConfig, InviteMemberEvent, RoomMessageTe
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.devserver import LocalSynapse, free_port  # noqa: E402
-from tests.integration.bot_process import BotProcess  # noqa: E402
-from tests.integration.matrix_user import MatrixUser, unique_localpart  # noqa: E402
+from bot.devserver import LocalSynapse, free_port
+from tests.integration.bot_process import BotProcess
+from tests.integration.matrix_user import MatrixUser, unique_localpart
 
 
 class EchoBot:
@@ -38,7 +38,6 @@ class EchoBot:
     async def create(cls, synapse: LocalSynapse, store: Path) -> EchoBot:
         localpart = unique_localpart("echo")
         user_id = synapse.register_user(localpart, "pw-echo")
-        store.mkdir(parents=True, exist_ok=True)
         client = AsyncClient(
             synapse.url,
             user_id,
@@ -105,6 +104,7 @@ async def main(rounds: int) -> None:
         bot = BotProcess(synapse, base / "bot", config={"operations": {"log_level": "WARNING"}})
         try:
             await bot.start_and_wait()
+            (base / "echo").mkdir()
             echo = await EchoBot.create(synapse, base / "echo")
             echo.task = asyncio.create_task(echo.run())
             user = await MatrixUser.create(synapse, unique_localpart("bench"), base)

@@ -56,7 +56,9 @@ def details(ctx: CommandContext, cmd: Command) -> Rendered:
     return join(parts, "\n\n")
 
 
-@REGISTRY.command("hilfe", "help", args=(Arg("befehl", "command", kind="rest", optional=True),), where=Where.ANY)
+@REGISTRY.command(
+    "hilfe", "help", args=(Arg("befehl", "command", kind="rest", optional=True),), where=Where.ANY
+)
 async def hilfe(ctx: CommandContext, command: str | None) -> None:
     if not command:
         await ctx.reply_rendered(overview(ctx, REGISTRY))
