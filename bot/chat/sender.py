@@ -93,6 +93,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._paused_until = 0.0
         self._offline_failures = 0  # connection errors in a row (homeserver unreachable)
+        self._paced = asyncio.Lock()
         self._gate = PriorityGate(config.concurrency)
 
     def wake(self) -> None:
@@ -151,9 +152,15 @@ class OutboxSender:
                 return
 
     async def _attempt(self, item: OutboxItem) -> Outcome:
-        pause = self._paused_until - time.monotonic()
-        if pause > 0:
-            await asyncio.sleep(pause)
+        if self._paused_until > time.monotonic():
+            # Rate limited: after the pause, one send at a time, or every waiting send
+            # would fire at once and all but one collect another 429.
+            async with self._paced:
+                await asyncio.sleep(max(0.0, self._paused_until - time.monotonic()))
+                return await self._try(item)
+        return await self._try(item)
+
+    async def _try(self, item: OutboxItem) -> Outcome:
         try:
             outcome = await self._deliver(item)
         except SendFailure as failure:
