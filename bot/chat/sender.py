@@ -22,11 +22,12 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nio import AsyncClient, ErrorResponse, RoomCreateResponse, RoomSendResponse, UploadResponse
+from nio import AsyncClient, ErrorResponse, RoomSendResponse, UploadResponse
 
 from bot.chat.errors import NETWORK_ERRORS, SendFailure, check
 from bot.chat.health import Metrics
 from bot.chat.priority_gate import PriorityGate
+from bot.chat.purpose_rooms import create_purpose_room
 from bot.chat.rooms import DirectRooms
 from bot.config import OutboxConfig
 from bot.store.db import StoreUnavailable
@@ -358,49 +359,8 @@ class OutboxSender:
         return await self._send(room_id, "m.room.message", content, item.key)
 
     async def _create_room(self, item: OutboxItem) -> Outcome:
-        payload = item.payload
-        existing = await self.rooms.purpose_room(item.target)
-        if existing is None and await self.rooms.creation_started(item.target):
-            # A crash may have hit after the homeserver created the room: find it again
-            # by its purpose marker instead of creating a second one.
-            existing = await self._find_created_room(item.target, payload)
-            if existing is not None:
-                await self.rooms.set_purpose_room(item.target, existing, payload["invite"])
-        if existing is not None:
-            await self.outbox.mark_sent(item.id, None, existing)
-            return Outcome.DONE
-        await self.rooms.start_creation(item.target, payload["invite"])
-        response = check(
-            await self.client.room_create(
-                name=payload["name"],
-                topic=payload.get("topic"),
-                invite=payload["invite"],
-                is_direct=False,
-                initial_state=[
-                    {
-                        "type": "m.room.encryption",
-                        "state_key": "",
-                        "content": {"algorithm": "m.megolm.v1.aes-sha2"},
-                    },
-                    {
-                        "type": "org.flurfunk.purpose",
-                        "state_key": "",
-                        "content": {"key": item.target},
-                    },
-                ],
-            )
+        room_id = await create_purpose_room(
+            self.client, self.rooms, item.target, item.payload["name"], item.payload["invite"]
         )
-        assert isinstance(response, RoomCreateResponse)
-        await self.rooms.set_purpose_room(item.target, response.room_id, payload["invite"])
-        await self.outbox.mark_sent(item.id, None, response.room_id)
+        await self.outbox.mark_sent(item.id, None, room_id)
         return Outcome.DONE
-
-    async def _find_created_room(self, key: str, payload: dict[str, Any]) -> str | None:
-        invited = set(payload["invite"])
-        for room_id, room in list(self.client.rooms.items()):
-            if room.name != payload["name"] or not invited <= set(room.users):
-                continue
-            marker = await self.client.room_get_state_event(room_id, "org.flurfunk.purpose")
-            if getattr(marker, "content", {}).get("key") == key:
-                return room_id
-        return None
