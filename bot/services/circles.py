@@ -3,7 +3,7 @@ topic and come from at least two municipalities, each with a room and an introdu
 
 Members may live on other homeservers (federation) as long as their server is on the
 allow-list. Rounds, groups, admin requests and follow-ups use the shared machinery in
-`bot.services.followup`; a circle round runs at most once per key ("circle:2026-12").
+`bot.services.rounds`; a circle round runs at most once per key ("circle:2026-12").
 """
 
 from __future__ import annotations
