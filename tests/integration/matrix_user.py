@@ -228,17 +228,28 @@ class MatrixUser:
         await self.set_account_data("m.direct", direct)
         # nio only encrypts once the room and its m.room.encryption state have been synced;
         # sending before that would go out in clear text.
-        await self.wait_for_room(room_id, encrypted=True, timeout=timeout)
+        # Like Element, know the invitee before the first message: the room key must
+        # reach their devices too.
+        await self.wait_for_room(room_id, encrypted=True, timeout=timeout, member=other_user_id)
         return room_id
 
     async def wait_for_room(
-        self, room_id: str, *, encrypted: bool = False, timeout: float = 10.0
+        self,
+        room_id: str,
+        *,
+        encrypted: bool = False,
+        timeout: float = 10.0,
+        member: str | None = None,
     ) -> str:
-        """Wait until the sync loop knows the joined room (and its encryption)."""
+        """Wait until the sync loop knows the joined room (its encryption, a member)."""
 
         def synced() -> str | None:
             room = self.client.rooms.get(room_id)
-            ready = room is not None and (room.encrypted or not encrypted)
+            ready = (
+                room is not None
+                and (room.encrypted or not encrypted)
+                and (member is None or member in room.users)
+            )
             return room_id if ready else None
 
         return await self._wait_until(synced, timeout, f"synced room {room_id}")
