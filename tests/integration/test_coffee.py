@@ -9,22 +9,18 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from nio import RoomMessage
 
-from bot.devserver import LocalSynapse
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 
 from .bot_process import BotProcess
-from .conftest import MakeUser
+from .conftest import MakeBot, MakeUser, dm_with_bot
 from .matrix_user import MatrixUser
-
-MakeBot = Callable[..., BotProcess]
 
 # name: department, municipality, tasks, topics. Frida onboards through the chat instead.
 PROFILES = {
@@ -36,20 +32,6 @@ PROFILES = {
 }
 FRIDA = ("Ordnungsamt", "Beispieldorf", "Friedhofsverwaltung, Grabnutzungsrechte", "Friedhofswesen")
 FOLLOWUP_S = 8.0
-
-
-@pytest.fixture
-async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[MakeBot]:
-    bots: list[BotProcess] = []
-
-    def make(**kwargs: Any) -> BotProcess:
-        bot = BotProcess(synapse, tmp_path / f"bot{len(bots)}", **kwargs)
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
 
 
 async def seed_profiles(
@@ -74,12 +56,6 @@ async def seed_profiles(
             )
     finally:
         await db.close()
-
-
-async def dm_with_bot(user: MatrixUser, bot: BotProcess) -> str:
-    room_id = await user.open_dm(bot.user_id)
-    await user.wait_for_message(room_id, sender=bot.user_id, timeout=20)  # greeting
-    return room_id
 
 
 async def ask(user: MatrixUser, bot: BotProcess, room_id: str, text: str, expect: str) -> None:

@@ -7,37 +7,19 @@ import asyncio
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from nio import MemoryDownloadResponse, RoomCreateResponse, RoomEncryptedFile, RoomMessage
 from nio.crypto.attachments import decrypt_attachment
 
-from bot.devserver import LocalSynapse
-
 from .bot_process import BotProcess
-from .conftest import MakeUser
+from .conftest import MakeBot, MakeUser, dm_with_bot
 from .matrix_user import MEGOLM, MatrixUser
 
-MakeBot = Callable[..., BotProcess]
 REQUEST_ID = re.compile(r"\bA-[0-9A-Z]{4}\b")
 TIMEOUT = 30.0
-
-
-@pytest.fixture
-async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[MakeBot]:
-    bots: list[BotProcess] = []
-
-    def make(**kwargs: Any) -> BotProcess:
-        bot = BotProcess(synapse, tmp_path / f"bot{len(bots)}", **kwargs)
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
 
 
 def crisis_config(room_id: str, **crisis: Any) -> dict[str, Any]:
@@ -83,12 +65,6 @@ async def start_bot_in_crisis_room(
 
     await chief._wait_until(joined, TIMEOUT, "bot in the crisis room")
     return bot
-
-
-async def dm_with_bot(user: MatrixUser, bot: BotProcess) -> str:
-    room_id = await user.open_dm(bot.user_id)
-    await user.wait_for_message(room_id, sender=bot.user_id, timeout=TIMEOUT)  # greeting
-    return room_id
 
 
 async def command(

@@ -8,38 +8,19 @@ import base64
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bot.chat.cross_signing import Keys, SigningKey, decode_recovery_key
-from bot.devserver import LocalSynapse
 
 from .bot_process import BotProcess
-from .conftest import MakeUser
+from .conftest import MakeBot, MakeUser
 from .matrix_user import MatrixUser
 
 SECRET = "integration-test-key-secret"
 ENV = {"FLURFUNK_KEY_SECRET": SECRET}
-MakeBot = Callable[..., BotProcess]
-
-
-@pytest.fixture
-async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[MakeBot]:
-    bots: list[BotProcess] = []
-
-    def make(**kwargs: Any) -> BotProcess:
-        bot = BotProcess(synapse, tmp_path / f"bot{len(bots)}", **kwargs)
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
 
 
 # -- an independent verifier, as another client does it ---------------------------------------

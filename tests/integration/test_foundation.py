@@ -4,46 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
-import pytest
 from nio import RoomMessageNotice
 
 from bot.devserver import LocalSynapse
 
 from .bot_process import BotProcess
-from .conftest import MakeUser
+from .conftest import MakeBot, MakeUser, dm_with_bot
 from .matrix_user import MatrixUser
-
-MakeBot = Callable[..., BotProcess]
-
-
-@pytest.fixture
-async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[MakeBot]:
-    bots: list[BotProcess] = []
-
-    def make(**kwargs: Any) -> BotProcess:
-        server = kwargs.pop("server", synapse)
-        bot = BotProcess(server, tmp_path / f"bot{len(bots)}", **kwargs)
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
 
 
 def notices(user: MatrixUser, bot: BotProcess, room_id: str) -> list[RoomMessageNotice]:
     return [m for m in user.messages_from(bot.user_id, room_id) if isinstance(m, RoomMessageNotice)]
-
-
-async def dm_with_bot(user: MatrixUser, bot: BotProcess) -> str:
-    room_id = await user.open_dm(bot.user_id)
-    # The bot greets every new DM; wait for it so later counts start from a known state.
-    await user.wait_for_message(room_id, sender=bot.user_id, timeout=20)
-    return room_id
 
 
 async def test_encrypted_dm_help_overview(make_bot: MakeBot, make_user: MakeUser) -> None:

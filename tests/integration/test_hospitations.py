@@ -7,51 +7,24 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from icalendar import Calendar
 from nio import MemoryDownloadResponse, RoomCreateResponse, RoomEncryptedFile, RoomMessage
 from nio.crypto.attachments import decrypt_attachment
 
-from bot.devserver import LocalSynapse
-
 from .bot_process import BotProcess
-from .conftest import MakeUser
+from .conftest import MakeBot, MakeUser, dm_with_bot
 from .matrix_user import MatrixUser
 
-MakeBot = Callable[..., BotProcess]
 OFFER_ID = re.compile(r"\bH-[0-9A-Z]{4}\b")
 TIMEOUT = 30.0
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-@pytest.fixture
-async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[MakeBot]:
-    bots: list[BotProcess] = []
-
-    def make(**kwargs: Any) -> BotProcess:
-        bot = BotProcess(synapse, tmp_path / f"bot{len(bots)}", **kwargs)
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
-
-
 def today() -> date:
     return datetime.now(BERLIN).date()
-
-
-async def dm_with_bot(user: MatrixUser, bot: BotProcess) -> str:
-    room_id = await user.open_dm(bot.user_id)
-    await user.wait_for_message(room_id, sender=bot.user_id, timeout=TIMEOUT)  # greeting
-    return room_id
 
 
 async def command(

@@ -7,37 +7,16 @@ import asyncio
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 from nio import RoomCreateResponse, RoomMessage, RoomMessageNotice
 
-from bot.devserver import LocalSynapse
-
 from .bot_process import BotProcess
-from .conftest import MakeUser
+from .conftest import MakeBot, MakeUser, dm_with_bot
 from .matrix_user import MEGOLM, MatrixUser
 
-MakeBot = Callable[..., BotProcess]
-
 PROMPTS = ["Erste Testfrage im Raum?", "Zweite Testfrage im Raum?", "Dritte Testfrage im Raum?"]
-
-
-@pytest.fixture
-async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[MakeBot]:
-    bots: list[BotProcess] = []
-
-    def make(**kwargs: Any) -> BotProcess:
-        bot = BotProcess(synapse, tmp_path / f"bot{len(bots)}", **kwargs)
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
 
 
 async def group_room(owner: MatrixUser, invite: list[str], name: str) -> str:
@@ -52,12 +31,6 @@ async def group_room(owner: MatrixUser, invite: list[str], name: str) -> str:
     assert isinstance(response, RoomCreateResponse), response
     await owner.wait_for_room(response.room_id, encrypted=True)
     return str(response.room_id)
-
-
-async def dm_with_bot(user: MatrixUser, bot: BotProcess) -> str:
-    room_id = await user.open_dm(bot.user_id)
-    await user.wait_for_message(room_id, sender=bot.user_id, timeout=20)  # greeting
-    return room_id
 
 
 async def ask(

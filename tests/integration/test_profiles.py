@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import pytest
 from nio import RoomCreateResponse, RoomEncryptedFile, RoomMessage
 from nio.crypto import decrypt_attachment
 from nio.responses import DownloadError
@@ -26,39 +25,14 @@ from bot.chat.session import raw_request
 from bot.devserver import LocalSynapse
 
 from .bot_process import BotProcess
-from .conftest import MakeUser
+from .conftest import MakeBot, MakeUser, dm_with_bot
 from .matrix_user import MatrixUser, unique_localpart
-
-MakeBot = Callable[..., BotProcess]
 
 DIRECTORY = {
     "departments": ["Gesundheitsamt", "Ordnungsamt", "Jugendamt", "Sozialamt"],
     "municipalities": ["Musterstadt", "Beispieldorf"],
     "free_municipalities": False,
 }
-
-
-@pytest.fixture
-async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[MakeBot]:
-    bots: list[BotProcess] = []
-
-    def make(**kwargs: Any) -> BotProcess:
-        config = kwargs.pop("config", {})
-        bot = BotProcess(
-            synapse, tmp_path / f"bot{len(bots)}", config={"directory": DIRECTORY, **config}
-        )
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
-
-
-async def dm_with_bot(user: MatrixUser, bot: BotProcess) -> str:
-    room_id = await user.open_dm(bot.user_id)
-    await user.wait_for_message(room_id, sender=bot.user_id, timeout=20)  # greeting
-    return room_id
 
 
 async def next_reply(user: MatrixUser, bot: BotProcess, room_id: str) -> RoomMessage:

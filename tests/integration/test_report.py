@@ -8,26 +8,20 @@ from __future__ import annotations
 import asyncio
 import io
 import zipfile
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-import pytest
 from nio import DownloadResponse, RoomCreateResponse, RoomMessage
 from nio.crypto.attachments import decrypt_attachment
 
-from bot.devserver import LocalSynapse
 from bot.report.charts import PNG_SIGNATURE, png_size
 from bot.store.coffee_breaks import CoffeeBreakStore, Placement
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 
 from .bot_process import BotProcess
-from .conftest import MakeUser
+from .conftest import MakeBot, MakeUser
 from .matrix_user import MEGOLM, MatrixUser
 
-MakeBot = Callable[..., BotProcess]
 SEED_SERVER = "seed.example"
 # Colleagues known only from the store (they need no account for the statistics).
 SEEDED = {
@@ -50,20 +44,6 @@ def seeded_id(name: str) -> str:
 
 def seeded_name(name: str) -> str:
     return f"{name.capitalize()} Beispielperson"
-
-
-@pytest.fixture
-async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[MakeBot]:
-    bots: list[BotProcess] = []
-
-    def make(**kwargs: Any) -> BotProcess:
-        bot = BotProcess(synapse, tmp_path / f"bot{len(bots)}", **kwargs)
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
 
 
 async def seed_store(bot: BotProcess) -> None:
