@@ -65,6 +65,7 @@ class App:
         await log_in(client, config, state)
         await ensure_cross_signing(client, config, self.db)
         direct = DirectRooms(client, directory)
+        await direct.load()
         messenger = ChatMessenger(
             outbox, self._language_preference, config.bot.default_language, lambda: None
         )

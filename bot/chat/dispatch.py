@@ -27,11 +27,11 @@ from nio import (
 from bot.chat.health import Metrics
 from bot.chat.messenger import ChatMessenger
 from bot.chat.roles import RoleResolver
-from bot.chat.rooms import DirectRooms
+from bot.chat.rooms import DirectRooms, server_of
 from bot.commands.context import CommandContext
 from bot.commands.help import details
 from bot.commands.hooks import HOOKS, Reaction, normalise_emoji
-from bot.commands.registry import REGISTRY, ArgumentError, Role, Where
+from bot.commands.registry import REGISTRY, ArgumentError, Command, Role, Where
 from bot.config import Config
 from bot.i18n import Lang
 from bot.services.hub import Services
@@ -84,6 +84,7 @@ class Dispatcher:
         self.roles = roles
         self.metrics = metrics
         self.prefix = config.bot.command_prefix
+        self.allowed_servers = {s.lower() for s in config.homeserver.allowed_homeservers}
 
     async def language_for(self, user_id: str, english_hint: bool) -> Lang:
         lang = await self.messenger.language_of(user_id)
@@ -106,8 +107,17 @@ class Dispatcher:
             messenger=self.messenger,
         )
 
+    def is_stranger(self, user_id: str) -> bool:
+        """From a homeserver that is not on the allow-list (met in a shared room)."""
+        return server_of(user_id).lower() not in self.allowed_servers
+
     async def on_event(self, room: MatrixRoom, event: Event) -> None:
         if event.sender == self.client.user_id:
+            return
+        if self.is_stranger(event.sender):
+            # The bot serves the administration's own homeservers. Someone from elsewhere
+            # who shares a room with it gets no answer and leaves no trace in the store.
+            log.debug("ignoring %s from %s (homeserver not allowed)", event.event_id, event.sender)
             return
         try:
             if isinstance(event, RoomMessageText) and not isinstance(event, RoomMessageNotice):
@@ -182,6 +192,11 @@ class Dispatcher:
                 head == exc.command.english.casefold() and exc.command.english != exc.command.name
             )
             ctx = await self.context(msg.room_id, msg.event_id, msg.sender, english_hint=english)
+            refused = self._refusal(exc.command, ctx)
+            if refused is not None:
+                # Who may not use a command does not learn how to write it either.
+                await ctx.reply(refused)
+                return exc.command.name
             await ctx.reply(
                 "error.usage",
                 reason=ctx.text("error.arg." + exc.reason.split(":")[0]),
@@ -205,11 +220,9 @@ class Dispatcher:
                 )
             return None
         cmd = invocation.command
-        if not cmd.allowed(ctx.roles):
-            await ctx.reply(_refusal_key(cmd.roles))
-            return cmd.name
-        if not ctx.is_dm and not self._allowed_here(cmd.where, msg.room_id):
-            await ctx.reply("error.dm_only" if cmd.where is Where.DM else "error.crisis_room_only")
+        refused = self._refusal(cmd, ctx)
+        if refused is not None:
+            await ctx.reply(refused)
             return cmd.name
         if cmd.handler is None:
             # A group typed without a subcommand: show what it offers.
@@ -218,12 +231,11 @@ class Dispatcher:
         await cmd.handler(ctx, **invocation.args)
         return cmd.name
 
-    def _allowed_here(self, where: Where, room_id: str) -> bool:
-        if where is Where.ANY:
-            return True
-        if where is Where.CRISIS:
-            return room_id == self.roles.crisis_room
-        return False
+    def _refusal(self, cmd: Command, ctx: CommandContext) -> str | None:
+        in_crisis_room = (
+            self.roles.crisis_room is not None and ctx.room_id == self.roles.crisis_room
+        )
+        return refusal(cmd, ctx.roles, is_dm=ctx.is_dm, in_crisis_room=in_crisis_room)
 
     async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
         target_key = await self._outbox_key_of(event.reacts_to)
@@ -270,6 +282,8 @@ class Dispatcher:
 
     async def on_undecryptable(self, room_id: str, event: MegolmEvent) -> None:
         """Called once we gave up waiting for the keys of an encrypted message."""
+        if self.is_stranger(event.sender):
+            return
         async with self.db.transaction():
             if await self.processed.seen(event.event_id):
                 return
@@ -288,6 +302,20 @@ class Dispatcher:
             if not HOOKS.dm_joined:
                 await ctx.reply("welcome.greeting")
             await self.processed.mark(key)
+
+
+def refusal(
+    cmd: Command, roles: frozenset[Role], *, is_dm: bool, in_crisis_room: bool
+) -> str | None:
+    """Who may run which command where: None if `cmd` may run, else the message key that
+    refuses it. The role is checked first (an admin command says "admins only" anywhere),
+    then the place: personal data only in the DM, crisis commands in the DM or the crisis
+    room. The authorisation matrix in tests/security pins this down for every command."""
+    if not cmd.allowed(roles):
+        return _refusal_key(cmd.roles)
+    if is_dm or cmd.where is Where.ANY or (cmd.where is Where.CRISIS and in_crisis_room):
+        return None
+    return "error.dm_only" if cmd.where is Where.DM else "error.crisis_room_only"
 
 
 def _refusal_key(roles: frozenset[Role]) -> str:

@@ -195,11 +195,14 @@ class ReadOnlyMode:
         """The event needed a write that failed: tell the sender, if the bot would have
         answered it at all (commands anywhere, any text in the DM, reactions on our
         messages)."""
-        self._remember(event.event_id)
         try:
+            if await self.processed.seen(event.event_id):
+                return  # handled before the store failed; a replay after a restart
             key, crisis = await self._what_to_say(room.room_id, event)
-        except StoreUnavailable:
+        except Exception:
+            log.exception("read-only mode: cannot even read the store")
             return
+        self._remember(event.event_id)
         if key is None:
             return
         self._refused_count += 1

@@ -46,10 +46,18 @@ def _html_text(text: str) -> str:
     return html.escape(text, quote=False).replace("\n", "<br/>")
 
 
+# Longer than any text a feature accepts (profile tasks: 1000, a circle's member list:
+# ~5000): a 60 KiB message quoted back in full would push the answer itself out of the
+# size-limited event.
+MAX_PARAM_CHARS = 8000
+
+
 def _param(value: object) -> Rendered:
     if isinstance(value, Rendered):
         return value
     text = clean_user_text(str(value))
+    if len(text) > MAX_PARAM_CHARS:
+        text = text[:MAX_PARAM_CHARS] + " …"
     return Rendered(text, _html_text(text))
 
 

@@ -36,6 +36,14 @@ class DirectRooms:
         self.client = client
         self.directory = directory
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # `m.direct` as the bot last wrote or read it: user -> DM rooms. Unlike our own
+        # record it survives `!vergessen`, so the old DM is still recognised as one.
+        self._direct: dict[str, set[str]] = {}
+
+    async def load(self) -> None:
+        """Read `m.direct` once at start."""
+        direct = await get_direct_rooms(self.client)
+        self._direct = {user: set(rooms) for user, rooms in direct.items()}
 
     async def ensure(self, user_id: str) -> str:
         async with self._locks[user_id]:
@@ -69,6 +77,7 @@ class DirectRooms:
 
     async def remember(self, user_id: str, room_id: str) -> None:
         await self.directory.set_dm_room(user_id, room_id)
+        self._direct.setdefault(user_id, set()).add(room_id)
         direct = await get_direct_rooms(self.client)
         rooms = direct.setdefault(user_id, [])
         if room_id not in rooms:
@@ -79,7 +88,15 @@ class DirectRooms:
         await self.directory.forget_dm(user_id)
 
     async def is_dm(self, room_id: str, sender: str) -> bool:
-        return await self.directory.dm_room(sender) == room_id
+        known = await self.directory.dm_room(sender)
+        if known == room_id:
+            return True
+        if known is None and room_id in self._direct.get(sender, ()):
+            # Our record was deleted (`!vergessen`), the DM is still there and the person
+            # writes in it again: it is their DM, and replies go there.
+            await self.directory.set_dm_room(sender, room_id)
+            return True
+        return False
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,7 @@ class OutboxSender:
         self._paused_until = 0.0
         self._offline_failures = 0  # connection errors in a row (homeserver unreachable)
         self._paced = asyncio.Lock()
+        self._paced_until = 0.0
         self._gate = PriorityGate(config.concurrency)
 
     def wake(self) -> None:
@@ -153,9 +154,9 @@ class OutboxSender:
                 return
 
     async def _attempt(self, item: OutboxItem) -> Outcome:
-        if self._paused_until > time.monotonic():
-            # Rate limited: after the pause, one send at a time, or every waiting send
-            # would fire at once and all but one collect another 429.
+        if self._paced_until > time.monotonic():
+            # Rate limited lately: one send at a time, each after the pause, or every
+            # waiting send would fire at once and all but one collect another 429.
             async with self._paced:
                 await asyncio.sleep(max(0.0, self._paused_until - time.monotonic()))
                 return await self._try(item)
@@ -178,6 +179,7 @@ class OutboxSender:
             self.metrics.rate_limited.inc()
             wait_s = min((failure.retry_after_ms or 1000) / 1000, self.config.max_retry_after_s)
             self._paused_until = max(self._paused_until, time.monotonic() + wait_s)
+            self._paced_until = max(self._paced_until, time.monotonic() + 3 * wait_s + 10)
             if time.time() - item.created_at > RATE_LIMITED_GIVE_UP_S:
                 await self.outbox.mark_failed(item.id, "rate limited for too long")
                 self.metrics.sends.labels(item.action, "failed").inc()

@@ -61,7 +61,7 @@ async def _delete_wish(ctx: CommandContext, rest: list[str]) -> None:
     given = " ".join(rest)
     if given.casefold() in ALL_WORDS:
         count = await offers.delete_wish(ctx.sender, None)
-    elif given.isdigit():
+    elif given.isdecimal() and len(given) <= 9:
         count = await offers.delete_wish(ctx.sender, int(given))
     else:
         await ctx.reply("hosp.wish.delete_usage", given=given or "–")

@@ -50,7 +50,8 @@ def parse_suggestion_id(given: str) -> int | None:
     text = given.strip().lstrip("#")
     if text[:1] in ("F", "f", "P", "p"):
         text = text[1:]
-    return int(text) if text.isdigit() else None
+    # isdecimal, not isdigit: "²" is a digit that int() refuses; 9 digits: no huge ints.
+    return int(text) if text.isdecimal() and len(text) <= 9 else None
 
 
 # -- !kaffeepause --------------------------------------------------------------------------
@@ -75,7 +76,7 @@ async def kaffeepause(ctx: CommandContext, minutes: str | None) -> None:
     wanted: int | None = None
     if minutes is not None:
         digits = minutes.casefold().removesuffix("min").removesuffix("minuten").strip()
-        if not digits.isdigit():
+        if not (digits.isdecimal() and len(digits) <= 6):
             await ctx.reply("kitchen.break.bad_minutes", min=MIN_MINUTES, max=MAX_MINUTES)
             return
         wanted = int(digits)

@@ -50,7 +50,7 @@ class OfferDraft:
 
 
 _PLACES_RE = re.compile(
-    r"([+-]?\d+)\s*(?:plätze|platz|places?|personen|person|teilnehmende)?\.?",
+    r"([+-]?\d{1,9})\s*(?:plätze|platz|places?|personen|person|teilnehmende)?\.?",
     re.ASCII | re.IGNORECASE,
 )
 

@@ -1,0 +1,213 @@
+"""Who may do what, where: every command of the registry × every role × every place.
+
+Roles: staff, crisis staff (configured or member of the crisis room), admin (configured),
+and a stranger from a homeserver that is not on the allow-list who shares a room with the
+bot (the bot never joins a stranger's invite; see test_invites). Places: the person's DM
+with the bot, the crisis room, any other shared room.
+
+`EXPECTED` is the specification. A new command fails `test_every_command_is_in_the_table`
+until somebody decides here who may use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from bot.chat.dispatch import refusal
+from bot.chat.render import render
+from bot.commands import load_all
+from bot.commands.registry import REGISTRY, Command, Role
+
+from .harness import ADMIN, CRISIS, CRISIS_ROOM, SHARED_ROOM, STAFF, STRANGER, Harness, dm
+
+# R runs · D "only in the DM" · C "only in the DM or the crisis room" · A "admins only"
+# K "crisis staff only". Per role three places: DM, crisis room, other shared room.
+#               staff  crisis admin
+EVERYONE = ("RRR", "RRR", "RRR")
+DM_ONLY = ("RDD", "RDD", "RDD")
+ADMINS = ("AAA", "AAA", "RRR")
+CRISIS_STAFF = ("KKK", "RRC", "KKK")
+
+EXPECTED: dict[str, tuple[tuple[str, str, str], str]] = {
+    # command path: (expectation, a sample invocation that a handler can work with)
+    "hilfe": (EVERYONE, "!hilfe"),
+    "sprache": (EVERYONE, "!sprache de"),
+    "admin": (ADMINS, "!admin"),
+    "admin bericht": (ADMINS, "!admin bericht"),
+    "admin übung": (ADMINS, "!admin übung Wer kennt jemanden bei der Tafel?"),
+    "admin fragen": (ADMINS, "!admin fragen"),
+    "admin frage": (ADMINS, "!admin frage annehmen F1"),
+    "admin runde": (ADMINS, "!admin runde probe"),
+    "admin themenrunde": (ADMINS, "!admin themenrunde probe"),
+    "kontakt": (DM_ONLY, "!kontakt Tafel Dresden | Soziale Träger"),
+    "kontakt löschen": (DM_ONLY, "!kontakt löschen K-AAAA"),
+    "kontakt bestätigen": (DM_ONLY, "!kontakt bestätigen K-AAAA"),
+    "kontakte": (DM_ONLY, "!kontakte"),
+    "erreichbar": (DM_ONLY, "!erreichbar"),
+    "werkennt": (CRISIS_STAFF, "!werkennt Wer kennt jemanden bei der Tafel?"),
+    "ja": (DM_ONLY, "!ja A-AAAA"),
+    "nein": (DM_ONLY, "!nein A-AAAA"),
+    "anfragen": (CRISIS_STAFF, "!anfragen"),
+    "anfrage": (CRISIS_STAFF, "!anfrage A-AAAA erledigt"),
+    "kaffeepause": (EVERYONE, "!kaffeepause"),
+    "frage": (EVERYONE, "!frage"),
+    "frage vorschlagen": (EVERYONE, "!frage vorschlagen Was war Ihr erster Arbeitstag?"),
+    "getroffen": (EVERYONE, "!getroffen ja"),
+    "hospitation": (EVERYONE, "!hospitation"),
+    "hospitation meine": (EVERYONE, "!hospitation meine"),
+    "hospitation anbieten": (
+        EVERYONE,
+        "!hospitation anbieten Bauamt kennenlernen | 03.12.2030 | 2",
+    ),
+    "hospitation teilnehmen": (EVERYONE, "!hospitation teilnehmen H-AAAA"),
+    "hospitation absagen": (EVERYONE, "!hospitation absagen H-AAAA"),
+    "hospitation zurückziehen": (EVERYONE, "!hospitation zurückziehen H-AAAA"),
+    "hospitation wunsch": (DM_ONLY, "!hospitation wunsch"),
+    "hospitation feedback": (DM_ONLY, "!hospitation feedback H-AAAA ja"),
+    "hospitationen": (EVERYONE, "!hospitationen"),
+    "profil": (DM_ONLY, "!profil"),
+    "kaffee": (EVERYONE, "!kaffee"),
+    "kaffee an": (EVERYONE, "!kaffee an"),
+    "kaffee aus": (EVERYONE, "!kaffee aus"),
+    "kaffee pause": (EVERYONE, "!kaffee pause 2"),
+    "start": (DM_ONLY, "!start"),
+    "meinedaten": (DM_ONLY, "!meinedaten"),
+    "vergessen": (DM_ONLY, "!vergessen"),
+}
+
+REFUSALS = {
+    "D": "error.dm_only",
+    "C": "error.crisis_room_only",
+    "A": "error.admins_only",
+    "K": "error.crisis_only",
+}
+ROLES = {
+    STAFF: frozenset({Role.STAFF}),
+    CRISIS: frozenset({Role.STAFF, Role.CRISIS}),
+    ADMIN: frozenset({Role.STAFF, Role.ADMIN}),
+}
+PLACES = ("dm", "crisis room", "shared room")
+
+
+def commands() -> dict[str, Command]:
+    """Every command and subcommand by its German path ("admin runde")."""
+    load_all()
+    found: dict[str, Command] = {}
+    for cmd in REGISTRY.commands.values():
+        found[cmd.name] = cmd
+        for sub in cmd.subcommands.values():
+            path = f"{cmd.name} {sub.name}".strip()
+            if sub.name and path not in found:
+                found[path] = sub
+            elif not sub.name and cmd.handler is None:
+                found[cmd.name] = sub  # the default subcommand is what `!kaffee` runs
+    return found
+
+
+def room_of(person: str, place: str) -> str:
+    return {"dm": dm(person), "crisis room": CRISIS_ROOM, "shared room": SHARED_ROOM}[place]
+
+
+CELLS = [
+    (path, person, place, EXPECTED[path][0][i][j])
+    for path in EXPECTED
+    for i, person in enumerate(ROLES)
+    for j, place in enumerate(PLACES)
+]
+
+
+def test_every_command_is_in_the_table() -> None:
+    assert set(commands()) == set(EXPECTED)
+
+
+@pytest.mark.parametrize(("path", "person", "place", "expected"), CELLS)
+def test_the_gate_decides_as_specified(path: str, person: str, place: str, expected: str) -> None:
+    cmd = commands()[path]
+    decided = refusal(
+        cmd, ROLES[person], is_dm=place == "dm", in_crisis_room=place == "crisis room"
+    )
+    assert decided == REFUSALS.get(expected), (path, person, place)
+
+
+async def fingerprint(harness: Harness) -> dict[str, str]:
+    """A digest of every table's content but the outbox and the event log."""
+    tables = await harness.db.fetchall(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN "
+        "('outbox', 'processed_events', 'schema_version', 'sqlite_sequence')"
+    )
+    digests = {}
+    for (name,) in tables:
+        rows = await harness.db.fetchall(f'SELECT * FROM "{name}" ORDER BY 1')
+        digests[name] = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+    return digests
+
+
+async def test_the_dispatcher_applies_the_table(tmp_path: Path) -> None:
+    """Every cell through `Dispatcher.on_event` with real handlers: a refused command gets
+    exactly its refusal and changes nothing; an allowed one runs without an error."""
+    async with Harness.open(tmp_path) as harness:
+        for path, person, place, expected in CELLS:
+            sample = EXPECTED[path][1]
+            before = await fingerprint(harness)
+            replies = await harness.say(person, room_of(person, place), sample)
+            cell = (path, person, place, expected, [r.body[:80] for r in replies])
+            if expected in REFUSALS:
+                text = render(REFUSALS[expected], "de", prefix="!").plain
+                assert [r.body for r in replies] == [text], cell
+                assert await fingerprint(harness) == before, cell
+            else:
+                # An answer, or a request the job carries out (rounds, the report).
+                assert replies or await fingerprint(harness) != before, cell
+                assert not any("ein Fehler auf meiner Seite" in r.body for r in replies), cell
+                role_refusals = {
+                    render(REFUSALS[k], "de", prefix="!").plain for k in ("A", "K", "C")
+                }
+                assert not role_refusals & {r.body for r in replies}, cell
+
+
+async def test_usage_of_a_forbidden_command_is_not_explained(tmp_path: Path) -> None:
+    """A wrongly written admin or crisis command gets the refusal, not its usage."""
+    async with Harness.open(tmp_path) as harness:
+        for text, key in (
+            ("!admin runde a b c", "error.admins_only"),
+            ("!admin gibtsnicht", "error.admins_only"),
+            ("!werkennt", "error.crisis_only"),
+            ("!anfrage", "error.crisis_only"),
+        ):
+            replies = await harness.say(STAFF, dm(STAFF), text)
+            assert [r.body for r in replies] == [render(key, "de", prefix="!").plain], text
+        replies = await harness.say(CRISIS, SHARED_ROOM, "!werkennt")
+        assert [r.body for r in replies] == [
+            render("error.crisis_room_only", "de", prefix="!").plain
+        ]
+
+
+@pytest.mark.parametrize("place", PLACES)
+async def test_a_stranger_gets_nothing_and_leaves_no_trace(tmp_path: Path, place: str) -> None:
+    async with Harness.open(tmp_path) as harness:
+        before = await fingerprint(harness)
+        for path, (_, sample) in EXPECTED.items():
+            assert await harness.say(STRANGER, room_of(STRANGER, place), sample) == [], path
+        assert await harness.say(STRANGER, room_of(STRANGER, place), "Hallo?") == []
+        assert await fingerprint(harness) == before
+        stored = await harness.db.fetchall(
+            "SELECT COUNT(*) FROM processed_events UNION ALL SELECT COUNT(*) FROM outbox"
+        )
+        assert [r[0] for r in stored] == [0, 0]
+
+
+async def test_crisis_room_membership_is_a_role(tmp_path: Path) -> None:
+    """Joined members of the crisis room are crisis staff; invited ones are not yet."""
+    async with Harness.open(tmp_path) as harness:
+        room = harness.client.rooms[CRISIS_ROOM]
+        room.users[STAFF] = object()
+        room.invited_users[STAFF] = object()
+        replies = await harness.say(STAFF, CRISIS_ROOM, "!anfragen")
+        assert [r.body for r in replies] == [render("error.crisis_only", "de", prefix="!").plain]
+        del room.invited_users[STAFF]
+        replies = await harness.say(STAFF, CRISIS_ROOM, "!anfragen")
+        assert replies and "Krisenstab" not in replies[0].body[:40]
+        assert replies[0].body != render("error.crisis_only", "de", prefix="!").plain
