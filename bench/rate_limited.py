@@ -107,7 +107,7 @@ def section(bridges: int, pairs: int, found: dict[str, Any]) -> str:
 Rerun: `.venv/bin/python bench/rate_limited.py --bridges {bridges} --pairs {pairs} --write`
 (starts its own Synapse with its default rate limits and one bot per scenario, both at the
 same time; about {max(fanout_min, round_min) + 5:.0f} minutes). The same scenarios run small
-in CI (tests/fault/test_rate_limits.py: 10 bridges, 11 pairs, about 2.5 minutes).
+in CI (tests/fault/test_rate_limits.py: 8 bridges, 11 pairs, about 2 minutes).
 
 Machine: {platform.machine()}, Python {platform.python_version()}, Synapse with SQLite under
 /dev/shm, its default limits (`rc_message` 0.2/s after a burst of 10, `rc_room_creation`

@@ -199,6 +199,8 @@ class ReadOnlyMode:
             if await self.processed.seen(event.event_id):
                 return  # handled before the store failed; a replay after a restart
             key, crisis = await self._what_to_say(room.room_id, event)
+            in_dm = await self.direct.is_dm(room.room_id, event.sender)
+            lang = await self.language_of(event.sender)
         except Exception:
             log.exception("read-only mode: cannot even read the store")
             return
@@ -206,7 +208,6 @@ class ReadOnlyMode:
         if key is None:
             return
         self._refused_count += 1
-        lang = await self.language_of(event.sender)
         fallback = ""
         if crisis:
             crisis_config = self.config.crisis
@@ -214,7 +215,7 @@ class ReadOnlyMode:
             fallback = render("store.readonly.fallback", lang, fallback=text).plain
         rendered = render(key, lang, fallback=fallback)
         content = notice(rendered)
-        if not await self.direct.is_dm(room.room_id, event.sender):
+        if not in_dm:
             content = with_reply(content, event.event_id)
         await self._send(room.room_id, content, f"readonly:{event.event_id}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict, deque
@@ -12,6 +13,7 @@ from nio import AsyncClient, ErrorResponse, RoomCreateResponse
 
 from bot.chat.errors import check
 from bot.chat.session import get_direct_rooms, set_direct_rooms
+from bot.store.db import StoreUnavailable
 from bot.store.rooms import RoomDirectory
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,8 @@ class DirectRooms:
         if known is None and room_id in self._direct.get(sender, ()):
             # Our record was deleted (`!vergessen`), the DM is still there and the person
             # writes in it again: it is their DM, and replies go there.
-            await self.directory.set_dm_room(sender, room_id)
+            with contextlib.suppress(StoreUnavailable):  # read-only mode: next time
+                await self.directory.set_dm_room(sender, room_id)
             return True
         return False
 

@@ -60,7 +60,7 @@ def profile_row(bot: BotProcess, user_id: str) -> sqlite3.Row | None:
 async def test_onboarding_in_german_with_errors_and_a_restart(
     make_bot: MakeBot, make_user: MakeUser
 ) -> None:
-    bot = make_bot()
+    bot = make_bot(config={"directory": DIRECTORY})
     await bot.start_and_wait()
     anna = await make_user("anna")
     room = await dm_with_bot(anna, bot)
@@ -107,7 +107,7 @@ async def test_onboarding_in_german_with_errors_and_a_restart(
 async def test_onboarding_in_english_and_coffee_commands(
     make_bot: MakeBot, make_user: MakeUser
 ) -> None:
-    bot = make_bot()
+    bot = make_bot(config={"directory": DIRECTORY})
     await bot.start_and_wait()
     ben = await make_user("ben")
     room = await dm_with_bot(ben, bot)
@@ -159,7 +159,7 @@ def traces_left(bot: BotProcess, needles: list[str]) -> list[str]:
 async def test_mydata_file_then_forget_leaves_no_trace(
     make_bot: MakeBot, make_user: MakeUser
 ) -> None:
-    bot = make_bot()
+    bot = make_bot(config={"directory": DIRECTORY})
     await bot.start_and_wait()
     paula = await make_user("paula")
     olga = await make_user("olga")
@@ -219,7 +219,7 @@ async def test_mydata_file_then_forget_leaves_no_trace(
 async def test_nobody_reads_or_changes_another_profile(
     make_bot: MakeBot, make_user: MakeUser
 ) -> None:
-    bot = make_bot()
+    bot = make_bot(config={"directory": DIRECTORY})
     await bot.start_and_wait()
     mallory = await make_user("mallory")
     victor = await make_user("victor")
@@ -329,6 +329,7 @@ async def test_retention_job_deletes_deactivated_accounts(
     run_at = datetime.now(ZoneInfo("Europe/Berlin")) + timedelta(seconds=20)
     bot = make_bot(
         config={
+            "directory": DIRECTORY,
             "bot": {"admin_room": admin_room, "decrypt_wait_s": 5},
             "privacy": {"retention_check_time": run_at.time().isoformat(timespec="seconds")},
         }
