@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nio import AsyncClient, Event, MatrixRoom, ReactionEvent, RoomMessageText
+from prometheus_client import Gauge
 
 from bot.chat.content import notice, with_reply
 from bot.chat.errors import NETWORK_ERRORS
@@ -76,8 +77,6 @@ class ReadOnlyMode:
         self._deferred: OrderedDict[str, Deferred] = OrderedDict()
         self._writable_again = asyncio.Event()
         self._writable_again.set()
-        from prometheus_client import Gauge
-
         self._gauge = Gauge(
             "flurfunk_store_writable",
             "1 while the store takes writes, 0 in read-only mode",
