@@ -24,6 +24,7 @@ from bot.config.core import (
     OutboxConfig,
     PrivacyConfig,
     Section,
+    SemanticsConfig,
     StorageConfig,
     SyncConfig,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "OutboxConfig",
     "PrivacyConfig",
     "ReportConfig",
+    "SemanticsConfig",
     "StorageConfig",
     "SyncConfig",
     "load_config",
@@ -79,6 +81,7 @@ class Config(Section):
     bot: BotConfig = BotConfig()
     operations: OperationsConfig = OperationsConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    semantics: SemanticsConfig = SemanticsConfig()
     directory: DirectoryConfig = DirectoryConfig()
     crisis: CrisisConfig = CrisisConfig()
     kitchen: KitchenConfig = KitchenConfig()

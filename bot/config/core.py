@@ -95,6 +95,16 @@ class OperationsConfig(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class SemanticsConfig(Section):
+    # Compare meaning with the bundled multilingual-e5-small model (docs/semantics.md);
+    # false compares words only.
+    enabled: bool = True
+    # CPU threads of the embedding engine; its thread runs at a lower priority than the bot.
+    threads: int = Field(2, ge=1, le=64)
+    # How often texts are checked for new or changed ones (changes in chat wake it at once).
+    refresh_seconds: float = Field(60.0, ge=1, le=3600)
+
+
 class PrivacyConfig(Section):
     notice_de: str = (
         "Flurfunk speichert, was Sie selbst angeben: Abteilung, Kommune, Aufgaben, Themen, "

@@ -10,7 +10,7 @@ text) and hospitations (wishes vs offers), and can be swapped for another `Simil
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -21,8 +21,17 @@ from bot.domain.neighbours import EdgeWeigher, Floats, Ints, Neighbours
 
 @dataclass(frozen=True, slots=True)
 class Document:
+    """A text to compare: free text, topic tags, and (when the embedding model has encoded
+    them) one unit vector per phrase (`bot.domain.phrases.split_phrases`), in that order.
+
+    Without vectors a document is compared by its words only, so a person whose vectors are
+    not computed yet still takes part.
+    """
+
     text: str
     topics: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    vectors: NDArray[np.float32] | None = field(default=None, compare=False, repr=False)
 
 
 class SimilarityIndex(Protocol):

@@ -13,6 +13,7 @@ from bot.services.coffee import CoffeeHistory, CoffeeService
 from bot.services.coffee_break import CoffeeBreakPersonalData, CoffeeBreakService
 from bot.services.contacts import ContactService
 from bot.services.crisis import CrisisService
+from bot.services.encoder import load_encoder
 from bot.services.followup import FollowUps
 from bot.services.hospitation_setup import Hospitations, install_hospitations
 from bot.services.kitchen import KitchenPersonalData, KitchenService
@@ -20,9 +21,11 @@ from bot.services.onboarding import OnboardingService
 from bot.services.personal_data import ChatTraces, PersonalDataOwner
 from bot.services.ports import AccountDirectory, Messenger, NoAccountDirectory
 from bot.services.privacy import DialogData, PrivacyService, ProfileData
+from bot.services.profile_vectors import profile_source
 from bot.services.profiles import ProfileService
 from bot.services.report import ReportService, install_report
 from bot.services.retention import RetentionService
+from bot.services.vectors import VectorService
 from bot.services.wake_job import wake_job
 from bot.store.db import Database
 
@@ -39,6 +42,8 @@ class Services:
     personal_data: list[PersonalDataOwner] = field(default_factory=list)
     # Profiles, onboarding, export/forget, retention (set in _build_profiles).
     accounts: AccountDirectory = field(default_factory=NoAccountDirectory)
+    # Embedding vectors of what people wrote, for every comparison of meaning (_build_vectors).
+    vectors: VectorService = field(init=False)
     profiles: ProfileService = field(init=False)
     onboarding: OnboardingService = field(init=False)
     privacy: PrivacyService = field(init=False)
@@ -84,6 +89,7 @@ def build_services(
 ) -> Services:
     services = Services(config=config, db=db, messenger=messenger, jobs=jobs)
     services.personal_data.append(ChatTraces(db))
+    _build_vectors(services)
     _build_profiles(services, accounts or NoAccountDirectory())
     services.hospitations = install_hospitations(services)
     _build_crisis(services)
@@ -93,10 +99,23 @@ def build_services(
     return services
 
 
+def _build_vectors(services: Services) -> None:
+    settings, jobs = services.config.semantics, services.jobs
+    encoder = load_encoder(settings.threads) if settings.enabled else None
+    services.vectors = VectorService(services.db, encoder)
+    services.vectors.wake = wake_job(jobs, "vectors")
+    services.personal_data.append(services.vectors)
+    services.job_setups.append(
+        lambda: jobs.every("vectors", services.vectors.refresh_job, settings.refresh_seconds)
+    )
+
+
 def _build_profiles(services: Services, accounts: AccountDirectory) -> None:
     config, db = services.config, services.db
     services.accounts = accounts
     services.profiles = ProfileService(db, config.directory, accounts)
+    services.profiles.texts_changed = services.vectors.wake
+    services.vectors.add_source(profile_source(services.profiles.repo))
     services.onboarding = OnboardingService(db, config, services.profiles)
     # The profile first: it opens the export file and is what people look for.
     services.personal_data[:0] = [ProfileData(db), DialogData(db)]

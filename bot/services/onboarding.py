@@ -196,6 +196,7 @@ class OnboardingService:
         profile = await self.profiles.repo.update(user_id, now, **changes)
         await self.dialogs.delete(user_id, KIND)
         assert profile is not None
+        self.profiles.texts_changed()
         return profile
 
     def _question(self, step: Step, profile: Profile | None, data: dict[str, Any]) -> Say:

@@ -6,6 +6,7 @@ is no way to name somebody else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -137,6 +138,8 @@ class ProfileService:
         self.directory = directory
         self.repo = ProfileRepository(db)
         self.accounts: AccountDirectory = accounts or NoAccountDirectory()
+        # Called after tasks or topics changed (the hub wakes the vector refresh with it).
+        self.texts_changed: Callable[[], None] = lambda: None
 
     # -- reads for every feature (stable) ------------------------------------------------
 
@@ -196,6 +199,8 @@ class ProfileService:
             before = await self.ensure(actor, now)
             profile = await self.repo.update(actor, now, **{COLUMN[which]: value})
         assert profile is not None
+        if which in (ProfileField.TASKS, ProfileField.TOPICS):
+            self.texts_changed()
         return FieldChanged(which, value, before.value(which), profile)
 
     async def set_coffee(self, actor: str, on: bool, now: datetime | None = None) -> Profile | None:
