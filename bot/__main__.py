@@ -64,6 +64,7 @@ def cmd_import_staff(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    setup_logging("INFO")  # the progress of encoding the imported tasks
     return asyncio.run(import_staff_file(config, args.csv, dry_run=args.dry_run))
 
 

@@ -10,13 +10,25 @@ them pays the few seconds of start-up.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from bot.devserver import LocalSynapse, free_port
+from bot.store.db import Database
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated store in a temporary SQLite file (suites with their own `db` override it)."""
+    database = Database(tmp_path / "flurfunk.db")
+    await database.open()
+    try:
+        yield database
+    finally:
+        await database.close()
 
 
 def _run_synapse(base_dir: Path, *, default_rate_limits: bool) -> Iterator[LocalSynapse]:

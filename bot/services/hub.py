@@ -105,8 +105,11 @@ def _build_vectors(services: Services) -> None:
     services.vectors = VectorService(services.db, encoder)
     services.vectors.wake = wake_job(jobs, "vectors")
     services.personal_data.append(services.vectors)
+    # The first run is at start: texts imported or changed while the bot was down.
     services.job_setups.append(
-        lambda: jobs.every("vectors", services.vectors.refresh_job, settings.refresh_seconds)
+        lambda: jobs.every(
+            "vectors", services.vectors.refresh_job, settings.refresh_seconds, now=True
+        )
     )
 
 

@@ -20,7 +20,10 @@ from typing import Any
 
 from bot.config import Config
 from bot.domain.profile import Profile
+from bot.services.encoder import load_encoder
+from bot.services.profile_vectors import profile_source
 from bot.services.staff_csv import StaffFileError, StaffRow, parse_staff_csv
+from bot.services.vectors import VectorService
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 
@@ -78,6 +81,19 @@ async def apply_import(
     return summary
 
 
+async def encode_profiles(config: Config, db: Database, out: Callable[[str], None]) -> None:
+    """Compute the vectors of the imported tasks now (progress and time left on the console),
+    so the first round after an import compares meaning for everyone."""
+    encoder = load_encoder(config.semantics.threads) if config.semantics.enabled else None
+    if encoder is None:
+        out("Tasks are compared by words only (the embedding model is off or unavailable).")
+        return
+    vectors = VectorService(db, encoder)
+    vectors.add_source(profile_source(ProfileRepository(db)))
+    encoded = await vectors.refresh()
+    out(f"Vectors for the similarity search computed for {encoded} profile(s).")
+
+
 async def import_staff_file(
     config: Config, path: Path, *, dry_run: bool, out: Callable[[str], None] = print
 ) -> int:
@@ -103,6 +119,8 @@ async def import_staff_file(
     try:
         config.storage.database.chmod(0o600)
         summary = await apply_import(db, parsed.rows, datetime.now(UTC), dry_run=dry_run)
+        if not dry_run and (summary.created or summary.updated):
+            await encode_profiles(config, db, out)
     finally:
         await db.close()
     skipped = len({p.line for p in parsed.problems})

@@ -1,0 +1,104 @@
+"""Stored embedding vectors: computed once per text, current or not used, erasable.
+
+Runs the real model (it loads in a fraction of a second)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.services.encoder import load_encoder
+from bot.services.profile_vectors import profile_documents, profile_source
+from bot.services.vectors import VectorService
+from bot.store.db import Database
+from bot.store.profiles import ProfileRepository
+
+ANNA = "@anna:rathaus.example"
+BEN = "@ben:rathaus.example"
+
+
+@pytest.fixture
+def encoder():  # type: ignore[no-untyped-def]
+    loaded = load_encoder()
+    assert loaded is not None, "the bundled model must load on the test machine"
+    return loaded
+
+
+async def _service(db: Database, encoder: object) -> tuple[VectorService, ProfileRepository]:
+    repo = ProfileRepository(db)
+    service = VectorService(db, encoder)  # type: ignore[arg-type]
+    service.add_source(profile_source(repo))
+    return service, repo
+
+
+async def test_a_round_reads_vectors_only_for_the_text_they_were_computed_from(
+    db: Database, encoder: object
+) -> None:
+    service, repo = await _service(db, encoder)
+    await repo.create(ANNA, 0)
+    await repo.update(ANNA, 0, tasks="Vergabe von Kita-Plätzen, Elternberatung")
+    await repo.create(BEN, 0)  # no tasks: nothing to encode
+    assert await service.refresh() == 1
+    assert await service.refresh() == 0  # nothing changed, nothing encoded again
+
+    docs = await profile_documents(service, await repo.all())
+    by_text = {d.text: d for d in docs}
+    anna = by_text["Vergabe von Kita-Plätzen, Elternberatung"]
+    assert anna.vectors is not None and anna.vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(anna.vectors, axis=1), 1.0, atol=1e-3)
+    assert by_text[""].vectors is None
+
+    # An edited text is compared by words until its new vectors are stored.
+    await repo.update(ANNA, 1, tasks="Bauanträge prüfen")
+    (stale,) = [d for d in await profile_documents(service, await repo.all()) if d.text]
+    assert stale.vectors is None
+    assert await service.refresh() == 1
+    (fresh,) = [d for d in await profile_documents(service, await repo.all()) if d.text]
+    assert fresh.vectors is not None and fresh.vectors.shape == (1, 384)
+
+
+async def test_meaning_not_spelling(encoder: object) -> None:
+    service = VectorService(None, encoder)  # type: ignore[arg-type]
+    vectors = await service.encode(
+        [
+            "Kita-Plätze vergeben",
+            "Betreuungsplätze in Kindertagesstätten vermitteln",
+            "Hundesteuer veranlagen",
+        ],
+        query=True,
+    )
+    assert vectors is not None
+    kita, paraphrase, other = vectors  # the paraphrase shares no word with the first text
+    assert float(kita @ paraphrase) > float(kita @ other) + 0.02
+
+
+async def test_vectors_of_a_deleted_text_are_deleted(db: Database, encoder: object) -> None:
+    service, repo = await _service(db, encoder)
+    await repo.create(ANNA, 0)
+    await repo.update(ANNA, 0, tasks="Wohngeldanträge bearbeiten")
+    await service.refresh()
+    await repo.delete(ANNA)
+    await service.refresh()
+    assert await db.fetchall("SELECT * FROM text_vectors") == []
+
+
+async def test_forget_and_export(db: Database, encoder: object) -> None:
+    service, repo = await _service(db, encoder)
+    for user in (ANNA, BEN):
+        await repo.create(user, 0)
+        await repo.update(user, 0, tasks="Gewerbeanmeldungen bearbeiten")
+    await service.refresh()
+    assert await service.export(ANNA) == {"computed_for": {"profile": 1}}
+    await service.forget(ANNA)
+    assert await service.export(ANNA) == {"computed_for": {}}
+    rows = await db.fetchall("SELECT user_id FROM text_vectors")
+    assert [r["user_id"] for r in rows] == [BEN]
+
+
+async def test_without_the_model_everything_is_compared_by_words(db: Database) -> None:
+    service = VectorService(db, None)
+    service.add_source(profile_source(ProfileRepository(db)))
+    assert not service.available
+    assert await service.refresh() == 0
+    assert await service.encode(["x"], query=True) is None
+    assert await service.vectors("profile", {ANNA: ("Wohngeld",)}) == {}
