@@ -25,6 +25,7 @@ from bot.commands import load_all
 from bot.config import Config
 from bot.i18n import Lang
 from bot.jobs import Jobs
+from bot.services.encoder import encoder_failure
 from bot.services.hub import Services, build_services
 from bot.store.bot_state import BotState, ProcessedEvents
 from bot.store.db import Database
@@ -79,6 +80,12 @@ class App:
         accounts = MatrixAccounts(client, directory.dm_room)
         services = build_services(config, self.db, messenger, self.jobs, accounts)
         self.services = services
+        self.metrics.semantics.set(1 if services.vectors.available else 0)
+        if config.semantics.enabled and not services.vectors.available:
+            self.metrics.warnings.append(
+                f"embedding model unavailable ({encoder_failure()}): texts are compared by "
+                "words only, see docs/semantics.md"
+            )
         load_all()
         roles = RoleResolver(
             client, config.bot.admins, services.crisis_staff_ids(), services.crisis_room()

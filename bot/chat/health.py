@@ -10,6 +10,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -45,7 +46,14 @@ class Metrics:
             ["final"],
             registry=self.registry,
         )
+        self.semantics = Gauge(
+            "flurfunk_semantics_available",
+            "1 if texts are compared by meaning (embedding model loaded), 0 if by words only",
+            registry=self.registry,
+        )
         self.last_sync_at: float | None = None
+        # Degradations the operator must hear of although the bot still works (/healthz).
+        self.warnings: list[str] = []
 
     def synced(self) -> None:
         self.syncs.inc()
@@ -65,7 +73,9 @@ class HealthServer:
 
     async def _healthz(self, _: web.Request) -> web.Response:
         if self.metrics.healthy(self.max_age_s):
-            return web.Response(text="ok\n")
+            return web.Response(
+                text="".join(["ok\n", *(f"warning: {w}\n" for w in self.metrics.warnings)])
+            )
         return web.Response(status=503, text="no recent sync\n")
 
     async def _metrics(self, _: web.Request) -> web.Response:
