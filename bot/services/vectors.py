@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 # Phrases encoded at once: small enough that a request-time encode never waits long behind a
 # batch (~0.2 s on 2 cores), large enough to use the engine's batching.
 BATCH_PHRASES = 16
+# Distinct phrases kept during one refresh run (~1.5 KB each).
+_PHRASE_CACHE = 20_000
 _PROGRESS_EVERY_S = 10.0
 _PROGRESS_MIN_TEXTS = 50
 
@@ -153,16 +155,25 @@ class VectorService:
         if not todo:
             return 0
         progress = _Progress(source.kind, len(todo), self.clock)
-        for batch in _batches(todo, self.batch_phrases):
-            phrases = [p for _, text, _ in batch for p in text.phrases]
-            matrix = await self.encoder.encode(phrases, query=source.query)
-            rows, at = [], 0
-            for owner, text, digest in batch:
-                count = len(text.phrases)
-                rows.append(
-                    VectorRow(source.kind, owner, text.user_id, digest, matrix[at : at + count])
+        # Topics and stock phrases recur across people: each distinct phrase once per run.
+        known: dict[str, Vectors] = {}
+        for batch in _batches(todo, self.batch_phrases, known):
+            fresh = list(dict.fromkeys(p for _, t, _ in batch for p in t.phrases if p not in known))
+            if len(known) + len(fresh) > _PHRASE_CACHE:
+                known.clear()
+                fresh = list(dict.fromkeys(p for _, t, _ in batch for p in t.phrases))
+            matrix = await self.encoder.encode(fresh, query=source.query)
+            known.update(zip(fresh, matrix, strict=True))
+            rows = [
+                VectorRow(
+                    source.kind,
+                    owner,
+                    text.user_id,
+                    digest,
+                    np.stack([known[p] for p in text.phrases]),
                 )
-                at += count
+                for owner, text, digest in batch
+            ]
             await self.store.put_many(rows, self.model, self.clock())
             progress.advance(len(batch))
         progress.finish()
@@ -179,17 +190,24 @@ class VectorService:
 
 
 def _batches(
-    todo: list[tuple[str, SourceText, str]], phrases: int
-) -> list[list[tuple[str, SourceText, str]]]:
-    batches: list[list[tuple[str, SourceText, str]]] = [[]]
-    size = 0
+    todo: list[tuple[str, SourceText, str]], phrases: int, known: Mapping[str, Vectors]
+) -> Iterator[list[tuple[str, SourceText, str]]]:
+    """Consecutive owners whose phrases not encoded yet number about `phrases`.
+
+    A generator: `known` grows while the caller encodes, so later batches count only what is
+    really new."""
+    batch: list[tuple[str, SourceText, str]] = []
+    new: set[str] = set()
     for item in todo:
-        if batches[-1] and size + len(item[1].phrases) > phrases:
-            batches.append([])
-            size = 0
-        batches[-1].append(item)
-        size += len(item[1].phrases)
-    return batches
+        own = {p for p in item[1].phrases if p not in known}
+        if batch and len(new | own) > phrases:
+            yield batch
+            batch, new = [], set()
+            own = {p for p in item[1].phrases if p not in known}
+        batch.append(item)
+        new |= own
+    if batch:
+        yield batch
 
 
 class _Progress:

@@ -102,3 +102,36 @@ async def test_without_the_model_everything_is_compared_by_words(db: Database) -
     assert await service.refresh() == 0
     assert await service.encode(["x"], query=True) is None
     assert await service.vectors("profile", {ANNA: ("Wohngeld",)}) == {}
+
+
+class _Counting:
+    """The real encoder, counting what it is asked to encode."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id  # type: ignore[attr-defined]
+        self.dimensions = inner.dimensions  # type: ignore[attr-defined]
+        self.phrases: list[str] = []
+
+    async def encode(self, texts: list[str], *, query: bool) -> np.ndarray:
+        self.phrases += texts
+        return await self.inner.encode(texts, query=query)  # type: ignore[attr-defined,no-any-return]
+
+
+async def test_a_phrase_many_people_share_is_encoded_once(db: Database, encoder: object) -> None:
+    counting = _Counting(encoder)
+    repo = ProfileRepository(db)
+    service = VectorService(db, counting, batch_phrases=4)  # type: ignore[arg-type]
+    service.add_source(profile_source(repo))
+    for i in range(30):
+        user = f"@p{i}:rathaus.example"
+        await repo.create(user, 0)
+        await repo.update(user, 0, tasks=f"Aufgabe Nummer {i}", topics=("Digitalisierung",))
+    assert await service.refresh() == 30
+    assert counting.phrases.count("Digitalisierung") == 1
+    assert sorted(counting.phrases) == sorted({*counting.phrases})
+    stored = await service.vectors(
+        "profile", {"@p7:rathaus.example": ("Aufgabe Nummer 7", "Digitalisierung")}
+    )
+    (vectors,) = stored.values()
+    assert vectors.shape == (2, 384)
