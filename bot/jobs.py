@@ -4,12 +4,21 @@ APScheduler's default grace time of 1 s silently skips a job that is a little la
 (a busy event loop, a suspended VM); jobs here coalesce and get a generous grace.
 Anything that must survive a restart (deadlines, reminders) lives in our store and
 is found again by a periodic job, never only in the scheduler's memory.
+
+Every run starts in an empty `contextvars` context. APScheduler wakes itself with
+`call_soon_threadsafe`/`call_later`, which carry the context of whoever added or woke a
+job into its whole timer chain: a job added from a command handler would otherwise run,
+from then on, as if inside that handler's store transaction (`bot.store.db`), taking no
+lock and issuing no BEGIN (review finding S-01).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -32,9 +41,15 @@ class Jobs:
         )
 
     def add(self, job_id: str, job: Job, trigger: BaseTrigger) -> None:
+        async def run() -> None:
+            await job()
+
         async def guarded() -> None:
             try:
-                await job()
+                # Its own task in a fresh context: no transaction of anybody else is open.
+                await asyncio.create_task(
+                    run(), name=f"job:{job_id}", context=contextvars.Context()
+                )
             except StoreUnavailable:
                 # Read-only mode (bot.chat.readonly): the next run after recovery catches up.
                 log.warning("job %s put off: the store cannot be written", job_id)
@@ -42,10 +57,17 @@ class Jobs:
                 # A failing job must not take the scheduler (or the bot) down.
                 log.exception("job %s failed", job_id)
 
-        self.scheduler.add_job(guarded, trigger, id=job_id, replace_existing=True)
+        # Added from a fresh context too, so the scheduler's timer chain does not keep the
+        # caller's (a command handler's transaction) alive.
+        contextvars.Context().run(
+            self.scheduler.add_job, guarded, trigger, id=job_id, replace_existing=True
+        )
 
-    def every(self, job_id: str, job: Job, seconds: float) -> None:
-        self.add(job_id, job, IntervalTrigger(seconds=seconds, timezone=self.timezone))
+    def every(self, job_id: str, job: Job, seconds: float, *, now: bool = False) -> None:
+        """Run `job` every `seconds`; with `now`, the first run is right at start."""
+        start = datetime.now(self.timezone) if now else None
+        trigger = IntervalTrigger(seconds=seconds, start_date=start, timezone=self.timezone)
+        self.add(job_id, job, trigger)
 
     def start(self) -> None:
         self.scheduler.start()

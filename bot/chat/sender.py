@@ -262,7 +262,11 @@ class OutboxSender:
         # A megolm session only reaches the members nio knows when it is created: the
         # invites of a fresh room may arrive a sync later than the room itself.
         waited_long = time.time() - item.created_at > INVITE_WAIT_S
-        return waited_long or all(user in room.users for user in expected)
+        ready = waited_long or all(user in room.users for user in expected)
+        if ready and expected and item.target_kind == "roomkey":
+            # Nothing waits for the invitees any more: their IDs leave the store (S-02).
+            await self.rooms.purpose_room_ready(item.target)
+        return ready
 
     async def _send(self, room_id: str, event_type: str, content: dict[str, Any], key: str) -> str:
         fault_point_before_send()

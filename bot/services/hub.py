@@ -18,7 +18,7 @@ from bot.services.followup import FollowUps
 from bot.services.hospitation_setup import Hospitations, install_hospitations
 from bot.services.kitchen import KitchenPersonalData, KitchenService
 from bot.services.onboarding import OnboardingService
-from bot.services.personal_data import ChatTraces, PersonalDataOwner
+from bot.services.personal_data import ChatTraces, PersonalDataOwner, PurposeRoomData
 from bot.services.ports import AccountDirectory, Messenger, NoAccountDirectory
 from bot.services.privacy import DialogData, PrivacyService, ProfileData
 from bot.services.profile_vectors import profile_source
@@ -88,7 +88,7 @@ def build_services(
     accounts: AccountDirectory | None = None,
 ) -> Services:
     services = Services(config=config, db=db, messenger=messenger, jobs=jobs)
-    services.personal_data.append(ChatTraces(db))
+    services.personal_data += [ChatTraces(db), PurposeRoomData(db)]
     _build_vectors(services)
     _build_profiles(services, accounts or NoAccountDirectory())
     services.hospitations = install_hospitations(services)

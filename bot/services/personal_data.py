@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from bot.store.db import Database
+from bot.store.rooms import RoomDirectory
 
 
 class PersonalDataOwner(Protocol):
@@ -54,3 +55,20 @@ class ChatTraces:
                 "OR instr(payload, ?) > 0",
                 (user_id, user_id, user_id),
             )
+
+
+class PurposeRoomData:
+    """The rooms created for a person's coffee group, coffee break or crisis connection
+    (`purpose_rooms`): exported as key, room and date; forgetting takes the person off the
+    invitee lists, the rooms themselves stay for the others."""
+
+    section = "purpose_rooms"
+
+    def __init__(self, db: Database) -> None:
+        self.rooms = RoomDirectory(db)
+
+    async def export(self, user_id: str) -> list[dict[str, Any]]:
+        return await self.rooms.purpose_rooms_of(user_id)
+
+    async def forget(self, user_id: str) -> None:
+        await self.rooms.forget_invitee(user_id)

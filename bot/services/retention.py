@@ -3,7 +3,9 @@ homeserver or who have not used the bot for `privacy.retention_inactive_days`, a
 the operators in the admin room how many (never who).
 
 Deleting means the same as `!vergessen`: every PersonalDataOwner forgets the person.
-Half-finished dialogs nobody answered for `privacy.dialog_retention_days` are dropped too.
+Half-finished dialogs nobody answered for `privacy.dialog_retention_days` are dropped too,
+and so are the purpose rooms whose coffee group, coffee break or crisis request is gone
+(those are pruned by their features after their own retention).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bot.services.privacy import PrivacyService
 from bot.store.db import Database
 from bot.store.dialogs import DialogRepository
 from bot.store.profiles import ProfileRepository
+from bot.store.rooms import RoomDirectory
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ class RetentionService:
         self.messenger = messenger
         self.profiles = ProfileRepository(db)
         self.dialogs = DialogRepository(db)
+        self.rooms = RoomDirectory(db)
 
     def schedule(self, jobs: Jobs) -> None:
         at = self.config.privacy.retention_check_time
@@ -106,6 +110,9 @@ class RetentionService:
         )
         if result.deleted:
             await self._report(result, now)
+        rooms = await self.rooms.prune_purpose_rooms()
+        if rooms:
+            log.info("retention: %d purpose rooms of deleted coffee, break or crisis rows", rooms)
         await self.privacy.checkpoint()
         return result
 

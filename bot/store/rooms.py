@@ -1,11 +1,50 @@
-"""Rooms the bot knows by purpose: the DM per person and rooms created for a purpose."""
+"""Rooms the bot knows by purpose: the DM per person and rooms created for a purpose.
+
+A purpose room's `invitees` name the people invited at creation. They are kept only until
+the room is ready (everyone in its member list, see `bot.chat.sender`), are removed by
+`!vergessen`, and the row itself goes once the feature row it was made for is gone
+(review finding S-02).
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
+from typing import Any
 
 from bot.store.db import Database
+
+# Which feature owns a purpose room, by the prefix of its key: the SQL that finds the owning
+# row (each feature prunes its rows after its own retention) and the SQL that lists the room
+# keys of one person (`?1`). A feature that opens rooms under a new prefix adds it here;
+# rows under a prefix not listed here are never pruned.
+_COFFEE_GROUP = (
+    "SELECT 1 FROM coffee_groups g WHERE g.room_key = purpose_rooms.key",
+    "SELECT g.room_key FROM coffee_groups g JOIN coffee_members m ON m.group_id = g.id "
+    "WHERE m.person = ?1",
+)
+PURPOSE_OWNERS: dict[str, tuple[str, str]] = {
+    # Coffee pairs/trios and topic circles: "coffee:<round>/<idx>", "circle:<round>/<idx>".
+    "coffee:": _COFFEE_GROUP,
+    "circle:": _COFFEE_GROUP,
+    # Spontaneous coffee breaks: "coffeebreak:<id>".
+    "coffeebreak:": (
+        "SELECT 1 FROM coffee_breaks b "
+        f"WHERE b.id = CAST(substr(purpose_rooms.key, {len('coffeebreak:') + 1}) AS INTEGER)",
+        "SELECT 'coffeebreak:' || id FROM coffee_breaks WHERE ?1 IN (user_a, user_b)",
+    ),
+    # Crisis connections: "crisis:<request id>", the requester and the connected bridge.
+    "crisis:": (
+        "SELECT 1 FROM crisis_requests r "
+        f"WHERE r.id = substr(purpose_rooms.key, {len('crisis:') + 1})",
+        "SELECT 'crisis:' || id FROM crisis_requests WHERE requester = ?1 "
+        "UNION SELECT 'crisis:' || request_id FROM crisis_timeline "
+        "WHERE kind = 'connected' AND person = ?1",
+    ),
+}
+# The person `?1` is one of the invitees (the whole ID: no prefix, no LIKE wildcards).
+_HAS_INVITEE = "EXISTS (SELECT 1 FROM json_each(purpose_rooms.invitees) j WHERE j.value = ?1)"
 
 
 class RoomDirectory:
@@ -68,3 +107,54 @@ class RoomDirectory:
     async def purpose_invitees(self, key: str) -> list[str]:
         row = await self.db.fetchone("SELECT invitees FROM purpose_rooms WHERE key = ?", (key,))
         return [] if row is None else list(json.loads(row[0]))
+
+    async def purpose_room_ready(self, key: str) -> None:
+        """The room for `key` is ready (everyone invited was in it): nobody's ID is needed."""
+        await self.db.execute(
+            "UPDATE purpose_rooms SET invitees = '[]' WHERE key = ? AND invitees != '[]'", (key,)
+        )
+
+    async def purpose_rooms_of(self, user_id: str) -> list[dict[str, Any]]:
+        """The purpose rooms of a person: invited to, or made for their coffee group, coffee
+        break or crisis request (`!meinedaten`)."""
+        keys = " UNION ".join(dict.fromkeys(keys_of for _, keys_of in PURPOSE_OWNERS.values()))
+        rows = await self.db.fetchall(
+            "SELECT key, room_id, created_at FROM purpose_rooms "
+            f"WHERE {_HAS_INVITEE} OR key IN ({keys}) ORDER BY created_at, key",
+            (user_id,),
+        )
+        return [
+            {
+                "key": str(r[0]),
+                "room_id": r[1],
+                "created_at": datetime.fromtimestamp(float(r[2]), UTC).isoformat(),
+            }
+            for r in rows
+        ]
+
+    async def forget_invitee(self, user_id: str) -> None:
+        """Take the person (the whole ID, exactly) off every invitee list (`!vergessen`)."""
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                f"SELECT key, invitees FROM purpose_rooms WHERE {_HAS_INVITEE}",
+                (user_id,),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            for key, listed in rows:
+                kept = [u for u in json.loads(listed) if u != user_id]
+                await conn.execute(
+                    "UPDATE purpose_rooms SET invitees = ? WHERE key = ?", (json.dumps(kept), key)
+                )
+
+    async def prune_purpose_rooms(self) -> int:
+        """Retention: delete the purpose rooms whose feature row is gone, unless something
+        for the room still waits in the outbox (its creation or a message)."""
+        orphaned = " OR ".join(
+            f"(substr(key, 1, {len(prefix)}) = '{prefix}' AND NOT EXISTS ({owned}))"
+            for prefix, (owned, _) in PURPOSE_OWNERS.items()
+        )
+        return await self.db.execute(
+            f"DELETE FROM purpose_rooms WHERE ({orphaned}) AND NOT EXISTS (SELECT 1 FROM outbox o "
+            "WHERE o.status = 'pending' AND o.target_kind = 'roomkey' "
+            "AND o.target = purpose_rooms.key)"
+        )
