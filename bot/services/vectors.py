@@ -30,9 +30,10 @@ from bot.store.vectors import VectorRow, VectorStore
 
 log = logging.getLogger(__name__)
 
-# Phrases encoded at once: small enough that a request-time encode never waits long behind a
-# batch (~0.2 s on 2 cores), large enough to use the engine's batching.
-BATCH_PHRASES = 16
+# Phrases encoded at once in the background: the engine's batching pays off up to about this
+# (measured: 64 phrases per call ~1.8x the throughput of 16). Request-time encodes do not
+# wait for a batch; they run on a thread of their own (bot.services.encoder).
+BATCH_PHRASES = 64
 # Distinct phrases kept during one refresh run (~1.5 KB each).
 _PHRASE_CACHE = 20_000
 _PROGRESS_EVERY_S = 10.0
@@ -162,7 +163,7 @@ class VectorService:
             if len(known) + len(fresh) > _PHRASE_CACHE:
                 known.clear()
                 fresh = list(dict.fromkeys(p for _, t, _ in batch for p in t.phrases))
-            matrix = await self.encoder.encode(fresh, query=source.query)
+            matrix = await self.encoder.encode(fresh, query=source.query, background=True)
             known.update(zip(fresh, matrix, strict=True))
             rows = [
                 VectorRow(

@@ -4,6 +4,8 @@ Runs the real model (it loads in a fraction of a second)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -113,7 +115,10 @@ class _Counting:
         self.dimensions = inner.dimensions  # type: ignore[attr-defined]
         self.phrases: list[str] = []
 
-    async def encode(self, texts: list[str], *, query: bool) -> np.ndarray:
+    async def encode(
+        self, texts: list[str], *, query: bool, background: bool = False
+    ) -> np.ndarray:
+        assert background, "stored texts are encoded in the background"
         self.phrases += texts
         return await self.inner.encode(texts, query=query)  # type: ignore[attr-defined,no-any-return]
 
@@ -135,3 +140,16 @@ async def test_a_phrase_many_people_share_is_encoded_once(db: Database, encoder:
     )
     (vectors,) = stored.values()
     assert vectors.shape == (2, 384)
+
+
+async def test_waiting_and_background_encodes_may_run_at_once(encoder: object) -> None:
+    """The two worker threads share one model: results must not depend on overlap."""
+    texts = [f"Anträge auf Wohngeld Nummer {i} prüfen" for i in range(48)]
+    alone = await encoder.encode(texts, query=True)  # type: ignore[attr-defined]
+    together = await asyncio.gather(
+        encoder.encode(texts, query=True, background=True),  # type: ignore[attr-defined]
+        *(encoder.encode([t], query=True) for t in texts[:8]),  # type: ignore[attr-defined]
+    )
+    assert np.allclose(together[0], alone, atol=1e-5)
+    for i, single in enumerate(together[1:]):
+        assert np.allclose(single[0], alone[i], atol=1e-5)
