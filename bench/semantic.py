@@ -50,7 +50,17 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.config.features import CrisisConfig
+from bot.domain.crisis_meaning import lifts
 from bot.domain.similarity import Document, TfidfSimilarity
+from bot.services.contact_vectors import (
+    contact_meaning_text,
+    reference_requests,
+    sector_descriptions,
+    sector_phrases,
+)
+from bot.services.crisis_fit import contact_fits
+from bot.store.contacts import StoredContact
 
 Scores = NDArray[np.float64]
 Scorer = Callable[[Sequence[str], Sequence[Document]], Scores]
@@ -182,7 +192,27 @@ def e5(symmetric: bool) -> Scorer:
     return score
 
 
-# A method "default" (the production similarity) can be registered here once it exists.
+def production_routing(contacts: Sequence[Contact], requests: Sequence[str]) -> Scores:
+    """What the bot computes (bot.services.crisis_routing): the words of each contact with the
+    shipped sector descriptions, and the lift (bot.domain.crisis_meaning) of its organisation
+    and of its sector's description phrases against the shipped reference requests."""
+    config = CrisisConfig()
+    descriptions = sector_descriptions(config.sectors)
+    stored = [StoredContact(c.id, "@x:bench", c.organisation, c.sector, 0.0, 0.0) for c in contacts]
+    organisations = embed([contact_meaning_text(c) for c in stored], True)
+    by_sector = {
+        name: embed(list(sector_phrases(name, text)), False) for name, text in descriptions.items()
+    }
+    reference = embed(reference_requests(), True)
+    asked = embed(requests, True)
+    rows = []
+    for i, text in enumerate(requests):
+        values = lifts(asked[i], organisations, [c.sector for c in stored], by_sector, reference)
+        by_id = {c.id: float(v) for c, v in zip(stored, values, strict=True)}
+        rows.append(contact_fits(text, stored, descriptions, lifts=by_id))
+    return np.array(rows)
+
+
 SCORERS: dict[str, Scorer] = {
     "lexical": lexical(TfidfSimilarity()),
     "lexical-nocut": lexical(TfidfSimilarity(max_df=1.0)),
@@ -340,7 +370,14 @@ def routing(
         r = first_hit_ranks(scores, relevant)[by_split[split]]
         return float((r <= 3).mean()), float((r == 1).mean()), float((1.0 / r).mean())
 
-    methods: list[tuple[str, str, Scores]] = [("lexical (TF-IDF, no max_df)", "–", lex)]
+    methods: list[tuple[str, str, Scores]] = [
+        (
+            "**default** (production fit, shipped descriptions)",
+            "–",
+            production_routing(contacts, texts),
+        ),
+        ("lexical (TF-IDF, no max_df)", "–", lex),
+    ]
     methods += [(name, "–", scores) for name, scores in semantic.items()]
     sweeps: dict[str, list[tuple[float, ...]]] = {}
     for name, scores in semantic.items():

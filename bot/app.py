@@ -13,6 +13,7 @@ from nio import AsyncClient
 from bot.chat.accounts import MatrixAccounts
 from bot.chat.cross_signing import ensure_cross_signing
 from bot.chat.dispatch import Dispatcher
+from bot.chat.errors import NETWORK_ERRORS
 from bot.chat.health import HealthServer, Metrics
 from bot.chat.messenger import ChatMessenger
 from bot.chat.readonly import ReadOnlyMode
@@ -20,7 +21,7 @@ from bot.chat.roles import RoleResolver
 from bot.chat.rooms import DirectRooms, InviteGate
 from bot.chat.sender import OutboxSender
 from bot.chat.session import build_client, log_in
-from bot.chat.sync import SyncLoop
+from bot.chat.sync import SyncLoop, configured_rooms, warn_about_upgraded_config
 from bot.commands import load_all
 from bot.config import Config
 from bot.i18n import Lang
@@ -62,6 +63,10 @@ class App:
         state = BotState(self.db)
         outbox = Outbox(self.db)
         directory = RoomDirectory(self.db)
+        # Rooms named in the config follow their recorded upgrades (S-24).
+        await directory.load_upgrades()
+        configured = configured_rooms(config)
+        warn_about_upgraded_config(configured, directory.upgrades)
         client = build_client(config)
         await log_in(client, config, state)
         await ensure_cross_signing(client, config, self.db)
@@ -77,9 +82,21 @@ class App:
             client, outbox, directory, direct, config.outbox, self.metrics, readonly
         )
         messenger.wake = sender.wake
-        accounts = MatrixAccounts(client, directory.dm_room)
+        accounts = MatrixAccounts(client, admin_api=config.privacy.admin_api)
         services = build_services(config, self.db, messenger, self.jobs, accounts)
         self.services = services
+        # `!vergessen` and retention take the person off `m.direct` too, after the commit;
+        # whoever a crash or an outage left listed there goes now.
+        services.privacy.forgotten.append(direct.forgotten)
+        try:
+            unlisted = await direct.unlist_unknown(await services.privacy.people())
+        except NETWORK_ERRORS:
+            log.warning("m.direct not checked against the store (homeserver unreachable)")
+        except Exception:  # housekeeping: never a reason not to start
+            log.exception("m.direct not checked against the store")
+        else:
+            if unlisted:
+                log.info("m.direct: %d people the store no longer knows removed", unlisted)
         self.metrics.semantics.set(1 if services.vectors.available else 0)
         if config.semantics.enabled and not services.vectors.available:
             self.metrics.warnings.append(
@@ -88,7 +105,11 @@ class App:
             )
         load_all()
         roles = RoleResolver(
-            client, config.bot.admins, services.crisis_staff_ids(), services.crisis_room()
+            client,
+            config.bot.admins,
+            services.crisis_staff_ids(),
+            services.crisis_room(),
+            directory.upgrades,
         )
         dispatcher = Dispatcher(
             client, config, self.db, services, messenger, direct, roles, self.metrics, readonly
@@ -104,6 +125,7 @@ class App:
             metrics=self.metrics,
             decrypt_wait_s=config.bot.decrypt_wait_s,
             readonly=readonly,
+            configured_rooms=configured,
         )
         processed = ProcessedEvents(self.db)
 
@@ -131,6 +153,8 @@ class App:
         try:
             await health.start()
             running = await self._build()
+            # What read-only mode refused or put off before a restart, before any replay.
+            await running.readonly.resume()
             tasks.append(asyncio.create_task(running.sync.run(), name="sync"))
             tasks.append(asyncio.create_task(running.readonly.run(), name="readonly"))
             started = asyncio.create_task(running.sync.first_sync_done.wait())

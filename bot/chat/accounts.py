@@ -1,26 +1,28 @@
 """The AccountDirectory port on Matrix: is an account still active, what is its name.
 
-The bot is an ordinary user and cannot call the admin API, so it reads what an ordinary
-user can see. Measured against Synapse 1.163 (tests/integration/test_profiles.py):
+Only the homeserver's own word makes an account "deactivated" (review finding S-12); an
+active person who logged out of every device and left the bot's DM is still active.
 
-- Deactivation *with* erasure deletes the profile row: `GET /profile/{userId}` answers
-  404 (errcode `M_UNKNOWN`, "No row found"), exactly as for an account that never existed.
-  (`404 M_NOT_FOUND` is what a profile without display name and avatar gets.)
-- Deactivation *without* erasure (Synapse's default) keeps the profile, so the endpoint
-  still answers 200. What does change: every device is deleted (`/keys/query` lists none)
-  and Synapse makes the account leave every room, our DM with the person included.
+- With `privacy.admin_api: true` (the bot account is a server admin) Synapse's admin API
+  `GET /_synapse/admin/v2/users/{userId}` decides for accounts on the bot's own homeserver:
+  `deactivated: true` or 404 (no such account) is gone, `deactivated: false` is active. This
+  also sees a deactivation *without* erasure. Any other answer falls back to:
+- The profile lookup an ordinary user can make. Measured against Synapse 1.163
+  (tests/integration/test_profiles.py): deactivation *with* erasure deletes the profile row,
+  so `GET /profile/{userId}` answers 404 `M_UNKNOWN` ("No row found"), exactly as for an
+  account that never existed; `404 M_NOT_FOUND` is what a profile without display name
+  and avatar gets. Such a 404 counts as gone unless the account still sits in a room with
+  us. Deactivation *without* erasure (Synapse's default) keeps the profile (200): without
+  the admin API it is not detected, and the inactivity limit deletes the data instead.
 
-So an account counts as gone when its profile is 404 (unless it still sits in a room with
-us: an active account that removed both display name and avatar gets a 404 too), or when
-it has no device left *and* has left our DM. Anything else (403 from a homeserver that
-limits profile lookups, 5xx, network errors) means "cannot tell", never "deactivated".
+Anything else (a 404 without a Matrix error code, e.g. from a proxy; 403 from a homeserver
+that limits profile lookups; 5xx; network errors) means "cannot tell", never "deactivated".
 The retention job adds its own safety net against a misrouted endpoint (see retention.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -28,16 +30,23 @@ from nio import AsyncClient
 
 from bot.chat.errors import NETWORK_ERRORS
 from bot.chat.session import raw_request
+from bot.domain.text_cleaning import clean_text
 
 log = logging.getLogger(__name__)
 
-DmRoomOf = Callable[[str], Awaitable[str | None]]
+# What Synapse answers for a profile it has no row for (erased, or never existed) and for
+# a profile without display name and avatar.
+GONE_ERRCODES = frozenset({"M_UNKNOWN", "M_NOT_FOUND"})
+
+
+def server_of(user_id: str) -> str:
+    return user_id.split(":", 1)[1].lower() if ":" in user_id else ""
 
 
 class MatrixAccounts:
-    def __init__(self, client: AsyncClient, dm_room_of: DmRoomOf) -> None:
+    def __init__(self, client: AsyncClient, *, admin_api: bool = False) -> None:
         self.client = client
-        self.dm_room_of = dm_room_of
+        self.admin_api = admin_api
 
     async def is_active(self, user_id: str) -> bool | None:
         try:
@@ -47,33 +56,26 @@ class MatrixAccounts:
             return None
 
     async def _judge(self, user_id: str) -> bool | None:
+        if self.admin_api and server_of(user_id) == server_of(self.client.user_id):
+            verdict = await self._admin_verdict(user_id)
+            if verdict is not None:
+                return verdict
         status, data = await self._get(f"/_matrix/client/v3/profile/{_q(user_id)}")
-        if status == 404:
-            return self._in_a_room(user_id)
-        if status != 200:
-            log.info("profile lookup answered %s %s; not judging", status, data.get("errcode"))
-            return None
-        room_id = await self.dm_room_of(user_id)
-        if room_id is None:
-            # Never talked to us (e.g. only imported): nothing more to compare with.
-            return True
-        if await self._devices(user_id) != 0:
-            return True
-        status, member = await self._get(
-            f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.member/{_q(user_id)}"
-        )
         if status == 200:
-            return member.get("membership") in ("join", "invite")
+            return True
+        if status == 404 and data.get("errcode") in GONE_ERRCODES:
+            return self._in_a_room(user_id)
+        log.info("profile lookup answered %s %s; not judging", status, data.get("errcode"))
         return None
 
-    async def _devices(self, user_id: str) -> int | None:
-        status, data = await raw_request(
-            self.client, "POST", "/_matrix/client/v3/keys/query", {"device_keys": {user_id: []}}
-        )
-        if status != 200:
-            return None
-        devices = (data.get("device_keys") or {}).get(user_id) or {}
-        return len(devices)
+    async def _admin_verdict(self, user_id: str) -> bool | None:
+        status, data = await self._get(f"/_synapse/admin/v2/users/{_q(user_id)}")
+        if status == 200 and isinstance(data.get("deactivated"), bool):
+            return not data["deactivated"]
+        if status == 404 and data.get("errcode") in GONE_ERRCODES:
+            return False
+        log.info("admin API answered %s %s; asking the profile", status, data.get("errcode"))
+        return None
 
     async def _get(self, path: str) -> tuple[int, dict[str, Any]]:
         return await raw_request(self.client, "GET", path)
@@ -85,10 +87,14 @@ class MatrixAccounts:
         return False
 
     def known_display_name(self, user_id: str) -> str | None:
+        """The display name seen in a shared room, as one clean line (it is arbitrary text
+        anybody can set: no line breaks or invisible characters reach a message, S-15)."""
         for room in self.client.rooms.values():
             member = room.users.get(user_id)
             if member is not None and member.display_name:
-                return str(member.display_name)
+                name = clean_text(str(member.display_name))
+                if name:
+                    return name
         return None
 
 

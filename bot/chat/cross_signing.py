@@ -14,7 +14,9 @@ import base64
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -35,6 +37,8 @@ SIGNATURES_UPLOAD = "/_matrix/client/v3/keys/signatures/upload"
 TIMEOUT_S = 120.0
 B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 RECOVERY_VERSION = b"\x01"
+# Where the first start writes the recovery key (in `storage.data_dir`, mode 0600).
+RECOVERY_FILE = "cross-signing-recovery-key.txt"
 
 
 def b64(data: bytes) -> str:
@@ -249,18 +253,52 @@ async def sign_device(client: AsyncClient, keys: Keys, device: dict[str, Any] | 
     log.info("cross-signing: device %s signed by the self-signing key", device_id)
 
 
-def _show_recovery_key(keys: Keys) -> None:
-    log.warning(
-        "\n%s\nCROSS-SIGNING RECOVERY KEY of %s - shown only this once.\n"
-        "Store it safely (password manager or safe): it restores the bot's identity when the\n"
-        "store is lost (homeserver.cross_signing_recovery_key / FLURFUNK_RECOVERY_KEY).\n\n"
-        "    %s\n\nmaster key: %s\n%s",
-        "=" * 78,
-        keys.master.public,
-        encode_recovery_key(keys.master.seed),
-        keys.master.public,
-        "=" * 78,
+def write_recovery_key(keys: Keys, data_dir: Path) -> Path:
+    """The recovery key into `data_dir/RECOVERY_FILE`, readable by the bot's user only
+    (0600, set when the file is created, never widened). It is never logged: logs are
+    often shipped to other hosts (review finding S-17). Replaces an older file (a reset
+    made a new identity; the old key is useless)."""
+    path = data_dir / RECOVERY_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    text = (
+        f"CROSS-SIGNING RECOVERY KEY of {keys.master.public} ({RECOVERY_FILE})\n"
+        "Store it safely (password manager or safe), then delete this file: it restores the\n"
+        "bot's identity when the store is lost (homeserver.cross_signing_recovery_key or\n"
+        "FLURFUNK_RECOVERY_KEY).\n\n"
+        f"    {encode_recovery_key(keys.master.seed)}\n\n"
+        f"master key: {keys.master.public}\n"
     )
+    partial = path.with_name(f".{RECOVERY_FILE}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # also when an old partial file had wider permissions
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(partial, path)
+    return path
+
+
+def _hand_over_recovery_key(keys: Keys, data_dir: Path) -> bool:
+    """True once the key is in its file; the log names only the file."""
+    try:
+        path = write_recovery_key(keys, data_dir)
+    except OSError as exc:
+        log.error(
+            "cross-signing: could not write the recovery key into %s (%s); trying again at "
+            "the next start",
+            data_dir / RECOVERY_FILE,
+            exc.strerror,
+        )
+        return False
+    log.warning(
+        "cross-signing: the RECOVERY KEY of master key %s was written to %s (readable by "
+        "this user only). Store it safely (password manager or safe), then delete the file",
+        keys.master.public,
+        path,
+    )
+    return True
 
 
 async def _ensure(client: AsyncClient, config: Config, db: Database) -> None:
@@ -310,8 +348,7 @@ async def _ensure(client: AsyncClient, config: Config, db: Database) -> None:
     else:
         return
     await sign_device(client, keys, published.device)
-    if not recovery_shown:
-        _show_recovery_key(keys)
+    if not recovery_shown and _hand_over_recovery_key(keys, config.storage.data_dir):
         await store.mark_recovery_shown(user_id)
 
 

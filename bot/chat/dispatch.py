@@ -2,7 +2,9 @@
 
 Each event is handled inside one store transaction together with marking it processed
 and queueing its replies, so a crash either leaves no trace of it (and it is handled
-again after the restart) or the whole effect. Nothing in here may stop the sync loop.
+again after the restart) or the whole effect. Nothing in here may stop the sync loop; only
+`StoreBusy` (another process held the store's lock too long) goes up to it, which repeats
+the batch later instead of apologising for every event of it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from bot.config import Config
 from bot.i18n import Lang
 from bot.services.hub import Services
 from bot.store.bot_state import ProcessedEvents
-from bot.store.db import Database, StoreUnavailable
+from bot.store.db import Database, StoreBusy, StoreUnavailable
 
 if TYPE_CHECKING:
     from bot.chat.readonly import ReadOnlyMode
@@ -134,6 +136,8 @@ class Dispatcher:
                 await self.readonly.refuse(room, event)
             else:
                 log.error("store unavailable, event %s not handled", event.event_id)
+        except StoreBusy:
+            raise  # nothing of it was stored: the sync loop hands it over again later
         except Exception:
             # One bad event must never stop the loop; the person still gets an answer.
             log.exception("handling event %s failed", event.event_id)

@@ -15,15 +15,23 @@ transaction fail with `StoreUnavailable` (classified in `bot.store.db`). Then:
   refused events are marked processed (a restart that replays them must not carry them
   out after their senders were told "not stored"), what was put off (joining a DM,
   following a room upgrade) is done, and the admin room hears that it is over.
+
+The refused event IDs and the put-off actions are also kept in a small side file next to
+the store (`<database>-readonly.json`, the store itself cannot take them), so a restart
+before the store recovers loses neither (review finding S-14): `resume()` reads it at
+start, before the first sync, and settles it as soon as the store takes writes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from nio import AsyncClient, Event, MatrixRoom, ReactionEvent, RoomMessageText
@@ -39,15 +47,25 @@ from bot.commands.registry import REGISTRY, ArgumentError
 from bot.config import Config
 from bot.i18n import Lang
 from bot.store.bot_state import ProcessedEvents
-from bot.store.db import Database, StoreUnavailable
+from bot.store.db import Database, StoreBusy, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 PROBE_INTERVAL_S = 5.0
+BUSY_PAUSE_S = 5.0  # the store locked by another process at start: wait this long, again
 REMEMBER_REFUSED = 10_000  # event IDs to mark processed after recovery (oldest dropped)
 
-Deferred = Callable[[], Awaitable[Any]]
+# Does a put-off action: (key, kind, arguments); the sync loop registers its own.
+Perform = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 LanguageOf = Callable[[str], Awaitable[Lang]]
+PENDING_SUFFIX = "-readonly.json"
+
+
+def pending_file(db: Database) -> Path | None:
+    """The side file of refused events and put-off actions, next to the store."""
+    if not isinstance(db.path, Path):
+        return None  # an in-memory store: nothing survives a restart anyway
+    return db.path.with_name(db.path.name + PENDING_SUFFIX)
 
 
 class ReadOnlyMode:
@@ -74,7 +92,10 @@ class ReadOnlyMode:
         self._since: float | None = None
         self._refused: OrderedDict[str, None] = OrderedDict()
         self._refused_count = 0
-        self._deferred: OrderedDict[str, Deferred] = OrderedDict()
+        self._deferred: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self.perform: Perform | None = None
+        self._file = pending_file(db)
+        self._load()
         self._writable_again = asyncio.Event()
         self._writable_again.set()
         self._gauge = Gauge(
@@ -108,9 +129,68 @@ class ReadOnlyMode:
     async def wait_writable(self) -> None:
         await self._writable_again.wait()
 
-    def defer(self, key: str, action: Deferred) -> None:
-        """Do `action` once the store takes writes again (once per key)."""
-        self._deferred[key] = action
+    async def defer(self, key: str, kind: str, args: dict[str, Any]) -> None:
+        """Have `perform` do (kind, args) once the store takes writes again (once per key);
+        kept in the side file until then."""
+        self._deferred[key] = (kind, args)
+        await self._save()
+
+    # -- the side file ---------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if self._file is None:
+            return
+        try:
+            data = json.loads(self._file.read_text(encoding="utf-8"))
+            refused = [str(event_id) for event_id in data.get("refused", [])]
+            deferred = [(str(e["key"]), str(e["kind"]), dict(e["args"])) for e in data["deferred"]]
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, LookupError, TypeError, AttributeError) as exc:
+            log.error("read-only mode: %s cannot be read (%s), ignored", self._file, exc)
+            return
+        for event_id in refused:
+            self._remember(event_id)
+        for key, kind, args in deferred:
+            self._deferred[key] = (kind, args)
+
+    async def _save(self) -> None:
+        if self._file is None:
+            return
+        data = {
+            "refused": list(self._refused),
+            "deferred": [
+                {"key": key, "kind": kind, "args": args}
+                for key, (kind, args) in self._deferred.items()
+            ],
+        }
+        try:
+            await asyncio.to_thread(_write_or_remove, self._file, data)
+        except OSError as exc:
+            # The disk may be full or read-only too: then a restart may repeat them.
+            log.warning("read-only mode: %s not written (%s)", self._file, exc)
+
+    async def resume(self) -> None:
+        """At start, before the first sync: settle what a previous run refused or put off
+        while its store was read-only. If the store still cannot be written, read-only
+        mode begins now and settles it when it ends."""
+        if not self._refused and not self._deferred:
+            return
+        log.warning(
+            "read-only mode before the restart: %d refused event(s), %d put-off action(s)",
+            len(self._refused),
+            len(self._deferred),
+        )
+        while True:
+            try:
+                if await self._mark_refused():
+                    await self._perform_deferred()
+                return
+            except StoreBusy:
+                # Locked by another process (an import): no event may be replayed before
+                # the refused ones are marked, so wait.
+                log.warning("the store is locked by another process; trying again")
+                await asyncio.sleep(BUSY_PAUSE_S)
 
     # -- the episode -----------------------------------------------------------------------
 
@@ -131,30 +211,18 @@ class ReadOnlyMode:
                     break
 
     async def _recovered(self, duration_s: float) -> bool:
-        refused = list(self._refused)
         try:
-            async with self.db.transaction():
-                for event_id in refused:
-                    await self.processed.mark(event_id)
-        except StoreUnavailable:
-            return False  # failed again at once: keep probing
-        for event_id in refused:
-            self._refused.pop(event_id, None)
+            if not await self._mark_refused():
+                return False  # failed again at once: keep probing
+        except StoreBusy:
+            return False
         count, self._refused_count = self._refused_count, 0
         self._since = None
         self._failed.clear()
         self._gauge.set(1)
         self._writable_again.set()
         log.warning("the store takes writes again after %.0f s; read-only mode ends", duration_s)
-        while self._deferred:
-            key, action = self._deferred.popitem(last=False)
-            try:
-                await action()
-            except StoreUnavailable:
-                self._deferred[key] = action  # a new episode has begun; done after it
-                break
-            except Exception:
-                log.exception("deferred action %s failed", key)
+        await self._perform_deferred()
         await self._tell_admins(
             "store.readonly.admin_recovered",
             f"writable:{int(time.time())}",
@@ -163,10 +231,36 @@ class ReadOnlyMode:
         )
         return True
 
+    async def _mark_refused(self) -> bool:
+        """Mark the refused events processed; False if the store still fails."""
+        refused = list(self._refused)
+        try:
+            async with self.db.transaction():
+                for event_id in refused:
+                    await self.processed.mark(event_id)
+        except StoreUnavailable:
+            return False
+        for event_id in refused:
+            self._refused.pop(event_id, None)
+        await self._save()
+        return True
+
+    async def _perform_deferred(self) -> None:
+        if self.perform is None:
+            return  # kept (and in the side file) until someone can do them
+        for key in list(self._deferred):
+            if self.active:
+                break  # a new episode began: the rest after it
+            kind, args = self._deferred.pop(key)
+            # Puts it off again itself if the store fails, and retries other failures.
+            await self.perform(key, kind, args)
+        await self._save()
+
     async def _tell_admins(self, key: str, txn: str, **params: object) -> None:
         room_id = self.config.bot.admin_room
         if room_id is None:
             return
+        room_id = self.direct.directory.upgrades.current(room_id)  # S-24
         rendered = render(key, self.config.bot.default_language, **params)
         await self._send(room_id, notice(rendered), txn)
 
@@ -194,6 +288,8 @@ class ReadOnlyMode:
         """The event needed a write that failed: tell the sender, if the bot would have
         answered it at all (commands anywhere, any text in the DM, reactions on our
         messages)."""
+        if event.event_id in self._refused:
+            return  # told already (perhaps before a restart): a replay
         try:
             if await self.processed.seen(event.event_id):
                 return  # handled before the store failed; a replay after a restart
@@ -204,6 +300,7 @@ class ReadOnlyMode:
             log.exception("read-only mode: cannot even read the store")
             return
         self._remember(event.event_id)
+        await self._save()
         if key is None:
             return
         self._refused_count += 1
@@ -248,3 +345,14 @@ def _is_crisis_command(line: str) -> bool:
     except ArgumentError as error:
         return error.command.section == "crisis"
     return invocation is not None and invocation.command.section == "crisis"
+
+
+def _write_or_remove(path: Path, data: dict[str, Any]) -> None:
+    if not data["refused"] and not data["deferred"]:
+        path.unlink(missing_ok=True)
+        return
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(data, out)
+    os.replace(temporary, path)

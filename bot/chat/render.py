@@ -13,12 +13,11 @@ import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.domain.text_cleaning import drop_invisible
 from bot.i18n import Lang, template
 
 _FORMATTER = string.Formatter()
 _MARKERS = re.compile(r"(\*\*|`)")
-# Bidi overrides and zero-width characters can disguise text; show them harmlessly.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,10 @@ class Rendered:
 
 
 def clean_user_text(value: str) -> str:
-    return _INVISIBLE.sub("", value)
+    """Bidi overrides, zero-width and tag characters, every other control or format
+    character (ESC, BEL, NEL, ...) and blank letters could disguise text or fake lines:
+    dropped; line feed and tab stay (review finding S-15)."""
+    return drop_invisible(value)
 
 
 def join(parts: Iterable[Rendered], separator: str = "\n") -> Rendered:

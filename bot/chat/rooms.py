@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import defaultdict, deque
@@ -39,8 +40,12 @@ class DirectRooms:
         self.directory = directory
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         # `m.direct` as the bot last wrote or read it: user -> DM rooms. Unlike our own
-        # record it survives `!vergessen`, so the old DM is still recognised as one.
+        # record it survives `!vergessen` in memory (until a restart), so the old DM is
+        # still recognised as one; the account data itself no longer lists the person.
         self._direct: dict[str, set[str]] = {}
+        # Read-modify-write of the `m.direct` account data, one at a time.
+        self._account_data = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
         """Read `m.direct` once at start."""
@@ -80,14 +85,66 @@ class DirectRooms:
     async def remember(self, user_id: str, room_id: str) -> None:
         await self.directory.set_dm_room(user_id, room_id)
         self._direct.setdefault(user_id, set()).add(room_id)
-        direct = await get_direct_rooms(self.client)
-        rooms = direct.setdefault(user_id, [])
-        if room_id not in rooms:
-            rooms.append(room_id)
-            await set_direct_rooms(self.client, direct)
+        async with self._account_data:
+            direct = await get_direct_rooms(self.client)
+            rooms = direct.setdefault(user_id, [])
+            if room_id not in rooms:
+                rooms.append(room_id)
+                await set_direct_rooms(self.client, direct)
 
     async def forget(self, user_id: str) -> None:
         await self.directory.forget_dm(user_id)
+
+    # -- `!vergessen`: the account data must not name the person either ------------------
+
+    def forgotten(self, user_id: str) -> None:
+        """`PrivacyService.forgotten` listener. Called at the end of forgetting, usually
+        still inside the store transaction that deletes the person: the work starts on the
+        next loop turn in a fresh context (not in that transaction) and first waits for the
+        store, i.e. for the commit. A rolled-back forget leaves `m.direct` alone."""
+        asyncio.get_running_loop().call_soon(
+            self._start_unlisting, user_id, context=contextvars.Context()
+        )
+
+    def _start_unlisting(self, user_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._unlist_when_committed(user_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _unlist_when_committed(self, user_id: str) -> None:
+        try:
+            if await self.directory.dm_room(user_id) is not None:
+                return  # the forgetting was rolled back, or the person is back already
+            if not await self.unlist([user_id]):
+                log.warning("could not update m.direct after forgetting; retried at start")
+        except Exception:
+            # Never fatal: the next start removes everybody the store does not know.
+            log.exception("removing a forgotten person from m.direct failed")
+
+    async def settled(self) -> None:
+        """Wait until every pending `m.direct` update is done (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def unlist(self, user_ids: list[str]) -> bool:
+        """Take these people off the bot's `m.direct` account data. True when it no longer
+        lists them (or could not be read: then there is nothing to write back either)."""
+        async with self._account_data:
+            direct = await get_direct_rooms(self.client)
+            kept = {user: rooms for user, rooms in direct.items() if user not in user_ids}
+            if len(kept) == len(direct):
+                return True
+            return await set_direct_rooms(self.client, kept)
+
+    async def unlist_unknown(self, known: set[str]) -> int:
+        """At start: take everybody the store holds nothing about off `m.direct` (a crash
+        or an unreachable homeserver right after a `!vergessen` left them listed)."""
+        async with self._account_data:
+            direct = await get_direct_rooms(self.client)
+            kept = {user: rooms for user, rooms in direct.items() if user in known}
+            if len(kept) == len(direct) or not await set_direct_rooms(self.client, kept):
+                return 0
+        return len(direct) - len(kept)
 
     async def is_dm(self, room_id: str, sender: str) -> bool:
         known = await self.directory.dm_room(sender)

@@ -30,7 +30,7 @@ from bot.chat.priority_gate import PriorityGate
 from bot.chat.purpose_rooms import create_purpose_room
 from bot.chat.rooms import DirectRooms
 from bot.config import OutboxConfig
-from bot.store.db import StoreUnavailable
+from bot.store.db import StoreBusy, StoreUnavailable
 from bot.store.outbox import Outbox, OutboxItem
 from bot.store.rooms import RoomDirectory
 
@@ -47,6 +47,10 @@ PERMANENT_ERRCODES = frozenset({"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_T
 RATE_LIMITED_GIVE_UP_S = 86_400.0
 OFFLINE_RETRY_MAX_S = 15.0
 INVITE_WAIT_S = 60.0
+# A round of the loop failed (the store locked by another process for too long, a bug in
+# one item's delivery): the loop pauses this long and goes on; nothing is lost, the items
+# are still pending in the store.
+FAILURE_PAUSE_S = 1.0
 ORIGINAL_BASED = frozenset({"edit", "reaction", "redact"})
 
 
@@ -107,38 +111,53 @@ class OutboxSender:
         in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
         try:
             while True:
-                if self.readonly is not None:
-                    # Read-only store: a send could not be marked as sent; lose nothing.
-                    await self.readonly.wait_writable()
-                self._wake.clear()
-                for target, task in list(in_flight.items()):
-                    if task.done():
-                        del in_flight[target]
-                        await self._settle(task)
-                groups: OrderedDict[tuple[str, str], list[OutboxItem]] = OrderedDict()
-                for item in await self.outbox.due(limit=2000):
-                    target = (item.target_kind, item.target)
-                    if target not in in_flight:
-                        groups.setdefault(target, []).append(item)
-                for target, group in groups.items():
-                    task = asyncio.create_task(self._drain(group))
-                    task.add_done_callback(lambda _: self._wake.set())
-                    in_flight[target] = task
-                await self._sleep_until_due()
+                try:
+                    await self._round(in_flight)
+                except Exception:
+                    # Never the end of delivery (S-08): the items wait in the store.
+                    log.exception("outbox round failed; going on in %.0f s", FAILURE_PAUSE_S)
+                    await asyncio.sleep(FAILURE_PAUSE_S)
         finally:
             for task in in_flight.values():
                 task.cancel()
 
+    async def _round(self, in_flight: dict[tuple[str, str], asyncio.Task[None]]) -> None:
+        if self.readonly is not None:
+            # Read-only store: a send could not be marked as sent; lose nothing.
+            await self.readonly.wait_writable()
+        self._wake.clear()
+        for target, task in list(in_flight.items()):
+            if task.done():
+                del in_flight[target]
+                await self._settle(task)
+        groups: OrderedDict[tuple[str, str], list[OutboxItem]] = OrderedDict()
+        for item in await self.outbox.due(limit=2000):
+            target = (item.target_kind, item.target)
+            if target not in in_flight:
+                groups.setdefault(target, []).append(item)
+        for target, group in groups.items():
+            task = asyncio.create_task(self._drain(group))
+            task.add_done_callback(lambda _: self._wake.set())
+            in_flight[target] = task
+        await self._sleep_until_due()
+
     async def _settle(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
         failure = task.exception()
         if failure is None:
             return
-        if not isinstance(failure, StoreUnavailable):
-            raise failure
         # A send that reached the server but is not marked sent goes out again with the
         # same transaction ID: the server de-duplicates it.
-        if self.readonly is None:
-            await asyncio.sleep(5.0)
+        if isinstance(failure, StoreUnavailable):
+            if self.readonly is None:
+                await asyncio.sleep(5.0)
+            return
+        if isinstance(failure, StoreBusy):
+            log.warning("outbox: the store stayed locked by another process; trying again")
+        else:
+            log.error("outbox delivery failed", exc_info=failure)
+        await asyncio.sleep(FAILURE_PAUSE_S)
 
     async def _sleep_until_due(self) -> None:
         next_at = await self.outbox.next_due_at()
@@ -217,7 +236,8 @@ class OutboxSender:
 
     async def _target_room(self, item: OutboxItem) -> str | None:
         if item.target_kind == "room":
-            return item.target
+            # A room named in the config that was upgraded: its replacement (S-24).
+            return self.rooms.upgrades.current(item.target)
         if item.target_kind == "dm":
             return await self.direct.ensure(item.target)
         return await self.rooms.purpose_room(item.target)

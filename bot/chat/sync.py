@@ -3,6 +3,16 @@
 nio's `sync_forever` retries without pause and saves the token before handlers run;
 here the token is written only once every event of a batch has been handled, so a
 crash replays the batch (and `processed_events` makes the replay harmless).
+
+Nothing but a homeserver that refuses us for good ends the loop (review findings S-08,
+S-13): a store locked by another process for too long repeats the batch after a pause; an
+invite, upgrade or undecryptable event whose handling fails (connection error, a hook's
+exception) is logged and tried again after the next sync; what needs a write while the
+store is read-only is put off (`bot.chat.readonly`), across restarts.
+
+The back-fill of a limited timeline goes back no further than the sync position the loop
+started from (its time is stored with the token), so a gap after downtime never reaches
+old commands whose `processed_events` entries were pruned (S-09).
 """
 
 from __future__ import annotations
@@ -13,7 +23,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from nio import (
@@ -36,10 +45,10 @@ from bot.chat.errors import NETWORK_ERRORS
 from bot.chat.health import Metrics
 from bot.chat.rooms import DirectRooms, InviteGate, join_or_log
 from bot.chat.session import FATAL_ERRCODES
-from bot.config import SyncConfig
+from bot.config import Config, SyncConfig
 from bot.store.bot_state import BotState
-from bot.store.db import StoreUnavailable
-from bot.store.rooms import RoomDirectory
+from bot.store.db import StoreBusy, StoreUnavailable
+from bot.store.rooms import RoomDirectory, RoomUpgrades
 
 if TYPE_CHECKING:
     from bot.chat.readonly import ReadOnlyMode
@@ -47,8 +56,53 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# The back-fill stops at events older than the stored sync position minus this margin
+# (clocks of the bot and the homeservers, federation delays); within it, `processed_events`
+# skips what was handled already.
+GAP_MARGIN_MS = 10 * 60 * 1000
+# An invite, upgrade or undecryptable event whose handling failed is tried again after
+# each sync, at most this often.
+RETRY_ATTEMPTS = 10
+# A store locked by another process when the loop starts: how long to wait between tries.
+STORE_BUSY_PAUSE_S = 5.0
+
+Action = Callable[..., Awaitable[object]]
+
+
 class FatalSyncError(RuntimeError):
     """The homeserver refuses us for good (token revoked, account locked)."""
+
+
+def configured_rooms(config: Config) -> dict[str, list[str]]:
+    """Room ID -> the settings that name it (to tell the operator when it was upgraded)."""
+    named: dict[str, list[str]] = {}
+    settings: list[tuple[str, list[str | None]]] = [
+        ("crisis.room", [config.crisis.room]),
+        ("bot.admin_room", [config.bot.admin_room]),
+        ("hospitation.announcement_rooms", list(config.hospitation.announcement_rooms)),
+        ("kitchen.rooms", list(config.kitchen.rooms)),
+    ]
+    for setting, room_ids in settings:
+        for room_id in room_ids:
+            if room_id and setting not in named.get(room_id, []):
+                named.setdefault(room_id, []).append(setting)
+    return named
+
+
+def warn_about_upgraded_config(configured: dict[str, list[str]], upgrades: RoomUpgrades) -> None:
+    """Log, per configured room that was upgraded, that the bot uses the new room and the
+    config should name it."""
+    for room_id, settings in configured.items():
+        current = upgrades.current(room_id)
+        if current != room_id:
+            log.warning(
+                "%s names room %s, which was upgraded to %s: Flurfunk uses the new room; "
+                "please put %s into the config",
+                " and ".join(settings),
+                room_id,
+                current,
+                current,
+            )
 
 
 def sync_filter(timeline_limit: int) -> dict[str, Any]:
@@ -102,20 +156,39 @@ class SyncLoop:
     decrypt_wait_s: float
     # Read-only store: what needs a write is put off until writes work again.
     readonly: ReadOnlyMode | None = None
+    # Rooms named in the config (`configured_rooms`): an upgrade of one is logged as a
+    # warning, the config should name the new room.
+    configured_rooms: dict[str, list[str]] = field(default_factory=dict)
     first_sync_done: asyncio.Event = field(default_factory=asyncio.Event)
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _not_before_ms: int = 0
+    # When the sync request behind the current `since` token was sent (None: unknown).
+    _since_at_ms: int | None = None
+    # Failed actions to try again after the next sync: key -> (kind, args, attempts).
+    _retries: dict[str, tuple[str, dict[str, Any], int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.readonly is not None:
+            # What read-only mode put off (also before a restart) is done through here.
+            self.readonly.perform = self._guarded
+
+    def _actions(self) -> dict[str, Action]:
+        """What `_guarded` can do (and put off, retry, or store across a restart), by kind;
+        the arguments are plain JSON values."""
+        return {
+            "invite": self._accept_invite,
+            "leave": self._leave,
+            "upgrade": self._follow_upgrade,
+            "undecryptable": self._give_up_decryption,
+        }
 
     async def run(self) -> None:
         backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
         filter_id: str | None = None
-        since = await self.state.get("next_batch")
-        first_start = since is None
-        if first_start:
-            await self.state.set("first_start_ms", str(int(time.time() * 1000)))
-        self._not_before_ms = int(await self.state.get("first_start_ms") or 0)
+        since, first_start = await self._start()
         first = True
         while True:
+            requested_ms = int(time.time() * 1000)
             try:
                 if filter_id is None:
                     filter_id = await self._upload_filter()
@@ -137,20 +210,54 @@ class SyncLoop:
             assert isinstance(response, SyncResponse)
             backoff.reset()
             self.metrics.synced()
-            await self._process(response, skip_timeline=first and first_start)
-            await self._crypto_housekeeping()
             try:
-                await self.state.set("next_batch", response.next_batch)
-            except StoreUnavailable:
-                if self.readonly is None:
-                    raise
-                # Read-only: go on from the token in memory; the first batch after the
-                # store works again stores it. What was refused meanwhile is marked
-                # processed then, so a restart from the older token repeats nothing.
-            since = response.next_batch
+                await self._retry_failed()
+                await self._process(response, skip_timeline=first and first_start)
+                await self._crypto_housekeeping()
+            except StoreBusy:
+                # Another process held the store's lock for too long: the same batch again
+                # after a pause; what was handled of it is marked processed.
+                await self._failed(backoff, "store busy")
+                continue
+            except Exception:
+                # Whatever else broke in handling the batch: never the end of the bot; the
+                # same batch again after a pause (handled events are skipped then).
+                log.exception("handling a sync batch failed")
+                await self._failed(backoff, "batch failed")
+                continue
+            await self._save_position(response.next_batch, requested_ms)
+            since, self._since_at_ms = response.next_batch, requested_ms
             if first:
                 first = False
                 self.first_sync_done.set()
+
+    async def _start(self) -> tuple[str | None, bool]:
+        """The stored sync position (and whether this is the very first start)."""
+        while True:
+            try:
+                since, self._since_at_ms = await self.state.sync_position()
+                first_start = since is None
+                if first_start:
+                    await self.state.set("first_start_ms", str(int(time.time() * 1000)))
+                self._not_before_ms = int(await self.state.get("first_start_ms") or 0)
+                return since, first_start
+            except StoreBusy:
+                log.warning("the store is locked by another process; trying again")
+                await asyncio.sleep(STORE_BUSY_PAUSE_S)
+
+    async def _save_position(self, token: str, requested_ms: int) -> None:
+        try:
+            await self.state.save_sync_position(token, requested_ms)
+        except StoreUnavailable:
+            # Read-only: go on from the token in memory; the first batch after the store
+            # works again stores it. What was refused meanwhile is marked processed then
+            # (and kept in a side file until then), so a restart from the older token
+            # repeats nothing.
+            if self.readonly is None:
+                log.error("sync position not stored: the store cannot be written")
+        except StoreBusy:
+            # Every event of the batch was handled; the next batch stores its token.
+            log.warning("sync position not stored (store locked); stored with the next batch")
 
     async def _failed(self, backoff: Backoff, reason: str) -> None:
         self.metrics.sync_errors.labels(reason).inc()
@@ -177,18 +284,14 @@ class SyncLoop:
 
     async def _process(self, response: SyncResponse, *, skip_timeline: bool) -> None:
         for room_id, info in response.rooms.invite.items():
-            await self._guarded(
-                f"invite:{room_id}", partial(self._on_invite, room_id, info.invite_state)
-            )
+            await self._on_invite(room_id, info.invite_state)
         for room_id, info in response.rooms.join.items():
             room = self.client.rooms.get(room_id)
             if room is None:
                 continue
             for event in info.state:
                 if isinstance(event, RoomUpgradeEvent):
-                    await self._guarded(
-                        f"upgrade:{room_id}", partial(self._follow_upgrade, room_id, event)
-                    )
+                    await self._upgraded(room_id, event)
             if skip_timeline:
                 continue
             events = list(info.timeline.events)
@@ -203,13 +306,36 @@ class SyncLoop:
                     continue
                 await self._on_timeline_event(room, event)
 
-    async def _guarded(self, key: str, action: Callable[[], Awaitable[object]]) -> None:
+    async def _guarded(self, key: str, kind: str, args: dict[str, Any], attempts: int = 0) -> None:
+        """Do the action `kind` now. If the store is read-only it is put off until it takes
+        writes again; if anything else fails (the homeserver unreachable, a hook's bug, the
+        store locked too long) it is logged and tried again after the next sync."""
         try:
-            await action()
+            await self._actions()[kind](**args)
         except StoreUnavailable:
-            if self.readonly is None:
-                raise
-            self.readonly.defer(key, action)
+            if self.readonly is not None:
+                await self.readonly.defer(key, kind, args)
+            else:
+                self._retry_later(key, kind, args, attempts + 1, "the store cannot be written")
+        except (StoreBusy, *NETWORK_ERRORS) as exc:
+            self._retry_later(key, kind, args, attempts + 1, str(exc) or type(exc).__name__)
+        except Exception as exc:
+            log.exception("%s failed", key)
+            self._retry_later(key, kind, args, attempts + 1, type(exc).__name__)
+
+    def _retry_later(
+        self, key: str, kind: str, args: dict[str, Any], attempts: int, reason: str
+    ) -> None:
+        if attempts >= RETRY_ATTEMPTS:
+            log.error("%s failed %d times (%s); giving up", key, attempts, reason)
+            return
+        log.warning("%s failed (%s); trying again after the next sync", key, reason)
+        self._retries[key] = (kind, args, attempts)
+
+    async def _retry_failed(self) -> None:
+        for key, (kind, args, attempts) in list(self._retries.items()):
+            del self._retries[key]
+            await self._guarded(key, kind, args, attempts)
 
     def _own_join_index(self, events: list[Event]) -> int | None:
         for index in range(len(events) - 1, -1, -1):
@@ -225,16 +351,17 @@ class SyncLoop:
 
     async def _on_timeline_event(self, room: MatrixRoom, event: Event) -> None:
         if isinstance(event, RoomUpgradeEvent):
-            await self._guarded(
-                f"upgrade:{room.room_id}", partial(self._follow_upgrade, room.room_id, event)
-            )
+            await self._upgraded(room.room_id, event)
         elif isinstance(event, MegolmEvent):
             await self._undecrypted(room.room_id, event)
         else:
             await self.dispatcher.on_event(room, event)
 
     async def _fill_gap(self, room_id: str, token: str) -> list[Event]:
-        """Events that arrived while we were away and did not fit into the timeline."""
+        """Events that arrived while we were away and did not fit into the timeline: back
+        to the first one already handled, our own join, or the sync position we started
+        from, whichever comes first."""
+        floor_ms = None if self._since_at_ms is None else self._since_at_ms - GAP_MARGIN_MS
         older: list[Event] = []
         while token and len(older) < self.config.backlog_limit:
             try:
@@ -248,7 +375,8 @@ class SyncLoop:
             reached_known = False
             for event in page.chunk:
                 if (
-                    await self.dispatcher.processed.seen(event.event_id)
+                    (floor_ms is not None and event.server_timestamp < floor_ms)
+                    or await self.dispatcher.processed.seen(event.event_id)
                     or self._own_join_index([event]) is not None
                 ):
                     reached_known = True
@@ -281,15 +409,21 @@ class SyncLoop:
             except EncryptionError:
                 decrypted = None
             if decrypted is not None and room is not None:
-                del self._pending[event_id]
                 await self.dispatcher.on_event(room, decrypted)
+                del self._pending[event_id]
             elif now >= pending.give_up_at:
                 del self._pending[event_id]
                 self.metrics.decrypt_failures.labels("yes").inc()
                 await self._guarded(
                     f"undecryptable:{event_id}",
-                    partial(self.dispatcher.on_undecryptable, pending.room_id, pending.event),
+                    "undecryptable",
+                    {"room_id": pending.room_id, "event": pending.event.source},
                 )
+
+    async def _give_up_decryption(self, room_id: str, event: dict[str, Any]) -> None:
+        megolm = MegolmEvent.from_dict(event)
+        if isinstance(megolm, MegolmEvent):
+            await self.dispatcher.on_undecryptable(room_id, megolm)
 
     async def _on_invite(self, room_id: str, invite_state: list[Event]) -> None:
         me = self.client.user_id
@@ -301,20 +435,41 @@ class SyncLoop:
             decision = self.invites.decide(event.sender)
             if not decision.accept:
                 log.info("rejecting invite to %s: %s", room_id, decision.reason)
-                await self.client.room_leave(room_id)
+                await self._guarded(f"leave:{room_id}", "leave", {"room_id": room_id})
                 return
-            if not await join_or_log(self.client, room_id):
-                return
-            if event.content.get("is_direct"):
-                await self.direct.remember(event.sender, room_id)
-                await self.dispatcher.on_dm_joined(room_id, event.sender)
+            args = {
+                "room_id": room_id,
+                "inviter": event.sender,
+                "is_direct": bool(event.content.get("is_direct")),
+            }
+            await self._guarded(f"invite:{room_id}", "invite", args)
             return
 
-    async def _follow_upgrade(self, room_id: str, event: RoomUpgradeEvent) -> None:
-        new_room = event.replacement_room
-        if not new_room or await self.state.get(f"upgraded:{room_id}") == new_room:
+    async def _leave(self, room_id: str) -> None:
+        await self.client.room_leave(room_id)
+
+    async def _accept_invite(self, room_id: str, inviter: str, is_direct: bool) -> None:
+        if not await join_or_log(self.client, room_id):
+            return
+        if is_direct:
+            await self.direct.remember(inviter, room_id)
+            await self.dispatcher.on_dm_joined(room_id, inviter)
+
+    async def _upgraded(self, room_id: str, event: RoomUpgradeEvent) -> None:
+        if event.replacement_room:
+            await self._guarded(
+                f"upgrade:{room_id}",
+                "upgrade",
+                {"room_id": room_id, "new_room": event.replacement_room},
+            )
+
+    async def _follow_upgrade(self, room_id: str, new_room: str) -> None:
+        if await self.rooms.upgraded_to(room_id) == new_room:
             return
         log.info("room %s was upgraded to %s, following", room_id, new_room)
         if await join_or_log(self.client, new_room):
             await self.rooms.replace_room(room_id, new_room)
-            await self.state.set(f"upgraded:{room_id}", new_room)
+            if room_id in self.configured_rooms:
+                warn_about_upgraded_config(
+                    {room_id: self.configured_rooms[room_id]}, self.rooms.upgrades
+                )

@@ -20,6 +20,7 @@ MODULES = (
     "profile",
     "privacy",
     "onboarding",
+    "search",
 )
 
 

@@ -38,19 +38,16 @@ def _refusal(ctx: CommandContext, code: str, drill: bool) -> str:
 
 
 async def _start(ctx: CommandContext, text: str, *, drill: bool) -> None:
+    """Store the request; the routing runs right after this transaction commits (the tick
+    encodes the text outside it) and answers where the request was made: in the status room,
+    or by DM with the organisations tier 1 reaches."""
     urgent, text = _split_urgent(text)
     try:
-        started = await ctx.services.crisis.start(
+        await ctx.services.crisis.open_request(
             ctx.sender, ctx.roles, text, urgent=urgent, drill=drill, origin_room=ctx.room_id
         )
     except RequestError as error:
         await ctx.reply(_refusal(ctx, error.code, drill))
-        return
-    if started.status_room == ctx.room_id:
-        return  # the status message in this room names the ID and is kept up to date
-    label = ctx.text("crisis.label.drill" if drill else "crisis.empty")
-    key = "crisis.started" if started.asked else "crisis.started_nobody"
-    await ctx.reply(key, label=label, id=started.id, asked=started.asked)
 
 
 @REGISTRY.command(

@@ -7,7 +7,16 @@ from bot.commands.context import CommandContext
 from bot.commands.registry import REGISTRY, Arg, Command, Registry, Where
 from bot.i18n import has
 
-SECTIONS = ("general", "profile", "coffee", "hospitation", "crisis", "privacy", "admin")
+SECTIONS = (
+    "general",
+    "profile",
+    "search",
+    "coffee",
+    "hospitation",
+    "crisis",
+    "privacy",
+    "admin",
+)
 
 
 def _summary(cmd: Command, ctx: CommandContext) -> Rendered:

@@ -29,6 +29,7 @@ from bot.services.kitchen import (
     SuggestRefused,
     normalise_suggestion,
 )
+from bot.services.ports import Say
 
 CANCEL_WORDS = frozenset({"abbrechen", "cancel", "stopp", "stop", "zurückziehen", "withdraw"})
 ACCEPT_WORDS = frozenset({"annehmen", "accept", "ja", "yes"})
@@ -84,7 +85,19 @@ async def kaffeepause(ctx: CommandContext, minutes: str | None) -> None:
     if isinstance(result, OfferRefused):
         await ctx.reply("kitchen.break.bad_minutes", min=MIN_MINUTES, max=MAX_MINUTES)
     elif isinstance(result, Matched):
-        await ctx.reply("kitchen.break.matched", partner=result.partner, minutes=result.minutes)
+        if ctx.is_dm:
+            await ctx.reply("kitchen.break.matched", partner=result.partner, minutes=result.minutes)
+        else:
+            # Never name the partner in a shared room: everybody there would learn who met
+            # whom (review finding S-07). The name goes to the person's DM.
+            await ctx.reply("kitchen.break.matched_here", minutes=result.minutes)
+            await ctx.messenger.tell(
+                ctx.sender,
+                Say(
+                    "kitchen.break.matched", {"partner": result.partner, "minutes": result.minutes}
+                ),
+                effect_key=f"coffeebreak:{result.break_id}:matched",
+            )
     else:
         key = "kitchen.break.extended" if result.extended else "kitchen.break.waiting"
         await ctx.reply(key, until=_clock(ctx, result.until), minutes=result.minutes)

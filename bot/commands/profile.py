@@ -8,7 +8,7 @@ the retention limit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +36,10 @@ from bot.services.profiles import (
     PerLanguage,
     error_say,
 )
+
+# Settings other features keep in the profile, by the word after `!profil`
+# (`!profil auffindbar ja`, see bot.commands.search); each gets the rest of the line.
+PROFILE_SWITCHES: dict[str, Callable[[CommandContext, str | None], Awaitable[None]]] = {}
 
 # -- rendering ---------------------------------------------------------------------------
 
@@ -121,6 +125,7 @@ def profile_view(ctx: CommandContext, profile: Profile, *, how: bool = True) -> 
         languages=field_value(ctx, ProfileField.LANGUAGES, profile.languages),
         availability=value(ctx, profile.availability),
         coffee=coffee_text(ctx, profile, now),
+        findable=ctx.text("profile.findable.yes" if profile.findable else "profile.findable.no"),
         ui_language=ui,
         created=format_moment(ctx, Moment(profile.created_at)),
         updated=format_moment(ctx, Moment(profile.updated_at)),
@@ -159,6 +164,10 @@ async def profil(ctx: CommandContext, field: str | None, value: str | None) -> N
     if field.startswith("@"):
         # Looks like a Matrix ID: nobody can read or change someone else's profile.
         await ctx.reply("profile.not_yours")
+        return
+    switch = PROFILE_SWITCHES.get(field.casefold())
+    if switch is not None:
+        await switch(ctx, value)
         return
     which = field_by_name(field)
     if which is None:
@@ -261,7 +270,7 @@ async def kaffee_pause(ctx: CommandContext, weeks: int) -> None:
 
 def track_activity(registry: Registry = REGISTRY) -> None:
     """Wrap every registered command so that it first notes the sender's last activity
-    (a no-op for people without a profile). Idempotent; call after all modules loaded."""
+    (profile or not: table `activity`). Idempotent; call after all modules loaded."""
     commands = list(registry.commands.values())
     for group in list(commands):
         commands.extend(group.subcommands.values())

@@ -13,7 +13,7 @@ from datetime import timedelta
 from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must exist first)
 from bot.commands.context import CommandContext
 from bot.commands.registry import REGISTRY, Arg, Where
-from bot.domain.network.periods import MAX_DAYS, PeriodError, month_period
+from bot.domain.network.periods import PeriodError, month_period
 
 CSV_WORDS = frozenset({"csv", "tabelle", "tabellen", "table", "tables"})
 
@@ -39,12 +39,7 @@ async def bericht(ctx: CommandContext, **args: str | None) -> None:
         today = service.today()
         example = month_period(today.replace(day=1) - timedelta(days=1)).key
         await ctx.reply(
-            f"report.period.{period.value}",
-            given=given,
-            days=service.config.report.default_days,
-            month=example,
-            year=today.year,
-            max=MAX_DAYS,
+            f"report.period.{period.value}", given=given, month=example, year=today.year - 1
         )
         return
     accepted = await service.request(

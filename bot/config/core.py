@@ -28,7 +28,7 @@ class HomeserverConfig(Section):
     # Encrypts the bot's cross-signing keys in the store. Without it the bot's device is not
     # cross-signed, and Element stops exchanging encrypted messages with unsigned devices.
     key_encryption_secret: SecretStr | None = None
-    # The recovery key logged once when the cross-signing keys were made: restores the same
+    # The recovery key written once to a 0600 file when the keys were made: restores the same
     # identity after the store was lost.
     cross_signing_recovery_key: SecretStr | None = None
     # Replace a cross-signing identity on the server that is not ours (someone reset it).
@@ -109,13 +109,18 @@ class PrivacyConfig(Section):
     notice_de: str = (
         "Flurfunk speichert, was Sie selbst angeben: Abteilung, Kommune, Aufgaben, Themen, "
         "Sprachen und Erreichbarkeit. Damit schlägt er Ihnen Kolleg:innen mit ähnlichen "
-        "Aufgaben vor. Sichtbar ist davon nur, was in einer Vorstellung steht. Die Teilnahme "
-        "ist freiwillig; mit !meinedaten sehen Sie alles, mit !vergessen löschen Sie alles."
+        "Aufgaben vor. Sichtbar ist davon nur, was in einer Vorstellung steht. Mit !suche "
+        "finden andere Sie nur, wenn Sie mit !profil auffindbar ja zustimmen, und kennenlernen "
+        "nur, wenn Sie einer Vorstellung zustimmen; Trefferlisten werden nach 24 Stunden "
+        "gelöscht. Die Teilnahme ist freiwillig; mit !meinedaten sehen Sie alles, mit "
+        "!vergessen löschen Sie alles."
     )
     notice_en: str = (
         "Flurfunk stores what you tell it: department, municipality, tasks, topics, languages "
         "and availability, to suggest colleagues with similar tasks. Others only see what an "
-        "introduction shows. Participation is voluntary; !mydata shows everything, !forget "
+        "introduction shows. Others find you with !search only if you agree with !profile "
+        "findable yes, and meet you only if you agree to an introduction; result lists are "
+        "deleted after 24 hours. Participation is voluntary; !mydata shows everything, !forget "
         "deletes everything."
     )
     retention_inactive_days: int = Field(365, ge=30, le=3650)
@@ -126,6 +131,9 @@ class PrivacyConfig(Section):
     # one run, nothing is deleted and the admin room is asked to check: a misrouted profile
     # endpoint looks exactly like that. 1.0 switches the safeguard off.
     deactivated_max_share: float = Field(default=0.2, gt=0, le=1)
+    # The bot account is a server admin: Synapse's admin API says whether an account on the
+    # bot's homeserver is deactivated (also without erasure). Off: only a profile 404 counts.
+    admin_api: bool = False
 
 
 class DirectoryConfig(Section):

@@ -2,13 +2,133 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import time
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, GetCoreSchemaHandler, field_validator, model_validator
+from pydantic_core import PydanticCustomError, core_schema
 
 from bot.config.core import MatrixRoomId, MatrixUserId, Section
 from bot.config.schedule import known_state, parse_weekly_slot
+
+
+class Sector(str):
+    """A sector a bridge contact may name. It is its name everywhere (compares, hashes and
+    prints as the name); `description` says in one line what a crisis staff may need from
+    it, and routing by meaning compares requests with the organisation and with each item of it.
+
+    In the config a sector is a plain name or `{name: ..., description: ...}`.
+    """
+
+    description: str
+
+    def __new__(cls, name: str, description: str = "") -> Sector:
+        sector = super().__new__(cls, " ".join(name.split()))
+        sector.description = " ".join(description.split())
+        return sector
+
+    @classmethod
+    def parse(cls, value: object) -> Sector:
+        if isinstance(value, Sector):
+            return value
+        if isinstance(value, str):
+            entry: Mapping[str, object] = {"name": value}
+        elif isinstance(value, Mapping):
+            entry = value
+        else:
+            raise PydanticCustomError(
+                "sector", "a sector is a name or a mapping with name and description"
+            )
+        unknown = sorted(str(k) for k in entry if k not in ("name", "description"))
+        if unknown:
+            raise PydanticCustomError(
+                "sector",
+                "unknown key {key} in a sector (it has name and description)",
+                {"key": unknown[0]},
+            )
+        name, description = entry.get("name"), entry.get("description", "")
+        if not isinstance(name, str) or not name.strip():
+            raise PydanticCustomError("sector", "a sector needs a name")
+        if not isinstance(description, str) or len(description) > SECTOR_DESCRIPTION_MAX:
+            raise PydanticCustomError(
+                "sector",
+                "a sector's description is one line of text (at most {max} characters)",
+                {"max": SECTOR_DESCRIPTION_MAX},
+            )
+        return cls(name, description)
+
+    def dump(self) -> str | dict[str, str]:
+        if not self.description:
+            return str(self)
+        return {"name": str(self), "description": self.description}
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            cls.parse,
+            serialization=core_schema.plain_serializer_function_ser_schema(cls.dump),
+        )
+
+
+SECTOR_DESCRIPTION_MAX = 400
+
+# The default sectors, each with what a German crisis staff typically needs from it. Routing
+# compares a request with "organisation | sector: description" (docs/crisis.md, "Sector
+# descriptions").
+DEFAULT_SECTORS: tuple[tuple[str, str], ...] = (
+    (
+        "Soziale Träger",
+        "Wohlfahrtsverbände und soziale Dienste: Tafeln, Lebensmittelausgabe, Kleiderkammern, "
+        "Ehrenamtliche, Betreuung von Senioren und Pflegebedürftigen",
+    ),
+    (
+        "Migrantenorganisationen",
+        "Vereine und Communities von Zugewanderten: Dolmetschen, Übersetzungen, mehrsprachige "
+        "Informationen, Zugang zu Geflüchteten",
+    ),
+    (
+        "Wohnungslosenhilfe",
+        "Obdachlose und Wohnungslose: Notunterkünfte, Schlafplätze, Wärmestuben, Kältehilfe, "
+        "Streetwork, Bahnhofsmission",
+    ),
+    (
+        "Logistik",
+        "Transport, Fahrzeuge, Kühlfahrzeuge, LKW, Lagerhallen, Verteilung, Busse, Speditionen",
+    ),
+    (
+        "Veranstaltungswirtschaft",
+        "Messen, Hallen, Zelte, Veranstaltungstechnik, Stromaggregate, Absperrgitter, Catering,"
+        " Sicherheitsdienste",
+    ),
+    (
+        "Gesundheitswesen",
+        "Krankenhäuser, Arztpraxen, Pflegeheime, Apotheken, Rettungsdienst, Impfungen, "
+        "medizinisches Personal, Schutzausrüstung",
+    ),
+    (
+        "Wissenschaft",
+        "Hochschulen und Forschungsinstitute: Fachleute, Gutachten, Laboranalysen, Daten und "
+        "Modellrechnungen",
+    ),
+    (
+        "Wirtschaft",
+        "Unternehmen, Handel, Handwerk, Kammern: Material, Baustoffe, Lieferketten, Baufirmen, "
+        "Energie- und Wasserversorger",
+    ),
+    (
+        "Religionsgemeinschaften",
+        "Kirchen-, Moschee- und jüdische Gemeinden: Räume, Gemeindehäuser, Notfallseelsorge, "
+        "Ehrenamtliche",
+    ),
+    (
+        "Nachbarkommune",
+        "Benachbarte Städte, Gemeinden und Landkreise: Amtshilfe, Personal, Bauhof, Feuerwehr, "
+        "Unterbringung",
+    ),
+)
 
 
 class CrisisConfig(Section):
@@ -16,24 +136,15 @@ class CrisisConfig(Section):
     staff: list[MatrixUserId] = Field(default_factory=list)
     fallback_de: str = "Im Zweifel gilt der formale Meldeweg über das Lagezentrum."
     fallback_en: str = "If in doubt, use the formal reporting path via the situation centre."
-    # Sectors a bridge contact may name (`!kontakt <Organisation> | <Bereich>`).
-    sectors: list[str] = Field(
-        default_factory=lambda: [
-            "Soziale Träger",
-            "Migrantenorganisationen",
-            "Wohnungslosenhilfe",
-            "Logistik",
-            "Veranstaltungswirtschaft",
-            "Gesundheitswesen",
-            "Wissenschaft",
-            "Wirtschaft",
-            "Religionsgemeinschaften",
-            "Nachbarkommune",
-        ],
+    # Sectors a bridge contact may name (`!kontakt <Organisation> | <Bereich>`): a name, or
+    # {name, description} with one line on what a crisis staff may need from the sector.
+    sectors: list[Sector] = Field(
+        default_factory=lambda: [Sector(name, text) for name, text in DEFAULT_SECTORS],
         min_length=1,
     )
-    # Routing: tier 1 asks the best `tier1_size`, tier 2 the next `tier2_size`, then everybody
-    # who fits; each tier waits its timeout for a yes (`urgent_factor` shortens it).
+    # Routing: tier 1 asks the best-fitting `tier1_size`, tier 2 the next `tier2_size`, then
+    # every available bridge; each tier waits its timeout for a yes (`urgent_factor` shortens
+    # it).
     tier1_size: int = Field(default=3, ge=1, le=1000)
     tier2_size: int = Field(default=5, ge=1, le=1000)
     tier1_timeout_s: float = Field(default=600.0, gt=0)
@@ -64,6 +175,16 @@ class CrisisConfig(Section):
             parse_availability(value)
         except AvailabilityError as exc:
             raise ValueError(f"cannot read the window {value!r} ({exc.code.value})") from exc
+        return value
+
+    @field_validator("sectors")
+    @classmethod
+    def _distinct_sectors(cls, value: list[Sector]) -> list[Sector]:
+        seen: set[str] = set()
+        for sector in value:
+            if sector.casefold() in seen:
+                raise ValueError(f"the sector {str(sector)!r} is listed twice")
+            seen.add(sector.casefold())
         return value
 
     @model_validator(mode="after")
@@ -233,7 +354,8 @@ class CirclesConfig(Section):
 class ReportConfig(Section):
     """Network report (`!admin bericht`, monthly post, `flurfunk report`): aggregates only."""
 
-    # A department or municipality with fewer participants is shown as "Sonstige".
+    # A department or municipality with fewer participants is shown as "Sonstige"; counts
+    # from 1 to k - 1 are shown as "< k".
     k_anonymity: int = Field(default=5, ge=2, le=100)
     # Monthly report on the previous month to `bot.admin_room`: day of month and local time.
     monthly: bool = True
@@ -241,7 +363,8 @@ class ReportConfig(Section):
     monthly_time: time = time(9, 0)
     # A monthly report missed while the bot was down is still posted within this time.
     monthly_grace_hours: float = Field(default=72.0, ge=0, le=24 * 27)
-    # `!admin bericht` without a period covers this many days up to today.
+    # Ignored: reports cover whole months that have ended, `!admin bericht` without a period
+    # the last one (review finding S-07). Still accepted so that older config files load.
     default_days: int = Field(default=30, ge=1, le=3660)
     # Months shown in the chart of ties per month (at least the months of the period).
     chart_months: int = Field(default=12, ge=1, le=60)

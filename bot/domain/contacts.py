@@ -138,11 +138,11 @@ def match_sector(text: str, sectors: Sequence[str]) -> str:
     if not text.strip():
         raise ContactError(ContactErrorCode.SECTOR_MISSING, "sector", "", tuple(sectors))
     if text in sectors:
-        return text
+        return str(text)
     key = _sector_key(text)
     for sector in sectors:
         if _sector_key(sector) == key:
-            return sector
+            return str(sector)  # the name, even if the configured sector carries more
     raise ContactError(
         ContactErrorCode.SECTOR_UNKNOWN, "sector", text, suggest_sectors(text, sectors)
     )

@@ -101,6 +101,8 @@ class Profile:
     last_seen_at: datetime | None = None
     onboarded_at: datetime | None = None
     ui_language: str | None = None
+    # Others may find the person with `!suche` (`!profil auffindbar ja`); off by default.
+    findable: bool = False
 
     def coffee_state(self, now: datetime) -> CoffeeState:
         return coffee_state(self.coffee, self.coffee_paused_until, now)

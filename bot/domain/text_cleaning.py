@@ -7,6 +7,10 @@ import re
 import unicodedata
 
 CLEAR_TOKENS = frozenset({"", "-", "–", "—", "--"})
+# Letters that draw nothing (Hangul fillers): used to fake empty or blank names.
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+# Kept where text may span lines (rendered parameters): line feed and tab.
+_LAYOUT = frozenset("\n\t")
 _SPACE = re.compile(r"\s+")
 _QUOTES = (('"', '"'), ("»", "«"), ("«", "»"), ("„", "“"), ("“", "”"), ("'", "'"), ("‚", "‘"))
 
@@ -17,17 +21,33 @@ def is_clear(text: str) -> bool:
 
 
 def clean_text(text: str) -> str:
-    """One line: control and format characters dropped, whitespace collapsed."""
+    """One line: control and format characters (and blank letters) dropped, whitespace
+    (line breaks included) collapsed."""
     kept = []
     for ch in unicodedata.normalize("NFC", text):
         category = unicodedata.category(ch)
         if ch.isspace():
             kept.append(" ")
-        elif category[0] == "C":  # Cc control, Cf format (bidi overrides, zero width), ...
+        elif category[0] == "C" or ch in BLANK_LETTERS:  # Cc, Cf (bidi, zero width), ...
             continue
         else:
             kept.append(ch)
     return _SPACE.sub(" ", "".join(kept)).strip()
+
+
+def is_invisible(ch: str) -> bool:
+    """Draws nothing or steers the display: every control (Cc) and format (Cf) character
+    except line feed and tab, line and paragraph separators, and blank letters."""
+    if ch in _LAYOUT:
+        return False
+    return unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") or ch in BLANK_LETTERS
+
+
+def drop_invisible(text: str) -> str:
+    """`text` without invisible characters (see `is_invisible`); line breaks stay."""
+    if text.isprintable() and BLANK_LETTERS.isdisjoint(text):
+        return text
+    return "".join(ch for ch in text if not is_invisible(ch))
 
 
 def unquote(text: str) -> tuple[str, bool]:

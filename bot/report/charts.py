@@ -79,7 +79,8 @@ def ties_chart(report: NetworkReport, lang: Lang, fmt: str = "png") -> bytes:
         positions = list(range(len(months)))
         bottom = [0] * len(months)
         for kind in KINDS:
-            values = [row.by_kind.get(kind, 0) for row in months]
+            # A suppressed count (1 to k-1) is not drawn; the axis label says so.
+            values = [row.by_kind.get(kind, 0) or 0 for row in months]
             ax.bar(
                 positions,
                 values,
@@ -90,7 +91,10 @@ def ties_chart(report: NetworkReport, lang: Lang, fmt: str = "png") -> bytes:
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         ax.plot(
             positions,
-            [row.cross_department for row in months],
+            [
+                float("nan") if row.cross_department is None else row.cross_department
+                for row in months
+            ],
             color="black",
             marker="o",
             linewidth=1.5,
@@ -103,6 +107,7 @@ def ties_chart(report: NetworkReport, lang: Lang, fmt: str = "png") -> bytes:
             ha="right",
         )
         ax.set_title(label("report.chart.ties", lang))
+        ax.set_xlabel(label("report.chart.suppressed", lang, k=report.k), fontsize=7)
         ax.set_ylabel(label("report.chart.axis", lang))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(bottom=0, top=max([1, *bottom]) * 1.15)
@@ -112,24 +117,24 @@ def ties_chart(report: NetworkReport, lang: Lang, fmt: str = "png") -> bytes:
     return _draw(min(24.0, max(9.0, 0.3 * len(months))), 4.8, paint, fmt)
 
 
-def _heatmap_data(level: LevelReport, lang: Lang) -> tuple[list[str], list[list[int]]]:
-    """Names and matrix; beyond HEATMAP_MAX_UNITS the units with the fewest ties are
-    summed up as one row 'weitere' (for the picture only; the CSV has all)."""
+def _heatmap_data(level: LevelReport, lang: Lang) -> tuple[list[str], list[list[int | None]]]:
+    """Names and matrix (None: a suppressed cell); beyond HEATMAP_MAX_UNITS the units with
+    the fewest ties are summed up as one row 'weitere' (for the picture only; the CSV has
+    all). A sum with a suppressed part is suppressed too."""
     names = [unit_name(u, lang) for u in level.matrix_units]
     matrix = [list(row) for row in level.matrix]
     if len(names) <= HEATMAP_MAX_UNITS:
         return names, matrix
-    totals = [sum(row) for row in matrix]
+    totals = [sum(cell or 0 for cell in row) for row in matrix]
     keep = sorted(sorted(range(len(names)), key=lambda i: -totals[i])[: HEATMAP_MAX_UNITS - 1])
     rest = [i for i in range(len(names)) if i not in keep]
     groups = [[i] for i in keep] + [rest]
-    merged = [
-        [
-            sum(matrix[i][j] for i in a for j in b if a is not b or i <= j)  # each tie once
-            for b in groups
-        ]
-        for a in groups
-    ]
+
+    def block(a: list[int], b: list[int]) -> int | None:
+        cells = [matrix[i][j] for i in a for j in b if a is not b or i <= j]  # each tie once
+        return None if any(cell is None for cell in cells) else sum(c or 0 for c in cells)
+
+    merged = [[block(a, b) for b in groups] for a in groups]
     return [names[i] for i in keep] + [label("report.unit.more", lang)], merged
 
 
@@ -145,19 +150,23 @@ def heatmap_chart(
 
         ax = figure.add_subplot()
         ax.set_title(title)
-        if not names or not any(any(row) for row in matrix):
+        if not names or not any(any(cell is None or cell for cell in row) for row in matrix):
             ax.text(0.5, 0.5, label("report.chart.empty", lang), ha="center", va="center")
             ax.set_axis_off()
             return
-        image = ax.imshow(matrix, cmap="Blues", vmin=0)
+        # A suppressed cell (1 to k-1) is drawn empty and labelled "<k".
+        image = ax.imshow([[cell or 0 for cell in row] for row in matrix], cmap="Blues", vmin=0)
         short = [_short(n) for n in names]
         ax.set_xticks(range(len(names)), labels=short, rotation=45, ha="right")
         ax.set_yticks(range(len(names)), labels=short)
-        top = max(max(row) for row in matrix)
+        ax.set_xlabel(label("report.chart.suppressed", lang, k=report.k), fontsize=7)
+        top = max(max(cell or 0 for cell in row) for row in matrix)
         if len(names) <= 15:
             for i, row in enumerate(matrix):
                 for j, value in enumerate(row):
-                    if value:
+                    if value is None:
+                        ax.text(j, i, f"<{report.k}", ha="center", va="center", color="grey")
+                    elif value:
                         colour = "white" if value > top * 0.6 else "black"
                         ax.text(j, i, str(value), ha="center", va="center", color=colour)
         bar = figure.colorbar(image, ax=ax, label=label("report.chart.axis", lang), shrink=0.8)

@@ -37,6 +37,11 @@ def _ratio(value: float | None, digits: int = 3) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def _count(value: int | None, k: int) -> object:
+    """A count; a suppressed one (1 to k-1, review finding S-07) as `<k`."""
+    return f"<{k}" if value is None else value
+
+
 def _csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
@@ -58,16 +63,16 @@ def csv_files(report: NetworkReport, lang: Lang) -> dict[str, bytes]:
     }
     if report.suppressed:
         return files
-    kinds = list(KINDS)
+    kinds, k = list(KINDS), report.k
     files["months.csv"] = _csv(
         ["month", "ties", *kinds, "cross_department", "cross_municipality"],
         [
             [
                 f"{row.month:%Y-%m}",
-                row.ties,
-                *(row.by_kind.get(k, 0) for k in kinds),
-                row.cross_department,
-                row.cross_municipality,
+                _count(row.ties, k),
+                *(_count(row.by_kind.get(kind, 0), k) for kind in kinds),
+                _count(row.cross_department, k),
+                _count(row.cross_municipality, k),
             ]
             for row in report.chart
         ],
@@ -89,12 +94,12 @@ def csv_files(report: NetworkReport, lang: Lang) -> dict[str, bytes]:
             [
                 [
                     unit_name(row.unit, lang),
-                    row.profiles,
-                    row.participants,
+                    _count(row.profiles, k),
+                    _count(row.participants, k),
                     _ratio(row.share),
-                    row.opted_in,
-                    row.external,
-                    row.internal,
+                    _count(row.opted_in, k),
+                    _count(row.external, k),
+                    _count(row.internal, k),
                     _ratio(row.ei),
                     _ratio(row.ei_previous),
                     int(row.isolated),
@@ -105,7 +110,10 @@ def csv_files(report: NetworkReport, lang: Lang) -> dict[str, bytes]:
         names = [unit_name(u, lang) for u in level.matrix_units]
         files[f"{level.level}_matrix.csv"] = _csv(
             ["unit", *(_safe_cell(n) for n in names)],
-            [[name, *cells] for name, cells in zip(names, level.matrix, strict=True)],
+            [
+                [name, *(_count(cell, k) for cell in cells)]
+                for name, cells in zip(names, level.matrix, strict=True)
+            ],
         )
     files["sectors.csv"] = _csv(
         ["sector", "live_bridge_persons", "fewer_than_two"],
@@ -115,30 +123,38 @@ def csv_files(report: NetworkReport, lang: Lang) -> dict[str, bytes]:
 
 
 def _summary_rows(report: NetworkReport) -> list[list[object]]:
+    k = report.k
     head: list[list[object]] = [
         ["period_start", report.period.start.isoformat(), report.previous.start.isoformat()],
         ["period_end", report.period.end.isoformat(), report.previous.end.isoformat()],
-        ["k_anonymity", report.k, ""],
+        ["k_anonymity", k, ""],
         ["participants", report.participants, ""],
         ["profiles", report.profiles, ""],
-        ["coffee_opted_in", report.opted_in, ""],
+        ["coffee_opted_in", _count(report.opted_in, k), ""],
         ["suppressed", int(report.suppressed), ""],
     ]
     if report.suppressed:
         return head
     now, before = report.current, report.before
     dep, mun = report.departments, report.municipalities
+
+    def pair(now: int | None, before: int | None) -> list[object]:
+        return [_count(now, k), _count(before, k)]
+
     rows: list[list[object]] = [
-        ["ties", now.ties, before.ties],
-        *([f"ties_{k}", now.by_kind.get(k, 0), before.by_kind.get(k, 0)] for k in KINDS),
-        ["distinct_pairs", now.pairs, before.pairs],
-        ["people_involved", now.people, before.people],
+        ["ties", *pair(now.ties, before.ties)],
+        *(
+            [f"ties_{kind}", *pair(now.by_kind.get(kind, 0), before.by_kind.get(kind, 0))]
+            for kind in KINDS
+        ),
+        ["distinct_pairs", *pair(now.pairs, before.pairs)],
+        ["people_involved", *pair(now.people, before.people)],
     ]
     for name, level in (("department", dep), ("municipality", mun)):
         rows += [
-            [f"cross_{name}", level.current.cross, level.previous.cross],
-            [f"inside_{name}", level.current.internal, level.previous.internal],
-            [f"unknown_{name}", level.current.unclassified, level.previous.unclassified],
+            [f"cross_{name}", *pair(level.current.cross, level.previous.cross)],
+            [f"inside_{name}", *pair(level.current.internal, level.previous.internal)],
+            [f"unknown_{name}", *pair(level.current.unclassified, level.previous.unclassified)],
             [f"ei_index_{name}s", _ratio(level.current.ei), _ratio(level.previous.ei)],
             [f"isolated_{name}s", len(level.isolated), level.isolated_previous],
             [f"separate_groups_{name}s", level.components, ""],

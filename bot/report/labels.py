@@ -28,6 +28,11 @@ def number(value: int, lang: Lang) -> str:
     return text.replace(",", ".") if lang == "de" else text
 
 
+def count(value: int | None, lang: Lang, k: int) -> str:
+    """A count of the report; a suppressed one (1 to k-1, S-07) as `< k`."""
+    return f"< {k}" if value is None else number(value, lang)
+
+
 def signed(value: float | None, lang: Lang, digits: int = 2) -> str:
     if value is None:
         return "–"
@@ -35,7 +40,9 @@ def signed(value: float | None, lang: Lang, digits: int = 2) -> str:
     return text.replace(".", ",") if lang == "de" else text
 
 
-def change(now: int, before: int, lang: Lang) -> str:
+def change(now: int | None, before: int | None, lang: Lang) -> str:
+    if now is None or before is None:
+        return "–"  # a suppressed count: its change would give it away
     delta = now - before
     if delta == 0:
         return "±0"
@@ -79,12 +86,4 @@ def period_label(period: Period, lang: Lang) -> str:
     if period.kind == "quarter":
         quarter = (period.start.month - 1) // 3 + 1
         return label("report.period.quarter", lang, quarter=quarter, year=period.start.year)
-    if period.kind == "year":
-        return label("report.period.year", lang, year=period.start.year)
-    return label(
-        "report.period.days",
-        lang,
-        start=day(period.start, lang),
-        end=day(period.end, lang),
-        days=period.days,
-    )
+    return label("report.period.year", lang, year=period.start.year)

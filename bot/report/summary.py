@@ -14,6 +14,7 @@ from bot.i18n import Lang
 from bot.report.document import Document
 from bot.report.labels import (
     change,
+    count,
     day,
     label,
     month_label,
@@ -29,12 +30,13 @@ from bot.report.labels import (
 def _overview(doc: Document, report: NetworkReport, lang: Lang) -> None:
     now, before = report.current, report.before
     dep, mun = report.departments, report.municipalities
+    k = report.k
 
-    def count_row(key: str, value: int, previous: int) -> list[str]:
+    def count_row(key: str, value: int | None, previous: int | None) -> list[str]:
         return [
             label(key, lang),
-            number(value, lang),
-            number(previous, lang),
+            count(value, lang, k),
+            count(previous, lang, k),
             change(value, previous, lang),
         ]
 
@@ -68,7 +70,7 @@ def _overview(doc: Document, report: NetworkReport, lang: Lang) -> None:
         ),
         [label("report.doc.fig.components", lang), number(dep.components, lang), "–", "–"],
         [label("report.doc.fig.participants", lang), number(report.participants, lang), "–", "–"],
-        [label("report.doc.fig.opted_in", lang), number(report.opted_in, lang), "–", "–"],
+        [label("report.doc.fig.opted_in", lang), count(report.opted_in, lang, k), "–", "–"],
     ]
     header = [
         label("report.doc.col.figure", lang),
@@ -89,8 +91,8 @@ def _overview(doc: Document, report: NetworkReport, lang: Lang) -> None:
         [
             [
                 label(f"report.kind.{kind}", lang),
-                number(now.by_kind.get(kind, 0), lang),
-                number(before.by_kind.get(kind, 0), lang),
+                count(now.by_kind.get(kind, 0), lang, k),
+                count(before.by_kind.get(kind, 0), lang, k),
                 change(now.by_kind.get(kind, 0), before.by_kind.get(kind, 0), lang),
             ]
             for kind in KINDS
@@ -99,16 +101,16 @@ def _overview(doc: Document, report: NetworkReport, lang: Lang) -> None:
 
 
 def _units(
-    doc: Document, level: LevelReport, lang: Lang, max_rows: int | None, more_hint: bool
+    doc: Document, level: LevelReport, lang: Lang, max_rows: int | None, more_hint: bool, k: int
 ) -> None:
     doc.heading(label(f"report.doc.section.{level.level}", lang))
     rows = [
         [
             unit_name(row.unit, lang),
-            number(row.participants, lang),
+            count(row.participants, lang, k),
             percent(row.share, lang),
-            number(row.external, lang),
-            number(row.internal, lang),
+            count(row.external, lang, k),
+            count(row.internal, lang, k),
             signed(row.ei, lang),
             signed(row.ei_previous, lang),
         ]
@@ -155,8 +157,8 @@ def summary(
         )
         return doc
     _overview(doc, report, lang)
-    _units(doc, report.departments, lang, max_rows, True)
-    _units(doc, report.municipalities, lang, max_rows, True)
+    _units(doc, report.departments, lang, max_rows, True, report.k)
+    _units(doc, report.municipalities, lang, max_rows, True, report.k)
     doc.heading(label("report.doc.months", lang))
     months = report.months if max_rows is None else report.months[-max_rows:]  # the latest
     doc.table(
@@ -169,9 +171,9 @@ def summary(
         [
             [
                 month_label(row.month, lang),
-                number(row.ties, lang),
-                number(row.cross_department, lang),
-                number(row.cross_municipality, lang),
+                count(row.ties, lang, report.k),
+                count(row.cross_department, lang, report.k),
+                count(row.cross_municipality, lang, report.k),
             ]
             for row in months
         ],

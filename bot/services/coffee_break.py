@@ -275,5 +275,8 @@ class CoffeeBreakPersonalData:
     async def export(self, user_id: str) -> object:
         return await self.store.export(user_id)
 
+    async def user_ids(self) -> set[str]:
+        return await self.store.user_ids()
+
     async def forget(self, user_id: str) -> None:
         await self.store.forget(user_id, self.keep_places)

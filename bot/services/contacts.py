@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 from bot.config import CrisisConfig
 from bot.domain.availability import Availability, parse_availability
 from bot.domain.contacts import ContactStatus, status, validate_contact
+from bot.services.contact_vectors import contact_source
 from bot.services.ports import Messenger, Say
+from bot.services.vectors import VectorService
 from bot.store.contacts import ContactStore, StoredContact
 from bot.store.db import Database
 
@@ -83,6 +85,7 @@ class ContactService:
         prefix: str = "!",
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        vectors: VectorService | None = None,
     ) -> None:
         self.db = db
         self.store = ContactStore(db)
@@ -92,6 +95,12 @@ class ContactService:
         self.prefix = prefix
         self.clock: Clock = clock or (lambda: datetime.now(timezone))
         self.rng = rng or random.SystemRandom()
+        # Contacts are compared by meaning: a new contact is encoded right after it is
+        # declared (the refresh job, woken here; safe inside a transaction).
+        self.texts_changed: Callable[[], None] = lambda: None
+        if vectors is not None:
+            vectors.add_source(contact_source(self.store))
+            self.texts_changed = lambda: vectors.wake()
 
     @property
     def reconfirm_after(self) -> timedelta:
@@ -125,6 +134,7 @@ class ContactService:
                     now,
                 )
                 if await self.store.add(contact):
+                    self.texts_changed()
                     return Declared(contact, existed=False)
 
     async def list_own(self, user_id: str) -> list[ContactView]:
@@ -140,6 +150,7 @@ class ContactService:
         normalised = normalise_id(contact_id, CONTACT_PREFIX)
         if normalised is None or not await self.store.delete(normalised, user_id):
             return None
+        self.texts_changed()  # its vector goes too
         return normalised
 
     async def confirm(self, user_id: str, contact_id: str) -> StoredContact | None:
@@ -250,6 +261,9 @@ class ContactService:
                 for c in contacts
             ],
         }
+
+    async def user_ids(self) -> set[str]:
+        return await self.store.user_ids()
 
     async def forget(self, user_id: str) -> None:
         await self.store.forget(user_id)

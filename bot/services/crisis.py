@@ -4,11 +4,18 @@ Every use case runs in one store transaction: the routing state is saved first, 
 messages are queued in the outbox with effect keys derived from the request ID and the
 recipient, so a crash or restart in the middle of an escalation asks nobody twice and loses no
 step. Drills take exactly the same path; only the label differs.
+
+`!werkennt` only stores the request (in the command's transaction) and wakes the tick job;
+right after the commit the tick encodes the request text on the encoder's thread (outside any
+transaction), stores its vector and routes tier 1 in a transaction of its own. Later steps
+read the stored vector.
 """
 
 from __future__ import annotations
 
+import logging
 import random
+import time
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -17,14 +24,17 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.domain.crisis import (
+    BROADCAST_TIER,
     AnswerOutcome,
     CloseOutcome,
     RequestState,
     Timing,
     close,
     record_answer,
+    starts_tier,
 )
 from bot.domain.crisis_stats import CrisisReport, RequestTimes, crisis_report
+from bot.services.contact_vectors import CrisisVectors, request_source
 from bot.services.contacts import NO_EMOJI, YES_EMOJI, ContactService, new_id, normalise_id
 from bot.services.crisis_personal_data import export_requests, forget_person
 from bot.services.crisis_replies import (
@@ -39,8 +49,11 @@ from bot.services.crisis_replies import (
 from bot.services.crisis_routing import CrisisRouting, ask_key, next_check
 from bot.services.crisis_texts import CrisisTexts
 from bot.services.ports import Messenger, Say
-from bot.store.crisis import CrisisStore, StoredRequest, is_former
-from bot.store.db import Database
+from bot.services.vectors import VectorService
+from bot.store.crisis import ASKED_IN_DM, CrisisStore, StoredRequest, is_former
+from bot.store.db import Database, StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 REQUEST_PREFIX = "A"
 MAX_TEXT_LENGTH = 500
@@ -65,6 +78,7 @@ class CrisisService:
         *,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        vectors: VectorService | None = None,
     ) -> None:
         self.db = db
         self.store = CrisisStore(db)
@@ -77,9 +91,16 @@ class CrisisService:
         self.rng = rng or random.SystemRandom()
         self.prefix = config.bot.command_prefix
         self.texts = CrisisTexts(self.crisis, self.prefix)
+        if vectors is not None:
+            vectors.add_source(request_source(self.store))
+        self.meaning = CrisisVectors(vectors, time.time, config.crisis.sectors)
         self.routing = CrisisRouting(
-            self.store, messenger, contacts, self.texts, self.crisis, self.timezone
+            self.store, messenger, contacts, self.texts, self.crisis, self.timezone, self.meaning
         )
+        # Set by the hub: makes the scheduler run `tick` now (safe inside a transaction).
+        self.wake: Callable[[], None] = lambda: None
+        self._woken = False
+        self._ticking = False
 
     def timing(self) -> Timing:
         c = self.crisis
@@ -94,7 +115,7 @@ class CrisisService:
 
     # -- starting ---------------------------------------------------------------------------
 
-    async def start(
+    async def open_request(
         self,
         actor: str,
         roles: Collection[str],
@@ -104,6 +125,8 @@ class CrisisService:
         drill: bool = False,
         origin_room: str | None = None,
     ) -> Started:
+        """Store a request and post its status message; the tick routes it right after the
+        caller's transaction commits. Safe inside a transaction (a command handler)."""
         needed = ADMIN_ROLE if drill else CRISIS_ROLE
         if needed not in roles:
             raise RequestError("not_allowed")
@@ -120,28 +143,86 @@ class CrisisService:
                 req = StoredRequest(
                     new_id(REQUEST_PREFIX, self.rng), actor, text, urgent, drill, status_room, state
                 )
+                # Due at once (`next_check_at` = creation): the tick routes tier 1.
                 if await self.store.create(req):
                     break
-            await self.store.add_event(req.id, now, "created", actor)
-            req = await self.routing.advance(req, now, status="post")
-        return Started(req.id, len(req.state.asked), status_room, drill)
+            # Asked outside the status room: the reply (what tier 1 covers) goes by DM.
+            where = None if origin_room is not None and origin_room == status_room else ASKED_IN_DM
+            await self.store.add_event(req.id, now, "created", actor, detail=where)
+            if status_room is not None:
+                await self.messenger.post(
+                    status_room, self.texts.status(req), effect_key=f"crisis:{req.id}:status"
+                )
+            self._wake()
+        return Started(req.id, 0, status_room, drill)
+
+    async def start(
+        self,
+        actor: str,
+        roles: Collection[str],
+        text: str,
+        *,
+        urgent: bool = False,
+        drill: bool = False,
+        origin_room: str | None = None,
+    ) -> Started:
+        """`open_request` and route tier 1 at once. Encodes the text: never call this inside a
+        store transaction (command handlers use `open_request`)."""
+        opened = await self.open_request(
+            actor, roles, text, urgent=urgent, drill=drill, origin_room=origin_room
+        )
+        await self.route(opened.id)
+        req = await self.store.get(opened.id)
+        return replace(opened, asked=0 if req is None else len(req.state.asked))
 
     # -- routing ----------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        self._woken = True
+        self.wake()
 
     async def tick_job(self) -> None:
         await self.tick()
 
     async def tick(self) -> int:
-        """The periodic job: advance every request with a due step. Returns how many."""
+        """The periodic job, also woken after `!werkennt`: advance every request with a due
+        step. Returns how many. A wake while it runs makes it look again before it ends."""
+        self._woken = True
+        if self._ticking:
+            return 0
+        self._ticking = True
         done = 0
-        for request_id in await self.store.due(self.clock()):
-            async with self.db.transaction():
-                req = await self.store.get(request_id)
-                if req is None:
-                    continue
-                await self.routing.advance(req, self.clock(), status="edit")
-                done += 1
+        try:
+            while self._woken:
+                self._woken = False
+                for request_id in await self.store.due(self.clock()):
+                    try:
+                        done += await self.route(request_id)
+                    except StoreUnavailable:
+                        raise
+                    except Exception:
+                        # One broken request must not hold up the others.
+                        log.exception("routing step of crisis request %s failed", request_id)
+        finally:
+            self._ticking = False
         return done
+
+    async def route(self, request_id: str) -> int:
+        """One routing step of one request: its vector first (encoded outside any
+        transaction if not stored yet), then the step in a transaction. 1 if it ran."""
+        req = await self.store.get(request_id)
+        if req is None:
+            return 0
+        # Only a step that may start a tier ranks the bridges and needs the request's vector.
+        state = req.state
+        may_rank = state.is_open and state.connected_to is None and state.tier < BROADCAST_TIER
+        query = await self.meaning.query(req) if may_rank else None
+        async with self.db.transaction():
+            req = await self.store.get(request_id)
+            if req is None:
+                return 0
+            await self.routing.advance(req, self.clock(), status="edit", query=query)
+        return 1
 
     # -- answers ----------------------------------------------------------------------------
 
@@ -178,8 +259,15 @@ class CrisisService:
                     ),
                     effect_key=f"crisis:{req.id}:hint:{person}:{len(req.state.answers)}",
                 )
-            # A tier where everybody declined ends early.
-            req = await self.routing.advance(req, now, status="edit", changed=True)
+            # A tier where everybody declined ends early; its successor needs the request's
+            # vector, which only the tick may compute (outside this transaction).
+            query = await self.meaning.stored_query(req)
+            if query is None and self.meaning.available and starts_tier(req.state, now):
+                await self.store.save_state(req.id, req.state, now)
+                await self.routing.edit_status(req)
+                self._wake()
+            else:
+                req = await self.routing.advance(req, now, status="edit", changed=True, query=query)
         return AnswerReply(result.outcome, rid, req.drill)
 
     async def on_reaction(
@@ -283,6 +371,9 @@ class CrisisService:
 
     async def export(self, user_id: str) -> dict[str, Any]:
         return await export_requests(self.store, user_id, self.timezone)
+
+    async def user_ids(self) -> set[str]:
+        return await self.store.user_ids()
 
     async def forget(self, user_id: str) -> None:
         """The person becomes `~former-…` in every request; their own open requests are closed

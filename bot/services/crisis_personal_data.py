@@ -12,6 +12,10 @@ from bot.domain.crisis import RequestState, close
 from bot.services.crisis_routing import CrisisRouting, next_check
 from bot.store.crisis import FORMER_PREFIX, CrisisStore
 
+# Timeline entries about the person: asked and their answers, and where they acted or were
+# acted for (closed a request, were connected, got a hint forwarded; review finding S-19).
+PERSON_EVENTS = ("asked", "yes", "no", "settled", "hint_forwarded", "connected", "closed")
+
 
 async def export_requests(store: CrisisStore, user_id: str, timezone: ZoneInfo) -> dict[str, Any]:
     started = []
@@ -27,7 +31,7 @@ async def export_requests(store: CrisisStore, user_id: str, timezone: ZoneInfo) 
                 }
             )
         for entry in await store.timeline(req.id):
-            if entry.person == user_id and entry.kind in ("asked", "yes", "no", "settled"):
+            if entry.person == user_id and entry.kind in PERSON_EVENTS:
                 asked.append(
                     {
                         "request": req.id,

@@ -1,14 +1,17 @@
 """One routing step of a crisis request: rank the bridges, ask the next tier, keep the crisis
-room's status message current, connect, and tell the others it is settled.
+room's status message current, tell the requester whom tier 1 reaches, connect, and tell the
+others it is settled.
 
 Callers run every step inside their store transaction: the routing state is saved first, then
-the messages are queued with effect keys derived from the request ID and the recipient.
+the messages are queued with effect keys derived from the request ID and the recipient. The
+request's vector (`query`) is computed before, outside the transaction
+(`CrisisVectors.query`); without it the words decide.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -16,13 +19,18 @@ from zoneinfo import ZoneInfo
 from bot.config import CrisisConfig
 from bot.domain.crisis import (
     BROADCAST_TIER,
+    WEAK_FIT,
     Bridge,
     RequestState,
+    Step,
     close,
     next_step,
     rank_bridges,
+    starts_tier,
     unanswered,
+    weak_fit,
 )
+from bot.services.contact_vectors import CrisisVectors, Vectors, sector_descriptions
 from bot.services.contacts import ContactService
 from bot.services.crisis_fit import Fit, contact_fits
 from bot.services.crisis_texts import CrisisTexts
@@ -31,12 +39,27 @@ from bot.store.contacts import StoredContact
 from bot.store.crisis import CrisisStore, StoredRequest, is_former
 
 WEEK = timedelta(days=7)
+# The reply to `!werkennt` names at most this many organisations of tier 1.
+COVERED_SHOWN = 5
 
 StatusUpdate = Literal["post", "edit", "none"]
 
 
 def ask_key(request_id: str, person: str) -> str:
     return f"crisis:{request_id}:ask:{person}"
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Every bridge that may be asked now, best first; the contact each one is asked for; and
+    whether even the best fit is weak (the requester hears how to sharpen the request)."""
+
+    bridges: list[Bridge]
+    contact_of: dict[str, StoredContact]
+    weak: bool
+
+
+NO_RANKING = Ranking([], {}, False)
 
 
 class CrisisRouting:
@@ -48,6 +71,7 @@ class CrisisRouting:
         texts: CrisisTexts,
         crisis: CrisisConfig,
         timezone: ZoneInfo,
+        meaning: CrisisVectors | None = None,
     ) -> None:
         self.store = store
         self.messenger = messenger
@@ -55,16 +79,23 @@ class CrisisRouting:
         self.texts = texts
         self.crisis = crisis
         self.timezone = timezone
+        self.meaning = meaning or CrisisVectors(None, lambda: 0.0)
 
     async def ranked_bridges(
-        self, req: StoredRequest, now: datetime
-    ) -> tuple[list[Bridge], dict[str, StoredContact]]:
-        """Fitting bridges best first (domain ranking), and each one's best fitting contact."""
+        self, req: StoredRequest, now: datetime, query: Vectors | None = None
+    ) -> Ranking:
+        """Every bridge but the requester, best first (domain ranking), each with the contact
+        that fits the request best. `query` is the request's vector (None: words only)."""
         contacts = [c for c in await self.contacts.live_contacts(now) if c.user_id != req.requester]
+        descriptions = sector_descriptions(self.crisis.sectors)
+        lifts = await self.meaning.lifts(query, contacts) if query is not None else {}
+        fits = contact_fits(req.text, contacts, descriptions, lifts=lifts)
         best: dict[str, Fit] = {}
-        for contact, score in zip(contacts, contact_fits(req.text, contacts), strict=True):
-            if score > 0 and (contact.user_id not in best or score > best[contact.user_id].score):
+        by_sector: dict[str, float] = {}
+        for contact, score in zip(contacts, fits, strict=True):
+            if contact.user_id not in best or score > best[contact.user_id].score:
                 best[contact.user_id] = Fit(score, contact)
+            by_sector[contact.sector] = max(by_sector.get(contact.sector, 0.0), score)
         people = list(best)
         windows = await self.contacts.availability_of(people)
         load = await self.store.asks_since(now - WEEK)
@@ -83,16 +114,25 @@ class CrisisRouting:
             for person, fit in best.items()
         ]
         ranked = rank_bridges(bridges, now.astimezone(self.timezone), self.crisis.cap_per_week)
-        return ranked, {person: fit.contact for person, fit in best.items()}
+        return Ranking(
+            ranked, {person: fit.contact for person, fit in best.items()}, weak_fit(by_sector)
+        )
 
     async def advance(
-        self, req: StoredRequest, now: datetime, *, status: StatusUpdate, changed: bool = False
+        self,
+        req: StoredRequest,
+        now: datetime,
+        *,
+        status: StatusUpdate,
+        changed: bool = False,
+        query: Vectors | None = None,
     ) -> StoredRequest:
         """Run one routing step and persist it before queueing what it says (same transaction).
 
         The crisis room hears first (status, broadcast note): a fan-out to hundreds of bridges
         queues hundreds of DMs, and the staff's view must not wait behind them. `changed`: the
-        caller changed the state already, so the status needs an edit in any case.
+        caller changed the state already, so the status needs an edit in any case. `query`:
+        the request's vector, computed before the transaction (None: words only).
         """
         state = req.state
         if state.connected_to is not None and state.closed_at is None:
@@ -110,8 +150,12 @@ class CrisisRouting:
         if not state.is_open:
             await self.store.save_state(req.id, state, None)
             return req
-        ranked, contact_of = await self.ranked_bridges(req, now)
-        step = next_step(state, [b.id for b in ranked], now)
+        # Ranking reads every contact: only when a tier starts.
+        ranking = (
+            await self.ranked_bridges(req, now, query) if starts_tier(state, now) else NO_RANKING
+        )
+        step = next_step(state, [b.id for b in ranking.bridges], now)
+        contact_of = ranking.contact_of
         req = replace(req, state=step.state)
         await self.store.save_state(
             req.id, step.state, step.next_check_at if step.state.is_open else None
@@ -146,6 +190,8 @@ class CrisisRouting:
                 ),
                 effect_key=f"crisis:{req.id}:broadcast",
             )
+        if state.tier == 0 < step.state.tier:
+            await self.reply_routed(req, step, ranking)
         requester_role = Say("crisis.role.admin" if req.drill else "crisis.role.crisis")
         for asked in step.ask:
             contact = contact_of[asked.person]
@@ -157,8 +203,12 @@ class CrisisRouting:
                         **common,
                         "text": req.text,
                         "role": requester_role,
-                        "organisation": contact.organisation,
-                        "sector": contact.sector,
+                        "why": Say(
+                            "crisis.ask.why.broadcast"
+                            if asked.tier == BROADCAST_TIER
+                            else "crisis.ask.why.fit",
+                            {"organisation": contact.organisation, "sector": contact.sector},
+                        ),
                         "fallback": self.texts.fallback(),
                     },
                 ),
@@ -175,6 +225,50 @@ class CrisisRouting:
                 )
             await self.tell_settled(req, unanswered(step.state), now)
         return req
+
+    async def reply_routed(self, req: StoredRequest, step: Step, ranking: Ranking) -> None:
+        """The answer to `!werkennt` once tier 1 is asked: which organisations and sectors it
+        reaches (never who), how to sharpen a request that fits nothing well, and the formal
+        path. Where the request was made: in the status room, or by DM."""
+        first = [a.person for a in step.ask if a.tier == 1]
+        in_dm = await self.store.asked_in_dm(req.id)
+        if in_dm and is_former(req.requester):
+            return
+        common = self.texts.common(req)
+        if not first:
+            if not in_dm:
+                return  # the status message in the room says it, with the formal path
+            message = Say("crisis.routed_nobody", {**common, "fallback": self.texts.fallback()})
+        else:
+            fits = {b.id: b.fit for b in ranking.bridges}
+            covered = list(
+                dict.fromkeys(
+                    f"{ranking.contact_of[p].organisation} ({ranking.contact_of[p].sector})"
+                    for p in first
+                )
+            )
+            weak = ranking.weak or max(fits.get(p, 0.0) for p in first) < WEAK_FIT
+            more = len(covered) - COVERED_SHOWN
+            message = Say(
+                "crisis.routed",
+                {
+                    **common,
+                    "count": len(first),
+                    "covered": ", ".join(covered[:COVERED_SHOWN]),
+                    "more": Say("crisis.routed.more", {"count": more})
+                    if more > 0
+                    else Say("crisis.empty"),
+                    "weak": Say("crisis.routed.weak", {"id": req.id, "prefix": self.texts.prefix})
+                    if weak
+                    else Say("crisis.empty"),
+                    "fallback": self.texts.fallback(),
+                },
+            )
+        key = f"crisis:{req.id}:routed"
+        if in_dm or req.status_room is None:
+            await self.messenger.tell(req.requester, message, effect_key=key)
+        else:
+            await self.messenger.post(req.status_room, message, effect_key=key)
 
     async def tell_settled(self, req: StoredRequest, people: Sequence[str], now: datetime) -> None:
         for person in people:

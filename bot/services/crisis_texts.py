@@ -56,6 +56,8 @@ class CrisisTexts:
             minutes = math.ceil((state.connected_at - state.created_at).total_seconds() / 60)
             bridge = state.connected_to if not is_former(state.connected_to) else "–"
             return Say("crisis.status.connected", {**params, "bridge": bridge, "minutes": minutes})
+        if state.tier == 0:
+            return Say("crisis.status.searching", params)
         if not state.asked:
             return Say("crisis.status.nobody", {**params, "fallback": self.fallback()})
         return Say("crisis.status.asking", {**params, "tier": Say(f"crisis.tier.{state.tier}")})

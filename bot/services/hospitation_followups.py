@@ -2,6 +2,9 @@
 host and participants are reminded the day before, and afterwards both sides are asked
 whether it took place. A confirmed hospitation is a tie of the network.
 
+Wishes are compared with offers by meaning (`bot.services.hospitation_vectors`); only
+without the embedding model by their words (`wish_score`).
+
 One periodic job (`run_due`) finds everything due in the store and acts idempotently:
 flags in the same transaction as the queued messages, effect keys derived from offer and
 person, so a restart continues where it stopped and never sends twice.
@@ -17,8 +20,10 @@ from typing import Any, Literal
 
 from bot.domain.hospitation import WishErrorCode, matching_wishes, normalise_short_id, parse_wish
 from bot.services.hospitation_messages import host_contact, person_label, when_say
+from bot.services.hospitation_vectors import WISH_MEANING_THRESHOLD, wish_scores
 from bot.services.hospitations import HospitationService
 from bot.services.ports import Say
+from bot.services.vectors import VectorService
 from bot.store.hospitation_rows import Offer, Tie, Wish
 
 log = logging.getLogger(__name__)
@@ -29,11 +34,12 @@ NO_WORDS = frozenset({"nein", "n", "no", "👎"})
 
 
 def wish_score(offer_text: str, area: str) -> float:
-    """How much of a wish (``Bauaufsicht``) the offer text covers, 0..1.
+    """How much of a wish (``Bauaufsicht``) the offer text covers by its words, 0..1: the
+    fallback when the embedding model is not available.
 
-    The one place that knows the similarity module: the wish is indexed on its own and
-    the offer is ranked against it, so words of the offer that the wish does not use do
-    not dilute the score; ``1.0`` means every word of the wish appears in the offer.
+    The wish is indexed on its own and the offer is ranked against it, so words of the
+    offer that the wish does not use do not dilute the score; ``1.0`` means every word of
+    the wish appears in the offer.
     """
     from bot.domain.similarity import Document, TfidfSimilarity
 
@@ -52,8 +58,9 @@ class FeedbackResult:
 
 
 class HospitationFollowups:
-    def __init__(self, service: HospitationService) -> None:
+    def __init__(self, service: HospitationService, vectors: VectorService | None = None) -> None:
         self.service = service
+        self.vectors = vectors
         self.store = service.store
         self.db = service.db
         self.messenger = service.messenger
@@ -79,6 +86,7 @@ class HospitationFollowups:
             if len(existing) >= self.settings.wishes_max:
                 return "too_many", area
             await self.store.add_wish(user_id, area, self.service.now().timestamp())
+            self.service.texts_changed()
         return "added", area
 
     async def wishes(self, user_id: str) -> list[str]:
@@ -100,13 +108,23 @@ class HospitationFollowups:
             return
         wishes = await self.store.all_wishes()
         for offer in offers:
-            # Similarity is CPU work: outside the store lock and off the event loop.
-            hits = await asyncio.to_thread(self._matches, offer, wishes) if wishes else []
+            # Outside the store transaction: encoding and comparing take a moment.
+            hits = await self._hits(offer, wishes) if wishes else []
             async with self.db.transaction():
                 current = await self.store.offer(offer.id)
                 if hits and current is not None and not current.cancelled and current.host:
                     await self._tell_wishers(current, hits)
                 await self.store.mark_wishes_checked(offer.id)
+
+    async def _hits(self, offer: Offer, wishes: list[Wish]) -> list[Wish]:
+        """The wishes the offer fits, best first: by meaning, or without the model by words
+        (CPU work: off the event loop)."""
+        scores = await wish_scores(self.vectors, offer, wishes) if self.vectors else None
+        if scores is None:
+            return await asyncio.to_thread(self._matches, offer, wishes)
+        fitting = [w for w in wishes if scores[w.id] >= WISH_MEANING_THRESHOLD]
+        # sorted() is stable: equal scores keep the order the wishes were made in.
+        return sorted(fitting, key=lambda w: -scores[w.id])
 
     def _matches(self, offer: Offer, wishes: list[Wish]) -> list[Wish]:
         text = " ".join(

@@ -17,6 +17,7 @@ from bot.domain.hospitation import (
     OfferError,
     Seats,
 )
+from bot.domain.text_cleaning import clean_text
 from bot.services.ports import AccountDirectory, Say
 from bot.store.db import Database
 from bot.store.hospitation_rows import Offer
@@ -45,10 +46,20 @@ def profile_lookup(db: Database, accounts: AccountDirectory | None = None) -> Pe
         profile = await profiles.get(user_id)
         seen = accounts.known_display_name(user_id) if accounts is not None else None
         if profile is None:
-            return PersonInfo(seen)
-        return PersonInfo(profile.display_name or seen, profile.department, profile.municipality)
+            return PersonInfo(clean_label(seen))
+        return PersonInfo(
+            clean_label(profile.display_name) or clean_label(seen),
+            clean_label(profile.department),
+            clean_label(profile.municipality),
+        )
 
     return lookup
+
+
+def clean_label(text: str | None) -> str | None:
+    """One line without control or format characters; None when nothing is left. Names
+    come from display names anybody can set and from imports (review finding S-15)."""
+    return (clean_text(text) or None) if text else None
 
 
 class Spelled:
@@ -79,8 +90,10 @@ def host_label(offer: Offer) -> str:
     asks to be forgotten, and the announcement post must stay there so it can be edited.
     Without a known name the ID's local part stands in.
     """
-    name = offer.host_name or (offer.host or "–").lstrip("@").split(":", 1)[0]
-    place = ", ".join(p for p in (offer.department, offer.municipality) if p)
+    name = clean_label(offer.host_name) or clean_text(
+        (offer.host or "–").lstrip("@").split(":", 1)[0]
+    )
+    place = ", ".join(p for p in map(clean_label, (offer.department, offer.municipality)) if p)
     return f"{name} ({place})" if place else name
 
 
@@ -95,8 +108,9 @@ def host_contact(offer: Offer) -> str:
 
 def person_label(user_id: str, info: PersonInfo) -> str:
     """How the host sees a participant: name with Matrix ID, so they can write to them."""
-    parts = [p for p in (info.department, info.municipality) if p]
-    label = f"{info.name} ({user_id})" if info.name else user_id
+    parts = [p for p in map(clean_label, (info.department, info.municipality)) if p]
+    name = clean_label(info.name)
+    label = f"{name} ({clean_text(user_id)})" if name else clean_text(user_id)
     return f"{label}, {', '.join(parts)}" if parts else label
 
 

@@ -16,10 +16,7 @@ from typing import Any
 from bot.services.hospitation_followups import export_tie
 from bot.services.hospitations import HospitationService
 from bot.store.hospitation_rows import Offer
-
-# Sent messages that quote the forgotten host's own words are blanked; shorter strings
-# would blank unrelated messages (harmless, they are delivered, but pointless).
-MIN_SCRUB_LENGTH = 4
+from bot.store.outbox import Outbox
 
 
 class HospitationData:
@@ -29,6 +26,7 @@ class HospitationData:
         self.service = service
         self.store = service.store
         self.db = service.db
+        self.outbox = Outbox(service.db)
 
     async def export(self, user_id: str) -> dict[str, Any]:
         offers = []
@@ -70,17 +68,17 @@ class HospitationData:
             ],
         }
 
+    async def user_ids(self) -> set[str]:
+        return await self.store.user_ids()
+
     async def forget(self, user_id: str) -> None:
         service = self.service
-        async with self.db.transaction() as conn:
+        async with self.db.transaction():
             hosted = await self.store.offers_of_host(user_id)
             for offer in hosted:
                 # Undelivered notices and edits about the offer quote the host's words; the
                 # withdrawal below supersedes them.
-                await conn.execute(
-                    "DELETE FROM outbox WHERE status = 'pending' AND key LIKE ?",
-                    (f"hosp:{offer.id}:%",),
-                )
+                await self.outbox.drop_pending_with_prefix(offer_key_prefix(offer.id))
                 if not offer.cancelled and not service.is_past(offer):
                     await service._cancel_offer(offer, "forgotten")
             for offer, _state in await self.store.seats_of_user(user_id):
@@ -88,25 +86,17 @@ class HospitationData:
                     await service._leave(offer, user_id, anonymous=True)
             await self.store.forget_participant(user_id)
             await self.store.wipe_host(user_id)
-            # Our delivered messages quoted the host's words (announcements, notices):
-            # blank those copies in the outbox; the queued ones above quote nothing.
-            quoted = {
-                text
-                for offer in hosted
-                for text in (offer.title, offer.description, offer.host_name)
-                if text and len(text) >= MIN_SCRUB_LENGTH
-            }
-            for text in quoted:
-                await conn.execute(
-                    "UPDATE outbox SET payload = '{}' WHERE status != 'pending' "
-                    "AND instr(payload, ?) > 0",
-                    (text,),
-                )
+            # Our delivered messages about the host's offers quoted their words
+            # (announcements, notices, reminders): blank those copies. Only the offers' own
+            # messages: other people's messages that happen to contain the same words stay
+            # (review finding S-20); the host's own replies went with `ChatTraces`.
             for offer in hosted:
-                await conn.execute(
-                    "UPDATE outbox SET payload = '{}' WHERE status != 'pending' AND key LIKE ?",
-                    (f"hosp:{offer.id}:%",),
-                )
+                await self.outbox.blank_delivered_with_prefix(offer_key_prefix(offer.id))
+
+
+def offer_key_prefix(offer_id: str) -> str:
+    """Every effect key about one offer starts with this (`hosp:<id>:…`)."""
+    return f"hosp:{offer_id}:"
 
 
 def _offer(offer: Offer) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from bot.services.hospitation_dialog import OfferDialog
 from bot.services.hospitation_followups import HospitationFollowups
 from bot.services.hospitation_privacy import HospitationData
+from bot.services.hospitation_vectors import offer_source, wish_source
 from bot.services.hospitations import HospitationService
 
 if TYPE_CHECKING:
@@ -30,9 +31,16 @@ def install_hospitations(services: Services) -> Hospitations:
         services.config, services.db, services.messenger, accounts=services.accounts
     )
     feature = Hospitations(
-        offers, OfferDialog(offers), HospitationFollowups(offers), HospitationData(offers)
+        offers,
+        OfferDialog(offers),
+        HospitationFollowups(offers, services.vectors),
+        HospitationData(offers),
     )
     services.personal_data.append(feature.data)
+    # Offers and wishes are compared by meaning: their vectors are kept with the others'.
+    services.vectors.add_source(offer_source(offers.store, offers.today))
+    services.vectors.add_source(wish_source(offers.store))
+    offers.texts_changed = services.vectors.wake
     interval = services.config.hospitation.check_interval_s
 
     def schedule() -> None:

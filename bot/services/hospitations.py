@@ -27,6 +27,7 @@ from bot.domain.ics import offer_to_ics
 from bot.services import hospitation_messages as messages
 from bot.services.hospitation_messages import (
     PersonLookup,
+    clean_label,
     host_contact,
     person_label,
     profile_lookup,
@@ -91,6 +92,8 @@ class HospitationService:
         self.messenger = messenger
         self.tz = ZoneInfo(config.timezone)
         self.people = people or profile_lookup(db, accounts)
+        # Called after an offer or wish was added (the hub wakes the vector refresh with it).
+        self.texts_changed: Callable[[], None] = lambda: None
         self.clock: Clock = clock or (lambda: datetime.now(self.tz))
         self.rng = rng or random.SystemRandom()
 
@@ -119,9 +122,10 @@ class HospitationService:
             offer = Offer(
                 id=offer_id,
                 host=host,
-                host_name=info.name,
-                department=info.department,
-                municipality=info.municipality,
+                # A snapshot shown to everybody: one clean line each (S-15).
+                host_name=clean_label(info.name),
+                department=clean_label(info.department),
+                municipality=clean_label(info.municipality),
                 title=draft.title,
                 description=draft.description,
                 when=draft.when,
@@ -137,6 +141,7 @@ class HospitationService:
                 key = f"hosp:{offer_id}:announce:{room_id}"
                 await self.messenger.post(room_id, say, effect_key=key)
                 await self.store.add_announcement(offer_id, room_id, key)
+            self.texts_changed()
         # Standing wishes are compared by the periodic job, off the command's transaction.
         return offer
 

@@ -11,6 +11,7 @@ from bot.jobs import Jobs
 from bot.services.circles import CirclesService
 from bot.services.coffee import CoffeeHistory, CoffeeService
 from bot.services.coffee_break import CoffeeBreakPersonalData, CoffeeBreakService
+from bot.services.colleague_search import TICK_S, ColleagueSearchService
 from bot.services.contacts import ContactService
 from bot.services.crisis import CrisisService
 from bot.services.encoder import load_encoder
@@ -62,6 +63,8 @@ class Services:
     followups: FollowUps = field(init=False)
     # Network report for admins: `!admin bericht`, monthly post (install_report).
     report: ReportService = field(init=False)
+    # Colleague search `!suche`, introductions `!vorstellen` (_build_search).
+    search: ColleagueSearchService = field(init=False)
 
     async def language_preference(self, user_id: str) -> Lang | None:
         row = await self.db.fetchone(
@@ -96,6 +99,7 @@ def build_services(
     _build_kitchen(services)
     _build_coffee(services)
     services.report = install_report(services)
+    _build_search(services)
     return services
 
 
@@ -130,6 +134,8 @@ def _build_profiles(services: Services, accounts: AccountDirectory) -> None:
 
 
 def _build_crisis(services: Services) -> None:
+    import asyncio
+    import contextvars
     from zoneinfo import ZoneInfo
 
     from apscheduler.triggers.cron import CronTrigger
@@ -138,10 +144,28 @@ def _build_crisis(services: Services) -> None:
     timezone = ZoneInfo(config.timezone)
     prefix = config.bot.command_prefix
     services.contacts = ContactService(
-        services.db, services.messenger, config.crisis, timezone, prefix=prefix
+        services.db,
+        services.messenger,
+        config.crisis,
+        timezone,
+        prefix=prefix,
+        vectors=services.vectors,
     )
-    services.crisis = CrisisService(services.db, services.messenger, config, services.contacts)
+    services.crisis = CrisisService(
+        services.db, services.messenger, config, services.contacts, vectors=services.vectors
+    )
     services.personal_data += [services.contacts, services.crisis]
+    tick_now = wake_job(jobs, "crisis_tick")
+
+    def wake_tick() -> None:
+        # `!werkennt` is routed by the tick right after its commit. A wake that arrives while
+        # the scheduler still counts the previous run as running is skipped by APScheduler
+        # (max_instances 1), so it is repeated once half a second later; a run with nothing
+        # due costs one query.
+        tick_now()
+        asyncio.get_running_loop().call_later(0.5, tick_now, context=contextvars.Context())
+
+    services.crisis.wake = wake_tick
 
     def schedule() -> None:
         jobs.every("crisis_tick", services.crisis.tick_job, config.crisis.tick_seconds)
@@ -195,5 +219,25 @@ def _build_coffee(services: Services) -> None:
                 timezone=jobs.timezone,
             )
             jobs.add(job_id, job, trigger)
+
+    services.job_setups.append(schedule)
+
+
+def _build_search(services: Services) -> None:
+    jobs = services.jobs
+    services.search = ColleagueSearchService(
+        services.db,
+        services.messenger,
+        services.profiles,
+        services.vectors,
+        prefix=services.config.bot.command_prefix,
+    )
+    services.personal_data.append(services.search)
+
+    def schedule() -> None:
+        # New searches run at once (the runner); the job answers what a restart left
+        # pending, expires unanswered introduction requests and prunes.
+        services.search.start_runner()
+        jobs.every("colleague_search", services.search.tick, TICK_S, now=True)
 
     services.job_setups.append(schedule)

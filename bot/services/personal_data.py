@@ -5,9 +5,13 @@ not register an owner here is a privacy bug.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.store.activity import ActivityStore
+from bot.store.chat_traces import ChatTraceStore
 from bot.store.db import Database
+from bot.store.outbox import Outbox
 from bot.store.rooms import RoomDirectory
 
 
@@ -20,41 +24,61 @@ class PersonalDataOwner(Protocol):
     async def forget(self, user_id: str) -> None:
         """Delete it (runs inside the caller's transaction); others' history stays intact."""
 
+    async def user_ids(self) -> set[str]:
+        """Everybody this part holds something about (placeholders of forgotten people may
+        be included; retention keeps only Matrix IDs). Retention judges the union over all
+        owners, so nobody's data outlives the retention limits (review finding S-06)."""
+
+
+def is_person(user_id: str) -> bool:
+    """A Matrix ID (`@local:server`), not a placeholder such as `~forgotten:…`."""
+    return user_id.startswith("@") and ":" in user_id
+
 
 class ChatTraces:
-    """What the Matrix layer itself keeps: language choice, DM room, queued messages."""
+    """What the Matrix layer itself keeps: language choice, DM room, reactions, when the
+    person last used the bot, and queued messages."""
 
     section = "chat"
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.traces = ChatTraceStore(db)
+        self.rooms = RoomDirectory(db)
+        self.outbox = Outbox(db)
+        self.activity = ActivityStore(db)
 
     async def export(self, user_id: str) -> dict[str, Any]:
-        language = await self.db.fetchone(
-            "SELECT language FROM language_choice WHERE user_id = ?", (user_id,)
-        )
-        dm = await self.db.fetchone("SELECT room_id FROM dm_rooms WHERE user_id = ?", (user_id,))
-        reactions = await self.db.fetchall(
-            "SELECT emoji, target_key FROM reactions WHERE sender = ?", (user_id,)
-        )
+        seen = await self.activity.of_user(user_id)
+        reactions = await self.traces.reactions_of(user_id)
         return {
-            "language": None if language is None else language[0],
-            "direct_chat_room": None if dm is None else dm[0],
-            "answers_by_reaction": [{"emoji": r[0], "on": r[1]} for r in reactions],
+            "language": await self.traces.language(user_id),
+            "direct_chat_room": await self.rooms.dm_room(user_id),
+            "answers_by_reaction": [{"emoji": emoji, "on": key} for emoji, key in reactions],
+            "last_activity": None
+            if seen is None
+            else datetime.fromtimestamp(seen, UTC).isoformat(),
+            # Queued and not delivered yet: to the person, about them, or naming them.
+            "pending_messages": await self.outbox.pending_about(user_id),
         }
 
     async def forget(self, user_id: str) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM language_choice WHERE user_id = ?", (user_id,))
-            await conn.execute("DELETE FROM dm_rooms WHERE user_id = ?", (user_id,))
-            await conn.execute("DELETE FROM reactions WHERE sender = ?", (user_id,))
+        async with self.db.transaction():
+            await self.traces.forget(user_id)
+            await self.rooms.forget_dm(user_id)
+            await self.activity.delete(user_id)
             # Delivered messages may quote the person (names, introductions): drop them;
-            # the copies that matter live in the rooms, not in our store.
-            await conn.execute(
-                "DELETE FROM outbox WHERE subject_user = ? OR (target_kind = 'dm' AND target = ?) "
-                "OR instr(payload, ?) > 0",
-                (user_id, user_id, user_id),
-            )
+            # the copies that matter live in the rooms, not in our store. Only the whole
+            # Matrix ID counts (`@al:example.org` is not in `@al:example.org.uk`, S-20).
+            await self.outbox.forget_user(user_id)
+
+    async def user_ids(self) -> set[str]:
+        return (
+            await self.traces.user_ids()
+            | await self.rooms.dm_user_ids()
+            | await self.activity.user_ids()
+            | await self.outbox.people()
+        )
 
 
 class PurposeRoomData:
@@ -72,3 +96,6 @@ class PurposeRoomData:
 
     async def forget(self, user_id: str) -> None:
         await self.rooms.forget_invitee(user_id)
+
+    async def user_ids(self) -> set[str]:
+        return await self.rooms.invitee_ids()

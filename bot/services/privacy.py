@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.triggers.date import DateTrigger
 
 from bot.jobs import Jobs
-from bot.services.personal_data import PersonalDataOwner
+from bot.services.personal_data import PersonalDataOwner, is_person
 from bot.services.ports import Attachment
 from bot.store.db import Database
 from bot.store.dialogs import DialogRepository
+from bot.store.outbox import Outbox
 from bot.store.profiles import ProfileRepository
 from bot.store.rooms import RoomDirectory
 
@@ -41,6 +43,9 @@ class ProfileData:
 
     async def export(self, user_id: str) -> Any:
         return await self.repo.export(user_id)
+
+    async def user_ids(self) -> set[str]:
+        return set(await self.repo.user_ids())
 
     async def forget(self, user_id: str) -> None:
         await self.repo.delete(user_id)
@@ -66,6 +71,9 @@ class DialogData:
             for d in await self.repo.of_user(user_id)
         ]
 
+    async def user_ids(self) -> set[str]:
+        return await self.repo.user_ids()
+
     async def forget(self, user_id: str) -> None:
         await self.repo.delete(user_id)
 
@@ -77,6 +85,18 @@ class PrivacyService:
         self.jobs = jobs
         self.dialogs = DialogRepository(db)
         self.rooms = RoomDirectory(db)
+        self.outbox = Outbox(db)
+        # Told the Matrix ID of everybody forgotten, at the end of `forget` (possibly still
+        # inside the caller's transaction: a listener defers its own I/O until that commits,
+        # see `bot.chat.rooms.DirectRooms.forgotten`). The chat layer registers here.
+        self.forgotten: list[Callable[[str], None]] = []
+
+    async def people(self) -> set[str]:
+        """Everybody any part of the store holds data about (Matrix IDs, no placeholders)."""
+        found: set[str] = set()
+        for owner in self.owners:
+            found |= await owner.user_ids()
+        return {user_id for user_id in found if is_person(user_id)}
 
     # -- export --------------------------------------------------------------------------
 
@@ -117,16 +137,16 @@ class PrivacyService:
 
     async def forget(self, user_id: str) -> None:
         """Delete everything about the person, all owners in one transaction."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction():
             room_id = await self.rooms.dm_room(user_id)
             if room_id is not None:
                 # Files (exports) queued to the person's DM carry their data base64-encoded
                 # and name nobody as subject: drop what is left of them.
-                await conn.execute(
-                    "DELETE FROM outbox WHERE target_kind = 'room' AND target = ?", (room_id,)
-                )
+                await self.outbox.drop_for_room(room_id)
             for owner in self.owners:
                 await owner.forget(user_id)
+        for listener in self.forgotten:
+            listener(user_id)
         self.checkpoint_soon()
 
     def checkpoint_soon(self) -> None:

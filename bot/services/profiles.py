@@ -25,6 +25,7 @@ from bot.domain.profile_fields import (
 )
 from bot.domain.text_cleaning import is_clear
 from bot.services.ports import AccountDirectory, NoAccountDirectory, Say
+from bot.store.activity import ActivityStore
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 
@@ -137,6 +138,7 @@ class ProfileService:
         self.db = db
         self.directory = directory
         self.repo = ProfileRepository(db)
+        self.activity = ActivityStore(db)
         self.accounts: AccountDirectory = accounts or NoAccountDirectory()
         # Called after tasks or topics changed (the hub wakes the vector refresh with it).
         self.texts_changed: Callable[[], None] = lambda: None
@@ -226,4 +228,9 @@ class ProfileService:
         return profile
 
     async def touch(self, user_id: str, now: datetime | None = None) -> None:
-        await self.repo.touch(user_id, now or now_utc())
+        """The person used the bot: recorded for everybody (the retention limit applies to
+        all their data, profile or not) and on the profile, if there is one."""
+        now = now or now_utc()
+        async with self.db.transaction():
+            await self.activity.touch(user_id, now.timestamp())
+            await self.repo.touch(user_id, now)

@@ -107,7 +107,7 @@ class ReportRequest:
 
 def period_argument(period: Period) -> str:
     """What to type after `!admin bericht` for this period."""
-    return str(period.days) if period.kind == "days" else period.key
+    return period.key
 
 
 class ReportBuilder:
@@ -126,7 +126,7 @@ class ReportBuilder:
         return self.clock().astimezone(self.timezone).date()
 
     def parse_period(self, text: str | None) -> Period | PeriodError:
-        return parse_period(text, self.today(), self.config.report.default_days)
+        return parse_period(text, self.today())
 
     async def build(self, period: Period) -> NetworkReport:
         settings = self.config.report
@@ -192,7 +192,14 @@ class ReportService(ReportBuilder):
         raw = await self.state.get(PENDING_KEY)
         if not raw:
             return []
-        return [ReportRequest.from_json(item) for item in json.loads(raw)]
+        requests = []
+        for item in json.loads(raw):
+            try:
+                requests.append(ReportRequest.from_json(item))
+            except (KeyError, TypeError, ValueError):
+                # e.g. a window of days stored before reports became whole months only
+                log.warning("dropping an unusable report request %s", item.get("event"))
+        return requests
 
     async def _save_pending(self, pending: list[ReportRequest]) -> None:
         if pending:
@@ -371,8 +378,8 @@ async def report_to_directory(
         period = builder.parse_period(period_text)
         if isinstance(period, PeriodError):
             raise ReportCliError(
-                f"cannot use the period {period_text!r} ({period.value}); examples: 30, "
-                "2026-11, 11.2026, monat, quartal, 2026-Q3, jahr, 2026"
+                f"cannot use the period {period_text!r} ({period.value}); only whole months "
+                "that have ended: 2026-11, 11.2026, monat, quartal, 2026-Q3, jahr, 2026"
             )
         report = await builder.build(period)
     finally:

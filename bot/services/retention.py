@@ -2,6 +2,11 @@
 homeserver or who have not used the bot for `privacy.retention_inactive_days`, and tells
 the operators in the admin room how many (never who).
 
+Everybody counts, not only people with a profile: the people judged are the union of
+`user_ids()` over every PersonalDataOwner, and their last activity is recorded for everyone
+(table `activity`; review finding S-06). Somebody the store knows but never saw act (no
+activity, no profile) starts the clock on the day retention first notices them.
+
 Deleting means the same as `!vergessen`: every PersonalDataOwner forgets the person.
 Half-finished dialogs nobody answered for `privacy.dialog_retention_days` are dropped too,
 and so are the purpose rooms whose coffee group, coffee break or crisis request is gone
@@ -21,6 +26,7 @@ from bot.config import Config
 from bot.jobs import Jobs
 from bot.services.ports import AccountDirectory, Messenger, Say
 from bot.services.privacy import PrivacyService
+from bot.store.activity import ActivityStore
 from bot.store.db import Database
 from bot.store.dialogs import DialogRepository
 from bot.store.profiles import ProfileRepository
@@ -61,6 +67,7 @@ class RetentionService:
         self.accounts = accounts
         self.messenger = messenger
         self.profiles = ProfileRepository(db)
+        self.activity = ActivityStore(db)
         self.dialogs = DialogRepository(db)
         self.rooms = RoomDirectory(db)
 
@@ -81,13 +88,14 @@ class RetentionService:
         dialogs = await self.dialogs.delete_older_than(
             now - timedelta(days=privacy.dialog_retention_days)
         )
-        inactive = await self.profiles.inactive_before(
-            now - timedelta(days=privacy.retention_inactive_days)
-        )
+        people = await self.privacy.people()
+        people.discard(self.config.homeserver.user_id)
+        last = await self._last_seen(people, now)
+        cutoff = (now - timedelta(days=privacy.retention_inactive_days)).timestamp()
+        inactive = sorted(u for u in people if last[u] < cutoff)
         for user_id in inactive:
             await self.privacy.forget(user_id)
-        deleted = set(inactive)
-        remaining = [u for u in await self.profiles.user_ids() if u not in deleted]
+        remaining = sorted(people - set(inactive))
         verdicts = await self._check(remaining)
         gone = [u for u, active in verdicts.items() if active is False]
         held = 0
@@ -115,6 +123,19 @@ class RetentionService:
             log.info("retention: %d purpose rooms of deleted coffee, break or crisis rows", rooms)
         await self.privacy.checkpoint()
         return result
+
+    async def _last_seen(self, people: set[str], now: datetime) -> dict[str, float]:
+        """Per person: the last activity, or the creation of a profile nobody used; people
+        with neither get `now` recorded as the start of their clock."""
+        last = await self.activity.last_seen(people)
+        for user_id, seen in (await self.profiles.last_seen()).items():
+            if user_id in people:
+                last[user_id] = max(seen, last.get(user_id, seen))
+        unseen = sorted(people - set(last))
+        if unseen:
+            await self.activity.note_first_seen(unseen, now.timestamp())
+            last.update(dict.fromkeys(unseen, now.timestamp()))
+        return last
 
     async def _check(self, user_ids: list[str]) -> dict[str, bool | None]:
         if not user_ids:

@@ -23,7 +23,7 @@ from bot.domain.profile_fields import (
     parse_tasks,
     parse_topics,
 )
-from bot.services.staff_csv_checks import check_matrix_id, choice_problem, generic_problem
+from bot.services.staff_csv_checks import check_matrix_id, choice_problem, generic_problem, shown
 
 COLUMNS = ("matrix_id", "name", "department", "municipality", "tasks", "topics")
 HEADER_ALIASES: dict[str, str] = {
@@ -55,15 +55,26 @@ TARGET = {
 
 
 class StaffFileError(Exception):
-    """The file as a whole cannot be read (encoding, header)."""
+    """The file as a whole cannot be read (encoding, header). The message quotes the file
+    with control characters escaped (it goes to a terminal)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(shown(message))
 
 
 @dataclass(frozen=True)
 class RowProblem:
+    """One problem of a row. `problem` and `fix` quote cells of the file: control
+    characters in them are escaped here, whichever check wrote them (S-18)."""
+
     line: int
     column: str
     problem: str
     fix: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "problem", shown(self.problem))
+        object.__setattr__(self, "fix", shown(self.fix))
 
     def __str__(self) -> str:
         return f"line {self.line}, column {self.column}: {self.problem} Fix: {self.fix}"
@@ -137,8 +148,10 @@ def parse_staff_csv(data: bytes, directory: DirectoryConfig, allowed: list[str])
                 )
             if unknown:
                 parsed.warnings.append(
-                    f"line {start}: ignoring unknown column(s) {', '.join(unknown)} "
-                    f"(known: {', '.join(COLUMNS)})."
+                    shown(
+                        f"line {start}: ignoring unknown column(s) {', '.join(unknown)} "
+                        f"(known: {', '.join(COLUMNS)})."
+                    )
                 )
             continue
         parsed.data_rows += 1

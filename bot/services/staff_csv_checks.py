@@ -13,6 +13,23 @@ _LOCALPART = re.compile(r"^[a-z0-9._=\-/+]+$")
 _EMAIL = re.compile(r"^[^@\s:]+@[^@\s:]+\.[A-Za-z]{2,}$")
 
 
+def shown(text: str) -> str:
+    """Text for the operator's terminal: every character that is not printable (ESC, BEL,
+    other controls, bidi overrides, zero-width and line separators) as an escape such as
+    `\\x1b`, never raw, so a cell of the HR file cannot erase lines of the problem list or
+    set the window title (review finding S-18)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def check_matrix_id(raw: str, allowed: list[str]) -> str | tuple[str, str]:
     """The Matrix ID, or (problem, fix)."""
     value = raw.strip()

@@ -7,6 +7,10 @@ second time. Imported people are not enrolled in anything (coffee off, never con
 until they confirm themselves in chat. A profile the person already manages in chat is
 never overwritten; the file only fills its empty fields. Every problem is reported with
 its line, column, what is wrong and how to fix it; rows with problems are skipped.
+
+The import may run while the bot runs (review finding S-08): it writes in short
+transactions of `BATCH_ROWS` rows with a pause between them, so the bot's own writes get
+SQLite's lock in between; the dry run only reads and takes no write lock at all.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ from bot.services.staff_csv import StaffFileError, StaffRow, parse_staff_csv
 from bot.services.vectors import VectorService
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
+
+# Rows per write transaction: about 0.15 s of holding the lock.
+BATCH_ROWS = 200
+# Between two batches the lock is free this long, longer than the 100 ms SQLite's busy
+# handler sleeps between its tries, so a waiting bot takes it.
+BATCH_PAUSE_S = 0.15
 
 
 @dataclass
@@ -56,29 +66,52 @@ def changes_for(existing: Profile | None, row: StaffRow) -> dict[str, Any]:
 
 
 async def apply_import(
-    db: Database, rows: list[StaffRow], now: datetime, *, dry_run: bool
+    db: Database,
+    rows: list[StaffRow],
+    now: datetime,
+    *,
+    dry_run: bool,
+    batch_rows: int = BATCH_ROWS,
+    pause_s: float = BATCH_PAUSE_S,
 ) -> ImportSummary:
+    """Upsert `rows`. Each batch of `batch_rows` is one transaction (a crash keeps the
+    batches before it; running the file again completes it, the import is idempotent).
+    A dry run reads only, outside any transaction."""
     repo = ProfileRepository(db)
     summary = ImportSummary()
-    async with db.transaction():
-        for row in rows:
-            existing = await repo.get(row.user_id)
-            changes = changes_for(existing, row)
-            if existing is None:
-                summary.created += 1
-            elif not changes:
-                summary.unchanged += 1
-                continue
-            else:
-                summary.updated += 1
-                if existing.confirmed:
-                    summary.filled_only += 1
-            if dry_run:
-                continue
-            if existing is None:
-                await repo.create(row.user_id, now, source="import", confirmed=False)
-            await repo.update(row.user_id, now, **changes)
+    for start in range(0, len(rows), batch_rows):
+        batch = rows[start : start + batch_rows]
+        if dry_run:
+            for row in batch:
+                await _import_row(repo, row, now, summary, write=False)
+            continue
+        if start:
+            await asyncio.sleep(pause_s)  # let the running bot in
+        async with db.transaction():
+            for row in batch:
+                await _import_row(repo, row, now, summary, write=True)
     return summary
+
+
+async def _import_row(
+    repo: ProfileRepository, row: StaffRow, now: datetime, summary: ImportSummary, *, write: bool
+) -> None:
+    existing = await repo.get(row.user_id)
+    changes = changes_for(existing, row)
+    if existing is None:
+        summary.created += 1
+    elif not changes:
+        summary.unchanged += 1
+        return
+    else:
+        summary.updated += 1
+        if existing.confirmed:
+            summary.filled_only += 1
+    if not write:
+        return
+    if existing is None:
+        await repo.create(row.user_id, now, source="import", confirmed=False)
+    await repo.update(row.user_id, now, **changes)
 
 
 async def encode_profiles(config: Config, db: Database, out: Callable[[str], None]) -> None:

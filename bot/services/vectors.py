@@ -186,6 +186,9 @@ class VectorService:
         """Vectors are numbers derived from the texts exported elsewhere; say which exist."""
         return {"computed_for": await self.store.count_of_user(user_id)}
 
+    async def user_ids(self) -> set[str]:
+        return await self.store.user_ids()
+
     async def forget(self, user_id: str) -> None:
         await self.store.forget_user(user_id)
 

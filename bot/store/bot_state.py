@@ -6,6 +6,12 @@ import time
 
 from bot.store.db import Database
 
+SYNC_TOKEN = "next_batch"
+# When the sync request that returned the stored token was sent (ms since the epoch, the
+# bot's clock). Everything the token does not cover happened after it: the back-fill after
+# downtime never goes further back than this (review finding S-09).
+SYNC_TOKEN_AT = "next_batch_at_ms"
+
 
 class BotState:
     def __init__(self, db: Database) -> None:
@@ -21,6 +27,18 @@ class BotState:
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    async def save_sync_position(self, token: str, at_ms: int) -> None:
+        """The sync token and when it was asked for, together."""
+        async with self.db.transaction():
+            await self.set(SYNC_TOKEN, token)
+            await self.set(SYNC_TOKEN_AT, str(at_ms))
+
+    async def sync_position(self) -> tuple[str | None, int | None]:
+        """The stored sync token and when it was asked for (None: before the first sync,
+        or stored by a version that did not keep the time)."""
+        at = await self.get(SYNC_TOKEN_AT)
+        return await self.get(SYNC_TOKEN), None if at is None else int(at)
 
     async def delete(self, key: str) -> None:
         await self.db.execute("DELETE FROM bot_state WHERE key = ?", (key,))

@@ -237,6 +237,17 @@ class CoffeeBreakStore:
             "breaks": result_breaks,
         }
 
+    async def user_ids(self) -> set[str]:
+        """Everybody with a row here (retention judges them, review finding S-06)."""
+        rows = await self.db.fetchall(
+            "SELECT user_id FROM coffee_break_offers "
+            "UNION SELECT user_a FROM coffee_breaks WHERE user_a IS NOT NULL "
+            "UNION SELECT user_b FROM coffee_breaks WHERE user_b IS NOT NULL "
+            "UNION SELECT user_a FROM coffee_break_ties WHERE user_a IS NOT NULL "
+            "UNION SELECT user_b FROM coffee_break_ties WHERE user_b IS NOT NULL"
+        )
+        return {str(r[0]) for r in rows}
+
     async def forget(self, user_id: str, keep_places: Iterable[str] = ()) -> None:
         """Offers go; in breaks and ties the person becomes a placeholder (the same
         convention as the coffee matches, one placeholder for all of the person's rows),

@@ -62,6 +62,14 @@ class CoffeePersonalData:
         ]
         return out
 
+    async def user_ids(self) -> set[str]:
+        """Everybody with a row here (retention judges them, review finding S-06)."""
+        rows = await self.db.fetchall(
+            "SELECT person FROM coffee_members UNION SELECT person FROM coffee_pause_questions "
+            "UNION SELECT requested_by FROM coffee_requests"
+        )
+        return {str(r[0]) for r in rows}
+
     async def forget(self, person: str, keep_places: Iterable[str] = ()) -> None:
         """Replace the person by a placeholder in every group they were in.
 

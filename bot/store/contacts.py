@@ -75,6 +75,11 @@ class ContactStore:
         )
         return [_contact(r) for r in rows]
 
+    async def all(self) -> list[StoredContact]:
+        """Every contact, expired or not (the texts whose vectors are kept)."""
+        rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM crisis_contacts ORDER BY id")
+        return [_contact(r) for r in rows]
+
     async def confirmed_before(self, before: float) -> list[StoredContact]:
         rows = await self.db.fetchall(
             f"SELECT {_COLUMNS} FROM crisis_contacts WHERE confirmed_at < ? ORDER BY id",
@@ -137,6 +142,13 @@ class ContactStore:
             "updated_at = excluded.updated_at",
             (user_id, window_text, at),
         )
+
+    async def user_ids(self) -> set[str]:
+        """Everybody with a row here (retention judges them, review finding S-06)."""
+        rows = await self.db.fetchall(
+            "SELECT user_id FROM crisis_contacts UNION SELECT user_id FROM crisis_availability"
+        )
+        return {str(r[0]) for r in rows}
 
     async def forget(self, user_id: str) -> None:
         async with self.db.transaction() as conn:

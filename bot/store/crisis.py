@@ -11,6 +11,9 @@ from bot.domain.crisis import Answer, Asked, RequestState, Timing
 from bot.store.db import Database
 
 FORMER_PREFIX = "~former-"
+# Detail of the "created" event of a request made outside its status room (in a DM): the
+# requester gets the replies by DM.
+ASKED_IN_DM = "dm"
 
 
 def is_former(person: str | None) -> bool:
@@ -230,6 +233,23 @@ class CrisisStore:
         )
         return [TimelineEntry(float(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
+    async def asked_in_dm(self, request_id: str) -> bool:
+        """Whether the request was made outside its status room (see `ASKED_IN_DM`)."""
+        row = await self.db.fetchone(
+            "SELECT detail FROM crisis_timeline WHERE request_id = ? AND kind = 'created' "
+            "ORDER BY id LIMIT 1",
+            (request_id,),
+        )
+        return row is not None and row[0] == ASKED_IN_DM
+
+    async def active_texts(self) -> dict[str, tuple[str | None, str]]:
+        """Request ID -> (requester, text) of every active request (the texts whose vectors
+        are kept)."""
+        rows = await self.db.fetchall(
+            "SELECT id, requester, text FROM crisis_requests WHERE active = 1"
+        )
+        return {str(r[0]): (r[1], str(r[2])) for r in rows}
+
     async def asked_detail(self, request_id: str, person: str) -> str | None:
         """The contact (`organisation | sector`) a person was asked for."""
         row = await self.db.fetchone(
@@ -270,6 +290,14 @@ class CrisisStore:
             (user_id, user_id),
         )
         return [_request(r) for r in rows]
+
+    async def user_ids(self) -> set[str]:
+        """Everybody with a row here (retention judges them, review finding S-06)."""
+        rows = await self.db.fetchall(
+            "SELECT requester FROM crisis_requests WHERE requester IS NOT NULL "
+            "UNION SELECT person FROM crisis_timeline WHERE person IS NOT NULL"
+        )
+        return {str(r[0]) for r in rows}
 
     async def replace_person(
         self, request_id: str, user_id: str, label: str, state: RequestState, text: str | None

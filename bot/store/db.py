@@ -4,6 +4,12 @@ All access is serialised through one lock: a transaction spans awaits, and witho
 lock another coroutine's statements would land inside it on the shared connection.
 A transaction opened while one is already running in the same task joins it, so a
 command handler can wrap its service calls and its replies into one atomic unit.
+
+Another process may hold SQLite's write lock for a while (`flurfunk import-staff` while the
+bot runs). SQLite waits `busy_timeout` for it; after that `BEGIN IMMEDIATE` and reads
+outside a transaction are tried again with jittered backoff for up to `busy_retry_s`, and
+only then fail with `StoreBusy` (review finding S-08). The error is recognised by SQLite's
+error code (SQLITE_BUSY, SQLITE_LOCKED and their extended codes), never by its text.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ import asyncio
 import contextvars
 import logging
 import os
+import random
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -34,6 +42,22 @@ class DatabaseTooNew(RuntimeError):
 
 class StoreUnavailable(RuntimeError):
     """The store cannot be written (disk full, read-only file, I/O error)."""
+
+
+class StoreBusy(RuntimeError):
+    """Another process held the database lock longer than `Database.busy_retry_s`.
+
+    Not a fault of the store (no read-only mode): what failed can simply be tried again
+    later; the sync loop and the outbox sender do so on their next round."""
+
+
+T = TypeVar("T")
+# SQLite's own wait for a lock, per attempt (PRAGMA busy_timeout).
+BUSY_TIMEOUT_MS = 5_000
+# How long a transaction (or a read) keeps trying while another process holds the lock,
+# in total: `import-staff` writes in short batches, so the bot gets in between two.
+BUSY_RETRY_S = 30.0
+_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 # Fault injection for the hardening tests (tests/fault): while the file named by this
@@ -74,10 +98,18 @@ def _statements(script: str) -> Iterable[str]:
 
 
 class Database:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        busy_retry_s: float = BUSY_RETRY_S,
+    ) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self.busy_timeout_ms = busy_timeout_ms
+        self.busy_retry_s = busy_retry_s
         # False from the first failed write until `probe()` succeeds again; whoever runs
         # the bot (bot.chat.readonly) is told through `on_unavailable`.
         self.writable = True
@@ -94,7 +126,7 @@ class Database:
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=NORMAL",
             "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=5000",
+            f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}",
             # Deleted personal data must not linger in free pages of the file.
             "PRAGMA secure_delete=ON",
         ):
@@ -113,8 +145,10 @@ class Database:
         return self._conn
 
     async def schema_version(self) -> int:
-        await self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+        await self._patiently(
+            lambda: self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+            )
         )
         async with self.conn.execute("SELECT MAX(version) FROM schema_version") as cur:
             row = await cur.fetchone()
@@ -133,14 +167,16 @@ class Database:
             if version <= current:
                 continue
             log.info("applying migration %s", name)
-            await self.conn.execute("BEGIN IMMEDIATE")
+            await self._begin()
             try:
                 for statement in _statements(sql):
                     await self.conn.execute(statement)
                 await self.conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
                 await self.conn.execute("COMMIT")
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                # SQLITE_FULL/IOERR may have rolled back already (S-23): the guarded
+                # rollback keeps the real error instead of "no transaction is active".
+                await self._rollback()
                 raise
 
     @asynccontextmanager
@@ -153,7 +189,7 @@ class Database:
             token = _in_transaction.set(True)
             try:
                 self._fault_point()
-                await self.conn.execute("BEGIN IMMEDIATE")
+                await self._begin()
                 try:
                     yield self.conn
                     await self.conn.execute("COMMIT")
@@ -170,6 +206,35 @@ class Database:
                 raise
             finally:
                 _in_transaction.reset(token)
+
+    async def _begin(self) -> None:
+        await self._patiently(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+
+    async def _patiently(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`attempt()` (one statement, safe to repeat) until no other process holds the
+        lock: jittered backoff between tries, `StoreBusy` after `busy_retry_s` in all."""
+        deadline = time.monotonic() + self.busy_retry_s
+        pause = 0.05
+        tries = 0
+        while True:
+            try:
+                return await attempt()
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+                tries += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    log.warning(
+                        "the database stayed locked by another process for %.0f s (%d tries)",
+                        self.busy_retry_s,
+                        tries,
+                    )
+                    raise StoreBusy(f"database is locked by another process: {exc}") from exc
+                if tries == 1:
+                    log.info("the database is locked by another process, waiting")
+            await asyncio.sleep(min(left, pause * random.uniform(0.5, 1.0)))
+            pause = min(pause * 2, 1.0)
 
     async def _rollback(self) -> None:
         # SQLITE_FULL and SQLITE_IOERR may have rolled back already; a failed COMMIT may
@@ -198,18 +263,31 @@ class Database:
                     "INSERT INTO bot_state (key, value) VALUES ('store_probe', '1') "
                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
                 )
-        except StoreUnavailable:
+        except (StoreUnavailable, StoreBusy):
             return False
         self.writable = True
         return True
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._read(), self.conn.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        async def attempt() -> list[aiosqlite.Row]:
+            async with self.conn.execute(sql, tuple(params)) as cur:
+                return list(await cur.fetchall())
+
+        return await self._query(attempt)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self._read(), self.conn.execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+        async def attempt() -> aiosqlite.Row | None:
+            async with self.conn.execute(sql, tuple(params)) as cur:
+                return await cur.fetchone()
+
+        return await self._query(attempt)
+
+    async def _query(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        if _in_transaction.get():
+            # Inside our own transaction: its errors are classified when it ends.
+            return await attempt()
+        async with self._lock:
+            return await self._patiently(attempt)
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One statement in its own transaction (or the caller's); returns rowcount."""
@@ -217,17 +295,22 @@ class Database:
             cur = await conn.execute(sql, tuple(params))
             return cur.rowcount
 
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[None]:
-        if _in_transaction.get():
-            yield
-            return
-        async with self._lock:
-            yield
+
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED (with any extended code): another connection holds the
+    lock, and trying again later may work. By error code only, never by message text."""
+    return _primary_code(exc) in _BUSY_CODES
 
 
 def _classify(exc: sqlite3.OperationalError) -> Exception:
     message = str(exc).lower()
+    if is_busy(exc):
+        return StoreBusy(message)
     code = getattr(exc, "sqlite_errorcode", None)
     write_failures = {
         sqlite3.SQLITE_FULL,

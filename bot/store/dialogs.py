@@ -70,6 +70,10 @@ class DialogRepository:
         found = [await self.get(user_id, str(r[0])) for r in rows]
         return [d for d in found if d is not None]
 
+    async def user_ids(self) -> set[str]:
+        """Everybody with a row here (retention judges them, review finding S-06)."""
+        return {str(r[0]) for r in await self.db.fetchall("SELECT DISTINCT user_id FROM dialogs")}
+
     async def delete_older_than(self, cutoff: datetime) -> int:
         """Dialogs nobody answered for long: their half-given answers are not kept."""
         return await self.db.execute(

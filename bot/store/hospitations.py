@@ -224,6 +224,19 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs):
             (host,),
         )
 
+    async def user_ids(self) -> set[str]:
+        """Everybody with a row here (retention judges them, review finding S-06)."""
+        rows = await self.db.fetchall(
+            "SELECT host FROM hospitation_offers WHERE host IS NOT NULL "
+            "UNION SELECT user_id FROM hospitation_seats "
+            "UNION SELECT user_id FROM hospitation_wishes "
+            "UNION SELECT user_id FROM hospitation_dialogs "
+            "UNION SELECT user_id FROM hospitation_feedback "
+            "UNION SELECT host FROM hospitation_ties WHERE host IS NOT NULL "
+            "UNION SELECT participant FROM hospitation_ties WHERE participant IS NOT NULL"
+        )
+        return {str(r[0]) for r in rows}
+
     async def forget_participant(self, user_id: str) -> None:
         """Seats, feedback and tie entries of a forgotten person (run after the seats of
         upcoming offers were cancelled properly, so waiting people moved up)."""

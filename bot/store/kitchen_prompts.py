@@ -148,6 +148,14 @@ class PromptStore:
         )
         return [{"id": r[0], "text": r[1], "status": r[2], "suggested_at": r[3]} for r in rows]
 
+    async def user_ids(self) -> set[str]:
+        """Everybody with a row here (retention judges them, review finding S-06)."""
+        rows = await self.db.fetchall(
+            "SELECT suggested_by FROM kitchen_suggestions WHERE suggested_by IS NOT NULL "
+            "UNION SELECT decided_by FROM kitchen_suggestions WHERE decided_by IS NOT NULL"
+        )
+        return {str(r[0]) for r in rows}
+
     async def forget(self, user_id: str) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(

@@ -21,7 +21,7 @@ __all__ = ["Profile", "ProfileRepository", "from_epoch", "to_epoch"]
 _COLUMNS = (
     "p.id, p.user_id, p.display_name, p.department, p.municipality, p.tasks, p.topics, "
     "p.languages, p.availability, p.coffee, p.coffee_paused_until, p.confirmed, p.source, "
-    "p.created_at, p.updated_at, p.last_seen_at, p.onboarded_at, l.language"
+    "p.created_at, p.updated_at, p.last_seen_at, p.onboarded_at, l.language, p.findable"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM profiles p LEFT JOIN language_choice l ON l.user_id = p.user_id"
 # Columns `update` may change, with how a Python value is stored.
@@ -39,6 +39,7 @@ _WRITABLE = {
     "source": "text",
     "last_seen_at": "time",
     "onboarded_at": "time",
+    "findable": "bool",
 }
 
 
@@ -87,6 +88,7 @@ def _row(row: aiosqlite.Row) -> Profile:
         last_seen_at=from_epoch(row[15]),
         onboarded_at=from_epoch(row[16]),
         ui_language=row[17],
+        findable=bool(row[18]),
     )
 
 
@@ -158,6 +160,13 @@ class ProfileRepository:
         )
         return [str(r[0]) for r in rows]
 
+    async def last_seen(self) -> dict[str, float]:
+        """Per profile: the last command, or (never seen) the profile's creation."""
+        rows = await self.db.fetchall(
+            "SELECT user_id, COALESCE(last_seen_at, created_at) FROM profiles"
+        )
+        return {str(r[0]): float(r[1]) for r in rows}
+
     async def count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM profiles")
         return int(row[0]) if row else 0
@@ -218,7 +227,7 @@ class ProfileRepository:
             value = row[key]
             if key in ("topics", "languages"):
                 value = json.loads(value)
-            elif key in ("coffee", "confirmed"):
+            elif key in ("coffee", "confirmed", "findable"):
                 value = bool(value)
             elif key.endswith("_at") or key.endswith("_until"):
                 stamp = from_epoch(value)

@@ -4,6 +4,11 @@ A purpose room's `invitees` name the people invited at creation. They are kept o
 the room is ready (everyone in its member list, see `bot.chat.sender`), are removed by
 `!vergessen`, and the row itself goes once the feature row it was made for is gone
 (review finding S-02).
+
+A room upgrade the bot followed is recorded as `bot_state` `upgraded:<old room>` = the new
+room. DMs and purpose rooms are moved to the new room in the store; rooms named in the
+config (crisis room, admin room, announcement and kitchen rooms) are mapped through
+`RoomUpgrades` wherever the bot uses them (review finding S-24).
 """
 
 from __future__ import annotations
@@ -42,14 +47,41 @@ PURPOSE_OWNERS: dict[str, tuple[str, str]] = {
         "UNION SELECT 'crisis:' || request_id FROM crisis_timeline "
         "WHERE kind = 'connected' AND person = ?1",
     ),
+    # Colleague-search introductions: "intro:<id>", the requester and the person asked.
+    "intro:": (
+        "SELECT 1 FROM introductions i "
+        f"WHERE i.id = CAST(substr(purpose_rooms.key, {len('intro:') + 1}) AS INTEGER)",
+        "SELECT 'intro:' || id FROM introductions WHERE ?1 IN (requester, target)",
+    ),
 }
 # The person `?1` is one of the invitees (the whole ID: no prefix, no LIKE wildcards).
 _HAS_INVITEE = "EXISTS (SELECT 1 FROM json_each(purpose_rooms.invitees) j WHERE j.value = ?1)"
+UPGRADED = "upgraded:"
+
+
+class RoomUpgrades:
+    """Which room replaced which (old -> new), in memory: the role check and the sender
+    look rooms up without waiting for the store."""
+
+    def __init__(self) -> None:
+        self._replacement: dict[str, str] = {}
+
+    def note(self, old_room_id: str, new_room_id: str) -> None:
+        self._replacement[old_room_id] = new_room_id
+
+    def current(self, room_id: str) -> str:
+        """The room that replaces `room_id` now (after any number of upgrades)."""
+        seen = {room_id}
+        while (newer := self._replacement.get(room_id)) is not None and newer not in seen:
+            seen.add(newer)
+            room_id = newer
+        return room_id
 
 
 class RoomDirectory:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, upgrades: RoomUpgrades | None = None) -> None:
         self.db = db
+        self.upgrades = upgrades or RoomUpgrades()
 
     async def dm_room(self, user_id: str) -> str | None:
         row = await self.db.fetchone("SELECT room_id FROM dm_rooms WHERE user_id = ?", (user_id,))
@@ -69,8 +101,12 @@ class RoomDirectory:
     async def forget_dm(self, user_id: str) -> None:
         await self.db.execute("DELETE FROM dm_rooms WHERE user_id = ?", (user_id,))
 
+    async def dm_user_ids(self) -> set[str]:
+        return {str(r[0]) for r in await self.db.fetchall("SELECT user_id FROM dm_rooms")}
+
     async def replace_room(self, old_room_id: str, new_room_id: str) -> None:
-        """A room was upgraded: everything that pointed at the old room follows."""
+        """A room was upgraded: everything that pointed at the old room follows, and the
+        upgrade is recorded (`upgraded_to`, `upgrades`)."""
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE dm_rooms SET room_id = ? WHERE room_id = ?", (new_room_id, old_room_id)
@@ -79,6 +115,29 @@ class RoomDirectory:
                 "UPDATE purpose_rooms SET room_id = ? WHERE room_id = ?",
                 (new_room_id, old_room_id),
             )
+            await conn.execute(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (UPGRADED + old_room_id, new_room_id),
+            )
+        self.upgrades.note(old_room_id, new_room_id)
+
+    async def upgraded_to(self, old_room_id: str) -> str | None:
+        """The room that replaced `old_room_id` when the bot followed its upgrade."""
+        row = await self.db.fetchone(
+            "SELECT value FROM bot_state WHERE key = ?", (UPGRADED + old_room_id,)
+        )
+        return None if row is None else str(row[0])
+
+    async def load_upgrades(self) -> RoomUpgrades:
+        """Read every recorded upgrade into `upgrades` (once at start)."""
+        rows = await self.db.fetchall(
+            "SELECT key, value FROM bot_state WHERE substr(key, 1, ?) = ?",
+            (len(UPGRADED), UPGRADED),
+        )
+        for key, value in rows:
+            self.upgrades.note(str(key)[len(UPGRADED) :], str(value))
+        return self.upgrades
 
     async def purpose_room(self, key: str) -> str | None:
         row = await self.db.fetchone("SELECT room_id FROM purpose_rooms WHERE key = ?", (key,))
@@ -131,6 +190,13 @@ class RoomDirectory:
             }
             for r in rows
         ]
+
+    async def invitee_ids(self) -> set[str]:
+        """Everybody on an invitee list (rooms not ready yet)."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT j.value FROM purpose_rooms, json_each(purpose_rooms.invitees) j"
+        )
+        return {str(r[0]) for r in rows}
 
     async def forget_invitee(self, user_id: str) -> None:
         """Take the person (the whole ID, exactly) off every invitee list (`!vergessen`)."""

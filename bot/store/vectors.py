@@ -104,5 +104,12 @@ class VectorStore:
         )
         return {str(r["kind"]): int(r["n"]) for r in rows}
 
+    async def user_ids(self) -> set[str]:
+        """Everybody with a row here (retention judges them, review finding S-06)."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT user_id FROM text_vectors WHERE user_id IS NOT NULL"
+        )
+        return {str(r[0]) for r in rows}
+
     async def forget_user(self, user_id: str) -> None:
         await self.db.execute("DELETE FROM text_vectors WHERE user_id = ?", (user_id,))

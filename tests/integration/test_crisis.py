@@ -156,7 +156,16 @@ async def test_tier_one_reaction_connects_others_told_and_protocol(
     await chief.send_text(room_id, "!werkennt Wer kennt jemanden bei der Tafel? Lebensmittel nötig")
     rid = await request_id_from_status(chief, bot, room_id, "Lebensmittel")
     asked = await who_was_asked(bridges, bot, rid, expected=2)
-    assert asked == [0, 1]  # the logistics contact does not fit
+    assert asked == [0, 1]  # the logistics contact fits least: it would only come later
+    # The reply in the crisis room names the organisations tier 1 reaches, never the people.
+    routed = await chief.wait_for_message(
+        room_id,
+        sender=bot.user_id,
+        predicate=lambda m: rid in m.body and "Zuerst frage ich" in m.body,
+        timeout=TIMEOUT,
+    )
+    assert "Tafel Dresden (Soziale Träger)" in routed.body and "Lagezentrum" in routed.body
+    assert not any(u.user_id in routed.body for u, _ in bridges)
     (anna, anna_room), (ben, ben_room) = bridges[0], bridges[1]
     ask = await anna.wait_for_message(anna_room, is_ask(rid), sender=bot.user_id, timeout=TIMEOUT)
     assert "Lagezentrum" in ask.body and "Krisenstab" in ask.body and "Tafel Dresden" in ask.body
@@ -334,3 +343,50 @@ async def test_refusals_for_staff_and_for_personal_data(
     await command(eve, bot, dm, f"!kontakt löschen {match.group(0)}", "gelöscht")
     # Nothing was started: no status message in the crisis room.
     await command(chief, bot, room_id, "!anfragen", "keine Anfrage")
+
+
+def contact_vectors(bot: BotProcess) -> int:
+    with sqlite3.connect(f"file:{bot.database}?mode=ro", uri=True, timeout=30) as db:
+        row = db.execute("SELECT COUNT(*) FROM text_vectors WHERE kind = 'contact'").fetchone()
+    return int(row[0])
+
+
+async def test_a_request_by_meaning_reaches_the_right_bridge(
+    make_bot: MakeBot, make_user: MakeUser, bridge_factory: Callable[..., Any]
+) -> None:
+    """No word of the request is in any contact; its meaning picks the haulage firm."""
+    chief = await make_user("chief")
+    room_id = await crisis_room(chief)
+    # Sectors without descriptions, so not even a description shares a word with the request.
+    sectors = ["Soziale Träger", "Logistik", "Wohnungslosenhilfe", "Gesundheitswesen"]
+    bot = await start_bot_in_crisis_room(make_bot, chief, room_id, tier1_size=1, sectors=sectors)
+    bridges = list(
+        await asyncio.gather(
+            bridge_factory(bot, "anna", "Tafel Dresden | Soziale Träger"),
+            bridge_factory(bot, "ben", "Spedition Kühne | Logistik"),
+            bridge_factory(bot, "cem", "Bahnhofsmission Dresden | Wohnungslosenhilfe"),
+            bridge_factory(bot, "dora", "Uniklinik Dresden | Gesundheitswesen"),
+        )
+    )
+    # Declaring a contact wakes the encoding; wait until all four are encoded.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while contact_vectors(bot) < len(bridges):
+        assert loop.time() < deadline, "the contacts were not encoded"
+        await asyncio.sleep(0.1)
+
+    await chief.send_text(room_id, "!werkennt Kühlfahrzeug für Impfstoff benötigt")
+    rid = await request_id_from_status(chief, bot, room_id, "Kühlfahrzeug")
+    assert await who_was_asked(bridges, bot, rid, expected=1) == [1]
+    ben, ben_room = bridges[1]
+    ask = await ben.wait_for_message(ben_room, is_ask(rid), sender=bot.user_id, timeout=TIMEOUT)
+    assert "Spedition Kühne" in ask.body and "Kühlfahrzeug" in ask.body
+    routed = await chief.wait_for_message(
+        room_id,
+        sender=bot.user_id,
+        predicate=lambda m: rid in m.body and "Zuerst frage ich" in m.body,
+        timeout=TIMEOUT,
+    )
+    assert "Spedition Kühne (Logistik)" in routed.body and ben.user_id not in routed.body
+    await asyncio.sleep(1)
+    assert [ask_count(u, bot, room, rid) for u, room in bridges] == [0, 1, 0, 0]

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from bot.chat.cross_signing import Keys, SigningKey, decode_recovery_key
+from bot.chat.cross_signing import RECOVERY_FILE, Keys, SigningKey, decode_recovery_key
 
 from .bot_process import BotProcess
 from .conftest import MakeBot, MakeUser
@@ -78,7 +78,12 @@ def log_text(bot: BotProcess) -> str:
 
 
 def recovery_key(bot: BotProcess) -> str:
-    [found] = re.findall(r"RECOVERY KEY.*?\n\n    ([1-9A-HJ-NP-Za-km-z ]+)\n", log_text(bot), re.S)
+    """From the 0600 file of the data directory; the log names only the file (S-17)."""
+    path = bot.database.parent / RECOVERY_FILE
+    assert str(path) in log_text(bot)
+    assert path.stat().st_mode & 0o777 == 0o600
+    [found] = re.findall(r"\n\n    ([1-9A-HJ-NP-Za-km-z ]+)\n", path.read_text())
+    assert found not in log_text(bot)
     return str(found)
 
 

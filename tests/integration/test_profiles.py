@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -275,14 +274,6 @@ async def deactivate(admin: MatrixUser, user_id: str, *, erase: bool) -> None:
     assert status == 200, data
 
 
-async def until_equal(check: Callable[[], Any], expected: object, within: float = 20) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while (value := await check()) != expected:
-        assert loop.time() < deadline, f"still {value!r}, expected {expected!r}"
-        await asyncio.sleep(0.2)
-
-
 async def test_how_synapse_shows_deactivated_accounts(
     synapse: LocalSynapse, make_user: MakeUser, tmp_path: Path
 ) -> None:
@@ -293,13 +284,12 @@ async def test_how_synapse_shows_deactivated_accounts(
     dm = await observer.open_dm(kept.user_id)
     await kept.wait_for_room(dm)
 
-    async def dm_room_of(user_id: str) -> str | None:
-        return dm if user_id == kept.user_id else None
-
-    accounts = MatrixAccounts(observer.client, dm_room_of)
+    accounts = MatrixAccounts(observer.client)
+    with_admin_api = MatrixAccounts(admin.client, admin_api=True)
     profile_path = "/_matrix/client/v3/profile/{}"
     assert await accounts.is_active(kept.user_id) is True
     assert await accounts.is_active(erased.user_id) is True
+    assert await with_admin_api.is_active(kept.user_id) is True
     assert await accounts.is_active(f"@{unique_localpart('never')}:{synapse.server_name}") is False
 
     await deactivate(admin, erased.user_id, erase=True)
@@ -309,13 +299,15 @@ async def test_how_synapse_shows_deactivated_accounts(
     # Synapse deletes the profile row: "404 M_UNKNOWN No row found", as for an unknown user.
     assert status == 404, data
     assert await accounts.is_active(erased.user_id) is False
+    assert await with_admin_api.is_active(erased.user_id) is False
 
     await deactivate(admin, kept.user_id, erase=False)
-    # Synapse keeps the profile of an account deactivated without erasure ...
+    # Synapse keeps the profile of an account deactivated without erasure: an ordinary user
+    # cannot tell (no device and a left DM are no evidence, S-12); the admin API can.
     status, _ = await raw_request(observer.client, "GET", profile_path.format(quote(kept.user_id)))
     assert status == 200
-    # ... but deletes its devices and makes it leave our DM.
-    await until_equal(lambda: accounts.is_active(kept.user_id), False)
+    assert await accounts.is_active(kept.user_id) is True
+    assert await with_admin_api.is_active(kept.user_id) is False
 
 
 async def test_retention_job_deletes_deactivated_accounts(

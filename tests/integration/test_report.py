@@ -47,7 +47,8 @@ def seeded_name(name: str) -> str:
 
 
 async def seed_store(bot: BotProcess) -> None:
-    """Profiles and confirmed coffee breaks of the last days, written before the bot starts."""
+    """Profiles and confirmed coffee breaks of the last complete month (the default period:
+    whole months only, S-07), written before the bot starts."""
     db = Database(bot.database)
     await db.open()
     try:
@@ -63,7 +64,8 @@ async def seed_store(bot: BotProcess) -> None:
                 coffee=True,
             )
         breaks = CoffeeBreakStore(db)
-        when = (datetime.now(UTC) - timedelta(days=3)).timestamp()
+        first = datetime.now(UTC).replace(day=1, hour=12, minute=0, second=0, microsecond=0)
+        when = (first - timedelta(days=16)).replace(day=15).timestamp()
         for a, b in TIES:
             break_id = await breaks.add_break(seeded_id(a), seeded_id(b), 15, when, when + 600)
             item = await breaks.get_break(break_id)

@@ -76,6 +76,8 @@ EXPECTED: dict[str, tuple[tuple[str, str, str], str]] = {
     "start": (DM_ONLY, "!start"),
     "meinedaten": (DM_ONLY, "!meinedaten"),
     "vergessen": (DM_ONLY, "!vergessen"),
+    "suche": (DM_ONLY, "!suche Kita-Plätze vergeben"),
+    "vorstellen": (DM_ONLY, "!vorstellen 1"),
 }
 
 REFUSALS = {

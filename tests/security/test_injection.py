@@ -154,6 +154,7 @@ async def test_what_one_person_typed_is_escaped_for_everybody_else(tmp_path: Pat
         check(await harness.say(STAFF, dm(STAFF), f"!kontakt Tafel {PILL} | Soziale Träger"), STAFF)
         await harness.say(STAFF, dm(STAFF), "!kontakt Tafel Dresden | Soziale Träger")
         await harness.say(CRISIS, dm(CRISIS), f"!werkennt Wer kennt die Tafel? {LINK} @room")
+        await harness.services.crisis.tick()  # routes right after the commit, as the job does
         rows = await harness.db.fetchall(
             "SELECT key, payload FROM outbox WHERE action = 'message' ORDER BY id"
         )

@@ -21,6 +21,7 @@ from bot.config import Config, parse_config
 from bot.domain.dates import When
 from bot.domain.hospitation import OfferDraft, Seats
 from bot.i18n import Lang
+from bot.services.encoder import load_encoder
 from bot.services.hospitation_dialog import OfferDialog
 from bot.services.hospitation_followups import (
     HospitationFollowups,
@@ -29,9 +30,18 @@ from bot.services.hospitation_followups import (
 )
 from bot.services.hospitation_messages import PersonInfo, profile_lookup
 from bot.services.hospitation_privacy import HospitationData
+from bot.services.hospitation_vectors import (
+    WISH_MEANING_THRESHOLD,
+    offer_passage,
+    offer_source,
+    wish_scores,
+    wish_source,
+)
 from bot.services.hospitations import HospitationService
 from bot.services.ports import Say
+from bot.services.vectors import VectorService
 from bot.store.db import Database
+from bot.store.hospitation_rows import Offer, Wish
 
 from .fakes import RecordingMessenger, Sent
 
@@ -662,3 +672,111 @@ async def test_forgetting_a_host_through_every_owner_keeps_the_announcement_edit
         assert "findet leider nicht statt" in told[0]["content"]["body"]
     finally:
         await db.close()
+
+
+# -- wishes by meaning ---------------------------------------------------------------------
+
+BAU_OFFER = {"title": "Hospitation im Bauordnungsamt", "description": "Baugenehmigungen prüfen"}
+KITA_OFFER = {"title": "Hospitation in der Kita-Verwaltung", "description": None}
+
+
+def meaning_world(world: World) -> tuple[HospitationFollowups, VectorService]:
+    """The world's offers with vectors, as `install_hospitations` wires them."""
+    encoder = load_encoder()
+    assert encoder is not None, "the bundled model must load on the test machine"
+    vectors = VectorService(world.db, encoder)
+    vectors.add_source(offer_source(world.offers.store, world.offers.today))
+    vectors.add_source(wish_source(world.offers.store))
+    world.offers.texts_changed = vectors.wake
+    return HospitationFollowups(world.offers, vectors), vectors
+
+
+async def test_a_wish_meets_an_offer_by_meaning_not_by_its_words(world: World) -> None:
+    follow, vectors = meaning_world(world)
+    assert (await follow.add_wish(CEM, "Bauaufsicht"))[0] == "added"
+    bau = await world.offers.create_offer(ANNA, draft(**BAU_OFFER))  # host: Bauamt
+    kita = await world.offers.create_offer(BEN, draft(**KITA_OFFER))  # host: Jugendamt
+    # Not one word of the wish is in the offer: the words alone find nothing.
+    assert wish_score(offer_passage(bau), "Bauaufsicht") < world.offers.settings.wish_threshold
+    await follow.run_due()  # the offers' vectors are not stored yet: encoded right there
+    told = [s for s in world.messenger.sent if ":wish:" in s.effect_key]
+    assert [(s.target, s.effect_key) for s in told] == [(CEM, f"hosp:{bau.id}:wish:{CEM}")]
+    assert not [s for s in told if kita.id in s.effect_key]
+
+    # The refresh stores them with whose text they are (for `!meinedaten`/`!vergessen`).
+    await vectors.refresh()
+    rows = await world.db.fetchall("SELECT kind, owner, user_id FROM text_vectors ORDER BY 1, 2")
+    assert sorted((k, u) for k, _, u in rows) == [
+        ("offer", ANNA),
+        ("offer", BEN),
+        ("wish", CEM),
+    ]
+
+
+async def test_without_the_model_wishes_fall_back_to_words(world: World) -> None:
+    follow = HospitationFollowups(world.offers, VectorService(world.db, None))
+    await follow.add_wish(CEM, "Bauaufsicht")
+    await follow.add_wish(DORA, "Baugenehmigungen")
+    await world.offers.create_offer(ANNA, draft(**BAU_OFFER))
+    await follow.run_due()
+    assert [s.target for s in world.messenger.sent if ":wish:" in s.effect_key] == [DORA]
+
+
+# A handful of realistic pairs, written to measure `WISH_MEANING_THRESHOLD` (the full set
+# of 16 wishes x 8 offers is in docs/hospitations.md): fitting pairs score above it,
+# unrelated ones below.
+EXAMPLE_OFFERS = {
+    "bau": ("Hospitation im Bauordnungsamt", "Baugenehmigungen prüfen", "Bauordnungsamt"),
+    "kita": ("Hospitation in der Kita-Verwaltung", "Einblick in Platzvergabe und Elternbeiträge",
+             "Jugendamt"),
+    "gesund": ("Hospitation im Gesundheitsamt", "Infektionsschutz und Hygienekontrollen",
+               "Gesundheitsamt"),
+    "vergabe": ("Zentrale Vergabestelle", "Ausschreibungen vorbereiten und Angebote werten",
+                "Zentrale Vergabestelle"),
+    "it": ("Einen Tag im IT-Service", "Wie wir Arbeitsplätze einrichten und Tickets bearbeiten",
+           "Hauptamt"),
+}  # fmt: skip
+EXAMPLE_WISHES = {
+    "Bauaufsicht": "bau",
+    "Baugenehmigungen": "bau",
+    "Kinderbetreuung": "kita",
+    "Hygiene": "gesund",
+    "Ausschreibungen": "vergabe",
+    "Feuerwehr": None,
+    "Krisenmanagement": None,
+}
+
+
+async def test_the_meaning_threshold_separates_the_examples(world: World) -> None:
+    _, vectors = meaning_world(world)
+    offers = {
+        key: Offer(
+            id=f"H-{key[:4].upper()}",
+            host=ANNA,
+            host_name=None,
+            department=office,
+            municipality="Musterstadt",
+            title=title,
+            description=description,
+            when=When(DEC3, DEC3),
+            capacity=2,
+            status="open",
+            cancelled_by=None,
+            version=0,
+            created_at=0.0,
+        )
+        for key, (title, description, office) in EXAMPLE_OFFERS.items()
+    }
+    wishes = [Wish(i, BEN, area) for i, area in enumerate(EXAMPLE_WISHES)]
+    for key, offer in offers.items():
+        scores = await wish_scores(vectors, offer, wishes)
+        assert scores is not None
+        for wish in wishes:
+            fits = EXAMPLE_WISHES[wish.area] == key
+            assert (scores[wish.id] >= WISH_MEANING_THRESHOLD) == fits, (
+                wish.area,
+                key,
+                scores[wish.id],
+            )
+            if not fits:
+                assert scores[wish.id] < 0.1  # unrelated is about 0 after rescaling

@@ -6,6 +6,7 @@ name or free text in anything produced."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import struct
 import zipfile
@@ -22,6 +23,7 @@ from bot.__main__ import build_parser
 from bot.chat.render import Rendered
 from bot.config import Config, parse_config
 from bot.domain.crisis import RequestState
+from bot.domain.network.computation import network_report
 from bot.domain.network.periods import Period, PeriodError, month_period
 from bot.domain.network.report import NetworkReport
 from bot.domain.network.ties import OTHER
@@ -394,7 +396,13 @@ def assert_pictures_anonymous(report: NetworkReport) -> None:
 # -- the aggregates ----------------------------------------------------------------------
 
 
-async def test_exact_aggregates_of_the_seeded_month(db: Database) -> None:
+async def test_exact_aggregates_of_the_seeded_month(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The arithmetic, without suppressing counts below k (what the tests below check).
+    monkeypatch.setattr(
+        "bot.services.report.network_report", functools.partial(network_report, smallest_count=1)
+    )
     service, _ = make_service(db)
     report = await service.build(NOVEMBER)
     assert not report.suppressed
@@ -525,7 +533,9 @@ async def test_admin_request_posts_summary_and_two_pictures_once(db: Database) -
     assert "<table>" in document.html and "<td>Sonstige</td>" in document.html
     assert "Standesamt" in document.plain  # the isolated department is named
     assert "Soziale Träger (1)" in document.plain
-    assert "!admin bericht csv 2026-11" in document.plain
+    assert document.plain.endswith("!admin bericht csv")  # November is the default now
+    # Counts below k are suppressed (review finding S-07): 4 and 1 ties of the Bauamt.
+    assert "| Bauamt | 5 | 100 % | < 5 | < 5 | – | – |" in document.plain
     assert_anonymous(document.plain, "plain body")
     assert_anonymous(document.html, "HTML body")
     for image in sent[1:]:
@@ -577,7 +587,8 @@ async def test_english_and_csv_archive(db: Database) -> None:
     )
     by_unit = {row["unit"]: row for row in departments}
     assert set(by_unit) == {"Bauamt", "Kämmerei", "Ordnungsamt", "Standesamt", "Other"}
-    assert by_unit["Bauamt"]["ei_index"] == "0.600"
+    assert by_unit["Ordnungsamt"]["ei_index"] == "1.000"
+    assert (by_unit["Bauamt"]["external_ties"], by_unit["Bauamt"]["ei_index"]) == ("<5", "")
     assert by_unit["Standesamt"]["isolated"] == "1"
     assert by_unit["Kämmerei"]["participation_share"] == "0.714"
 
@@ -652,8 +663,10 @@ async def test_no_monthly_report_without_admin_room(tmp_path: Path) -> None:
 
 async def test_period_words_are_relative_to_the_clock(db: Database) -> None:
     service, _ = make_service(db)
-    assert service.parse_period(None) == Period("days", date(2026, 11, 4), date(2026, 12, 3))
+    assert service.parse_period(None) == NOVEMBER  # the last complete month
     assert service.parse_period("monat") == NOVEMBER
+    assert service.parse_period("2026-12") is PeriodError.RUNNING
+    assert service.parse_period("30") is PeriodError.WHOLE_MONTHS
     assert service.parse_period("quartal") == Period("quarter", date(2026, 7, 1), date(2026, 9, 30))
     assert service.parse_period("2027") is PeriodError.FUTURE
     assert service.parse_period("irgendwann") is PeriodError.UNREADABLE
@@ -689,7 +702,8 @@ async def test_command_line_writes_every_file_without_personal_data(
         width, height = png_size(data)
         assert width >= 500 and height >= 400 and len(data) > 10_000
     summary = (out / "summary.md").read_text(encoding="utf-8")
-    assert "| Bauamt | 5 | 100 % | 4 | 1 | +0,60 | +1,00 |" in summary
+    assert "| Bauamt | 5 | 100 % | < 5 | < 5 | – | – |" in summary
+    assert "| Ordnungsamt | 5 | 100 % | 6 | 0 | +1,00 | – |" in summary
     page = (out / "summary.html").read_text(encoding="utf-8")
     assert '<img src="ties.png"' in page and "<table>" in page
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from bot.__main__ import main
 from bot.config import Config
-from bot.services.staff_csv import StaffFileError, parse_staff_csv, sniff_delimiter
+from bot.services.staff_csv import StaffFileError, StaffRow, parse_staff_csv, sniff_delimiter
 from bot.services.staff_import import apply_import, import_staff_file
+from bot.store.bot_state import BotState
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 
@@ -209,3 +212,73 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     broken.write_text(BROKEN, encoding="utf-8")
     assert main(["import-staff", str(broken), "-c", str(config_file)]) == 1
     assert main(["import-staff", str(tmp_path / "nope.csv"), "-c", str(config_file)]) == 2
+
+
+def many_rows(tmp_path: Path, count: int) -> list[StaffRow]:
+    lines = ["matrix_id;name;department;municipality;tasks;topics"]
+    lines += [
+        f"@person{i}:rathaus.example;Person {i};Sozialamt;Musterstadt;Wohngeld {i};Wohngeld"
+        for i in range(count)
+    ]
+    parsed = parse_staff_csv("\n".join(lines).encode(), config(tmp_path).directory, [SERVER])
+    assert not parsed.problems and len(parsed.rows) == count
+    return parsed.rows
+
+
+async def test_the_bot_can_write_while_a_big_import_runs(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S-08: the import writes in short transactions, so the running bot (a second
+    connection to the same file, waiting at most 200 ms per attempt) stores its sync
+    token while the import is still running, instead of `database is locked`."""
+    rows = many_rows(tmp_path, 2000)
+    writing = asyncio.Event()  # the import is inside its first write transaction
+    create = ProfileRepository.create
+
+    async def create_and_tell(repo: ProfileRepository, *args: Any, **kwargs: Any) -> Any:
+        writing.set()
+        return await create(repo, *args, **kwargs)
+
+    monkeypatch.setattr(ProfileRepository, "create", create_and_tell)
+    bot = Database(db.path)
+    await bot.open()
+    try:
+        await bot.conn.execute("PRAGMA busy_timeout = 200")
+        importing = asyncio.create_task(apply_import(db, rows, NOW, dry_run=False))
+        await writing.wait()
+        await BotState(bot).set("next_batch", "s1")
+        assert not importing.done(), "the bot had to wait for the whole import"
+        assert await BotState(bot).get("next_batch") == "s1"
+        summary = await importing
+    finally:
+        await bot.close()
+    assert summary.created == 2000
+    assert await ProfileRepository(db).count() == 2000
+
+
+async def test_a_dry_run_takes_no_write_lock(db: Database, tmp_path: Path) -> None:
+    """S-08: `import-staff --dry-run` only reads: it runs to the end while another process
+    (the bot) holds the write lock, and the bot is never kept waiting by it."""
+    rows = many_rows(tmp_path, 50)
+    await db.conn.execute("PRAGMA busy_timeout = 100")
+    db.busy_retry_s = 1.0
+    bot = Database(db.path)
+    await bot.open()
+    taken, done = asyncio.Event(), asyncio.Event()
+
+    async def bot_holds_the_lock() -> None:  # its own task: its own transaction context
+        async with bot.transaction() as conn:
+            await conn.execute("INSERT INTO bot_state (key, value) VALUES ('held', '1')")
+            taken.set()
+            await done.wait()
+
+    holder = asyncio.create_task(bot_holds_the_lock())
+    try:
+        await taken.wait()
+        summary = await apply_import(db, rows, NOW, dry_run=True)
+    finally:
+        done.set()
+        await holder
+        await bot.close()
+    assert summary.created == 50
+    assert await ProfileRepository(db).count() == 0

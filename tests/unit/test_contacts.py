@@ -1,9 +1,14 @@
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.config import ConfigError, parse_config
+from bot.config.features import DEFAULT_SECTORS, Sector
 from bot.domain.contacts import (
     MAX_SUGGESTIONS,
     ContactDeclaration,
@@ -15,6 +20,8 @@ from bot.domain.contacts import (
     suggest_sectors,
     validate_contact,
 )
+from bot.services.contact_vectors import contact_text, sector_descriptions
+from bot.store.contacts import StoredContact
 
 SECTORS = (
     "Soziale Träger",
@@ -221,3 +228,68 @@ def test_status_rejects_naive_times_and_inverted_periods() -> None:
         status(CONFIRMED.replace(tzinfo=None), CONFIRMED, RECONFIRM, EXPIRE)
     with pytest.raises(ValueError):
         status(CONFIRMED, CONFIRMED, EXPIRE, RECONFIRM)
+
+
+# -- configured sectors ----------------------------------------------------------------------
+
+MINIMAL: dict[str, Any] = {
+    "homeserver": {
+        "url": "http://127.0.0.1:1",
+        "user_id": "@flurfunk:rathaus.example",
+        "password": "x",
+        "allowed_homeservers": ["rathaus.example"],
+    }
+}
+
+
+def sectors_of(raw: object) -> list[Sector]:
+    return parse_config({**MINIMAL, "crisis": {"sectors": raw}}, "test", {}).crisis.sectors
+
+
+def test_sectors_are_names_or_names_with_a_description() -> None:
+    sectors = sectors_of(
+        ["Logistik", {"name": "Gesundheitswesen", "description": "Kliniken,\n  Praxen"}]
+    )
+    assert sectors == ["Logistik", "Gesundheitswesen"]  # they are their names everywhere
+    assert [s.description for s in sectors] == ["", "Kliniken, Praxen"]
+    assert validate_contact("Uniklinik", "gesundheitswesen", sectors).sector == "Gesundheitswesen"
+    assert type(validate_contact("Uniklinik", "gesundheitswesen", sectors).sector) is str
+    assert sector_descriptions(sectors) == {"Logistik": "", "Gesundheitswesen": "Kliniken, Praxen"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ([{"name": "Logistik", "descripton": "LKW"}], "unknown key descripton"),
+        ([{"description": "LKW"}], "needs a name"),
+        ([3], "a sector is a name or a mapping"),
+        (["Logistik", "logistik"], "listed twice"),
+        ([{"name": "Logistik", "description": "x" * 401}], "one line of text"),
+    ],
+)
+def test_a_wrong_sector_names_the_problem(raw: object, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        sectors_of(raw)
+    [found] = caught.value.problems
+    assert found.startswith("crisis.sectors") and problem in found
+
+
+def test_the_default_sectors_have_descriptions_and_the_example_documents_them() -> None:
+    defaults = parse_config(MINIMAL, "test", {}).crisis.sectors
+    assert [(s, s.description) for s in defaults] == [
+        (name, " ".join(text.split())) for name, text in DEFAULT_SECTORS
+    ]
+    assert all(len(s.description) > 40 for s in defaults)
+    example = Path(__file__).parents[2] / "config" / "flurfunk.example.yaml"
+    raw = yaml.safe_load(example.read_text(encoding="utf-8"))
+    assert [(s, s.description) for s in sectors_of(raw["crisis"]["sectors"])] == [
+        (s, s.description) for s in defaults
+    ]
+
+
+def test_a_contact_means_organisation_sector_and_description() -> None:
+    contact = StoredContact("K-2345", "@anna:x", "Spedition Kühne", "Logistik", 0.0, 0.0)
+    assert contact_text(contact, {"Logistik": "Transport, LKW"}) == (
+        "Spedition Kühne | Logistik: Transport, LKW"
+    )
+    assert contact_text(contact, {}) == "Spedition Kühne | Logistik"

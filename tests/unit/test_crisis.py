@@ -1,4 +1,3 @@
-import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -10,6 +9,10 @@ from hypothesis import strategies as st
 from bot.domain.availability import ALWAYS, NEVER, Availability, parse_availability
 from bot.domain.crisis import (
     BROADCAST_TIER,
+    MEANING_FULL,
+    WEAK_FIT,
+    WORDS_BESIDE_MEANING,
+    WORDS_FULL,
     AnswerOutcome,
     Bridge,
     CloseOutcome,
@@ -17,11 +20,16 @@ from bot.domain.crisis import (
     Standing,
     Timing,
     close,
+    fit_band,
+    hybrid_fit,
+    meaning_fit,
     next_step,
     rank_bridges,
     record_answer,
     standing,
+    starts_tier,
     unanswered,
+    weak_fit,
 )
 from bot.domain.crisis_stats import (
     RequestTimes,
@@ -64,6 +72,7 @@ def test_ranking_order_is_fit_then_load_then_least_recently_asked() -> None:
         bridge("same_band_as_rest", fit=0.51, asks=4),
         bridge("unfit", fit=0.0),
     ]
+    # Nobody is left out for fitting badly: the unfit one comes last, not never.
     assert ids(rank_bridges(bridges, NOW, cap_per_week=None)) == [
         "best",
         "never_asked",
@@ -71,6 +80,7 @@ def test_ranking_order_is_fit_then_load_then_least_recently_asked() -> None:
         "recent",
         "busy",
         "same_band_as_rest",
+        "unfit",
     ]
 
 
@@ -81,6 +91,10 @@ def test_out_of_window_and_capped_people_are_skipped_while_others_fit() -> None:
         bridge("available", fit=0.1),
     ]
     assert ids(rank_bridges(bridges, NOW, cap_per_week=3)) == ["available"]
+    # Standing rules exactly as before the fit gate went: not even an available bridge that
+    # does not fit at all lets the others be paged outside their window or over their cap.
+    unfit = [*bridges[:2], bridge("available_unfit", fit=0.0)]
+    assert ids(rank_bridges(unfit, NOW, cap_per_week=3)) == ["available_unfit"]
     assert ids(rank_bridges(bridges[:2], NOW, cap_per_week=3)) == ["capped"]
     assert ids(rank_bridges(bridges[:1], NOW, cap_per_week=3)) == ["night"]
     assert ids(rank_bridges(bridges[:2], NOW, cap_per_week=None)) == ["capped"]
@@ -115,13 +129,156 @@ def test_unavailable_people_never_come_before_available_ones(
     bridges: list[Bridge], now: datetime, cap: int | None
 ) -> None:
     ranked = rank_bridges(bridges, now, cap)
-    fitting = [b for b in bridges if b.fit > 0]
-    assert bool(ranked) == bool(fitting)
-    if fitting:
-        best = min(standing(b, now, cap) for b in fitting)
-        assert {b.id for b in ranked} == {b.id for b in fitting if standing(b, now, cap) == best}
-    bands = [math.floor(b.fit / 0.1 + 1e-9) for b in ranked]
+    # Never a dead end: somebody is ranked whenever there is a bridge at all.
+    assert bool(ranked) == bool(bridges)
+    if bridges:
+        best = min(standing(b, now, cap) for b in bridges)
+        assert {b.id for b in ranked} == {b.id for b in bridges if standing(b, now, cap) == best}
+    bands = [fit_band(b.fit) for b in ranked]
     assert bands == sorted(bands, reverse=True)
+
+
+fits_st = st.one_of(
+    st.sampled_from([0.0, 0.01, 0.05, 0.1, 0.5]), st.floats(0.0, 1.0, allow_nan=False)
+)
+scored_bridges_st = st.builds(
+    bridge,
+    id=st.sampled_from(PEOPLE),
+    fit=fits_st,
+    availability=st.sampled_from([ALWAYS, NEVER, OFFICE, NIGHT]),
+    asks=st.integers(0, 4),
+    last=st.none() | st.integers(1, 10_000).map(lambda m: NOW - m * MIN),
+)
+
+
+def run_to_broadcast(
+    bridges: list[Bridge], now: datetime, cap: int | None, timing: Timing
+) -> RequestState:
+    """A request nobody answers, through every tier, ranked afresh at each step."""
+    state = RequestState(now, timing)
+    for _ in range(BROADCAST_TIER + 1):
+        ranked = ids(rank_bridges(bridges, now, cap))
+        state = next_step(state, ranked, now).state
+        now += timing.tier2_timeout  # past every tier's timeout
+    return state
+
+
+@given(
+    st.lists(scored_bridges_st, max_size=8, unique_by=lambda b: b.id),
+    times_st,
+    st.none() | st.integers(0, 4),
+    st.integers(1, 3),
+    st.integers(1, 3),
+)
+def test_a_fitting_bridge_is_never_skipped_for_one_that_fits_less(
+    bridges: list[Bridge], now: datetime, cap: int | None, tier1: int, tier2: int
+) -> None:
+    timing = Timing(tier1_size=tier1, tier2_size=tier2)
+    ranked = rank_bridges(bridges, now, cap)
+    position = {b.id: i for i, b in enumerate(ranked)}
+    for a in ranked:
+        for b in ranked:
+            if fit_band(a.fit) > fit_band(b.fit):
+                assert position[a.id] < position[b.id]
+    # The same for the tiers: whoever is asked in a tier, everybody of the same standing who
+    # fits better (a fitting one rather than a non-fitting one above all) was asked no later.
+    state = next_step(RequestState(now, timing), ids(ranked), now).state
+    state = next_step(state, ids(ranked), now + timing.tier1_timeout).state
+    tier_of = {a.person: a.tier for a in state.asked}
+    by_id = {b.id: b for b in bridges}
+    for asked, tier in tier_of.items():
+        for other in ranked:
+            if fit_band(other.fit) > fit_band(by_id[asked].fit):
+                assert tier_of.get(other.id, BROADCAST_TIER + 1) <= tier, (asked, other.id)
+            if other.fit > 0 and by_id[asked].fit == 0:
+                assert other.id in tier_of
+
+
+@given(
+    st.lists(scored_bridges_st, min_size=1, max_size=8, unique_by=lambda b: b.id),
+    times_st,
+    st.none() | st.integers(0, 4),
+    st.integers(1, 3),
+    st.integers(1, 3),
+)
+def test_the_broadcast_reaches_every_available_bridge(
+    bridges: list[Bridge], now: datetime, cap: int | None, tier1: int, tier2: int
+) -> None:
+    # The timeouts are short against the windows, so the standing stays that of `now`.
+    timing = Timing(tier1, timedelta(seconds=1), tier2, timedelta(seconds=1))
+    state = run_to_broadcast(bridges, now, cap, timing)
+    asked = state.asked_ids
+    best = min(standing(b, now, cap) for b in bridges)
+    reachable = {b.id for b in bridges if standing(b, now, cap) == best}
+    # However badly they fit: every bridge of the best standing present is asked, and nobody
+    # of a worse one (windows and the weekly cap hold as before).
+    assert asked == reachable
+    available = {b.id for b in bridges if standing(b, now, cap) == Standing.AVAILABLE}
+    assert available <= asked
+    assert state.tier == BROADCAST_TIER
+
+
+def test_a_dead_end_only_without_any_bridge() -> None:
+    state = run_to_broadcast([], NOW, None, TIMING)
+    assert state.asked == () and state.tier == BROADCAST_TIER
+    nobody_fits = [bridge(p, fit=0.0) for p in PEOPLE[:4]]
+    assert run_to_broadcast(nobody_fits, NOW, None, TIMING).asked_ids == set(PEOPLE[:4])
+
+
+def test_meaning_and_words_combine_into_one_fit() -> None:
+    # A lift of 0: the contact fits this request no better than any crisis request.
+    assert meaning_fit(-0.02) == 0.0
+    assert meaning_fit(0.0) == 0.0
+    assert meaning_fit(MEANING_FULL + 0.05) == 1.0
+    middle = MEANING_FULL / 2
+    assert meaning_fit(middle) == pytest.approx(0.5)
+    # Without a vector only the words count; with one, either signal alone can make a fit.
+    some_words = WORDS_FULL / 2
+    assert hybrid_fit(None, some_words) == pytest.approx(0.5)
+    assert hybrid_fit(None, WORDS_FULL * 2) == 1.0
+    assert hybrid_fit(None, 0.0) == 0.0
+    assert hybrid_fit(middle, 0.0) == pytest.approx(0.5)
+    # Beside the meaning, words count less (they matched unrelated requests too often).
+    assert hybrid_fit(0.0, WORDS_FULL) == pytest.approx(WORDS_BESIDE_MEANING)
+    assert hybrid_fit(middle, WORDS_FULL) == pytest.approx(1 - 0.5 * (1 - WORDS_BESIDE_MEANING))
+    assert hybrid_fit(float("nan"), some_words) == pytest.approx(0.5)
+
+
+@given(
+    st.none() | st.floats(-1.0, 1.0, allow_nan=False),
+    st.floats(0.0, 1.0, allow_nan=False),
+    st.floats(0.0, 0.2, allow_nan=False),
+    st.floats(0.0, 0.2, allow_nan=False),
+)
+def test_fit_is_bounded_and_grows_with_each_signal(
+    lift: float | None, words: float, more_meaning: float, more_words: float
+) -> None:
+    fit = hybrid_fit(lift, words)
+    assert 0.0 <= fit <= 1.0
+    assert hybrid_fit(lift, min(1.0, words + more_words)) >= fit - 1e-12
+    if lift is not None:
+        assert hybrid_fit(lift + more_meaning, words) >= fit - 1e-12
+
+
+def test_weak_fits_are_low_or_not_distinctive() -> None:
+    assert weak_fit({})
+    assert weak_fit({"Logistik": WEAK_FIT - 0.01})
+    assert not weak_fit({"Logistik": 0.8, "Soziale Träger": 0.2})  # too few to judge a margin
+    clear = {"Logistik": 0.8, "Soziale Träger": 0.2, "Wirtschaft": 0.3, "Wissenschaft": 0.1}
+    assert not weak_fit(clear)
+    # "Wer kann helfen?" fits every sector a bit: the best is high, but hardly above the rest.
+    vague = {"Logistik": 0.65, "Soziale Träger": 0.6, "Wirtschaft": 0.55, "Wissenschaft": 0.5}
+    assert weak_fit(vague)
+
+
+def test_the_ranking_is_needed_only_when_a_tier_starts() -> None:
+    state = RequestState(NOW, TIMING)
+    assert starts_tier(state, NOW)
+    state = next_step(state, PEOPLE, NOW).state
+    assert not starts_tier(state, NOW + MIN)
+    assert starts_tier(state, NOW + TIMING.tier1_timeout)
+    assert not starts_tier(state, state.expires_at)
+    assert not starts_tier(close(state, NOW).state, NOW + TIMING.tier1_timeout)
 
 
 @given(st.integers(2, 8), st.integers(1, 3), st.integers(1, 40))

@@ -202,3 +202,62 @@ def test_config_takes_the_secrets_from_env_and_never_echoes_them() -> None:
     [problem] = caught.value.problems
     assert "key_encryption_secret must have at least 16 characters" in problem
     assert "kurz-geheim" not in problem
+
+
+class _Response:
+    def __init__(self, status: int, data: dict[str, Any]) -> None:
+        self.status, self.data = status, data
+
+    async def json(self, content_type: str | None = None) -> dict[str, Any]:
+        return self.data
+
+    def release(self) -> None:
+        pass
+
+
+class _FreshHomeserver:
+    """A homeserver that knows no cross-signing keys yet and accepts the upload."""
+
+    user_id = USER
+    device_id = "DEVICE"
+    access_token = "token"
+    olm = None
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    async def send(self, method: str, path: str, data: Any = None, headers: Any = None) -> Any:
+        self.paths.append(path)
+        return _Response(200, {})
+
+
+async def test_recovery_key_goes_to_a_private_file_never_to_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """S-17: the first start writes the recovery key (the master seed) once into a 0600 file
+    in the data directory and logs only that file's path."""
+    from bot.chat.cross_signing import ensure_cross_signing
+
+    raw = minimal()
+    raw["storage"] = {"data_dir": str(tmp_path / "data")}
+    config = parse_config(raw, "test.yaml", {"FLURFUNK_KEY_SECRET": SECRET})
+    db = Database(tmp_path / "data" / "flurfunk.db")
+    await db.open()
+    try:
+        caplog.set_level("DEBUG")
+        await ensure_cross_signing(_FreshHomeserver(), config, db)  # type: ignore[arg-type]
+        stored = await CrossSigningStore(db, SECRET).load(USER)
+        assert stored is not None and stored.recovery_shown
+        key = encode_recovery_key(stored.seeds.master)
+        path = tmp_path / "data" / "cross-signing-recovery-key.txt"
+        assert key not in caplog.text and key.replace(" ", "") not in caplog.text
+        assert str(path) in caplog.text
+        assert key in path.read_text(encoding="utf-8")
+        assert path.stat().st_mode & 0o777 == 0o600
+        # Shown once: a second start writes nothing and logs no path.
+        path.unlink()
+        caplog.clear()
+        await ensure_cross_signing(_FreshHomeserver(), config, db)  # type: ignore[arg-type]
+        assert not path.exists() and str(path) not in caplog.text
+    finally:
+        await db.close()

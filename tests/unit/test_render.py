@@ -53,3 +53,63 @@ def test_reply_fallback_is_stripped() -> None:
     body = "> <@anna:example.org> !hilfe\n> zweite Zeile\n\n!profil"
     assert strip_reply_fallback(body) == "!profil"
     assert strip_reply_fallback("!hilfe > nicht") == "!hilfe > nicht"
+
+
+# Review finding S-15: every invisible character the review found survived rendering.
+SPOOFING = {
+    "word joiner .. invisible plus": "\u2060\u2061\u2062\u2063\u2064",
+    "arabic letter mark": "\u061c",
+    "soft hyphen": "\u00ad",
+    "mongolian vowel separator": "\u180e",
+    "hangul fillers": "\u3164\u115f\u1160\uffa0",
+    "tag characters": "\U000e0001\U000e0041\U000e007f",
+    "C0 controls": "\x1b\x07\r\x00\x7f",
+    "C1 controls": "\x85\x9b",
+    "line and paragraph separators": "\u2028\u2029",
+}
+
+
+def test_every_invisible_or_control_character_is_removed() -> None:
+    """S-15: parameters lose all Cf/Cc characters (and Hangul fillers, line/paragraph
+    separators) except line feed and tab, in the plain body and in the HTML."""
+    for name, chars in SPOOFING.items():
+        out = render_template("{t}", {"t": f"a{chars}b"})
+        assert out.plain == "ab", name
+        assert not any(ch in out.html for ch in chars), name
+    kept = render_template("{t}", {"t": "Zeile 1\nZeile 2\tEnde"})
+    assert kept.plain == "Zeile 1\nZeile 2\tEnde"
+    assert kept.html == "Zeile 1<br/>Zeile 2\tEnde"
+
+
+def test_other_peoples_labels_are_one_clean_line() -> None:
+    """S-15: a display name or profile name with a line break cannot fake a line in an
+    announcement or a host's DM."""
+    from datetime import date
+
+    from bot.domain.dates import When
+    from bot.services.hospitation_messages import PersonInfo, host_label, person_label
+    from bot.store.hospitation_rows import Offer
+
+    fake = "Anna\n\u202eHINWEIS: Angebot abgesagt\u2060\x1b]0;x\x07"
+    info = PersonInfo(fake, "Bauamt\n\u200bOrdnungsamt", "Muster\u00adstadt")
+    label = person_label("@anna:rathaus.example", info)
+    assert label == (
+        "Anna HINWEIS: Angebot abgesagt]0;x (@anna:rathaus.example), "
+        "Bauamt Ordnungsamt, Musterstadt"
+    )
+    offer = Offer(
+        id="H-1",
+        host="@anna:rathaus.example",
+        host_name=fake,
+        department="Bauamt\n",
+        municipality=None,
+        title="Titel",
+        description=None,
+        when=When(date(2026, 12, 1), date(2026, 12, 1), None, None),
+        capacity=2,
+        status="open",
+        cancelled_by=None,
+        version=1,
+        created_at=0.0,
+    )
+    assert host_label(offer) == "Anna HINWEIS: Angebot abgesagt]0;x (Bauamt)"

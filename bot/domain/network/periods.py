@@ -1,5 +1,9 @@
-"""Report periods: the last N days, a calendar month, quarter or year; parsing what people
-type (`30 Tage`, `2026-11`, `Q3 2026`, `jahr`) and the months a chart shows."""
+"""Report periods: a calendar month, quarter or year that has ended; parsing what people
+type (`2026-11`, `monat`, `Q3 2026`, `jahr`) and the months a chart shows.
+
+Whole, completed months are the smallest period (review finding S-07): a window of days
+(`!admin bericht 1`) gave the figures of one day, two overlapping windows could be
+subtracted from each other, and so could two reports on a month that is still running."""
 
 from __future__ import annotations
 
@@ -9,15 +13,14 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Literal
 
-MAX_DAYS = 3660
-
-PeriodKind = Literal["days", "month", "quarter", "year"]
+PeriodKind = Literal["month", "quarter", "year"]
 
 
 class PeriodError(StrEnum):
     UNREADABLE = "unreadable"
     FUTURE = "future"
-    TOO_LONG = "too_long"
+    WHOLE_MONTHS = "whole_months"  # a number of days: only whole months
+    RUNNING = "running"  # has not ended yet
 
 
 def _month_start(year: int, month: int, delta: int = 0) -> date:
@@ -38,6 +41,12 @@ class Period:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise ValueError("a period ends after it starts")
+        if (
+            self.kind not in ("month", "quarter", "year")
+            or self.start.day != 1
+            or (self.end + timedelta(days=1)).day != 1
+        ):
+            raise ValueError(f"a report period covers whole months, not {self.kind} {self}")
 
     @property
     def days(self) -> int:
@@ -47,10 +56,7 @@ class Period:
         return self.start <= day <= self.end
 
     def previous(self) -> Period:
-        """The period of the same kind right before (the same number of days for `days`)."""
-        if self.kind == "days":
-            end = self.start - timedelta(days=1)
-            return Period("days", end - timedelta(days=self.days - 1), end)
+        """The period of the same kind right before."""
         if self.kind == "month":
             return month_period(_month_start(self.start.year, self.start.month, -1))
         if self.kind == "quarter":
@@ -59,14 +65,12 @@ class Period:
 
     @property
     def key(self) -> str:
-        """Stable, file-name safe: `2026-11`, `2026-Q3`, `2026`, `2026-10-15_2026-11-13`."""
+        """Stable, file-name safe: `2026-11`, `2026-Q3`, `2026`."""
         if self.kind == "month":
             return f"{self.start:%Y-%m}"
         if self.kind == "quarter":
             return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
-        if self.kind == "year":
-            return str(self.start.year)
-        return f"{self.start.isoformat()}_{self.end.isoformat()}"
+        return str(self.start.year)
 
     def months(self) -> list[date]:
         """First days of the calendar months the period touches, in order."""
@@ -78,8 +82,9 @@ class Period:
         return found
 
 
-def last_days(days: int, today: date) -> Period:
-    return Period("days", today - timedelta(days=days - 1), today)
+def last_month(today: date) -> Period:
+    """The last complete calendar month."""
+    return month_period(_month_start(today.year, today.month, -1))
 
 
 def month_period(day: date) -> Period:
@@ -96,7 +101,7 @@ def year_period(year: int) -> Period:
     return Period("year", date(year, 1, 1), date(year, 12, 31))
 
 
-_DAYS = re.compile(r"^(\d{1,4})\s*(tage?|days?|d)?$")
+_DAYS = re.compile(r"^(\d{1,4})\s*(tage?|days?|d)?$")  # refused: only whole months
 _ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _DE_MONTH = re.compile(r"^(\d{1,2})[./](\d{4})$")
 _QUARTER = (
@@ -109,17 +114,14 @@ _LAST_QUARTER = frozenset({"quartal", "quarter", "letztes quartal", "last quarte
 _LAST_YEAR = frozenset({"jahr", "year", "vorjahr", "letztes jahr", "last year"})
 
 
-def parse_period(text: str | None, today: date, default_days: int = 30) -> Period | PeriodError:
-    """`None`/empty: the last `default_days` days. `30`/`30 Tage`: the last 30 days up to
-    today. `2026-11`/`11.2026`: a calendar month. `monat`: the last complete month.
-    `quartal`: the last complete quarter; `2026-Q3`/`Q3 2026`: that quarter. `jahr`: the
-    last complete year; `2026`: that year. A period that has not started is refused; one
-    that has not ended yet runs up to today."""
+def parse_period(text: str | None, today: date) -> Period | PeriodError:
+    """`None`/empty and `monat`: the last complete month. `2026-11`/`11.2026`: a calendar
+    month. `quartal`: the last complete quarter; `2026-Q3`/`Q3 2026`: that quarter. `jahr`:
+    the last complete year; `2026`: that year. A number of days is refused (WHOLE_MONTHS),
+    so is a period that has not started (FUTURE) or not ended yet (RUNNING)."""
     word = " ".join((text or "").split()).casefold()
-    if not word:
-        return last_days(default_days, today)
-    if word in _LAST_MONTH:
-        return month_period(_month_start(today.year, today.month, -1))
+    if not word or word in _LAST_MONTH:
+        return last_month(today)
     if word in _LAST_QUARTER:
         return quarter_period(today).previous()
     if word in _LAST_YEAR:
@@ -127,13 +129,8 @@ def parse_period(text: str | None, today: date, default_days: int = 30) -> Perio
     found: Period | None = None
     if re.fullmatch(r"\d{4}", word) and 2000 <= int(word) <= 2999:
         found = year_period(int(word))
-    elif match := _DAYS.match(word):
-        days = int(match.group(1))
-        if days < 1:
-            return PeriodError.UNREADABLE
-        if days > MAX_DAYS:
-            return PeriodError.TOO_LONG
-        return last_days(days, today)
+    elif _DAYS.match(word):
+        return PeriodError.WHOLE_MONTHS
     elif month_match := (_ISO_MONTH.match(word) or _DE_MONTH.match(word)):
         first, second = (int(g) for g in month_match.groups())
         year, month = (first, second) if month_match.re is _ISO_MONTH else (second, first)
@@ -150,6 +147,8 @@ def parse_period(text: str | None, today: date, default_days: int = 30) -> Perio
         return PeriodError.UNREADABLE
     if found.start > today:
         return PeriodError.FUTURE
+    if found.end >= today:
+        return PeriodError.RUNNING
     return found
 
 

@@ -1,18 +1,28 @@
 """The network report as data: figures per period, per unit and per month, the unit-to-unit
-matrix and the crisis sectors. Unit names, sector names and counts only."""
+matrix and the crisis sectors. Unit names, sector names and counts only.
+
+A count is `int | None`: None means "at least 1 and fewer than k", suppressed so that no
+figure describes one or a few persons (review finding S-07); 0 is shown as 0. Values
+derived from suppressed counts (E-I index, shares) are None too."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeAlias
 
 from bot.domain.network.periods import Period
 from bot.domain.network.ties import Level
 
+Count: TypeAlias = int | None  # None: suppressed (1 to k-1)
 
-def ei_index(external: int, internal: int) -> float | None:
-    """Krackhardt & Stern: +1 only ties to other units, -1 only ties inside; None: no ties."""
+
+def ei_index(external: Count, internal: Count) -> float | None:
+    """Krackhardt & Stern: +1 only ties to other units, -1 only ties inside; None: no ties,
+    or an input is suppressed."""
+    if external is None or internal is None:
+        return None
     total = external + internal
     return None if total == 0 else (external - internal) / total
 
@@ -20,11 +30,11 @@ def ei_index(external: int, internal: int) -> float | None:
 @dataclass(frozen=True)
 class UnitRow:
     unit: str  # a unit name, OTHER or UNKNOWN
-    profiles: int
-    participants: int
-    opted_in: int
-    external: int
-    internal: int
+    profiles: Count
+    participants: Count
+    opted_in: Count
+    external: Count
+    internal: Count
     ei: float | None
     ei_previous: float | None
     isolated: bool
@@ -32,14 +42,16 @@ class UnitRow:
     @property
     def share(self) -> float | None:
         """Participation: the share of the known profiles that take part."""
-        return None if self.profiles == 0 else self.participants / self.profiles
+        if not self.profiles or self.participants is None:
+            return None
+        return self.participants / self.profiles
 
 
 @dataclass(frozen=True)
 class LevelFigures:
-    cross: int = 0
-    internal: int = 0
-    unclassified: int = 0  # a side without department / municipality
+    cross: Count = 0
+    internal: Count = 0
+    unclassified: Count = 0  # a side without department / municipality
 
     @property
     def ei(self) -> float | None:
@@ -47,6 +59,8 @@ class LevelFigures:
 
     @property
     def cross_share(self) -> float | None:
+        if self.cross is None or self.internal is None:
+            return None
         classified = self.cross + self.internal
         return None if classified == 0 else self.cross / classified
 
@@ -56,7 +70,7 @@ class LevelReport:
     level: Level
     units: tuple[UnitRow, ...] = ()
     matrix_units: tuple[str, ...] = ()  # rows/columns of `matrix` (no UNKNOWN)
-    matrix: tuple[tuple[int, ...], ...] = ()  # ties between shown units; diagonal: inside
+    matrix: tuple[tuple[Count, ...], ...] = ()  # ties between shown units; diagonal: inside
     isolated: tuple[str, ...] = ()  # shown units without a tie to another unit
     isolated_previous: int = 0
     components: int = 0  # separate groups of units (1: every unit reachable)
@@ -67,19 +81,19 @@ class LevelReport:
 
 @dataclass(frozen=True)
 class Figures:
-    ties: int = 0
-    pairs: int = 0  # distinct pairs of people
-    people: int = 0  # distinct people with at least one tie
-    by_kind: Mapping[str, int] = field(default_factory=dict)
+    ties: Count = 0
+    pairs: Count = 0  # distinct pairs of people
+    people: Count = 0  # distinct people with at least one tie
+    by_kind: Mapping[str, Count] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class MonthRow:
     month: date  # first day of the month
-    ties: int
-    by_kind: Mapping[str, int]
-    cross_department: int
-    cross_municipality: int
+    ties: Count
+    by_kind: Mapping[str, Count]
+    cross_department: Count
+    cross_municipality: Count
 
 
 @dataclass(frozen=True)
@@ -96,7 +110,7 @@ class NetworkReport:
     k: int
     participants: int  # confirmed profiles overall
     profiles: int
-    opted_in: int
+    opted_in: Count
     suppressed: bool  # fewer than k participants: no figures at all
     current: Figures = Figures()
     before: Figures = Figures()

@@ -1,0 +1,160 @@
+"""Colleague search (`!suche`): how fast the answer and the results come, by findable people.
+
+    .venv/bin/python bench/search.py [--people 1000 10000] [--searches 20]
+
+On a temporary store with that many findable synthetic profiles (bench/profiles.py) and
+their stored vectors (cached phrase vectors, as a refresh would store them), it measures
+per search: the command's part inside the event's transaction (rate limit, store the
+search, queue "einen Moment"), and the runner's part outside it, split into reading the
+candidates and their vectors, encoding the search text on the encoder thread, ranking in a
+worker thread, and the short transaction that stores and queues the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.profiles import generate, with_vectors
+from bot.domain.colleague_search import Candidate, rank_colleagues
+from bot.domain.phrases import split_phrases
+from bot.services.colleague_search import ColleagueSearchService, SearchQueued
+from bot.services.encoder import load_encoder
+from bot.services.profile_vectors import KIND, profile_phrases, profile_source
+from bot.services.profiles import ProfileService
+from bot.services.vectors import VectorService, text_hash
+from bot.store.db import Database
+from bot.store.outbox import Outbox
+from bot.store.profiles import ProfileRepository
+from bot.store.vectors import VectorRow
+from tests.services.fakes import RecordingMessenger
+from tests.services.test_profiles import make_config
+
+SEARCHES = [
+    "Kita-Plätze vergeben",
+    "Bauanträge prüfen",
+    "Wohngeld bearbeiten",
+    "Personalausweise ausstellen",
+    "Digitalisierung der Verwaltung",
+    "Fördermittel beantragen",
+    "Hundesteuer",
+    "Schulen und Kitas planen",
+    "Wahlen organisieren",
+    "Abfallberatung",
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def seed(db: Database, people: int, encoder: object) -> None:
+    repo = ProfileRepository(db)
+    synthetic = with_vectors(generate(people))
+    async with db.transaction():
+        for s in synthetic:
+            user = f"@p{s.person.id}:bench.example"
+            await repo.create(user, 0, confirmed=True)
+            await repo.update(
+                user,
+                0,
+                display_name=f"Person {s.person.id}",
+                department=s.person.department,
+                municipality=s.person.municipality,
+                tasks=s.person.tasks,
+                topics=s.person.topics,
+                findable=True,
+            )
+    model = encoder.model_id  # type: ignore[attr-defined]
+    vectors = VectorService(db, encoder)  # type: ignore[arg-type]
+    rows = []
+    for s, profile in zip(synthetic, await repo.all(), strict=True):
+        phrases = profile_phrases(profile)
+        if phrases and s.person.vectors is not None and len(phrases) == len(s.person.vectors):
+            rows.append(
+                VectorRow(KIND, profile.user_id, profile.user_id, text_hash(model, True, phrases),
+                          s.person.vectors)
+            )  # fmt: skip
+    await vectors.store.put_many(rows, model, 0)
+
+
+async def measure(people: int, searches: int) -> None:
+    encoder = load_encoder()
+    assert encoder is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(Path(tmp) / "bench.db")
+        await db.open()
+        await seed(db, people, encoder)
+        profiles = ProfileService(db, make_config().directory)
+        vectors = VectorService(db, encoder)
+        vectors.add_source(profile_source(profiles.repo))
+        service = ColleagueSearchService(db, RecordingMessenger(), profiles, vectors)
+        outbox = Outbox(db)
+        command, load, encode, rank, finish, total = [], [], [], [], [], []
+        for i in range(searches):
+            searcher = f"@sucher{i}:bench.example"
+            query = SEARCHES[i % len(SEARCHES)]
+            t0 = time.perf_counter()
+            async with db.transaction():  # the command, as the dispatcher runs it
+                started = await service.start(searcher, query)
+                await outbox.enqueue(f"reply:{i}", "message", "room", "!dm", {"body": query})
+            command.append(time.perf_counter() - t0)
+            assert isinstance(started, SearchQueued)
+            search = await service.store.search(started.search_id)
+            assert search is not None
+
+            t1 = time.perf_counter()
+            ids = await service.store.findable_ids(exclude=searcher)
+            found = await profiles.get_many(ids)
+            phrases = {p.user_id: profile_phrases(p) for p in found.values()}
+            stored = await vectors.vectors(KIND, phrases)
+            t2 = time.perf_counter()
+            q = await vectors.encode(split_phrases(query) or (query,), query=True)
+            t3 = time.perf_counter()
+            candidates = [Candidate(u, phrases[u], stored.get(u)) for u in ids if u in found]
+            await asyncio.to_thread(rank_colleagues, query, q, candidates)
+            t4 = time.perf_counter()
+            await service.run_search(search)  # everything again, and the final transaction
+            t5 = time.perf_counter()
+            load.append(t2 - t1)
+            encode.append(t3 - t2)
+            rank.append(t4 - t3)
+            total.append(t5 - t4)
+            finish.append(max(0.0, (t5 - t4) - (t4 - t1)))
+        await db.close()
+    print(f"\n{people} findable people ({len(stored)} with vectors), {searches} searches")
+    for name, values in (
+        ("command (in the event's transaction)", command),
+        ("runner: read candidates + vectors", load),
+        ("runner: encode the search text", encode),
+        ("runner: rank (worker thread)", rank),
+        ("runner: store + queue results", finish),
+        ("runner: whole search", total),
+    ):
+        print(
+            f"  {name:40s} p50 {1000 * statistics.median(values):7.1f} ms   "
+            f"p95 {1000 * pct(values, 0.95):7.1f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--people", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--searches", type=int, default=20)
+    args = parser.parse_args()
+    print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    for people in args.people:
+        asyncio.run(measure(people, args.searches))
+
+
+if __name__ == "__main__":
+    main()

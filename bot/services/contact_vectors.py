@@ -1,0 +1,215 @@
+"""The meaning side of crisis routing: bridge contacts and requests as texts to encode.
+
+A contact is encoded as "organisation | sector" (`contact_meaning_text`, "query: " prefix, as
+a request is) when it is declared. Each sector's description is cut into phrases and
+encoded as passages, and a fixed set of typical crisis requests
+(bot/data/crisis_reference_requests.yaml) as queries; both live in memory, encoded once per
+configuration (`Background`). The fit is the lift of bot.domain.crisis_meaning. A request is
+encoded once, right after `!werkennt` committed, outside any store transaction, and its vector
+is stored so that the later steps (tier 2 after a "no", the broadcast) only read it.
+
+Without the model (`VectorService.available` false) nothing here encodes and every fit falls
+back to the words.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+
+from bot.config.features import Sector
+from bot.domain.crisis_meaning import lifts
+from bot.domain.phrases import MAX_PHRASES, split_phrases
+from bot.services.vectors import SourceText, VectorService, VectorSource, text_hash
+from bot.store.contacts import ContactStore, StoredContact
+from bot.store.crisis import CrisisStore, StoredRequest, is_former
+from bot.store.vectors import VectorRow
+
+log = logging.getLogger(__name__)
+
+CONTACT_KIND = "contact"
+REQUEST_KIND = "crisis_request"
+REFERENCE_FILE = Path(__file__).resolve().parent.parent / "data" / "crisis_reference_requests.yaml"
+
+Vectors = NDArray[np.float32]
+
+
+def sector_descriptions(sectors: Sequence[str]) -> dict[str, str]:
+    """Sector name -> its configured one-line description ("" if none)."""
+    return {str(s): s.description if isinstance(s, Sector) else "" for s in sectors}
+
+
+def contact_text(contact: StoredContact, descriptions: Mapping[str, str]) -> str:
+    """What a contact means: "Spedition Kühne | Logistik: Transport, Fahrzeuge, …"."""
+    base = f"{contact.organisation} | {contact.sector}"
+    description = descriptions.get(contact.sector, "")
+    return f"{base}: {description}" if description else base
+
+
+def contact_meaning_text(contact: StoredContact) -> str:
+    """What is encoded of a contact: "Spedition Kühne | Logistik"."""
+    return f"{contact.organisation} | {contact.sector}"
+
+
+def sector_phrases(name: str, description: str) -> tuple[str, ...]:
+    """The sector's name and each item of its description ("Transport, Kühlfahrzeuge, …";
+    "Kirchen- und Moscheegemeinden" counts as two), each encoded on its own."""
+    items = description.replace(":", ",").replace(" und ", ", ")
+    return (name, *split_phrases(items))[: MAX_PHRASES + 1]
+
+
+def contact_source(store: ContactStore) -> VectorSource:
+    async def texts() -> Mapping[str, SourceText]:
+        return {c.id: SourceText(c.user_id, (contact_meaning_text(c),)) for c in await store.all()}
+
+    return VectorSource(CONTACT_KIND, query=True, texts=texts)
+
+
+@dataclass(frozen=True)
+class Background:
+    """Vectors of the sectors' description phrases and of the reference requests."""
+
+    sectors: dict[str, Vectors]
+    reference: Vectors
+
+
+def reference_requests() -> list[str]:
+    text = REFERENCE_FILE.read_text(encoding="utf-8")
+    return [str(line) for line in yaml.safe_load(text)]
+
+
+def request_phrases(text: str) -> tuple[str, ...]:
+    return (text,) if text.strip() else ()
+
+
+def request_source(store: CrisisStore) -> VectorSource:
+    """Active requests: the background refresh encodes one the routing has not encoded yet
+    (after a restart) and drops the vectors of finished requests."""
+
+    async def texts() -> Mapping[str, SourceText]:
+        return {
+            request_id: SourceText(
+                None if requester is None or is_former(requester) else requester,
+                request_phrases(text),
+            )
+            for request_id, (requester, text) in (await store.active_texts()).items()
+        }
+
+    return VectorSource(REQUEST_KIND, query=True, texts=texts)
+
+
+class CrisisVectors:
+    """Stored vectors of contacts and requests for the routing; nothing without the model."""
+
+    def __init__(
+        self,
+        vectors: VectorService | None,
+        clock: Callable[[], float],
+        sectors: Sequence[str] = (),
+    ) -> None:
+        self.vectors = vectors
+        self.clock = clock
+        self.sectors = sectors
+        self._background: tuple[tuple[tuple[str, str], ...], Background] | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.vectors is not None and self.vectors.available
+
+    async def lifts(self, query: Vectors, contacts: Sequence[StoredContact]) -> dict[str, float]:
+        """Contact ID -> its lift for the request (`bot.domain.crisis_meaning`), for every
+        contact whose vector is stored. Encodes nothing (safe inside a transaction): `query`
+        prepared the background."""
+        background = self._cached()
+        if self.vectors is None or background is None or not contacts:
+            return {}
+        texts = {c.id: (contact_meaning_text(c),) for c in contacts}
+        stored = await self.vectors.vectors(CONTACT_KIND, texts)
+        known = [c for c in contacts if c.id in stored]
+        if not known:
+            return {}
+        organisations = np.concatenate([stored[c.id] for c in known])
+        values = lifts(
+            query,
+            organisations,
+            [c.sector for c in known],
+            background.sectors,
+            background.reference,
+        )
+        return {c.id: float(v) for c, v in zip(known, values, strict=True)}
+
+    def _described(self) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(sector_descriptions(self.sectors).items()))
+
+    def _cached(self) -> Background | None:
+        if self._background is None or self._background[0] != self._described():
+            return None
+        return self._background[1]
+
+    async def background(self) -> Background | None:
+        """The sector and reference vectors for this configuration, encoded once. Waits for
+        the encoder the first time: never call it inside a store transaction."""
+        if self.vectors is None or not self.available:
+            return None
+        cached = self._cached()
+        if cached is not None:
+            return cached
+        described = self._described()
+        phrases = {name: sector_phrases(name, text) for name, text in described}
+        flat = [p for group in phrases.values() for p in group]
+        encoded = await self.vectors.encode(flat, query=False)
+        reference = await self.vectors.encode(reference_requests(), query=True)
+        if encoded is None or reference is None:
+            return None
+        by_sector, at = {}, 0
+        for name, group in phrases.items():
+            by_sector[name] = encoded[at : at + len(group)]
+            at += len(group)
+        background = Background(by_sector, reference)
+        self._background = (described, background)
+        return background
+
+    async def stored_query(self, req: StoredRequest) -> Vectors | None:
+        """The request's stored vector; None without the model, or if it is not stored yet or
+        the background is not encoded yet (then only `query`, outside a transaction, helps)."""
+        phrases = request_phrases(req.text)
+        if self.vectors is None or not self.available or not phrases or self._cached() is None:
+            return None
+        return (await self.vectors.vectors(REQUEST_KIND, {req.id: phrases})).get(req.id)
+
+    async def query(self, req: StoredRequest) -> Vectors | None:
+        """The request's vector: stored, or encoded now and stored; the background too. Waits
+        for the encoder: never call this inside a store transaction."""
+        try:
+            await self.background()
+        except Exception:
+            log.exception("could not encode the sector descriptions")
+            return None
+        stored = await self.stored_query(req)
+        if stored is not None or self.vectors is None or not self.available:
+            return stored
+        phrases = request_phrases(req.text)
+        if not phrases:
+            return None
+        try:
+            matrix = await self.vectors.encode(phrases, query=True)
+        except Exception:
+            # The words still route the request; the refresh job tries again.
+            log.exception("could not encode crisis request %s", req.id)
+            return None
+        if matrix is None:
+            return None
+        owner = None if is_former(req.requester) else req.requester
+        digest = text_hash(self.vectors.model, True, phrases)
+        await self.vectors.store.put_many(
+            [VectorRow(REQUEST_KIND, req.id, owner, digest, matrix)],
+            self.vectors.model,
+            self.clock(),
+        )
+        return matrix

@@ -1,0 +1,57 @@
+"""When each person last used the bot (see migration 0009), for the inactivity retention
+limit: written for everybody, with or without a profile."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.store.db import Database
+
+_CHUNK = 500
+
+
+class ActivityStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def touch(self, user_id: str, at: float) -> None:
+        """The person used the bot at `at` (epoch seconds); never moves backwards."""
+        await self.db.execute(
+            "INSERT INTO activity (user_id, last_seen_at) VALUES (?, ?) "
+            "ON CONFLICT(user_id) DO UPDATE SET "
+            "last_seen_at = MAX(last_seen_at, excluded.last_seen_at)",
+            (user_id, at),
+        )
+
+    async def note_first_seen(self, user_ids: Iterable[str], at: float) -> None:
+        """Start the clock for people the store knows but never saw act (no row yet)."""
+        async with self.db.transaction() as conn:
+            for user_id in user_ids:
+                await conn.execute(
+                    "INSERT OR IGNORE INTO activity (user_id, last_seen_at) VALUES (?, ?)",
+                    (user_id, at),
+                )
+
+    async def last_seen(self, user_ids: Iterable[str]) -> dict[str, float]:
+        people = list(user_ids)
+        found: dict[str, float] = {}
+        for start in range(0, len(people), _CHUNK):
+            chunk = people[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                f"SELECT user_id, last_seen_at FROM activity WHERE user_id IN ({marks})", chunk
+            )
+            found.update({str(r[0]): float(r[1]) for r in rows})
+        return found
+
+    async def of_user(self, user_id: str) -> float | None:
+        row = await self.db.fetchone(
+            "SELECT last_seen_at FROM activity WHERE user_id = ?", (user_id,)
+        )
+        return None if row is None else float(row[0])
+
+    async def user_ids(self) -> set[str]:
+        return {str(r[0]) for r in await self.db.fetchall("SELECT user_id FROM activity")}
+
+    async def delete(self, user_id: str) -> None:
+        await self.db.execute("DELETE FROM activity WHERE user_id = ?", (user_id,))

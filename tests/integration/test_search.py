@@ -1,0 +1,101 @@
+"""Colleague search against a real Synapse: one person agrees to be findable, another
+finds her by the meaning of a task written in other words, asks for an introduction, she
+says 👍, and both meet in a new room with the introduction."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from typing import Any
+
+from nio import RoomMessage
+
+from .bot_process import BotProcess
+from .conftest import MakeBot, MakeUser, dm_with_bot
+from .matrix_user import MatrixUser
+
+KITA_TASKS = "Betreuungsplätze in Kindertagesstätten vermitteln"
+
+
+async def ask(
+    user: MatrixUser, bot: BotProcess, room_id: str, text: str, expect: str
+) -> RoomMessage:
+    await user.send_text(room_id, text)
+    return await user.wait_for_message(
+        room_id, sender=bot.user_id, predicate=lambda m: expect in m.body, timeout=30
+    )
+
+
+async def bot_db_row(
+    bot: BotProcess, sql: str, params: tuple[Any, ...] = (), within_s: float = 30
+) -> tuple[Any, ...]:
+    """The first row of a query on the bot's store, once there is one."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        with sqlite3.connect(bot.database) as db:
+            row = db.execute(sql, params).fetchone()
+        if row is not None:
+            return tuple(row)
+        if loop.time() > deadline:
+            raise AssertionError(f"no row for {sql} {params} within {within_s} s")
+        await asyncio.sleep(0.2)
+
+
+async def test_search_introduce_accept_and_meet(make_bot: MakeBot, make_user: MakeUser) -> None:
+    bot = make_bot()
+    await bot.start_and_wait()
+    kim = await make_user("kim")
+    sam = await make_user("sam")
+    kim_dm = await dm_with_bot(kim, bot)
+    sam_dm = await dm_with_bot(sam, bot)
+
+    # Kim fills in her tasks and agrees to be found (nobody is findable by default).
+    await ask(kim, bot, kim_dm, "!profil name Kim Kita", "Gespeichert")
+    await ask(kim, bot, kim_dm, "!profil abteilung Jugendamt", "Gespeichert")
+    await ask(kim, bot, kim_dm, f"!profil aufgaben {KITA_TASKS}", "Gespeichert")
+    await ask(kim, bot, kim_dm, "!profil auffindbar ja", "Kolleg:innen können Sie jetzt")
+    profile = await ask(kim, bot, kim_dm, "!profil", "Ihr Profil")
+    assert "Auffindbar für !suche: ja" in profile.body
+    # Her task is encoded by the vector job, woken by the change.
+    await bot_db_row(
+        bot, "SELECT 1 FROM text_vectors WHERE kind = 'profile' AND user_id = ?", (kim.user_id,)
+    )
+
+    # Sam searches in other words; the answer comes fast, the results right after.
+    await ask(sam, bot, sam_dm, "!profil name Sam Suche", "Gespeichert")
+    started = time.monotonic()
+    await ask(sam, bot, sam_dm, "!suche Kita-Plätze vergeben", "Einen Moment")
+    results = await sam.wait_for_message(
+        sam_dm, lambda m: "Kolleg:innen mit Aufgaben wie" in m.body, sender=bot.user_id, timeout=30
+    )
+    assert time.monotonic() - started < 15
+    assert "1. Kim Kita – Jugendamt" in results.body and KITA_TASKS in results.body
+    assert kim.user_id not in results.body  # no Matrix ID: contact needs her consent
+
+    # The introduction request reaches Kim; nobody is invited anywhere yet.
+    await ask(sam, bot, sam_dm, "!vorstellen 1", "Ich habe Kim Kita (Nr. 1) gefragt")
+    request = await kim.wait_for_message(
+        kim_dm, lambda m: "möchte Sie gern kennenlernen" in m.body, sender=bot.user_id, timeout=30
+    )
+    assert "Sam Suche" in request.body and "Kita-Plätze vergeben" in request.body
+    assert not kim.invites and not sam.invites
+
+    # 👍: both are invited into one new room with the introduction.
+    await kim.react(kim_dm, request.event_id, "👍")
+    await kim.wait_for_message(
+        kim_dm, lambda m: "gemeinsamen Raum" in m.body, sender=bot.user_id, timeout=30
+    )
+    room_id = await sam.wait_for_invite(timeout=30)
+    assert await kim.wait_for_invite(timeout=30) == room_id
+    assert room_id not in (kim_dm, sam_dm)
+    for user in (kim, sam):
+        intro = await user.wait_for_message(
+            room_id, lambda m: "Darf ich vorstellen" in m.body, sender=bot.user_id, timeout=30
+        )
+        assert "Kim Kita" in intro.body and "Sam Suche" in intro.body
+        assert "Kita-Plätze vergeben" in intro.body
+    await sam.wait_for_message(
+        sam_dm, lambda m: "möchte Sie auch kennenlernen" in m.body, sender=bot.user_id, timeout=30
+    )

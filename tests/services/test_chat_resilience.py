@@ -1,0 +1,605 @@
+"""The sync loop, the outbox sender and read-only mode when what is around them fails: a
+store locked by another process, a homeserver that drops a connection, a back-fill that
+reaches old commands, a restart during read-only mode, an upgraded crisis room (review
+findings S-08, S-09, S-13, S-14, S-24).
+
+The real `SyncLoop`, `OutboxSender` and `ReadOnlyMode` run against the dispatcher of the
+security harness (real handlers, a temporary store) and a fake nio client that plays
+scripted sync responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+import pytest
+from nio import (
+    Event,
+    JoinResponse,
+    MatrixRoom,
+    MessageDirection,
+    RoomMessagesResponse,
+    RoomSendResponse,
+    SyncResponse,
+)
+from security.harness import (
+    BOT,
+    CRISIS,
+    CRISIS_ROOM,
+    SERVER,
+    SHARED_ROOM,
+    STAFF,
+    FakeClient,
+    Harness,
+    config,
+    dm,
+)
+
+from bot.chat.health import Metrics
+from bot.chat.readonly import ReadOnlyMode, pending_file
+from bot.chat.roles import RoleResolver
+from bot.chat.rooms import InviteGate
+from bot.chat.sender import OutboxSender
+from bot.chat.sync import SyncLoop, configured_rooms
+from bot.commands.context import CommandContext
+from bot.commands.hooks import HOOKS
+from bot.commands.registry import Role
+from bot.config import Config
+from bot.store.bot_state import BotState
+from bot.store.db import Database
+from bot.store.profiles import ProfileRepository
+from bot.store.rooms import RoomDirectory
+
+DAY_MS = 86_400_000
+NEWBIE = f"@neu:{SERVER}"
+NEW_DM = f"!dm-neu:{SERVER}"
+
+Scripted = dict[str, Any] | Callable[[], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class FakeHttpResponse:
+    status: int
+    data: dict[str, Any]
+
+    async def json(self, content_type: str | None = None) -> dict[str, Any]:
+        return self.data
+
+    def release(self) -> None:
+        pass
+
+
+@dataclass
+class Homeserver(FakeClient):
+    """The harness's fake nio client plus what the sync loop, `DirectRooms`, the sender and
+    read-only mode call. `script` holds the sync responses in order (a dict, or a coroutine
+    function returning one); once it is used up, `idle` is set and `sync` waits forever.
+    `fail` says how often a call raises a connection error: "join", "m.direct PUT"."""
+
+    script: list[Scripted] = field(default_factory=list)
+    since: list[str | None] = field(default_factory=list)
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    pages: dict[str, tuple[list[dict[str, Any]], str | None]] = field(default_factory=dict)
+    direct: dict[str, list[str]] = field(default_factory=dict)
+    fail: dict[str, int] = field(default_factory=dict)
+    joined: list[str] = field(default_factory=list)
+    sent: list[tuple[str, dict[str, Any], str | None]] = field(default_factory=list)
+    access_token: str = "token"
+    should_upload_keys: bool = False
+    should_query_keys: bool = False
+    should_claim_keys: bool = False
+
+    def add_room(self, room_id: str, *members: str) -> MatrixRoom:
+        """A room as nio keeps it, the bot and `members` joined."""
+        room = MatrixRoom(room_id, BOT)
+        for user in (BOT, *members):
+            room.add_member(user, None, None)
+        self.rooms[room_id] = room  # type: ignore[assignment]
+        return room
+
+    def _failing(self, call: str) -> bool:
+        if self.fail.get(call, 0) > 0:
+            self.fail[call] -= 1
+            return True
+        return False
+
+    async def sync(self, since: str | None = None, **kwargs: Any) -> SyncResponse:
+        self.since.append(since)
+        if not self.script:
+            self.idle.set()
+            await asyncio.Event().wait()
+        item = self.script.pop(0)
+        body = item if isinstance(item, dict) else await item()
+        response = SyncResponse.from_dict(body)
+        assert isinstance(response, SyncResponse), response
+        return response
+
+    async def upload_filter(self, **kwargs: Any) -> Any:
+        return SimpleNamespace(filter_id="filter")
+
+    async def send_to_device_messages(self) -> list[Any]:
+        return []
+
+    async def join(self, room_id: str) -> JoinResponse:
+        if self._failing("join"):
+            raise aiohttp.ClientConnectionError("homeserver unreachable")
+        if room_id not in self.rooms:
+            self.add_room(room_id)
+        self.joined.append(room_id)
+        return JoinResponse(room_id)
+
+    async def room_leave(self, room_id: str) -> Any:
+        return SimpleNamespace()
+
+    async def room_messages(
+        self, room_id: str, start: str, direction: MessageDirection, limit: int
+    ) -> RoomMessagesResponse:
+        chunk, end = self.pages.get(start, ([], None))
+        return RoomMessagesResponse(
+            room_id,
+            [Event.parse_event(e) for e in chunk],
+            start,
+            end,  # type: ignore[arg-type]
+        )
+
+    async def send(
+        self, method: str, path: str, data: str | None, headers: dict[str, str]
+    ) -> FakeHttpResponse:
+        assert path.endswith("/account_data/m.direct"), path
+        if method == "GET":
+            return FakeHttpResponse(200, dict(self.direct))
+        if self._failing("m.direct PUT"):
+            raise aiohttp.ClientConnectionError("homeserver unreachable")
+        self.direct = json.loads(data or "{}")
+        return FakeHttpResponse(200, {})
+
+    async def room_send(
+        self, room_id: str, event_type: str, content: dict[str, Any], **kwargs: Any
+    ) -> RoomSendResponse:
+        self.sent.append((room_id, content, kwargs.get("tx_id")))
+        return RoomSendResponse(f"$sent{len(self.sent)}", room_id)
+
+
+def fast_config() -> Config:
+    return config(sync={"backoff_initial_s": 0.05, "backoff_max_s": 0.2})
+
+
+def connect(bot: Harness) -> Homeserver:
+    """A fake homeserver that shares the harness's rooms and serves its `DirectRooms`."""
+    home = Homeserver(rooms=bot.client.rooms)
+    bot.direct.client = home  # type: ignore[assignment]
+    return home
+
+
+def sync_loop(
+    bot: Harness,
+    home: Homeserver,
+    *,
+    rooms: RoomDirectory | None = None,
+    readonly: ReadOnlyMode | None = None,
+    **extra: Any,
+) -> SyncLoop:
+    return SyncLoop(
+        client=home,  # type: ignore[arg-type]
+        config=bot.config.sync,
+        state=BotState(bot.db),
+        rooms=rooms or RoomDirectory(bot.db),
+        direct=bot.direct,
+        dispatcher=bot.dispatcher,
+        invites=InviteGate(bot.config.homeserver.allowed_homeservers),
+        metrics=Metrics(),
+        decrypt_wait_s=30.0,
+        readonly=readonly,
+        **extra,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(loop: SyncLoop, home: Homeserver, wait_s: float = 15) -> AsyncIterator[None]:
+    """Run the loop until every scripted response was handled (it asks for the next one),
+    failing if the loop ends instead; then stop it."""
+    task = asyncio.create_task(loop.run())
+    idle = asyncio.create_task(home.idle.wait())
+    try:
+        await asyncio.wait({task, idle}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # raises what ended the loop
+            pytest.fail("the sync loop ended")
+        assert home.idle.is_set(), "the sync loop did not get through the script"
+        yield
+    finally:
+        idle.cancel()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def sync_response(
+    next_batch: str,
+    *,
+    invite: dict[str, Any] | None = None,
+    join: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {"next_batch": next_batch, "rooms": {"invite": invite or {}, "join": join or {}}}
+
+
+def dm_invite(inviter: str) -> dict[str, Any]:
+    member = {
+        "type": "m.room.member",
+        "state_key": BOT,
+        "sender": inviter,
+        "content": {"membership": "invite", "is_direct": True},
+    }
+    return {"invite_state": {"events": [member]}}
+
+
+def event(event_id: str, sender: str, ts: int, **content: Any) -> dict[str, Any]:
+    if "membership" in content:
+        return {
+            "type": "m.room.member",
+            "event_id": event_id,
+            "sender": sender,
+            "state_key": sender,
+            "origin_server_ts": ts,
+            "content": content,
+        }
+    return {
+        "type": "m.room.message",
+        "event_id": event_id,
+        "sender": sender,
+        "origin_server_ts": ts,
+        "content": {"msgtype": "m.text", **content},
+    }
+
+
+def record_dispatched(bot: Harness) -> list[str]:
+    """The IDs of the events the sync loop hands to the dispatcher."""
+    seen: list[str] = []
+    handle = bot.dispatcher.on_event
+
+    async def recording(room: MatrixRoom, ev: Event) -> None:
+        seen.append(ev.event_id)
+        await handle(room, ev)
+
+    bot.dispatcher.on_event = recording  # type: ignore[method-assign]
+    return seen
+
+
+async def hold_lock(db: Database, seconds: float, taken: asyncio.Event) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO bot_state (key, value) VALUES ('held', '1')")
+        taken.set()
+        await asyncio.sleep(seconds)
+
+
+async def impatient(db: Database) -> None:
+    """The bot side gives up on a lock after 0.2 s (instead of 30)."""
+    await db.conn.execute("PRAGMA busy_timeout = 50")
+    db.busy_retry_s = 0.2
+
+
+async def welcomed(bot: Harness, room_id: str) -> bool:
+    row = await bot.db.fetchone(
+        "SELECT 1 FROM processed_events WHERE event_id = ?", (f"joined:{room_id}",)
+    )
+    return row is not None
+
+
+# -- S-08: a store locked by another process --------------------------------------------
+
+
+async def test_the_sync_loop_outlives_a_locked_store(tmp_path: Path) -> None:
+    """S-08: another process (an import) holds the write lock longer than the bot waits
+    while the loop stores its sync position: the loop logs it, goes on, and stores the
+    position with a later batch instead of ending the process."""
+    async with Harness.open(tmp_path, fast_config()) as bot:
+        home = connect(bot)
+        await impatient(bot.db)
+        other = Database(bot.db.path)
+        await other.open()
+        taken = asyncio.Event()
+        holders: list[asyncio.Task[None]] = []
+
+        async def locked() -> dict[str, Any]:
+            holders.append(asyncio.create_task(hold_lock(other, 1.0, taken)))
+            await taken.wait()
+            return sync_response("s2")
+
+        async def unlocked() -> dict[str, Any]:
+            await holders[0]
+            return sync_response("s3")
+
+        home.script = [sync_response("s1"), locked, unlocked]
+        try:
+            async with running(sync_loop(bot, home), home):
+                assert home.since[-1] == "s3"
+                assert await BotState(bot.db).get("next_batch") == "s3"
+        finally:
+            await other.close()
+
+
+async def test_the_sender_outlives_a_locked_store(tmp_path: Path) -> None:
+    """S-08: the sender cannot mark a delivered message as sent while another process
+    holds the lock: it keeps running and marks it once the lock is free (the repeated send
+    carries the same transaction ID, which the homeserver de-duplicates)."""
+    async with Harness.open(tmp_path, fast_config()) as bot:
+        home = connect(bot)
+        home.add_room(SHARED_ROOM)
+        await bot.outbox.enqueue(
+            "test:notice", "message", "room", SHARED_ROOM, {"content": {"body": "Hallo"}}
+        )
+        await impatient(bot.db)
+        other = Database(bot.db.path)
+        await other.open()
+        taken = asyncio.Event()
+        holder = asyncio.create_task(hold_lock(other, 1.0, taken))
+        await taken.wait()
+        sender = OutboxSender(
+            home,  # type: ignore[arg-type]
+            bot.outbox,
+            RoomDirectory(bot.db),
+            bot.direct,
+            bot.config.outbox,
+            Metrics(),
+        )
+        task = asyncio.create_task(sender.run())
+        try:
+            deadline = time.monotonic() + 10
+            while await bot.outbox.status("test:notice") != "sent":
+                assert not task.done(), task.exception()
+                assert time.monotonic() < deadline, "never marked sent"
+                await asyncio.sleep(0.05)
+            assert not task.done()
+            assert home.sent and {tx for _, _, tx in home.sent} == {home.sent[0][2]}
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await holder
+            await other.close()
+
+
+# -- S-09: the back-fill after downtime ---------------------------------------------------
+
+
+async def test_the_back_fill_stops_at_the_last_saved_sync(tmp_path: Path) -> None:
+    """S-09, appendix H: the bot ran for long (`processed_events` pruned), stopped, and
+    60 members joined the crisis room while it was down. The back-filled page also reaches
+    a 40-day-old `!werkennt`: it is not handed to the dispatcher again (no new request)."""
+    async with Harness.open(tmp_path, fast_config()) as bot:
+        now_ms = int(time.time() * 1000)
+        state = BotState(bot.db)
+        await state.set("first_start_ms", str(now_ms - 100 * DAY_MS))
+        await state.set("next_batch", "s0")
+        home = connect(bot)
+        home.script = [sync_response("s1")]
+        async with running(sync_loop(bot, home), home):
+            pass  # ran and stored its position; then the bot is stopped
+
+        fresh = int(time.time() * 1000)
+        old_id = "$werkennt-40-tage"
+        members = [
+            event(f"$member{i}", f"@person{i}:{SERVER}", fresh - i, membership="join")
+            for i in range(60)
+        ]
+        old = event(old_id, CRISIS, fresh - 40 * DAY_MS, body="!werkennt dringend Notstrom")
+        home = connect(bot)
+        home.add_room(CRISIS_ROOM, CRISIS)
+        home.pages["gap"] = ([*members, old], "older")  # newest first, as the server sends
+        timeline = {
+            "events": [event("$now", STAFF, fresh + 1, body="Guten Morgen")],
+            "limited": True,
+            "prev_batch": "gap",
+        }
+        home.script = [sync_response("s2", join={CRISIS_ROOM: {"timeline": timeline}})]
+        dispatched = record_dispatched(bot)
+        async with running(sync_loop(bot, home), home):
+            pass
+        assert "$now" in dispatched and "$member0" in dispatched
+        assert old_id not in dispatched
+        assert await bot.db.fetchall("SELECT id FROM crisis_requests") == []
+
+
+# -- S-13: network errors around invites and DMs ----------------------------------------
+
+
+@pytest.mark.parametrize("failing", ["join", "m.direct PUT", "dm_joined hook"])
+async def test_a_failed_dm_join_does_not_end_the_sync_loop(tmp_path: Path, failing: str) -> None:
+    """S-13: a connection error while joining a DM, while writing `m.direct`, or an
+    exception in a `dm_joined` hook is logged; the loop goes on, and the join is done on
+    the next sync."""
+    raised: list[str] = []
+
+    async def hook_fails_once(ctx: CommandContext) -> None:
+        if not raised:
+            raised.append(ctx.room_id)
+            raise RuntimeError("hook failed")
+
+    async with Harness.open(tmp_path, fast_config()) as bot:
+        home = connect(bot)
+        if failing == "dm_joined hook":
+            HOOKS.dm_joined.insert(0, hook_fails_once)
+        else:
+            home.fail[failing] = 1
+        home.script = [
+            sync_response("s1", invite={NEW_DM: dm_invite(NEWBIE)}),
+            sync_response("s2"),
+        ]
+        try:
+            async with running(sync_loop(bot, home), home):
+                assert await bot.direct.directory.dm_room(NEWBIE) == NEW_DM
+                assert home.direct[NEWBIE] == [NEW_DM]
+                assert await welcomed(bot, NEW_DM)
+                assert home.fail.get(failing, 0) == 0
+        finally:
+            if hook_fails_once in HOOKS.dm_joined:
+                HOOKS.dm_joined.remove(hook_fails_once)
+        if failing == "dm_joined hook":
+            assert raised == [NEW_DM]
+
+
+# -- S-14: a restart during read-only mode ----------------------------------------------
+
+
+def read_only_mode(bot: Harness, home: Homeserver) -> ReadOnlyMode:
+    readonly = ReadOnlyMode(
+        home,  # type: ignore[arg-type]
+        bot.config,
+        bot.db,
+        bot.direct,
+        bot.messenger.language_of,
+        Metrics(),
+    )
+    bot.dispatcher.readonly = readonly
+    return readonly
+
+
+@contextlib.asynccontextmanager
+async def restarted(path: Path, cfg: Config) -> AsyncIterator[Harness]:
+    """The bot after a restart: new objects on the same store, which takes writes again."""
+    db = Database(path)
+    await db.open()
+    try:
+        yield Harness(db, cfg)
+    finally:
+        await db.close()
+
+
+async def test_a_command_refused_in_read_only_mode_is_not_run_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """S-14: a command refused while the store could not be written ("nothing was
+    carried out") is replayed after a restart from the older sync token: it must not be
+    carried out then, although the store takes writes again."""
+    cfg = fast_config()
+    async with Harness.open(tmp_path, cfg) as bot:
+        home = connect(bot)
+        read_only_mode(bot, home)
+        await bot.db.conn.execute("PRAGMA query_only = ON")  # SQLITE_READONLY on every write
+        assert await bot.say(STAFF, dm(STAFF), "!profil abteilung Bauamt") == []
+        [(_, notice, _)] = home.sent
+        assert "Lesemodus" in notice["body"]
+        side_file = pending_file(bot.db)
+        assert side_file is not None and side_file.exists()
+        path = bot.db.path
+    assert isinstance(path, Path)
+
+    async with restarted(path, cfg) as bot:
+        home = connect(bot)
+        readonly = read_only_mode(bot, home)
+        await readonly.resume()
+        replies = await bot.say(STAFF, dm(STAFF), "!profil abteilung Bauamt")  # the same $ev1
+        assert replies == []
+        assert await ProfileRepository(bot.db).get(STAFF) is None
+        assert not side_file.exists()  # settled
+        # A new command afterwards is carried out as usual.
+        replies = await bot.say(STAFF, dm(STAFF), "!profil abteilung Bauamt")
+        assert replies
+        profile = await ProfileRepository(bot.db).get(STAFF)
+        assert profile is not None and profile.department == "Bauamt"
+
+
+async def test_a_dm_join_put_off_in_read_only_mode_is_done_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """S-14: joining a DM while the store cannot be written is put off; a restart before
+    the store recovers must not lose it (the DM would never be recorded)."""
+    cfg = fast_config()
+    async with Harness.open(tmp_path, cfg) as bot:
+        home = connect(bot)
+        readonly = read_only_mode(bot, home)
+        await BotState(bot.db).set("first_start_ms", "1")  # the bot has run before
+        await BotState(bot.db).set("next_batch", "s0")
+        await bot.db.conn.execute("PRAGMA query_only = ON")
+        home.script = [sync_response("s1", invite={NEW_DM: dm_invite(NEWBIE)})]
+        async with running(sync_loop(bot, home, readonly=readonly), home):
+            assert home.joined == [NEW_DM]
+        path = bot.db.path
+    assert isinstance(path, Path)
+
+    async with restarted(path, cfg) as bot:
+        home = connect(bot)
+        readonly = read_only_mode(bot, home)
+        sync_loop(bot, home, readonly=readonly)  # registers what read-only mode put off
+        await readonly.resume()
+        assert await bot.direct.directory.dm_room(NEWBIE) == NEW_DM
+        assert await welcomed(bot, NEW_DM)
+        side_file = pending_file(bot.db)
+        assert side_file is not None and not side_file.exists()
+
+
+# -- S-24: configured rooms follow an upgrade --------------------------------------------
+
+
+async def test_the_crisis_room_follows_its_upgrade(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """S-24: the configured crisis room is upgraded (tombstone): the crisis role then
+    comes from the new room's members, posts to the crisis room go to the new room, this
+    survives a restart, and the log tells the operator to update `crisis.room`."""
+    new_room = f"!krisenstab-neu:{SERVER}"
+    joined_new = f"@neu-im-stab:{SERVER}"
+    stayed_behind = f"@alt-im-stab:{SERVER}"
+    async with Harness.open(tmp_path, fast_config()) as bot:
+        home = connect(bot)
+        home.add_room(CRISIS_ROOM, CRISIS, stayed_behind)
+        home.add_room(new_room, joined_new)
+        rooms = RoomDirectory(bot.db)
+        roles = RoleResolver(home, [], [], CRISIS_ROOM, rooms.upgrades)  # type: ignore[arg-type]
+        assert Role.CRISIS in roles.roles_of(stayed_behind)
+        tombstone = {
+            "type": "m.room.tombstone",
+            "state_key": "",
+            "sender": CRISIS,
+            "event_id": "$tombstone",
+            "origin_server_ts": int(time.time() * 1000),
+            "content": {"body": "upgraded", "replacement_room": new_room},
+        }
+        home.script = [sync_response("s1", join={CRISIS_ROOM: {"state": {"events": [tombstone]}}})]
+        loop = sync_loop(bot, home, rooms=rooms, configured_rooms=configured_rooms(bot.config))
+        with caplog.at_level(logging.WARNING, logger="bot.chat.sync"):
+            async with running(loop, home):
+                pass
+        assert home.joined == [new_room]
+        assert Role.CRISIS in roles.roles_of(joined_new)
+        assert Role.CRISIS not in roles.roles_of(stayed_behind)
+        assert roles.crisis_room == new_room
+        assert any(
+            "crisis.room" in r.getMessage() and new_room in r.getMessage() for r in caplog.records
+        )
+
+        await bot.outbox.enqueue(
+            "test:status", "message", "room", CRISIS_ROOM, {"content": {"body": "Lage"}}
+        )
+        sender = OutboxSender(
+            home,  # type: ignore[arg-type]
+            bot.outbox,
+            rooms,
+            bot.direct,
+            bot.config.outbox,
+            Metrics(),
+        )
+        [item] = await bot.outbox.due()
+        await sender._try(item)
+        assert [room for room, _, _ in home.sent] == [new_room]
+
+        restarted_rooms = RoomDirectory(bot.db)
+        await restarted_rooms.load_upgrades()
+        roles = RoleResolver(
+            home,  # type: ignore[arg-type]
+            [],
+            [],
+            CRISIS_ROOM,
+            restarted_rooms.upgrades,
+        )
+        assert Role.CRISIS in roles.roles_of(joined_new)
