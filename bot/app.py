@@ -110,6 +110,8 @@ class App:
             services.crisis_staff_ids(),
             services.crisis_room(),
             directory.upgrades,
+            messenger=messenger,
+            admin_room=config.bot.admin_room,
         )
         dispatcher = Dispatcher(
             client, config, self.db, services, messenger, direct, roles, self.metrics, readonly
@@ -121,7 +123,9 @@ class App:
             rooms=directory,
             direct=direct,
             dispatcher=dispatcher,
-            invites=InviteGate(config.homeserver.allowed_homeservers),
+            invites=InviteGate(
+                config.homeserver.allowed_homeservers, config.homeserver.denied_localparts
+            ),
             metrics=self.metrics,
             decrypt_wait_s=config.bot.decrypt_wait_s,
             readonly=readonly,

@@ -9,6 +9,7 @@ the batch later instead of apologising for every event of it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -29,7 +30,7 @@ from nio import (
 from bot.chat.health import Metrics
 from bot.chat.messenger import ChatMessenger
 from bot.chat.roles import RoleResolver
-from bot.chat.rooms import DirectRooms, server_of
+from bot.chat.rooms import DirectRooms, Strangers
 from bot.commands.context import CommandContext
 from bot.commands.help import details
 from bot.commands.hooks import HOOKS, Reaction, normalise_emoji
@@ -86,7 +87,9 @@ class Dispatcher:
         self.roles = roles
         self.metrics = metrics
         self.prefix = config.bot.command_prefix
-        self.allowed_servers = {s.lower() for s in config.homeserver.allowed_homeservers}
+        self.strangers = Strangers(
+            config.homeserver.allowed_homeservers, config.homeserver.denied_localparts
+        )
 
     async def language_for(self, user_id: str, english_hint: bool) -> Lang:
         lang = await self.messenger.language_of(user_id)
@@ -110,8 +113,9 @@ class Dispatcher:
         )
 
     def is_stranger(self, user_id: str) -> bool:
-        """From a homeserver that is not on the allow-list (met in a shared room)."""
-        return server_of(user_id).lower() not in self.allowed_servers
+        """From a homeserver that is not on the allow-list (met in a shared room), or an
+        account `homeserver.denied_localparts` excludes (bridge puppets, guests; S-22)."""
+        return self.strangers(user_id)
 
     async def on_event(self, room: MatrixRoom, event: Event) -> None:
         if event.sender == self.client.user_id:
@@ -285,14 +289,26 @@ class Dispatcher:
         return None if row is None else str(row[0])
 
     async def on_undecryptable(self, room_id: str, event: MegolmEvent) -> None:
-        """Called once we gave up waiting for the keys of an encrypted message."""
+        """Called once we gave up waiting for the keys of an encrypted message. Answered
+        only in the sender's DM (a shared room would hear about somebody's broken keys, and
+        every message of a broken session would get its own answer), and at most once per
+        sender and megolm session (review finding S-10)."""
         if self.is_stranger(event.sender):
             return
+        # The person's ID only as a digest: processed_events holds no Matrix IDs.
+        once = (
+            "undecryptable:"
+            + hashlib.sha256(f"{event.sender}\n{event.session_id}".encode()).hexdigest()[:32]
+        )
         async with self.db.transaction():
             if await self.processed.seen(event.event_id):
                 return
-            ctx = await self.context(room_id, event.event_id, event.sender)
-            await ctx.reply("error.undecryptable")
+            if await self.direct.is_dm(room_id, event.sender) and not await self.processed.seen(
+                once
+            ):
+                ctx = await self.context(room_id, event.event_id, event.sender)
+                await ctx.reply("error.undecryptable")
+                await self.processed.mark(once)
             await self.processed.mark(event.event_id)
 
     async def on_dm_joined(self, room_id: str, inviter: str) -> None:

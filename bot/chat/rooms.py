@@ -1,4 +1,10 @@
-"""Rooms: invites, DMs (via `is_direct` and `m.direct`, never by member count), upgrades."""
+"""Rooms: invites, DMs, upgrades.
+
+A room is somebody's DM when it was recorded as theirs (an `is_direct` invite, `m.direct`,
+or created by the bot) **and** its joined and invited members are exactly the bot and that
+person (review finding S-04): a group room invited with `is_direct` is no DM, and a DM the
+person left is forgotten and replaced by a new one before anything is sent there.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,11 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import re
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from typing import Any
 
 from nio import AsyncClient, ErrorResponse, RoomCreateResponse
 
@@ -19,7 +27,7 @@ from bot.store.rooms import RoomDirectory
 
 log = logging.getLogger(__name__)
 
-ENCRYPTION_STATE = {
+ENCRYPTION_STATE: dict[str, Any] = {
     "type": "m.room.encryption",
     "state_key": "",
     "content": {"algorithm": "m.megolm.v1.aes-sha2"},
@@ -30,6 +38,30 @@ DM_MARKER = "org.flurfunk.dm"
 
 def server_of(user_id: str) -> str:
     return user_id.split(":", 1)[1] if ":" in user_id else ""
+
+
+def localpart_of(user_id: str) -> str:
+    return user_id.split(":", 1)[0].removeprefix("@")
+
+
+class Strangers:
+    """Who the bot does not serve: people from homeservers not on the allow-list, and
+    accounts whose localpart matches `homeserver.denied_localparts` (bridge puppets,
+    guests; review finding S-22)."""
+
+    def __init__(self, allowed: list[str], denied_localparts: list[str] | tuple[str, ...] = ()):
+        self.allowed = {a.lower() for a in allowed}
+        self.denied = [re.compile(p) for p in denied_localparts]
+
+    def server_denied(self, user_id: str) -> bool:
+        return server_of(user_id).lower() not in self.allowed
+
+    def localpart_denied(self, user_id: str) -> bool:
+        localpart = localpart_of(user_id)
+        return any(p.search(localpart) for p in self.denied)
+
+    def __call__(self, user_id: str) -> bool:
+        return self.server_denied(user_id) or self.localpart_denied(user_id)
 
 
 class DirectRooms:
@@ -46,6 +78,11 @@ class DirectRooms:
         # Read-modify-write of the `m.direct` account data, one at a time.
         self._account_data = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        # DMs this process created (room -> monotonic time): the person shows up as invited
+        # only with a later sync, so until then their absence does not mean they left.
+        self._created: dict[str, float] = {}
+        # DMs the bot switched encryption on in (room -> monotonic time of the last try).
+        self._encrypting: dict[str, float] = {}
 
     async def load(self) -> None:
         """Read `m.direct` once at start."""
@@ -68,6 +105,7 @@ class DirectRooms:
                 )
                 assert isinstance(response, RoomCreateResponse)
                 room_id = response.room_id
+                self._created[room_id] = time.monotonic()
             await self.remember(user_id, room_id)
             return room_id
 
@@ -94,6 +132,65 @@ class DirectRooms:
 
     async def forget(self, user_id: str) -> None:
         await self.directory.forget_dm(user_id)
+
+    # -- S-16: a DM is encrypted before anything personal goes into it --------------------
+
+    async def ensure_encrypted(self, room_id: str) -> None:
+        """Right after joining a DM: if the room has no `m.room.encryption`, send it."""
+        response = await self.client.room_get_state_event(room_id, ENCRYPTION_STATE["type"])
+        if isinstance(response, ErrorResponse) and response.status_code == "M_NOT_FOUND":
+            await self.encrypt(room_id)
+
+    async def encrypt(self, room_id: str, *, again_after_s: float = 30.0) -> None:
+        """Switch encryption on in `room_id` (not more often than every `again_after_s`
+        while nio has not seen the state event yet). A refusal raises `SendFailure`."""
+        tried = self._encrypting.get(room_id)
+        if tried is not None and time.monotonic() - tried < again_after_s:
+            return
+        self._encrypting[room_id] = time.monotonic()
+        log.info("DM %s is not encrypted: switching encryption on", room_id)
+        check(
+            await self.client.room_put_state(
+                room_id, ENCRYPTION_STATE["type"], dict(ENCRYPTION_STATE["content"])
+            )
+        )
+
+    def members(self, room_id: str) -> set[str] | None:
+        """Joined and invited members as nio knows them (None: a room nio does not know)."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return None
+        return set(room.users) | set(getattr(room, "invited_users", {}))
+
+    def has_others(self, room_id: str, user_id: str) -> bool:
+        """Somebody besides the bot and `user_id` is joined or invited (S-04)."""
+        members = self.members(room_id)
+        return members is not None and bool(members - {self.client.user_id, user_id})
+
+    def dm_problem(self, room_id: str, user_id: str, wait_s: float) -> str | None:
+        """Why `room_id` cannot take a message for `user_id` as their DM: "others" (a group
+        room), "left" (the person is neither joined nor invited any more; a DM created
+        less than `wait_s` ago may not show the invite yet), else None."""
+        if self.has_others(room_id, user_id):
+            return "others"
+        members = self.members(room_id)
+        if members is None or user_id in members:
+            return None
+        created = self._created.get(room_id)
+        if created is not None and time.monotonic() - created < wait_s:
+            return None
+        return "left"
+
+    async def drop(self, user_id: str, room_id: str, reason: str) -> None:
+        """The recorded DM is none (S-04): forget it; the next `ensure` opens a new one."""
+        log.info(
+            "room %s is no DM with %s any more (%s); opening a new one", room_id, user_id, reason
+        )
+        if await self.directory.dm_room(user_id) == room_id:
+            await self.directory.forget_dm(user_id)
+        rooms = self._direct.get(user_id)
+        if rooms is not None:
+            rooms.discard(room_id)
 
     # -- `!vergessen`: the account data must not name the person either ------------------
 
@@ -147,6 +244,8 @@ class DirectRooms:
         return len(direct) - len(kept)
 
     async def is_dm(self, room_id: str, sender: str) -> bool:
+        if self.has_others(room_id, sender):
+            return False  # a group room, whatever the invite or `m.direct` said (S-04)
         known = await self.directory.dm_room(sender)
         if known == room_id:
             return True
@@ -168,15 +267,23 @@ class InviteDecision:
 class InviteGate:
     """Allow-list of homeservers plus a per-inviter rate limit against invite spam."""
 
-    def __init__(self, allowed: list[str], per_inviter: int = 5, window_s: float = 600) -> None:
-        self.allowed = {a.lower() for a in allowed}
+    def __init__(
+        self,
+        allowed: list[str],
+        denied_localparts: list[str] | tuple[str, ...] = (),
+        per_inviter: int = 5,
+        window_s: float = 600,
+    ) -> None:
+        self.strangers = Strangers(allowed, denied_localparts)
         self.per_inviter = per_inviter
         self.window_s = window_s
         self._recent: defaultdict[str, deque[float]] = defaultdict(deque)
 
     def decide(self, inviter: str, now: float | None = None) -> InviteDecision:
-        if server_of(inviter).lower() not in self.allowed:
+        if self.strangers.server_denied(inviter):
             return InviteDecision(False, "homeserver not allowed")
+        if self.strangers.localpart_denied(inviter):
+            return InviteDecision(False, "localpart denied")
         now = time.monotonic() if now is None else now
         recent = self._recent[inviter]
         while recent and now - recent[0] > self.window_s:

@@ -274,6 +274,18 @@ class OutboxSender:
         if room is None:
             return False
         if item.target_kind == "dm":
+            # Only a room of exactly the bot and the person is their DM (S-04): never send
+            # personal things into a group room, nor into a DM the person left.
+            problem = self.direct.dm_problem(room_id, item.target, INVITE_WAIT_S)
+            if problem is not None:
+                await self.direct.drop(item.target, room_id, problem)
+                return False
+            if not room.encrypted:
+                # Nothing personal in clear (S-16): switch encryption on and wait for the
+                # sync that shows it (nio encrypts only in rooms it knows are encrypted).
+                # A refusal fails like a send: the DM is forgotten and a new one opened.
+                await self.direct.encrypt(room_id)
+                return False
             expected = [item.target]
         elif item.target_kind == "roomkey":
             expected = await self.rooms.purpose_invitees(item.target)

@@ -48,6 +48,7 @@ from bot.chat.session import FATAL_ERRCODES
 from bot.config import Config, SyncConfig
 from bot.store.bot_state import BotState
 from bot.store.db import StoreBusy, StoreUnavailable
+from bot.store.decryptions import PendingDecryptions, WaitingDecryption
 from bot.store.rooms import RoomDirectory, RoomUpgrades
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ class Backoff:
 class PendingDecryption:
     room_id: str
     event: MegolmEvent
-    give_up_at: float
+    give_up_at: float  # Unix time: a restart keeps it (S-10)
 
 
 @dataclass
@@ -168,6 +169,8 @@ class SyncLoop:
     _retries: dict[str, tuple[str, dict[str, Any], int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Encrypted messages waiting for keys, also across a restart (S-10).
+        self._waiting = PendingDecryptions(self.state.db)
         if self.readonly is not None:
             # What read-only mode put off (also before a restart) is done through here.
             self.readonly.perform = self._guarded
@@ -178,6 +181,7 @@ class SyncLoop:
         return {
             "invite": self._accept_invite,
             "leave": self._leave,
+            "alone": self._leave_alone,
             "upgrade": self._follow_upgrade,
             "undecryptable": self._give_up_decryption,
         }
@@ -213,6 +217,7 @@ class SyncLoop:
             try:
                 await self._retry_failed()
                 await self._process(response, skip_timeline=first and first_start)
+                await self._check_crisis_room()
                 await self._crypto_housekeeping()
             except StoreBusy:
                 # Another process held the store's lock for too long: the same batch again
@@ -240,6 +245,7 @@ class SyncLoop:
                 if first_start:
                     await self.state.set("first_start_ms", str(int(time.time() * 1000)))
                 self._not_before_ms = int(await self.state.get("first_start_ms") or 0)
+                await self._load_waiting_decryptions()
                 return since, first_start
             except StoreBusy:
                 log.warning("the store is locked by another process; trying again")
@@ -292,6 +298,10 @@ class SyncLoop:
             for event in info.state:
                 if isinstance(event, RoomUpgradeEvent):
                     await self._upgraded(room_id, event)
+            # Join rules and power levels decide whether crisis-room membership is a role
+            # (S-03); state in the timeline counts too, also when the timeline is skipped.
+            for event in [*info.state, *info.timeline.events]:
+                self._observe_state(room_id, event)
             if skip_timeline:
                 continue
             events = list(info.timeline.events)
@@ -305,6 +315,53 @@ class SyncLoop:
                 if event.server_timestamp < self._not_before_ms:
                     continue
                 await self._on_timeline_event(room, event)
+            if any(self._someone_left(event) for event in [*info.state, *events]):
+                await self._leave_if_alone(room)
+
+    def _someone_left(self, event: Event) -> bool:
+        return (
+            isinstance(event, RoomMemberEvent)
+            and event.state_key != self.client.user_id
+            and event.membership in ("leave", "ban")
+        )
+
+    async def _leave_if_alone(self, room: MatrixRoom) -> None:
+        """The last other member left (nobody joined or invited but the bot): leave, so the
+        joined rooms and the full-member sync do not only grow (S-22). Never a room named in
+        the config (the operator chose it)."""
+        if set(room.users) | set(room.invited_users) != {self.client.user_id}:
+            return
+        configured = configured_rooms(self.dispatcher.config)
+        if any(self.rooms.upgrades.current(c) == room.room_id for c in configured) or (
+            room.room_id in configured
+        ):
+            return
+        log.info("alone in %s: leaving", room.room_id)
+        await self._guarded(f"alone:{room.room_id}", "alone", {"room_id": room.room_id})
+
+    async def _leave_alone(self, room_id: str) -> None:
+        user_id = await self.rooms.dm_user(room_id)
+        if user_id is not None:
+            # The person left their DM: a new one is opened when there is something to say.
+            await self.rooms.forget_dm(user_id)
+        await self.client.room_leave(room_id)
+
+    def _observe_state(self, room_id: str, event: Event) -> None:
+        source = getattr(event, "source", None) or {}
+        if source.get("type") in ("m.room.join_rules", "m.room.power_levels") and (
+            source.get("state_key") == ""
+        ):
+            content = source.get("content")
+            if isinstance(content, dict):
+                self.dispatcher.roles.observe(room_id, source["type"], content)
+
+    async def _check_crisis_room(self) -> None:
+        try:
+            await self.dispatcher.roles.check_crisis_room()
+        except StoreBusy:
+            raise
+        except Exception:  # read-only store, a bug: told after a later batch
+            log.exception("could not tell the admin room about the crisis room")
 
     async def _guarded(self, key: str, kind: str, args: dict[str, Any], attempts: int = 0) -> None:
         """Do the action `kind` now. If the store is read-only it is put off until it takes
@@ -388,20 +445,42 @@ class SyncLoop:
         older.reverse()
         return older
 
+    async def _load_waiting_decryptions(self) -> None:
+        """What a previous run was still waiting for keys for (S-10)."""
+        for waiting in await self._waiting.all():
+            event = MegolmEvent.from_dict(waiting.event)
+            if isinstance(event, MegolmEvent):
+                self._pending[waiting.event_id] = PendingDecryption(
+                    waiting.room_id, event, waiting.deadline
+                )
+
     async def _undecrypted(self, room_id: str, event: MegolmEvent) -> None:
         if event.event_id in self._pending:
             return
         self.metrics.decrypt_failures.labels("no").inc()
-        self._pending[event.event_id] = PendingDecryption(
-            room_id, event, time.monotonic() + self.decrypt_wait_s
-        )
+        pending = PendingDecryption(room_id, event, time.time() + self.decrypt_wait_s)
+        self._pending[event.event_id] = pending
+        try:
+            await self._waiting.add(
+                WaitingDecryption(
+                    event.event_id,
+                    room_id,
+                    event.sender,
+                    event.session_id,
+                    pending.give_up_at,
+                    event.source,
+                )
+            )
+        except (StoreUnavailable, StoreBusy):
+            # Waited for in memory only; answered all the same unless the bot restarts.
+            log.warning("waiting for the keys of %s not stored", event.event_id)
         try:
             await self.client.request_room_key(event)
         except Exception as exc:  # already requested, or offline: retrying is enough
             log.debug("room key request for %s: %s", event.session_id, exc)
 
     async def _retry_decryption(self) -> None:
-        now = time.monotonic()
+        now = time.time()
         for event_id, pending in list(self._pending.items()):
             room = self.client.rooms.get(pending.room_id)
             try:
@@ -411,6 +490,7 @@ class SyncLoop:
             if decrypted is not None and room is not None:
                 await self.dispatcher.on_event(room, decrypted)
                 del self._pending[event_id]
+                await self._waiting.remove(event_id)
             elif now >= pending.give_up_at:
                 del self._pending[event_id]
                 self.metrics.decrypt_failures.labels("yes").inc()
@@ -424,6 +504,9 @@ class SyncLoop:
         megolm = MegolmEvent.from_dict(event)
         if isinstance(megolm, MegolmEvent):
             await self.dispatcher.on_undecryptable(room_id, megolm)
+        event_id = event.get("event_id")
+        if isinstance(event_id, str):
+            await self._waiting.remove(event_id)
 
     async def _on_invite(self, room_id: str, invite_state: list[Event]) -> None:
         me = self.client.user_id
@@ -437,10 +520,17 @@ class SyncLoop:
                 log.info("rejecting invite to %s: %s", room_id, decision.reason)
                 await self._guarded(f"leave:{room_id}", "leave", {"room_id": room_id})
                 return
+            # A "direct" invite into a room that has other members is a group room (S-04).
+            others = any(
+                isinstance(other, (InviteMemberEvent, RoomMemberEvent))
+                and other.state_key not in (me, event.sender)
+                and other.membership in ("join", "invite")
+                for other in invite_state
+            )
             args = {
                 "room_id": room_id,
                 "inviter": event.sender,
-                "is_direct": bool(event.content.get("is_direct")),
+                "is_direct": bool(event.content.get("is_direct")) and not others,
             }
             await self._guarded(f"invite:{room_id}", "invite", args)
             return
@@ -451,7 +541,11 @@ class SyncLoop:
     async def _accept_invite(self, room_id: str, inviter: str, is_direct: bool) -> None:
         if not await join_or_log(self.client, room_id):
             return
-        if is_direct:
+        if is_direct and self.direct.has_others(room_id, inviter):
+            log.info("invite to %s was direct, but others are in it: a group room", room_id)
+        elif is_direct:
+            # Encrypted before anything personal is said (S-16).
+            await self.direct.ensure_encrypted(room_id)
             await self.direct.remember(inviter, room_id)
             await self.dispatcher.on_dm_joined(room_id, inviter)
 

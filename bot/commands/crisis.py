@@ -3,6 +3,7 @@ drills with `!admin übung`, and 👍/👎 answers on the request DMs."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -179,8 +180,16 @@ async def anfrage(ctx: CommandContext, ID: str, **args: str) -> None:
 # -- protocol for the Einsatztagebuch --------------------------------------------------------
 
 
+# What makes Markdown more than text: links and images (`[`, `]`, `!`; a `(` is inert without
+# them), inline HTML and autolinks (`<`, `>`, `&`), emphasis and code (`*`, `_`, `~`,
+# `` ` ``), table cells (`|`) and the escape itself. Each gets a backslash, which every
+# Markdown viewer shows as the character itself (review finding S-21).
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]<>!|~&])")
+
+
 def _cell(value: object) -> str:
-    return " ".join(str(value).split()).replace("|", "\\|")
+    """One line of free text for the protocol, inert in any Markdown viewer."""
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", " ".join(str(value).split()))
 
 
 def _who(ctx: CommandContext, person: str | None) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 MatrixUserId = Annotated[str, Field(pattern=r"^@[^:\s]+:[^\s]+$")]
 # Room versions up to 11 have "!opaque:server"; version 12 (MSC4291) drops the server part.
@@ -24,6 +25,10 @@ class HomeserverConfig(Section):
     access_token: SecretStr | None = None
     device_name: str = "Flurfunk"
     allowed_homeservers: list[str] = Field(min_length=1)
+    # Accounts on an allowed homeserver that are treated like people from other homeservers
+    # (no answer, no trace, invites refused): regular expressions searched in the localpart
+    # (between `@` and `:`), e.g. bridge puppets "^whatsapp_" or guests (review finding S-22).
+    denied_localparts: list[str] = Field(default_factory=list)
     verify_tls: bool = True
     # Encrypts the bot's cross-signing keys in the store. Without it the bot's device is not
     # cross-signed, and Element stops exchanging encrypted messages with unsigned devices.
@@ -33,6 +38,16 @@ class HomeserverConfig(Section):
     cross_signing_recovery_key: SecretStr | None = None
     # Replace a cross-signing identity on the server that is not ours (someone reset it).
     cross_signing_reset: bool = False
+
+    @field_validator("denied_localparts")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is no regular expression: {exc}") from None
+        return patterns
 
     @model_validator(mode="after")
     def _strong_key_secret(self) -> HomeserverConfig:

@@ -182,6 +182,12 @@ class CrisisService:
         self.wake()
 
     async def tick_job(self) -> None:
+        # The sector and reference vectors are encoded once per configuration; the first run
+        # after start does it, so the first `!werkennt` does not wait for it.
+        try:
+            await self.meaning.background()
+        except Exception:
+            log.exception("could not encode the sector descriptions; routing by words")
         await self.tick()
 
     async def tick(self) -> int:

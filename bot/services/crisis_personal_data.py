@@ -61,6 +61,9 @@ async def forget_person(
                 await routing.tell_settled(replace(req, state=state), result.notify, now)
             await store.forget_effects(req.id, f"crisis:{req.id}:settled:")
             text = ""
+        if any(asked.person == user_id for asked in state.asked):
+            # The routed note names the organisation of her contact (review: erasure test).
+            await store.forget_routed_note(req.id)
         state = _replace_person(state, user_id, label)
         await store.save_state(req.id, state, next_check(state))
         await store.replace_person(req.id, user_id, label, state, text)

@@ -168,7 +168,7 @@ def _build_crisis(services: Services) -> None:
     services.crisis.wake = wake_tick
 
     def schedule() -> None:
-        jobs.every("crisis_tick", services.crisis.tick_job, config.crisis.tick_seconds)
+        jobs.every("crisis_tick", services.crisis.tick_job, config.crisis.tick_seconds, now=True)
         at = config.crisis.contact_check_time
         jobs.add(
             "crisis_maintenance",

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from bot.store.activity import ActivityStore
 from bot.store.chat_traces import ChatTraceStore
 from bot.store.db import Database
+from bot.store.decryptions import PendingDecryptions
 from bot.store.outbox import Outbox
 from bot.store.rooms import RoomDirectory
 
@@ -47,6 +48,7 @@ class ChatTraces:
         self.rooms = RoomDirectory(db)
         self.outbox = Outbox(db)
         self.activity = ActivityStore(db)
+        self.decryptions = PendingDecryptions(db)
 
     async def export(self, user_id: str) -> dict[str, Any]:
         seen = await self.activity.of_user(user_id)
@@ -60,6 +62,8 @@ class ChatTraces:
             else datetime.fromtimestamp(seen, UTC).isoformat(),
             # Queued and not delivered yet: to the person, about them, or naming them.
             "pending_messages": await self.outbox.pending_about(user_id),
+            # Encrypted messages the bot still waits for keys for (S-10).
+            "messages_waiting_for_keys": await self.decryptions.count_of(user_id),
         }
 
     async def forget(self, user_id: str) -> None:
@@ -67,6 +71,7 @@ class ChatTraces:
             await self.traces.forget(user_id)
             await self.rooms.forget_dm(user_id)
             await self.activity.delete(user_id)
+            await self.decryptions.forget_user(user_id)
             # Delivered messages may quote the person (names, introductions): drop them;
             # the copies that matter live in the rooms, not in our store. Only the whole
             # Matrix ID counts (`@al:example.org` is not in `@al:example.org.uk`, S-20).
@@ -78,6 +83,7 @@ class ChatTraces:
             | await self.rooms.dm_user_ids()
             | await self.activity.user_ids()
             | await self.outbox.people()
+            | await self.decryptions.user_ids()
         )
 
 

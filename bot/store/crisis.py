@@ -331,6 +331,15 @@ class CrisisStore:
             (len(prefix), prefix, len(keep_prefix), keep_prefix),
         )
 
+    async def forget_routed_note(self, request_id: str) -> None:
+        """The reply to `!werkennt` names the organisations of the bridges asked first: a
+        forgotten bridge's organisation must not stay in our copy. Undelivered, it is
+        dropped; delivered, its payload is emptied (the key stays, so nothing is re-sent)."""
+        key = f"crisis:{request_id}:routed"
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM outbox WHERE key = ? AND status = 'pending'", (key,))
+            await conn.execute("UPDATE outbox SET payload = '{}' WHERE key = ?", (key,))
+
     async def prune(self, finished_before: datetime) -> int:
         return await self.db.execute(
             "DELETE FROM crisis_requests WHERE finished_at IS NOT NULL AND finished_at < ?",

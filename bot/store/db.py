@@ -15,6 +15,7 @@ error code (SQLITE_BUSY, SQLITE_LOCKED and their extended codes), never by its t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import os
@@ -97,6 +98,23 @@ def _statements(script: str) -> Iterable[str]:
         raise RuntimeError(f"incomplete SQL statement in migration: {buffer[:80]!r}")
 
 
+def _private_store_files(path: Path) -> None:
+    """Owner-only permissions for the store file and its `-wal`/`-shm`, before SQLite opens
+    them. SQLite creates the write-ahead log and shared memory with the mode of the database
+    file; a store first created under the default umask would leave a world-readable WAL,
+    holding the latest personal data, for as long as the bot runs (erasure test)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        sibling = Path(f"{path}{suffix}")
+        try:
+            mode = sibling.stat().st_mode & 0o777 if sibling.exists() else 0
+            if mode & 0o077:
+                sibling.chmod(mode & 0o700)  # take away group and others, add nothing
+        except OSError as error:  # not ours to change: say so, but keep running
+            log.warning("cannot restrict the permissions of %s: %s", sibling, error)
+
+
 class Database:
     def __init__(
         self,
@@ -119,6 +137,7 @@ class Database:
     async def open(self) -> None:
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private_store_files(self.path)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves.
         self._conn = await aiosqlite.connect(str(self.path), isolation_level=None)
         self._conn.row_factory = aiosqlite.Row

@@ -40,9 +40,11 @@ def crisis_config(room_id: str, **crisis: Any) -> dict[str, Any]:
 
 
 async def crisis_room(chief: MatrixUser) -> str:
-    """An encrypted private room of the crisis staff, as Element creates one."""
+    """An encrypted private room of the crisis staff, as Element creates one, with inviting
+    left to moderators (without it membership is no role, review finding S-03)."""
     response = await chief.client.room_create(
         name="Krisenstab",
+        power_level_override={"invite": 50},
         initial_state=[
             {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
         ],

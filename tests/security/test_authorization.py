@@ -18,6 +18,7 @@ import pytest
 
 from bot.chat.dispatch import refusal
 from bot.chat.render import render
+from bot.chat.roles import RoleResolver
 from bot.commands import load_all
 from bot.commands.registry import REGISTRY, Command, Role
 
@@ -201,9 +202,17 @@ async def test_a_stranger_gets_nothing_and_leaves_no_trace(tmp_path: Path, place
         assert [r[0] for r in stored] == [0, 0]
 
 
+def close_crisis_room(roles: RoleResolver, room_id: str) -> None:
+    roles.observe(room_id, "m.room.join_rules", {"join_rule": "invite"})
+    roles.observe(room_id, "m.room.power_levels", {"invite": 50})
+
+
 async def test_crisis_room_membership_is_a_role(tmp_path: Path) -> None:
-    """Joined members of the crisis room are crisis staff; invited ones are not yet."""
+    """Joined members of the crisis room are crisis staff; invited ones are not yet (in a
+    crisis room that is invite-only and where only moderators invite, review finding S-03,
+    tests/services/test_crisis_room_safety.py)."""
     async with Harness.open(tmp_path) as harness:
+        close_crisis_room(harness.dispatcher.roles, CRISIS_ROOM)
         room = harness.client.rooms[CRISIS_ROOM]
         room.users[STAFF] = object()
         room.invited_users[STAFF] = object()

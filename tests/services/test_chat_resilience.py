@@ -28,6 +28,7 @@ from nio import (
     JoinResponse,
     MatrixRoom,
     MessageDirection,
+    RoomGetStateEventResponse,
     RoomMessagesResponse,
     RoomSendResponse,
     SyncResponse,
@@ -140,6 +141,12 @@ class Homeserver(FakeClient):
 
     async def room_leave(self, room_id: str) -> Any:
         return SimpleNamespace()
+
+    async def room_get_state_event(self, room_id: str, event_type: str, *a: Any) -> Any:
+        """Rooms people create here are encrypted (S-16)."""
+        return RoomGetStateEventResponse(
+            {"algorithm": "m.megolm.v1.aes-sha2"}, event_type, "", room_id
+        )
 
     async def room_messages(
         self, room_id: str, start: str, direction: MessageDirection, limit: int
@@ -556,6 +563,9 @@ async def test_the_crisis_room_follows_its_upgrade(
         home.add_room(new_room, joined_new)
         rooms = RoomDirectory(bot.db)
         roles = RoleResolver(home, [], [], CRISIS_ROOM, rooms.upgrades)  # type: ignore[arg-type]
+        for room_id in (CRISIS_ROOM, new_room):  # both closed (S-03)
+            roles.observe(room_id, "m.room.join_rules", {"join_rule": "invite"})
+            roles.observe(room_id, "m.room.power_levels", {"invite": 50})
         assert Role.CRISIS in roles.roles_of(stayed_behind)
         tombstone = {
             "type": "m.room.tombstone",
@@ -602,4 +612,6 @@ async def test_the_crisis_room_follows_its_upgrade(
             CRISIS_ROOM,
             restarted_rooms.upgrades,
         )
+        roles.observe(new_room, "m.room.join_rules", {"join_rule": "invite"})
+        roles.observe(new_room, "m.room.power_levels", {"invite": 50})
         assert Role.CRISIS in roles.roles_of(joined_new)

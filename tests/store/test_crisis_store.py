@@ -172,3 +172,25 @@ async def test_contacts_store(db: Database) -> None:
     await store.forget("@a:x.de")
     assert await store.of_user("@a:x.de") == []
     assert await store.availability("@a:x.de") is None
+
+
+async def test_forgetting_a_bridge_empties_the_routed_note_only(db: Database) -> None:
+    """The reply to `!werkennt` names the organisations asked first (erasure test)."""
+    from bot.store.outbox import Outbox
+
+    outbox, store = Outbox(db), CrisisStore(db)
+    body = {"content": {"body": "Zuerst frage ich … bei Spedition Quappenhof (Logistik)"}}
+    for key in ("crisis:A-AAAA:routed", "crisis:A-AAAA:status", "crisis:A-BBBB:routed"):
+        await outbox.enqueue(key, "message", "room", "!crisis:x.de", body)
+    await outbox.mark_sent(1, "$routed", "!crisis:x.de")
+    await store.forget_routed_note("A-AAAA")
+    rows = await db.fetchall("SELECT key, status, event_id, payload FROM outbox ORDER BY id")
+    assert tuple(rows[0]) == ("crisis:A-AAAA:routed", "sent", "$routed", "{}")
+    assert [r[0] for r in rows[1:]] == ["crisis:A-AAAA:status", "crisis:A-BBBB:routed"]
+    assert all("Quappenhof" in r[3] for r in rows[1:])
+    # Undelivered, it is dropped rather than sent empty.
+    await store.forget_routed_note("A-BBBB")
+    assert [r[0] for r in await db.fetchall("SELECT key FROM outbox")] == [
+        "crisis:A-AAAA:routed",
+        "crisis:A-AAAA:status",
+    ]

@@ -1,11 +1,14 @@
 from collections import Counter
 from itertools import combinations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.circles import Circle, CirclePerson, form_circles
+from bot.domain.semantic.topics import SAME_TOPIC
+from bot.services.encoder import E5Encoder, load_encoder
 
 TOPICS = ["Digitalisierung", "Bauleitplanung", "Friedhofswesen", "E-Akte", "Kita-Plätze"]
 
@@ -172,3 +175,90 @@ def test_a_topic_spanning_municipalities_gets_a_circle(
     people = [person(i, m, "E-Akte") for i, m in enumerate(municipalities)]
     circles = form_circles(people, [], min_size, max_size, min_shared=1, rng_seed=seed)
     assert (len(circles) > 0) == (len(people) >= min_size)
+
+
+# --- topics that mean the same ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def encoder() -> E5Encoder:
+    loaded = load_encoder()
+    assert loaded is not None, "the bundled model must load on the test machine"
+    return loaded
+
+
+def meaning_of(encoder: E5Encoder, people: list[CirclePerson], *more: str) -> dict:
+    topics = sorted({t for p in people for t in p.topics} | set(more))
+    return dict(zip(topics, encoder.encode_blocking(topics, query=True), strict=True))
+
+
+def test_topics_that_mean_the_same_form_one_circle(encoder: E5Encoder) -> None:
+    people = [
+        person(1, "A", "Friedhofswesen"),
+        person(2, "B", "Friedhöfe"),
+        person(3, "A", "Friedhofswesen"),
+        person(4, "B", "Bestattungswesen"),
+        person(5, "C", "Wahlen"),
+        person(6, "A", "Wahlen"),
+    ]
+    # By spelling alone no topic is named by three people.
+    assert form_circles(people, []) == []
+    circles = form_circles(people, [], meaning=meaning_of(encoder, people))
+    # Named as most people name it; "Wahlen" means something else and stays apart.
+    assert circles == [Circle("Friedhofswesen", (1, 2, 3, 4))]
+
+
+def test_a_configured_topic_gathers_what_means_the_same(encoder: E5Encoder) -> None:
+    people = [
+        person(1, "A", "digitale Verwaltung"),
+        person(2, "B", "Digitalisierung der Verwaltung"),
+        person(3, "C", "E-Government", "Digitalisierung"),
+    ]
+    meaning = meaning_of(encoder, people, "Digitalisierung")
+    circles = form_circles(people, ["Digitalisierung"], meaning=meaning)
+    assert circles == [Circle("Digitalisierung", (1, 2, 3))]
+
+
+@st.composite
+def meaningful(draw: st.DrawFn) -> tuple[list[CirclePerson], dict]:
+    """People with topics among groups of near vectors (one group per base topic)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    base = rng.standard_normal((len(TOPICS), 24))
+    meaning = {}
+    for t, topic in enumerate(TOPICS):
+        for spelling in (topic, f"{topic} (neu)"):
+            vector = base[t] + draw(st.sampled_from([0.0, 0.05, 0.8])) * rng.standard_normal(24)
+            meaning[spelling] = (vector / np.linalg.norm(vector)).astype(np.float32)
+    ids = draw(st.lists(st.integers(0, 200), unique=True, max_size=40))
+    people = [
+        CirclePerson(
+            pid,
+            draw(st.sampled_from(["Aachen", "Bonn", "Köln"])),
+            draw(st.sampled_from(["Bauamt", "IT"])),
+            frozenset(draw(st.lists(st.sampled_from(sorted(meaning)), max_size=3))),
+        )
+        for pid in ids
+    ]
+    return people, meaning
+
+
+@settings(deadline=None, max_examples=60)
+@given(case=meaningful(), min_shared=st.integers(1, 4), seed=st.integers(0, 2**32))
+def test_circles_by_meaning_keep_every_rule(
+    case: tuple[list[CirclePerson], dict], min_shared: int, seed: int
+) -> None:
+    people, meaning = case
+    circles = form_circles(people, [], 3, 5, min_shared, rng_seed=seed, meaning=meaning)
+    assert form_circles(people, [], 3, 5, min_shared, rng_seed=seed, meaning=meaning) == circles
+    by_id = {p.id: p for p in people}
+    seen: set[int] = set()
+    for circle in circles:
+        assert 3 <= len(circle.members) <= 5
+        assert len({fold(by_id[i].municipality) for i in circle.members}) >= 2
+        assert not seen & set(circle.members)
+        seen.update(circle.members)
+        # Everyone named the circle's topic or one at least SAME_TOPIC close to it.
+        centre = meaning[circle.topic]
+        for i in circle.members:
+            closeness = max(float(meaning[t] @ centre) for t in by_id[i].topics)
+            assert closeness >= SAME_TOPIC - 1e-6

@@ -24,6 +24,8 @@ from bot.domain.matching import (
     summarise,
 )
 from bot.domain.pairing import approximate_pairs, exact_pairs
+from bot.domain.phrases import split_phrases
+from bot.services.encoder import E5Encoder, load_encoder
 
 TASKS = {
     "funding": "Ich bearbeite Fördermittelanträge und Verwendungsnachweise.",
@@ -243,6 +245,56 @@ def test_summary_counts_without_naming_anyone() -> None:
     assert summary.cross_department_share == 1.0
     assert 0 < summary.cross_municipality_share <= 1
     assert 0 < summary.mean_similarity <= 1
+
+
+# --- by meaning --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def encoder() -> E5Encoder:
+    loaded = load_encoder()
+    assert loaded is not None, "the bundled model must load on the test machine"
+    return loaded
+
+
+def encoded(encoder: E5Encoder, someone: MatchPerson) -> MatchPerson:
+    """The person as a round loads them: with the stored vectors of their phrases."""
+    phrases = split_phrases(someone.tasks, someone.topics)
+    return replace(someone, phrases=phrases, vectors=encoder.encode_blocking(phrases, query=True))
+
+
+KITA = "Vergabe von Kita-Plätzen"
+KITA_TOO = "Betreuungsplätze in Kindertagesstätten vermitteln"
+
+
+def test_the_same_task_in_other_words_is_matched_and_explained(encoder: E5Encoder) -> None:
+    people = [
+        person(1, tasks=KITA),
+        person(2, tasks="Hundesteuer veranlagen"),
+        person(3, tasks=KITA_TOO),
+        person(4, tasks="Friedhofsgebühren kalkulieren"),
+    ]
+    # By words the two Kita people share nothing; by meaning they belong together.
+    plan = plan_round([encoded(encoder, p) for p in people], [], MatchRules(noise=0.0))
+    assert frozenset({1, 3}) in grouped(plan)
+    (kita,) = [g for g in plan.groups if set(g.members) == {1, 3}]
+    assert kita.phrases == (KITA, KITA_TOO)
+    assert kita.shared == ()
+    assert plan.by_words == 0
+
+
+def test_people_without_vectors_are_matched_by_their_words(encoder: E5Encoder) -> None:
+    people = [
+        encoded(encoder, person(1, tasks=KITA)),
+        encoded(encoder, person(2, tasks=KITA_TOO)),
+        person(3, tasks="Friedhofsgebühren kalkulieren"),  # changed their text: no vectors yet
+        encoded(encoder, person(4, tasks="Friedhofsgebühren und Grabstellen")),
+    ]
+    plan = plan_round(people, [], MatchRules(noise=0.0))
+    assert grouped(plan) == {frozenset({1, 2}), frozenset({3, 4})}
+    assert plan.by_words == 1
+    (words,) = [g for g in plan.groups if 3 in g.members]
+    assert words.phrases == () and words.shared == ("Friedhofsgebühren",)
 
 
 # --- twenty rounds, random populations ------------------------------------------------------
