@@ -5,14 +5,24 @@ their department and often a cross-cutting one. Their task text is written from 
 the inflection and compound variety of real profiles ("Fördermittelanträge", "Anträge auf
 Fördermittel", "bei Anträgen auf Fördermittel"), and they declare some of them as topic tags,
 sometimes in other spelling. The hidden topics are the ground truth for relevance.
+
+`with_vectors` adds what the bot stores for each profile: its phrases and their embedding
+vectors from the real model. The phrases come from a small pool, so each distinct phrase is
+encoded once and cached on disk (.dev/bench/); 50,000 profiles then cost no encoding at all.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
 
 from bot.domain.matching import MatchPerson, PastPair
+from bot.domain.phrases import split_phrases
 
 # topic -> (departments where it is typical, "" = cross-cutting; tag label; phrases).
 # A phrase is "nominative|dative" or one form for both; "!" marks a whole sentence.
@@ -1166,3 +1176,114 @@ def history(people: list[Synthetic], rounds: int, seed: int = 2) -> list[PastPai
         rng.shuffle(ids)
         past += [PastPair(ids[i], ids[i + 1], ago) for i in range(0, len(ids) - 1, 2)]
     return past
+
+
+# Topic tags as different people name the same topic, for measuring which topics a circle
+# merges (bench/matching.py --meaning). Neighbouring groups are on purpose: "Gewerbe" and
+# "Gewerbesteuer", "Terminvergabe" and "Vergabe", "Datenschutz" and "IT-Sicherheit".
+TOPIC_NAMES: tuple[tuple[str, ...], ...] = (
+    ("Digitalisierung", "Digitalisierung der Verwaltung", "digitale Verwaltung", "E-Government"),
+    ("Kita", "Kitas", "Kindertagesstätten", "Kinderbetreuung", "Kita-Plätze"),
+    ("E-Akte", "elektronische Akte", "digitale Akte", "eAkte"),
+    ("Klimaschutz", "Klimaschutzmanagement", "CO2-Reduktion", "Klimaneutralität"),
+    ("Fördermittel", "Fördermittelmanagement", "Förderprogramme", "Zuschüsse und Förderungen"),
+    ("Bauleitplanung", "Bebauungspläne", "B-Pläne", "Flächennutzungsplanung"),
+    ("Vergabe", "Vergaberecht", "öffentliche Auftragsvergabe", "Ausschreibungen"),
+    ("Personalgewinnung", "Recruiting", "Fachkräftegewinnung", "Nachwuchsgewinnung"),
+    ("Wohngeld", "Wohngeldstelle", "Mietzuschuss"),
+    ("Friedhofswesen", "Friedhöfe", "Friedhofsverwaltung", "Bestattungswesen"),
+    ("Datenschutz", "DSGVO", "Datenschutzrecht"),
+    ("IT-Sicherheit", "Informationssicherheit", "Cybersicherheit"),
+    ("Bürgerbeteiligung", "Beteiligung der Öffentlichkeit", "Partizipation"),
+    ("Wahlen", "Wahlorganisation", "Wahlamt"),
+    ("Katastrophenschutz", "Bevölkerungsschutz", "Krisenmanagement"),
+    ("Gewerbeanmeldung", "Gewerbeamt", "Gewerbewesen"),
+    ("Gewerbesteuer", "Gewerbesteuerveranlagung"),
+    ("Schulverwaltung", "Schulträgeraufgaben", "Schulen"),
+    ("Terminvergabe", "Terminmanagement", "Online-Terminbuchung"),
+    ("Haushalt", "Haushaltsplanung", "kommunale Finanzen", "Doppik"),
+    ("Integration", "Migration und Integration", "Integrationsarbeit"),
+    ("Geflüchtete", "Flüchtlingshilfe", "Asyl"),
+    ("Energiemanagement", "Energieeffizienz", "Energiesparen"),
+    ("Photovoltaik", "Solarenergie", "PV-Anlagen"),
+    ("Leichte Sprache", "verständliche Sprache", "bürgernahe Sprache"),
+    ("Wissensmanagement", "Wissenstransfer", "Wissen sichern"),
+    ("Projektmanagement", "Projektsteuerung", "Projektleitung"),
+    ("Öffentlichkeitsarbeit", "Pressearbeit", "Social Media"),
+    ("Radverkehr", "Fahrradverkehr", "Radwege"),
+    ("ÖPNV", "Nahverkehr", "Busverkehr"),
+)
+
+
+def paraphrased(n: int, filler: float = 0.0, split: str = "all", seed: int = 5) -> list[Synthetic]:
+    """People who list one to three tasks in their own words, as bare task lists, and (with
+    probability `filler`) a sentence about themselves; no topic tags. The tasks come from the
+    paraphrase pool written before any model was run (bench/data/paraphrase, `split` dev,
+    holdout or all: four wordings per task); the hidden topics are its tasks."""
+    from bench.semantic import load_topics
+
+    pool = [t for t in load_topics(PARAPHRASE_POOL) if split == "all" or t.split == split]
+    rng = random.Random(seed)
+    municipalities, weights = list(MUNICIPALITIES), list(MUNICIPALITIES.values())
+    people = []
+    for pid in range(n):
+        tasks = rng.sample(range(len(pool)), rng.choice((1, 2, 2, 3)))
+        parts = [rng.choice(pool[t].phrases) for t in tasks]
+        if rng.random() < filler:
+            parts += [f.rstrip(".") for f in rng.sample(FILLER, rng.choice((1, 2)))]
+        rng.shuffle(parts)
+        person = MatchPerson(
+            id=pid,
+            department=rng.choice(DEPARTMENTS),
+            municipality=rng.choices(municipalities, weights)[0],
+            tasks="; ".join(parts),
+            topics=(),
+            languages=frozenset({"de"}),
+            never_with=frozenset(),
+            rounds_since_last_match=1,
+            eligible=True,
+        )
+        people.append(Synthetic(person, frozenset(pool[t].name for t in tasks)))
+    return people
+
+
+CACHE = Path(__file__).resolve().parents[1] / ".dev" / "bench"
+PARAPHRASE_POOL = Path(__file__).resolve().parent / "data" / "paraphrase"
+
+
+def phrase_vectors(phrases: Iterable[str]) -> dict[str, NDArray[np.float32]]:
+    """Unit vectors ("query: ", as for profiles) of the phrases, from the on-disk cache; the
+    ones not cached yet are encoded with the real model and added to it."""
+    from bot.services.encoder import MODEL_ID, load_encoder
+
+    path = CACHE / f"phrases-{MODEL_ID.replace('/', '_')}.npz"
+    known: dict[str, NDArray[np.float32]] = {}
+    if path.exists():
+        with np.load(path) as stored:
+            known = dict(zip(stored["phrases"].tolist(), stored["vectors"], strict=True))
+    missing = sorted(set(phrases) - set(known))
+    if missing:
+        encoder = load_encoder()
+        if encoder is None:
+            raise RuntimeError("the embedding model is needed to encode the benchmark phrases")
+        for start in range(0, len(missing), 256):
+            batch = missing[start : start + 256]
+            known.update(zip(batch, encoder.encode_blocking(batch, query=True), strict=True))
+        CACHE.mkdir(parents=True, exist_ok=True)
+        np.savez(path, phrases=np.array(list(known)), vectors=np.stack(list(known.values())))
+    return known
+
+
+def with_vectors(people: list[Synthetic]) -> list[Synthetic]:
+    """The same people with their phrases and phrase vectors, as a round loads them."""
+    phrases = [split_phrases(s.person.tasks, s.person.topics) for s in people]
+    vectors = phrase_vectors(p for ps in phrases for p in ps)
+    return [
+        replace(
+            s,
+            person=replace(
+                s.person, phrases=ps, vectors=np.stack([vectors[p] for p in ps]) if ps else None
+            ),
+        )
+        for s, ps in zip(people, phrases, strict=True)
+    ]

@@ -70,7 +70,7 @@ class App:
         client = build_client(config)
         await log_in(client, config, state)
         await ensure_cross_signing(client, config, self.db)
-        direct = DirectRooms(client, directory)
+        direct = DirectRooms(client, directory, encrypted=config.bot.encrypted_direct_chats)
         await direct.load()
         messenger = ChatMessenger(
             outbox, self._language_preference, config.bot.default_language, lambda: None

@@ -67,7 +67,12 @@ class Strangers:
 class DirectRooms:
     """The one DM room per person, created on demand and recorded in `m.direct`."""
 
-    def __init__(self, client: AsyncClient, directory: RoomDirectory) -> None:
+    def __init__(
+        self, client: AsyncClient, directory: RoomDirectory, *, encrypted: bool = True
+    ) -> None:
+        # Whether DMs are switched to encryption before anything personal goes in (S-16;
+        # `bot.encrypted_direct_chats`).
+        self.encrypted = encrypted
         self.client = client
         self.directory = directory
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -137,6 +142,8 @@ class DirectRooms:
 
     async def ensure_encrypted(self, room_id: str) -> None:
         """Right after joining a DM: if the room has no `m.room.encryption`, send it."""
+        if not self.encrypted:
+            return
         response = await self.client.room_get_state_event(room_id, ENCRYPTION_STATE["type"])
         if isinstance(response, ErrorResponse) and response.status_code == "M_NOT_FOUND":
             await self.encrypt(room_id)

@@ -280,7 +280,7 @@ class OutboxSender:
             if problem is not None:
                 await self.direct.drop(item.target, room_id, problem)
                 return False
-            if not room.encrypted:
+            if not room.encrypted and self.direct.encrypted:
                 # Nothing personal in clear (S-16): switch encryption on and wait for the
                 # sync that shows it (nio encrypts only in rooms it knows are encrypted).
                 # A refusal fails like a send: the DM is forgotten and a new one opened.

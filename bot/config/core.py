@@ -101,6 +101,9 @@ class BotConfig(Section):
     admins: list[MatrixUserId] = []
     admin_room: MatrixRoomId | None = None
     decrypt_wait_s: float = Field(30.0, ge=0, le=600)
+    # DMs are switched to encryption before the bot writes anything personal into them.
+    # false only for clients that cannot encrypt: personal data then travels in clear.
+    encrypted_direct_chats: bool = True
 
 
 class OperationsConfig(Section):

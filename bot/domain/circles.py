@@ -4,15 +4,24 @@ A circle has `min_size`..`max_size` members who all name its topic, from at leas
 municipalities; nobody is in two circles of the same period, and a group that (as a whole)
 was together recently is not formed again. Within those hard rules the grouping prefers
 few repeated pairs and few pairs from the same office (who know each other already).
+
+With the topics' embedding vectors, topics that mean the same count as one ("Friedhofswesen",
+"Friedhöfe", "Bestattungswesen"), under the name of the most named of them, in its most common
+spelling (bot.domain.semantic.topics).
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bot.domain.semantic.topics import group_topics
 
 _HARD = 1000  # a hard rule broken: the group is not formed
 _REPEATED_PAIR = 10
@@ -44,12 +53,13 @@ def form_circles(
     min_shared: int = 3,
     recent_together: Collection[frozenset[int]] = frozenset(),
     rng_seed: int = 0,
+    meaning: Mapping[str, NDArray[np.float32]] | None = None,
 ) -> list[Circle]:
     """Circles for one period; the same arguments always give the same circles.
 
     Topics are the configured ones plus any topic named by at least `min_shared` people.
-    Topics are matched after case and whitespace normalisation only; callers wanting
-    looser matching (stemming, synonyms) map topics before calling.
+    Topics are matched after case and whitespace normalisation; with `meaning` (a unit vector
+    per topic, keyed by the topic as written, any spelling) also by what they mean.
     """
     if not 2 <= min_size <= max_size:
         raise ValueError("need 2 <= min_size <= max_size")
@@ -66,15 +76,17 @@ def form_circles(
             if key:
                 members[key].append(person.id)
                 spellings[key][spelling] += 1
-    names = {
-        key: min(counts, key=lambda spelling: (-counts[spelling], spelling))
-        for key, counts in spellings.items()
-    }
     configured: dict[str, str] = {}
     for topic in configured_topics:
         if _fold(topic):
             configured.setdefault(_fold(topic), topic.strip())
+    names = {
+        key: min(counts, key=lambda spelling: (-counts[spelling], spelling))
+        for key, counts in spellings.items()
+    }
     names.update(configured)
+    if meaning:
+        _merge_by_meaning(members, configured, meaning)
 
     topics = [
         key
@@ -101,6 +113,24 @@ def form_circles(
 
 def _fold(text: str) -> str:
     return " ".join(text.casefold().split())
+
+
+def _merge_by_meaning(
+    members: dict[str, list[int]],
+    configured: dict[str, str],
+    meaning: Mapping[str, NDArray[np.float32]],
+) -> None:
+    """Fold topics that mean the same into the one that leads them (in place): configured
+    topics lead first, then the most named. The group keeps the leader's name, which every
+    member's own topic is close to."""
+    vectors = {_fold(topic): vector for topic, vector in meaning.items()}
+    order = [*configured, *sorted(members, key=lambda key: (-len(members[key]), key))]
+    leader = group_topics(list(dict.fromkeys(order)), vectors)
+    for key, lead in leader.items():
+        if key == lead or key not in members:
+            continue
+        joined = members.setdefault(lead, [])
+        joined[:] = sorted({*joined, *members.pop(key)})
 
 
 def _municipality(person: CirclePerson) -> str:

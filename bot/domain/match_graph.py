@@ -8,12 +8,14 @@ fading penalty of an old meeting; -inf marks a pair the hard rules forbid.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bot.domain.neighbours import Floats, Ints, best_per_row
+from bot.domain.semantic import EmbeddingIndex
 from bot.domain.similarity import Document, Similarity
 
 if TYPE_CHECKING:
@@ -23,13 +25,18 @@ if TYPE_CHECKING:
 _LEFT_OUT_ROUNDS = 3
 # Per-person exceptions (bans, old meetings) beyond this are checked row by row instead.
 _MAX_EXTRA_CANDIDATES = 64
-# Rows of a dense (people x everyone) weight matrix computed at once; bounds its memory.
-_ROWS_AT_ONCE = 64
+# Entries of a dense (people x everyone) weight matrix computed at once; bounds its memory
+# (each entry passes through a few temporary arrays of 8 bytes).
+_ENTRIES_AT_ONCE = 1 << 18
 # People short of candidates are first filled up from this many random others.
 _FILL_SAMPLE = 4096
 # See MatchGraph._hubness.
 _HUB_DISCOUNT = 0.5
 _HUB_SAMPLE = 128
+
+
+def _rows_at_once(columns: int) -> int:
+    return max(1, _ENTRIES_AT_ONCE // max(columns, 1))
 
 
 def _codes(values: Sequence[object]) -> Ints:
@@ -83,7 +90,9 @@ class MatchGraph:
             ]
         )
         self._exceptions(people, history)
-        self.index = similarity.index([Document(p.tasks, p.topics) for p in people])
+        self.index = similarity.index(
+            [Document(p.tasks, p.topics, p.phrases, p.vectors) for p in people]
+        )
 
     def _exceptions(self, people: Sequence[MatchPerson], history: Sequence[PastPair]) -> None:
         """Pairs with a rule of their own: banned (inf) or an old meeting (its penalty)."""
@@ -159,7 +168,7 @@ class MatchGraph:
         filled up from a random sample of everyone, else from everyone: a partner with no word
         in common is still better than none.
         """
-        k = self._rules.candidates_per_person
+        k = self.candidates_per_person
         extra = min(int(self._exceptions_per_person.max(initial=0)), _MAX_EXTRA_CANDIDATES)
         bonus = self._cross_bonus + 2 * float(self._left_out.max(initial=0.0))
         discount = self._hubness(k)
@@ -172,25 +181,23 @@ class MatchGraph:
         rng = np.random.default_rng(self._rules.seed)
         sample = np.sort(rng.choice(self.n, min(self.n, _FILL_SAMPLE), replace=False))
         everyone = np.arange(self.n, dtype=np.int64)
-        for start in range(0, len(short), _ROWS_AT_ONCE):
-            xs = short[start : start + _ROWS_AT_ONCE]
-            r, c, w = self._best_of(xs, sample, k, discount)
-            if len(sample) < self.n and (np.bincount(r, minlength=len(xs)) < k).any():
-                r, c, w = self._best_of(xs, everyone, k, discount)
-                parts.append((xs[r], c, w))
-            else:
-                parts.append((xs[r], sample[c], w))
+        r, c, w = self._best_of(short, sample, k, discount)
+        lacking = np.bincount(r, minlength=len(short)) < k
+        if len(sample) < self.n and lacking.any():
+            again = np.flatnonzero(lacking)
+            keep_sample = ~lacking[r]
+            parts.append((short[r[keep_sample]], sample[c[keep_sample]], w[keep_sample]))
+            r, c, w = self._best_of(short[again], everyone, k, discount)
+            parts.append((short[again][r], c, w))
+        else:
+            parts.append((short[r], sample[c], w))
         rows, cols, weights = (np.concatenate(p) for p in zip(*parts, strict=True))
         return _undirected(self.n, rows, cols, weights)
 
     def candidates_among(self, nodes: Ints) -> tuple[Ints, Ints, Floats]:
         """The candidate graph of `nodes` alone, numbered by position in `nodes`."""
-        k = self._rules.candidates_per_person
-        parts = []
-        for start in range(0, len(nodes), _ROWS_AT_ONCE):
-            r, c, w = self._best_of(nodes[start : start + _ROWS_AT_ONCE], nodes, k)
-            parts.append((r + start, c, w))
-        rows, cols, weights = (np.concatenate(p) for p in zip(*parts, strict=True))
+        k = self.candidates_per_person
+        rows, cols, weights = self._best_of(nodes, nodes, k)
         return _undirected(len(nodes), rows, cols, weights)
 
     def _hubness(self, k: int) -> Floats:
@@ -209,8 +216,9 @@ class MatchGraph:
         sample = np.sort(rng.choice(self.n, min(self.n, _HUB_SAMPLE), replace=False))
         everyone = np.arange(self.n, dtype=np.int64)
         typical = np.full(len(sample), np.nan)
-        for start in range(0, len(sample), _ROWS_AT_ONCE):
-            xs = sample[start : start + _ROWS_AT_ONCE]
+        step = _rows_at_once(self.n)
+        for start in range(0, len(sample), step):
+            xs = sample[start : start + step]
             sims = self.index.similarity_between(xs, everyone).ravel()
             rows, cols = np.repeat(xs, self.n), np.tile(everyone, len(xs))
             # Bans and noise are left out: too few per person to move a typical weight.
@@ -233,20 +241,30 @@ class MatchGraph:
         self, xs: Ints, among: Ints, k: int, discount: Floats | None = None
     ) -> tuple[Ints, Ints, Floats]:
         """Each of xs with its k best allowed partners in `among`, as positions in xs, among."""
-        towards = self.weights_between(xs, among)
-        ranked = towards if discount is None else towards - discount[among]
+        parts = []
+        step = _rows_at_once(len(among))
         width = min(k, len(among))
-        best = np.argpartition(-ranked, width - 1, axis=1)[:, :width]
-        chosen = np.take_along_axis(towards, best, axis=1)
-        ok = np.isfinite(chosen)
-        return np.repeat(np.arange(len(xs)), width)[ok.ravel()], best[ok], chosen[ok]
+        for start in range(0, len(xs), step):
+            towards = self.weights_between(xs[start : start + step], among)
+            ranked = towards if discount is None else towards - discount[among]
+            best = np.argpartition(-ranked, width - 1, axis=1)[:, :width]
+            chosen = np.take_along_axis(towards, best, axis=1)
+            ok = np.isfinite(chosen)
+            rows = np.repeat(np.arange(len(towards)), width)[ok.ravel()] + start
+            parts.append((rows, best[ok], chosen[ok]))
+        if not parts:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, np.empty(0)
+        rows, cols, weights = (np.concatenate(p) for p in zip(*parts, strict=True))
+        return rows, cols, weights
 
     def all_pairs(self) -> tuple[Ints, Ints, Floats]:
         """Every allowed pair: the reference graph for checking the pairing's quality."""
         everyone = np.arange(self.n, dtype=np.int64)
         parts = []
-        for start in range(0, self.n, _ROWS_AT_ONCE):
-            xs = everyone[start : start + _ROWS_AT_ONCE]
+        step = _rows_at_once(self.n)
+        for start in range(0, self.n, step):
+            xs = everyone[start : start + step]
             towards = self.weights_between(xs, everyone)
             r, c = np.nonzero(np.isfinite(towards) & (xs[:, None] < everyone[None, :]))
             parts.append((xs[r], c, towards[r, c]))
@@ -266,17 +284,56 @@ class MatchGraph:
         gains[~spoken] = -np.inf
         return gains
 
-    def describe(
-        self, groups: Sequence[Sequence[int]]
-    ) -> tuple[Floats, Floats, list[tuple[str, ...]]]:
-        """Per group: summed pair weight without noise, mean similarity, shared words."""
+    @property
+    def candidates_per_person(self) -> int:
+        """More where the pairing is exact (see MatchRules)."""
+        rules = self._rules
+        if self.n <= rules.exact_up_to:
+            return max(rules.candidates_per_person, rules.exact_candidates)
+        return rules.candidates_per_person
+
+    @property
+    def by_words(self) -> int:
+        """How many people are compared by their words only (no vectors yet)."""
+        if isinstance(self.index, EmbeddingIndex):
+            return self.index.without_vectors
+        return self.n
+
+    def describe(self, groups: Sequence[Sequence[int]]) -> Description:
+        """Per group: summed pair weight without noise, mean similarity, and why.
+
+        Groups whose members all have vectors are explained by their closest phrases, if they
+        are more similar than the typical pair at all; the others by shared words.
+        """
         group_of, i, j = _member_pairs(groups)
         sims = self.index.pair_scores(i, j)
         weights = self.base_weight(i, j, sims) + self.pair_terms(i, j, noise=False)
         sizes = np.bincount(group_of, minlength=len(groups))
         total_weight = np.asarray(np.bincount(group_of, weights, len(groups)), dtype=np.float64)
         mean_sim = np.bincount(group_of, sims, len(groups)) / np.maximum(sizes, 1)
-        return total_weight, mean_sim, self.index.explain(groups)
+        if not isinstance(self.index, EmbeddingIndex):
+            words = self.index.explain(groups)
+            return Description(total_weight, mean_sim, words, [()] * len(groups))
+        closest = self.index.closest(groups)
+        phrases = [p if s > 0 else () for p, s in zip(closest, mean_sim, strict=True)]
+        words = [()] * len(groups)
+        by_words = [g for g, members in enumerate(groups) if not self.index.vectored(members)]
+        if by_words:
+            explained = self.index.explain([groups[g] for g in by_words])
+            for g, shared in zip(by_words, explained, strict=True):
+                words[g] = shared
+        return Description(total_weight, mean_sim, words, phrases)
+
+
+@dataclass(frozen=True, slots=True)
+class Description:
+    """Per group (in the order asked): weight, mean similarity, shared words, closest phrases
+    (one per member, in member order; () when not explained by meaning)."""
+
+    weight: Floats
+    similarity: Floats
+    words: list[tuple[str, ...]]
+    phrases: list[tuple[str, ...]]
 
 
 def _member_pairs(groups: Sequence[Sequence[int]]) -> tuple[Ints, Ints, Ints]:

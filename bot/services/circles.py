@@ -4,6 +4,9 @@ topic and come from at least two municipalities, each with a room and an introdu
 Members may live on other homeservers (federation) as long as their server is on the
 allow-list. Rounds, groups, admin requests and follow-ups use the shared machinery in
 `bot.services.rounds`; a circle round runs at most once per key ("circle:2026-12").
+
+Topics that mean the same form one circle: the profiles' stored topic vectors, and the few
+configured topics encoded when the round is planned (outside any store transaction).
 """
 
 from __future__ import annotations
@@ -14,12 +17,18 @@ import time
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
+import numpy as np
+from numpy.typing import NDArray
+
 from bot.config import Config
 from bot.domain.circles import Circle, CirclePerson, form_circles
+from bot.domain.phrases import split_phrases
 from bot.domain.profile import Profile
 from bot.services.ports import Messenger, Say
+from bot.services.profile_vectors import profile_documents
 from bot.services.round_schedule import Schedule
 from bot.services.rounds import Clock, Planned, PlannedGroup, Rounds, name_of, place
+from bot.services.vectors import VectorService
 from bot.store.coffee_rows import FigureRow, GroupRow, RoundRow
 from bot.store.db import Database
 
@@ -62,9 +71,11 @@ class CirclesService(Rounds):
         config: Config,
         *,
         clock: Clock = time.time,
+        vectors: VectorService | None = None,
     ) -> None:
         super().__init__(db, messenger, config, clock)
         self.settings = config.circles
+        self.vectors = vectors
         weekday, at = self.settings.slot()
         self.schedule = Schedule(
             weekday=weekday,
@@ -113,8 +124,17 @@ class CirclesService(Rounds):
             for p in profiles
         ]
         s = self.settings
+        meaning = await self._meaning(profiles)
         circles: list[Circle] = await asyncio.to_thread(
-            form_circles, people, s.topics, s.min_size, s.max_size, s.min_shared, recent, seq
+            form_circles,
+            people,
+            s.topics,
+            s.min_size,
+            s.max_size,
+            s.min_shared,
+            recent,
+            seq,
+            meaning,
         )
         by_id = {p.id: p for p in profiles}
         groups = [
@@ -135,6 +155,31 @@ class CirclesService(Rounds):
         if not groups:
             preview = self._none(Say("circles.admin.preview_label"), len(profiles))
         return Planned(profiles, groups, seq, preview)
+
+    async def _meaning(self, profiles: list[Profile]) -> dict[str, NDArray[np.float32]]:
+        """A unit vector per topic as written: stored with the profiles, and encoded now for
+        the configured topics. Empty without the model (topics then match by spelling)."""
+        if self.vectors is None or not self.vectors.available:
+            return {}
+        found: dict[str, NDArray[np.float32]] = {}
+        for profile, document in zip(
+            profiles, await profile_documents(self.vectors, profiles), strict=True
+        ):
+            if document.vectors is None:
+                continue
+            folded = (phrase.casefold() for phrase in document.phrases)
+            rows = dict(zip(folded, document.vectors, strict=True))
+            for topic in profile.topics:
+                # The topic as a phrase: cut and trimmed the way its vector was computed.
+                phrase = split_phrases(None, (topic,))
+                if phrase and phrase[0].casefold() in rows:
+                    found[topic] = rows[phrase[0].casefold()]
+        configured = [t for t in self.settings.topics if t.strip() and t not in found]
+        if configured:
+            encoded = await self.vectors.encode(configured, query=True)
+            if encoded is not None:
+                found.update(zip(configured, encoded, strict=True))
+        return found
 
     def keep(self, group: PlannedGroup, still: set[str]) -> PlannedGroup | None:
         """Someone opted out meanwhile: the circle goes ahead without them if it is still

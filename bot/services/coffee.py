@@ -30,11 +30,13 @@ from bot.domain.matching import (
     summarise,
 )
 from bot.domain.profile import Profile
-from bot.domain.similarity import Similarity
+from bot.domain.similarity import Document, Similarity
 from bot.services.followup import BUTTONS, NO, YES, FollowUps
 from bot.services.ports import Messenger, Say
+from bot.services.profile_vectors import profile_documents
 from bot.services.round_schedule import Schedule
 from bot.services.rounds import Clock, Planned, PlannedGroup, Rounds, name_of, place
+from bot.services.vectors import VectorService
 from bot.store.coffee_rows import FigureRow, GroupRow, RoundRow, is_placeholder
 from bot.store.db import Database
 
@@ -48,6 +50,10 @@ HISTORY_FADE_ROUNDS = 4 * MatchRules().repeat_fade_rounds
 # Nobody said which languages they speak: German, in a German administration.
 DEFAULT_LANGUAGES = frozenset({"de"})
 DAY_S = 86400.0
+# In a group's stored `shared`: between the phrases (one per member) that explain the match by
+# meaning, e.g. ("Vergabe von Kita-Plätzen", "↔", "Betreuungsplätze vermitteln"). Shared words
+# never are this sign, and it reads as meant in a data export.
+CLOSE = "↔"
 
 
 @dataclass(frozen=True)
@@ -103,9 +109,22 @@ def starter(room_key: str) -> Say:
 
 
 def why(kind: str, shared: tuple[str, ...]) -> Say:
+    """The reason in the introduction: the members' closest phrases, or shared words."""
     if not shared:
         return Say("coffee.why.none")
+    if len(shared) > 1 and all(mark == CLOSE for mark in shared[1::2]):
+        phrases = shared[::2]
+        if len({p.casefold() for p in phrases}) == 1:
+            return Say(f"coffee.why.same.{kind}", {"a": phrases[0]})
+        return Say(f"coffee.why.close.{kind}", dict(zip("abc", phrases, strict=False)))
     return Say(f"coffee.why.{kind}", {"shared": ", ".join(shared)})
+
+
+def explained(phrases: tuple[str, ...], words: tuple[str, ...]) -> tuple[str, ...]:
+    """What a group stores as the reason for its match (see `CLOSE` and `why`)."""
+    if not phrases:
+        return words
+    return tuple(item for phrase in phrases for item in (CLOSE, phrase))[1:]
 
 
 class CoffeeService(Rounds):
@@ -120,10 +139,13 @@ class CoffeeService(Rounds):
         *,
         clock: Clock = time.time,
         similarity: Similarity | None = None,
+        vectors: VectorService | None = None,
     ) -> None:
         super().__init__(db, messenger, config, clock)
         self.settings = config.coffee
         self.similarity = similarity
+        # Stored embedding vectors of the profiles; a round never encodes (bot.services.vectors).
+        self.vectors = vectors
         self.followups = followups or FollowUps(db, messenger, clock, self.prefix)
         weekday, at = self.settings.slot()
         self.schedule = Schedule(
@@ -186,6 +208,13 @@ class CoffeeService(Rounds):
             plan = await asyncio.to_thread(
                 plan_round, people, history, self.rules(seq), self.similarity
             )
+            if plan.by_words:
+                log.info(
+                    "coffee round %d: %d of %d people compared by words only (no stored vectors)",
+                    seq,
+                    plan.by_words,
+                    len(people),
+                )
         by_id = {p.id: p for p in profiles}
         groups = [
             PlannedGroup(
@@ -193,7 +222,7 @@ class CoffeeService(Rounds):
                 members=tuple(by_id[m] for m in g.members),
                 weight=g.weight,
                 similarity=g.similarity,
-                shared=g.shared,
+                shared=explained(g.phrases, g.shared),
             )
             for g in plan.groups
         ]
@@ -211,6 +240,11 @@ class CoffeeService(Rounds):
 
     async def _people(self, profiles: list[Profile], seq: int) -> list[MatchPerson]:
         last = await self.store.last_matched_seq("coffee")
+        documents = (
+            await profile_documents(self.vectors, profiles)
+            if self.vectors is not None
+            else [Document(p.tasks or "", p.topics) for p in profiles]
+        )
         return [
             MatchPerson(
                 id=p.id,
@@ -222,8 +256,10 @@ class CoffeeService(Rounds):
                 never_with=frozenset(),
                 rounds_since_last_match=seq - last[p.user_id] if p.user_id in last else None,
                 eligible=True,
+                phrases=d.phrases,
+                vectors=d.vectors,
             )
-            for p in profiles
+            for p, d in zip(profiles, documents, strict=True)
         ]
 
     async def _history(self, profiles: list[Profile], seq: int) -> list[PastPair]:
@@ -348,6 +384,9 @@ class CoffeeHistory:
 
     async def export(self, user_id: str) -> Any:
         return await self.store.export(user_id)
+
+    async def user_ids(self) -> set[str]:
+        return await self.store.user_ids()
 
     async def forget(self, user_id: str) -> None:
         if is_placeholder(user_id):

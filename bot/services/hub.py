@@ -202,8 +202,10 @@ def _build_coffee(services: Services) -> None:
 
     config, db, jobs = services.config, services.db, services.jobs
     services.followups = FollowUps(db, services.messenger, prefix=config.bot.command_prefix)
-    services.coffee = CoffeeService(db, services.messenger, config, services.followups)
-    services.circles = CirclesService(db, services.messenger, config)
+    services.coffee = CoffeeService(
+        db, services.messenger, config, services.followups, vectors=services.vectors
+    )
+    services.circles = CirclesService(db, services.messenger, config, vectors=services.vectors)
     services.coffee.wake = wake_job(jobs, "coffee_rounds")
     services.circles.wake = wake_job(jobs, "circle_rounds")
     services.personal_data.append(CoffeeHistory(db, config))

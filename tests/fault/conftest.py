@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration.bot_process import BotProcess
+from integration.bot_process import BotProcess, deep_merge
 
 from bot.devserver import LocalSynapse
 
@@ -42,6 +42,12 @@ def make_bot(synapse: LocalSynapse, tmp_path: Path) -> Iterator[MakeBot]:
 
     def make(**kwargs: Any) -> BotProcess:
         server = kwargs.pop("server", synapse)
+        # The plain-HTTP clients of these tests (fault.homeserver) cannot decrypt: the DMs
+        # stay as they open them. Crash and replay semantics do not depend on encryption;
+        # tests/integration runs everything through encrypting clients.
+        kwargs["config"] = deep_merge(
+            {"bot": {"encrypted_direct_chats": False}}, kwargs.get("config") or {}
+        )
         bot = BotProcess(server, tmp_path / f"bot{len(bots)}", **kwargs)
         bots.append(bot)
         return bot

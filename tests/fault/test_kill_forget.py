@@ -1,9 +1,10 @@
-"""`!vergessen`, then a crisis escalation and a coffee round while another command keeps
-failing (its handler raises after writing), with SIGKILLs at seeded random moments: every
-job write is atomic. Afterwards the forgotten person was asked nothing and invited nowhere,
-every other bridge got exactly one request, every group exactly one room, introduction and
-follow-up, nobody was invited twice, each failed command changed nothing and got exactly one
-apology — and the forgotten person's Matrix ID is nowhere in the store files.
+"""`!vergessen` (SIGKILLed around its "ja"), then a crisis escalation and a coffee round
+while another command keeps failing (its handler raises after writing), with SIGKILLs at
+seeded random moments: every job write is atomic. Afterwards the forgotten person was asked
+nothing and invited nowhere, every other bridge got exactly one request, every group exactly
+one room, introduction and follow-up, nobody was invited twice, each failed command changed
+nothing and got exactly one apology, the deletion was confirmed once — and the forgotten
+person's Matrix ID is nowhere in the store files.
 
 The failing command is `!sprache` in this bot process only: a `sitecustomize` module on the
 bot's `PYTHONPATH` wraps its handler so that it stores the choice and then raises.
@@ -20,6 +21,10 @@ from collections import Counter
 from pathlib import Path
 
 from integration.bot_process import BotProcess
+from integration.conftest import dm_with_bot
+from integration.matrix_user import MatrixUser, unique_localpart
+
+from bot.devserver import LocalSynapse
 
 from .conftest import MakeBot
 from .homeserver import Homeserver, until
@@ -38,7 +43,7 @@ EFFECTS_PER_GROUP = 5
 
 FAILING_HANDLER = '''
 """Fault injection for tests/fault/test_kill_forget.py: `!sprache` stores, then raises."""
-import bot.commands  # noqa: F401  (registers every command)
+import bot.commands.language  # noqa: F401  (registers `!sprache`)
 from bot.commands.registry import REGISTRY
 
 _command = REGISTRY.lookup("sprache")
@@ -61,6 +66,15 @@ def failing_handler_env(tmp_path: Path) -> dict[str, str]:
     return {"PYTHONPATH": str(directory)}
 
 
+def localpart(user_id: str) -> str:
+    return user_id[1:].split(":")[0]
+
+
+async def ask(user: MatrixUser, bot: BotProcess, room_id: str, text: str, expect: str) -> None:
+    await user.send_text(room_id, text)
+    await user.wait_for_message(room_id, lambda m: expect in m.body, sender=bot.user_id, timeout=30)
+
+
 def count(bot: BotProcess, sql: str, params: tuple[object, ...] = ()) -> int:
     return int(query(bot.database, sql, params)[0][0])
 
@@ -74,12 +88,31 @@ def store_bytes(bot: BotProcess) -> bytes:
 
 
 async def test_forget_then_crisis_and_coffee_survive_sigkills_and_a_failing_command(
-    make_bot: MakeBot, homeserver: Homeserver, tmp_path: Path
+    make_bot: MakeBot, homeserver: Homeserver, synapse: LocalSynapse, tmp_path: Path
 ) -> None:
     rng = random.Random(SEED)
     people = await asyncio.to_thread(homeserver.register_many, "kollegin", PEOPLE)
+    # Those who talk to the bot run real (E2EE) clients: the bot encrypts every DM (S-16).
+    chief = await MatrixUser.create(synapse, unique_localpart("chief"), tmp_path)
+    clients = [chief]
+    try:
+        await scenario(make_bot, homeserver, synapse, tmp_path, people, clients, rng)
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def scenario(
+    make_bot: MakeBot,
+    homeserver: Homeserver,
+    synapse: LocalSynapse,
+    tmp_path: Path,
+    people: list[str],
+    clients: list[MatrixUser],
+    rng: random.Random,
+) -> None:
+    chief = clients[0]
     vera, talker = people[0], people[-1]  # vera is forgotten; talker's command fails
-    chief = homeserver.admin
     bot = make_bot(
         config={
             "bot": {"admins": [chief.user_id]},
@@ -108,28 +141,30 @@ async def test_forget_then_crisis_and_coffee_survive_sigkills_and_a_failing_comm
         [(p, f"Tafel Ort {i}", "Soziale Träger") for i, p in enumerate(people[:BRIDGES])],
     )
     await bot.start_and_wait()
+    vera_client = await MatrixUser.create(synapse, localpart(vera), tmp_path)
+    talker_client = await MatrixUser.create(synapse, localpart(talker), tmp_path)
+    clients += [vera_client, talker_client]
+    assert (vera_client.user_id, talker_client.user_id) == (vera, talker)
 
     # Vera asks to be forgotten and confirms, before anything else happens.
-    vera_account = await homeserver.puppet(vera)
-    vera_dm = await homeserver.open_dm(vera_account, bot.user_id)
-    await homeserver.wait_for_body(vera_account, vera_dm, bot.user_id, lambda b: "Flurfunk" in b)
-    await homeserver.send_text(vera_account, vera_dm, "!vergessen")
-    await homeserver.wait_for_body(vera_account, vera_dm, bot.user_id, lambda b: "wirklich" in b)
-    await homeserver.send_text(vera_account, vera_dm, "ja")
-    await homeserver.wait_for_body(vera_account, vera_dm, bot.user_id, lambda b: "Erledigt" in b)
-    assert count(bot, "SELECT COUNT(*) FROM profiles WHERE user_id = ?", (vera,)) == 0
-
-    talker_account = await homeserver.puppet(talker)
-    talker_dm = await homeserver.open_dm(talker_account, bot.user_id)
-    await homeserver.wait_for_body(
-        talker_account, talker_dm, bot.user_id, lambda b: "Flurfunk" in b
+    vera_dm = await dm_with_bot(vera_client, bot)
+    await ask(vera_client, bot, vera_dm, "!vergessen", "wirklich")
+    # Her "ja" is answered across a SIGKILL at a random moment: the deletion and its reply
+    # commit together, or the event is handled again after the restart.
+    await vera_client.send_text(vera_dm, "ja")
+    await asyncio.sleep(rng.uniform(0.0, 0.5))
+    bot.kill()
+    await bot.start_and_wait()
+    await vera_client.wait_for_message(
+        vera_dm, lambda m: "Erledigt" in m.body, sender=bot.user_id, timeout=30
     )
-    dm = await homeserver.open_dm(chief, bot.user_id)
-    await homeserver.wait_for_body(chief, dm, bot.user_id, lambda b: "Flurfunk" in b)
+    assert count(bot, "SELECT COUNT(*) FROM profiles WHERE user_id = ?", (vera,)) == 0
+    talker_dm = await dm_with_bot(talker_client, bot)
+    dm = await dm_with_bot(chief, bot)
 
     # The escalation, the round and the failing commands run together; kills in between.
-    await homeserver.send_text(chief, dm, "!werkennt Wer kennt jemanden bei einer Tafel? Brot")
-    await homeserver.send_text(chief, dm, "!admin runde")
+    await chief.send_text(dm, "!werkennt Wer kennt jemanden bei einer Tafel? Brot")
+    await chief.send_text(dm, "!admin runde")
     started = time.monotonic()
     failing_at = sorted(rng.uniform(0.0, 2.5 * TIMEOUT_S) for _ in range(FAILING_COMMANDS))
     kill_at = sorted(rng.uniform(0.3, 2.5 * TIMEOUT_S) for _ in range(KILLS))
@@ -138,7 +173,7 @@ async def test_forget_then_crisis_and_coffee_survive_sigkills_and_a_failing_comm
     for moment, what in moments:
         await asyncio.sleep(max(0.0, started + moment - time.monotonic()))
         if what == "fail":
-            await homeserver.send_text(talker_account, talker_dm, "!sprache en")
+            await talker_client.send_text(talker_dm, "!sprache en")
             log.append(f"{moment:.1f} s: !sprache en")
             continue
         bot.kill()
@@ -211,9 +246,13 @@ async def test_forget_then_crisis_and_coffee_survive_sigkills_and_a_failing_comm
 
     # Each failing command: rolled back (no language stored) and exactly one apology.
     assert count(bot, "SELECT COUNT(*) FROM language_choice WHERE user_id = ?", (talker,)) == 0
-    replies = await homeserver.bodies_from(talker_account, talker_dm, bot.user_id)
+    await asyncio.sleep(1)  # the talker's client has synced the last replies
+    replies = [m.body for m in talker_client.messages_from(bot.user_id, talker_dm)]
     assert sum("nicht geklappt" in b for b in replies) == FAILING_COMMANDS, (replies, log)
     assert not any("English" in b for b in replies), replies
+
+    done = [m for m in vera_client.messages_from(bot.user_id, vera_dm) if "Erledigt" in m.body]
+    assert len(done) == 1, "the deletion was confirmed twice"
 
     bot.stop()
     assert await bot.wait_exit() == 0, bot.log_tail()

@@ -105,7 +105,7 @@ async def test_people_without_vectors_are_compared_by_words(
     with caplog.at_level(logging.INFO, logger="bot.services.coffee"):
         await service.run_round("coffee:2026-W48", "admin")
     assert encoder.texts == []
-    assert "1 of 4 people compared by words only" in caplog.text
+    assert "1 of 4 people compared by words only (no stored vectors)" in caplog.text
     by_pair = reasons(messenger)
     assert by_pair[frozenset({uid("cem"), uid("dora")})] == Say(
         "coffee.why.pair", {"shared": "Friedhofsgebühren"}

@@ -117,3 +117,27 @@ async def test_nothing_personal_goes_into_an_unencrypted_dm(tmp_path: Path) -> N
         assert "url" not in content
         assert content["file"]["url"] == "mxc://rathaus.example/datei"
         assert content["file"]["key"] == {"k": "secret"}
+
+
+async def test_an_operator_may_keep_dms_as_clients_open_them(tmp_path: Path) -> None:
+    """`bot.encrypted_direct_chats: false` (for clients that cannot encrypt): the bot
+    neither switches encryption on nor holds messages back."""
+    async with Harness.open(tmp_path, fast_config()) as bot:
+        home = Unencrypted(rooms=bot.client.rooms)
+        bot.direct.client = home  # type: ignore[assignment]
+        bot.direct.encrypted = False
+        home.add_room(dm(STAFF), STAFF)
+        await bot.direct.ensure_encrypted(dm(STAFF))
+        await bot.outbox.enqueue("hello:1", "message", "dm", STAFF, {"content": {"body": "x"}})
+        sender = OutboxSender(
+            home,  # type: ignore[arg-type]
+            bot.outbox,
+            RoomDirectory(bot.db),
+            bot.direct,
+            bot.config.outbox,
+            Metrics(),
+        )
+        [item] = await bot.outbox.due()
+        await sender._try(item)
+        assert home.put == []
+        assert [room_id for room_id, _, _ in home.sent] == [dm(STAFF)]

@@ -399,6 +399,36 @@ def test_twenty_rounds_keep_every_rule(
         history += [p for g in plan.groups for p in g.pairs()]
 
 
+@settings(max_examples=12, deadline=None)
+@given(
+    people=populations(),
+    seed=st.integers(0, 2**32 - 1),
+    encoded_share=st.floats(0, 1),
+    approximate=st.booleans(),
+)
+def test_a_round_by_meaning_keeps_every_rule(
+    people: list[MatchPerson], seed: int, encoded_share: float, approximate: bool
+) -> None:
+    """Random phrase vectors for some people, words for the others: the same hard rules."""
+    rng = np.random.default_rng(seed)
+    centre = rng.standard_normal(8)
+    mixed = []
+    for p in people:
+        if rng.random() < encoded_share:
+            raw = centre + rng.standard_normal((2, 8))
+            vectors = (raw / np.linalg.norm(raw, axis=1, keepdims=True)).astype(np.float32)
+            p = replace(p, phrases=("eins", "zwei"), vectors=vectors)
+        mixed.append(p)
+    history: list[PastPair] = []
+    for number in range(3):
+        rules = MatchRules(repeat_ban_rounds=2, seed=number, exact_up_to=0 if approximate else 2000)
+        plan = plan_round(mixed, history, rules)
+        check_round(plan, mixed, history, rules)
+        assert all(0 <= g.similarity <= 1 + 1e-9 for g in plan.groups)
+        history = [replace(p, rounds_ago=p.rounds_ago + 1) for p in history]
+        history += [p for g in plan.groups for p in g.pairs()]
+
+
 @settings(max_examples=15, deadline=None)
 @given(n=st.integers(2, 21), approximate=st.booleans())
 def test_everyone_meets_someone_when_everyone_may_meet(n: int, approximate: bool) -> None:

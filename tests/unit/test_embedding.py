@@ -1,0 +1,246 @@
+"""Similarity by meaning: rescaled, symmetric, mixed with words where vectors are missing,
+searched in cells at scale, and explained by the closest phrases.
+
+Texts are encoded with the real model (it loads in a fraction of a second); the properties use
+random unit vectors, which need no model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.domain.phrases import split_phrases
+from bot.domain.semantic import EmbeddingIndex, EmbeddingSimilarity
+from bot.domain.semantic.index import DEFAULT_FLOOR
+from bot.domain.semantic.topics import group_topics
+from bot.domain.similarity import Document
+from bot.domain.tfidf import TfidfIndex, TfidfSimilarity
+from bot.services.encoder import E5Encoder, load_encoder
+
+KITA = "Vergabe von Kita-Plätzen"
+KITA_TOO = "Betreuungsplätze in Kindertagesstätten vermitteln"
+DOGS = "Hundesteuer veranlagen"
+GRAVES = "Friedhofsgebühren kalkulieren"
+
+
+@pytest.fixture(scope="module")
+def encoder() -> E5Encoder:
+    loaded = load_encoder()
+    assert loaded is not None, "the bundled model must load on the test machine"
+    return loaded
+
+
+def document(encoder: E5Encoder, text: str, topics: tuple[str, ...] = ()) -> Document:
+    """A profile as a round loads it: phrases and their stored vectors ("query: ")."""
+    phrases = split_phrases(text, topics)
+    return Document(text, topics, phrases, encoder.encode_blocking(phrases, query=True))
+
+
+def ids(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def embedding_index(documents: list[Document], **options: object) -> EmbeddingIndex:
+    index = EmbeddingSimilarity(**options).index(documents)  # type: ignore[arg-type]
+    assert isinstance(index, EmbeddingIndex)
+    return index
+
+
+# --- with the model -----------------------------------------------------------------------------
+
+
+def test_the_same_task_in_other_words_is_close_and_other_tasks_are_not(encoder: E5Encoder) -> None:
+    index = embedding_index([document(encoder, t) for t in (KITA, KITA_TOO, DOGS, GRAVES)])
+    kita, dogs, graves = index.pair_scores(ids(0, 0, 0), ids(1, 2, 3))
+    assert kita > dogs and kita > graves
+    assert kita > 0.2  # well above the floor, which small rounds take from DEFAULT_FLOOR
+    assert index.floor == DEFAULT_FLOOR
+    # By words the two share nothing at all.
+    words = TfidfSimilarity().index([Document(t) for t in (KITA, KITA_TOO)])
+    assert words.pair_scores(ids(0), ids(1))[0] == 0.0
+
+
+def test_the_closest_phrases_explain_a_pair(encoder: E5Encoder) -> None:
+    index = embedding_index(
+        [
+            document(encoder, f"{KITA}, Elternabende organisieren", ("Haushalt",)),
+            document(encoder, f"{DOGS}; {KITA_TOO}"),
+            document(encoder, GRAVES),
+        ]
+    )
+    pair, unrelated = index.closest([[0, 1], [1, 2]])
+    assert pair == (KITA, KITA_TOO)
+    assert unrelated == ()  # nothing they wrote is about the same task
+
+
+def test_a_trio_is_explained_by_one_phrase_each(encoder: E5Encoder) -> None:
+    index = embedding_index(
+        [
+            document(encoder, f"{KITA}, {GRAVES}"),
+            document(encoder, KITA_TOO),
+            document(encoder, f"{DOGS}, Kita-Plätze vergeben"),
+        ]
+    )
+    (trio,) = index.closest([[0, 1, 2]])
+    assert trio == (KITA, KITA_TOO, "Kita-Plätze vergeben")
+
+
+def test_an_outside_text_finds_its_meaning(encoder: E5Encoder) -> None:
+    index = embedding_index([document(encoder, t) for t in (DOGS, KITA_TOO, GRAVES)])
+    best = index.rank(document(encoder, KITA), 3)
+    assert best[0][0] == 1
+    # Without vectors the query is compared by words: nothing shared, nothing found.
+    assert index.rank(Document(KITA), 3) == []
+
+
+def test_without_vectors_a_person_is_compared_by_words_with_everyone(encoder: E5Encoder) -> None:
+    texts = [KITA, KITA_TOO, "Kita-Plätze und Elternbeiträge", DOGS]
+    documents = [document(encoder, t) for t in texts[:2]] + [Document(t) for t in texts[2:]]
+    index = embedding_index(documents)
+    words = TfidfSimilarity().index([Document(t) for t in texts])
+    everyone = np.arange(4)
+    matrix = index.similarity_between(everyone, everyone)
+    # Pairs with a document without vectors are scored by words, the others by meaning.
+    assert np.allclose(matrix[2], words.similarity_between(ids(2), everyone)[0])
+    assert np.allclose(matrix[:, 3], words.similarity_between(everyone, ids(3))[:, 0])
+    assert matrix[0, 1] > 0
+    assert index.without_vectors == 2
+    found = index.top_k(2)
+    assert set(found.cols[found.rows == 2]) >= {0}  # "Kita" in common with the first
+    assert 2 in set(found.cols[found.rows == 0])  # offered back to the other side
+
+
+def test_without_any_vectors_everything_is_compared_by_words() -> None:
+    documents = [Document(t) for t in (KITA, DOGS)]
+    assert isinstance(EmbeddingSimilarity().index(documents), TfidfIndex)
+
+
+def test_too_many_without_vectors_compare_everyone_by_words(encoder: E5Encoder) -> None:
+    documents = [document(encoder, KITA)] + [Document(t) for t in (KITA_TOO, DOGS, GRAVES)]
+    similarity = EmbeddingSimilarity(max_without_vectors=2, words_share=0.5)
+    assert isinstance(similarity.index(documents), TfidfIndex)
+    assert isinstance(EmbeddingSimilarity().index(documents), EmbeddingIndex)
+
+
+def test_topics_that_mean_the_same_are_grouped_under_the_first(encoder: E5Encoder) -> None:
+    topics = ["Friedhofswesen", "Digitalisierung", "Friedhöfe", "Bestattungswesen"]
+    topics += ["digitale Verwaltung", "Wahlen"]
+    vectors = dict(zip(topics, encoder.encode_blocking(topics, query=True), strict=True))
+    grouped = group_topics([*topics, "ohne Vektor"], vectors)
+    assert grouped == {
+        "Friedhofswesen": "Friedhofswesen",
+        "Digitalisierung": "Digitalisierung",
+        "Friedhöfe": "Friedhofswesen",
+        "Bestattungswesen": "Friedhofswesen",
+        "digitale Verwaltung": "Digitalisierung",
+        "Wahlen": "Wahlen",
+        "ohne Vektor": "ohne Vektor",
+    }
+
+
+# --- properties, with random vectors --------------------------------------------------------------
+
+WORDS = ["antrag", "kita", "wohngeld", "vergabe", "klima", "schule", "brand", "wahl"]
+
+
+def unit(
+    rng: np.random.Generator, count: int, centre: np.ndarray, spread: float = 0.35
+) -> np.ndarray:
+    """Unit vectors around a centre, as phrase vectors sit around "German admin text"."""
+    raw = centre + spread * rng.standard_normal((count, len(centre)))
+    return (raw / np.linalg.norm(raw, axis=1, keepdims=True)).astype(np.float32)
+
+
+@st.composite
+def collections(draw: st.DrawFn) -> list[Document]:
+    n = draw(st.integers(2, 24))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    centre = rng.standard_normal(16)
+    centre /= np.linalg.norm(centre)
+    documents = []
+    for _ in range(n):
+        words = " ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=3)))
+        if draw(st.integers(0, 4)) == 0:
+            documents.append(Document(words))  # not encoded yet
+            continue
+        phrases = tuple(f"{words} {i}" for i in range(draw(st.integers(1, 4))))
+        documents.append(Document(words, (), phrases, unit(rng, len(phrases), centre)))
+    if all(d.vectors is None for d in documents):
+        documents[0] = Document("x", (), ("x y z",), unit(rng, 1, centre))
+    return documents
+
+
+@settings(max_examples=40, deadline=None)
+@given(documents=collections(), groups=st.integers(1, 3), k=st.integers(1, 5))
+def test_scores_are_symmetric_in_0_1_and_top_k_is_the_best_allowed(
+    documents: list[Document], groups: int, k: int
+) -> None:
+    index = embedding_index(documents, reach=None)
+    n = len(documents)
+    everyone = np.arange(n)
+    matrix = index.similarity_between(everyone, everyone)
+    assert np.allclose(matrix, matrix.T, atol=1e-5)
+    assert (matrix >= 0).all() and (matrix <= 1 + 1e-6).all()
+    rows, cols = np.triu_indices(n, k=1)
+    assert np.allclose(index.pair_scores(rows, cols), matrix[rows, cols], atol=1e-5)
+
+    apart = everyone % groups
+    extra = (everyone % 3) * 0.02
+    discount = (everyone % 2) * 0.05
+
+    def weigh(r: np.ndarray, c: np.ndarray, s: np.ndarray) -> np.ndarray:
+        w = s + extra[c]
+        w[(r + c) % 5 == 0] = -np.inf
+        return w
+
+    found = index.top_k(k, weigh, apart, max_bonus=0.04, discount=discount)
+    assert np.allclose(found.similarity, matrix[found.rows, found.cols], atol=1e-5)
+    assert np.allclose(found.weight, found.similarity + extra[found.cols])
+    for row in range(n):
+        # Exact below the cell size, whether the row or its partners have vectors or not.
+        allowed = [
+            c
+            for c in range(n)
+            if apart[c] != apart[row] and matrix[row, c] > 0 and (row + c) % 5 != 0
+        ]
+        best = sorted((matrix[row, c] + extra[c] - discount[c] for c in allowed), reverse=True)
+        mine = found.rows == row
+        got = sorted(found.weight[mine] - discount[found.cols[mine]], reverse=True)
+        assert np.allclose(got, best[:k], atol=1e-5)
+
+
+def test_cells_find_nearly_the_exact_best_at_scale() -> None:
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((40, 32))
+    documents = []
+    for i in range(3000):  # people with one or two of 40 topics
+        topic = centres[i % 40] + (i % 3 == 0) * centres[(i * 7) % 40]
+        vectors = unit(rng, 2, topic / np.linalg.norm(topic), spread=0.06)
+        documents.append(Document("", (), ("a", "b"), vectors))
+    apart = np.arange(3000) % 7
+    exact = embedding_index(documents, floor=0.0).top_k(10, None, apart)
+    cells = embedding_index(documents, floor=0.0, exact_up_to=500, cell_size=200, dimensions=None)
+    found = cells.top_k(10, None, apart)
+    assert (apart[found.rows] != apart[found.cols]).all()
+    assert np.bincount(found.rows, minlength=3000).max() <= 10
+    assert found.similarity.sum() >= 0.99 * exact.similarity.sum()
+
+
+def test_above_the_exact_size_people_are_compared_in_fewer_dimensions() -> None:
+    rng = np.random.default_rng(2)
+    centres = rng.standard_normal((8, 64))
+    documents = [
+        Document("", (), ("a",), unit(rng, 1, centres[i % 8] / 8, spread=0.02)) for i in range(400)
+    ]
+    full = embedding_index(documents, floor=0.0)
+    reduced = embedding_index(documents, floor=0.0, exact_up_to=100, dimensions=16)
+    everyone = np.arange(400)
+    a = full.similarity_between(everyone, everyone)
+    b = reduced.similarity_between(everyone, everyone)
+    # The main directions keep what matters: each person's nearest others stay the nearest.
+    nearest = np.argsort(-(a - 2 * np.eye(400)), axis=1)[:, :5]
+    ranks = np.argsort(np.argsort(-(b - 2 * np.eye(400)), axis=1), axis=1)
+    assert np.median(np.take_along_axis(ranks, nearest, axis=1)) < 25
+    assert np.mean(np.take_along_axis(ranks, nearest, axis=1) < 49) > 0.9  # same topic
