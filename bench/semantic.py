@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.config.features import CrisisConfig
 from bot.domain.crisis_meaning import lifts
+from bot.domain.semantic import EmbeddingSimilarity
 from bot.domain.similarity import Document, TfidfSimilarity
 from bot.services.contact_vectors import (
     contact_meaning_text,
@@ -192,6 +193,16 @@ def e5(symmetric: bool) -> Scorer:
     return score
 
 
+def production_people(phrases: Sequence[str]) -> Scores:
+    """What the weekly matching computes (bot.domain.semantic.EmbeddingSimilarity): every
+    phrase as a person with one task, its vector as the refresh stores it ("query: ")."""
+    vectors = embed(phrases, True)
+    documents = [Document(p, (), (p,), vectors[i : i + 1]) for i, p in enumerate(phrases)]
+    everyone = np.arange(len(phrases))
+    index = EmbeddingSimilarity().index(documents)
+    return np.asarray(index.similarity_between(everyone, everyone), dtype=np.float64)
+
+
 def production_routing(contacts: Sequence[Contact], requests: Sequence[str]) -> Scores:
     """What the bot computes (bot.services.crisis_routing): the words of each contact with the
     shipped sector descriptions, and the lift (bot.domain.crisis_meaning) of its organisation
@@ -309,7 +320,10 @@ def paraphrase(topics: list[Topic], weights: list[float]) -> str:
         r = ranks(scores)[by_split[split]]
         return float((r == 1).mean()), float((1.0 / r).mean())
 
-    methods: list[tuple[str, str, Scores]] = [("lexical (TF-IDF)", "–", lex)]
+    methods: list[tuple[str, str, Scores]] = [
+        ("**default** (the matching's similarity)", "–", production_people(phrases)),
+        ("lexical (TF-IDF)", "–", lex),
+    ]
     methods += [(name, "–", scores) for name, scores in semantic.items()]
     sweeps: dict[str, list[tuple[float, ...]]] = {}
     for name, scores in semantic.items():
