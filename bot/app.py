@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from nio import AsyncClient
 
 from bot.chat.accounts import MatrixAccounts
+from bot.chat.configured_rooms import configured_rooms, warn_about_upgraded_config
 from bot.chat.cross_signing import ensure_cross_signing
 from bot.chat.dispatch import Dispatcher
 from bot.chat.errors import NETWORK_ERRORS
@@ -21,7 +22,7 @@ from bot.chat.roles import RoleResolver
 from bot.chat.rooms import DirectRooms, InviteGate
 from bot.chat.sender import OutboxSender
 from bot.chat.session import build_client, log_in
-from bot.chat.sync import SyncLoop, configured_rooms, warn_about_upgraded_config
+from bot.chat.sync import SyncLoop
 from bot.commands import load_all
 from bot.config import Config
 from bot.i18n import Lang

@@ -38,18 +38,18 @@ from nio import (
     SyncError,
     SyncResponse,
 )
-from nio.exceptions import EncryptionError
 
+from bot.chat.configured_rooms import configured_rooms, warn_about_upgraded_config
 from bot.chat.dispatch import Dispatcher
 from bot.chat.errors import NETWORK_ERRORS
 from bot.chat.health import Metrics
+from bot.chat.key_waits import KeyWaits
 from bot.chat.rooms import DirectRooms, InviteGate, join_or_log
 from bot.chat.session import FATAL_ERRCODES
-from bot.config import Config, SyncConfig
+from bot.config import SyncConfig
 from bot.store.bot_state import BotState
 from bot.store.db import StoreBusy, StoreUnavailable
-from bot.store.decryptions import PendingDecryptions, WaitingDecryption
-from bot.store.rooms import RoomDirectory, RoomUpgrades
+from bot.store.rooms import RoomDirectory
 
 if TYPE_CHECKING:
     from bot.chat.readonly import ReadOnlyMode
@@ -72,38 +72,6 @@ Action = Callable[..., Awaitable[object]]
 
 class FatalSyncError(RuntimeError):
     """The homeserver refuses us for good (token revoked, account locked)."""
-
-
-def configured_rooms(config: Config) -> dict[str, list[str]]:
-    """Room ID -> the settings that name it (to tell the operator when it was upgraded)."""
-    named: dict[str, list[str]] = {}
-    settings: list[tuple[str, list[str | None]]] = [
-        ("crisis.room", [config.crisis.room]),
-        ("bot.admin_room", [config.bot.admin_room]),
-        ("hospitation.announcement_rooms", list(config.hospitation.announcement_rooms)),
-        ("kitchen.rooms", list(config.kitchen.rooms)),
-    ]
-    for setting, room_ids in settings:
-        for room_id in room_ids:
-            if room_id and setting not in named.get(room_id, []):
-                named.setdefault(room_id, []).append(setting)
-    return named
-
-
-def warn_about_upgraded_config(configured: dict[str, list[str]], upgrades: RoomUpgrades) -> None:
-    """Log, per configured room that was upgraded, that the bot uses the new room and the
-    config should name it."""
-    for room_id, settings in configured.items():
-        current = upgrades.current(room_id)
-        if current != room_id:
-            log.warning(
-                "%s names room %s, which was upgraded to %s: Flurfunk uses the new room; "
-                "please put %s into the config",
-                " and ".join(settings),
-                room_id,
-                current,
-                current,
-            )
 
 
 def sync_filter(timeline_limit: int) -> dict[str, Any]:
@@ -138,13 +106,6 @@ class Backoff:
 
 
 @dataclass
-class PendingDecryption:
-    room_id: str
-    event: MegolmEvent
-    give_up_at: float  # Unix time: a restart keeps it (S-10)
-
-
-@dataclass
 class SyncLoop:
     client: AsyncClient
     config: SyncConfig
@@ -161,7 +122,6 @@ class SyncLoop:
     # warning, the config should name the new room.
     configured_rooms: dict[str, list[str]] = field(default_factory=dict)
     first_sync_done: asyncio.Event = field(default_factory=asyncio.Event)
-    _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _not_before_ms: int = 0
     # When the sync request behind the current `since` token was sent (None: unknown).
     _since_at_ms: int | None = None
@@ -170,7 +130,7 @@ class SyncLoop:
 
     def __post_init__(self) -> None:
         # Encrypted messages waiting for keys, also across a restart (S-10).
-        self._waiting = PendingDecryptions(self.state.db)
+        self._keys = KeyWaits(self.client, self.state.db, self.metrics, self.decrypt_wait_s)
         if self.readonly is not None:
             # What read-only mode put off (also before a restart) is done through here.
             self.readonly.perform = self._guarded
@@ -245,7 +205,7 @@ class SyncLoop:
                 if first_start:
                     await self.state.set("first_start_ms", str(int(time.time() * 1000)))
                 self._not_before_ms = int(await self.state.get("first_start_ms") or 0)
-                await self._load_waiting_decryptions()
+                await self._keys.load()
                 return since, first_start
             except StoreBusy:
                 log.warning("the store is locked by another process; trying again")
@@ -410,7 +370,7 @@ class SyncLoop:
         if isinstance(event, RoomUpgradeEvent):
             await self._upgraded(room.room_id, event)
         elif isinstance(event, MegolmEvent):
-            await self._undecrypted(room.room_id, event)
+            await self._keys.add(room.room_id, event)
         else:
             await self.dispatcher.on_event(room, event)
 
@@ -445,60 +405,17 @@ class SyncLoop:
         older.reverse()
         return older
 
-    async def _load_waiting_decryptions(self) -> None:
-        """What a previous run was still waiting for keys for (S-10)."""
-        for waiting in await self._waiting.all():
-            event = MegolmEvent.from_dict(waiting.event)
-            if isinstance(event, MegolmEvent):
-                self._pending[waiting.event_id] = PendingDecryption(
-                    waiting.room_id, event, waiting.deadline
-                )
-
-    async def _undecrypted(self, room_id: str, event: MegolmEvent) -> None:
-        if event.event_id in self._pending:
-            return
-        self.metrics.decrypt_failures.labels("no").inc()
-        pending = PendingDecryption(room_id, event, time.time() + self.decrypt_wait_s)
-        self._pending[event.event_id] = pending
-        try:
-            await self._waiting.add(
-                WaitingDecryption(
-                    event.event_id,
-                    room_id,
-                    event.sender,
-                    event.session_id,
-                    pending.give_up_at,
-                    event.source,
-                )
-            )
-        except (StoreUnavailable, StoreBusy):
-            # Waited for in memory only; answered all the same unless the bot restarts.
-            log.warning("waiting for the keys of %s not stored", event.event_id)
-        try:
-            await self.client.request_room_key(event)
-        except Exception as exc:  # already requested, or offline: retrying is enough
-            log.debug("room key request for %s: %s", event.session_id, exc)
-
     async def _retry_decryption(self) -> None:
-        now = time.time()
-        for event_id, pending in list(self._pending.items()):
-            room = self.client.rooms.get(pending.room_id)
-            try:
-                decrypted = self.client.decrypt_event(pending.event)
-            except EncryptionError:
-                decrypted = None
-            if decrypted is not None and room is not None:
-                await self.dispatcher.on_event(room, decrypted)
-                del self._pending[event_id]
-                await self._waiting.remove(event_id)
-            elif now >= pending.give_up_at:
-                del self._pending[event_id]
-                self.metrics.decrypt_failures.labels("yes").inc()
-                await self._guarded(
-                    f"undecryptable:{event_id}",
-                    "undecryptable",
-                    {"room_id": pending.room_id, "event": pending.event.source},
-                )
+        readable, expired = self._keys.check()
+        for room, event in readable:
+            await self.dispatcher.on_event(room, event)
+            await self._keys.done(event.event_id)
+        for room_id, event in expired:
+            await self._guarded(
+                f"undecryptable:{event['event_id']}",
+                "undecryptable",
+                {"room_id": room_id, "event": event},
+            )
 
     async def _give_up_decryption(self, room_id: str, event: dict[str, Any]) -> None:
         megolm = MegolmEvent.from_dict(event)
@@ -506,7 +423,7 @@ class SyncLoop:
             await self.dispatcher.on_undecryptable(room_id, megolm)
         event_id = event.get("event_id")
         if isinstance(event_id, str):
-            await self._waiting.remove(event_id)
+            await self._keys.done(event_id)
 
     async def _on_invite(self, room_id: str, invite_state: list[Event]) -> None:
         me = self.client.user_id

@@ -46,12 +46,13 @@ from security.harness import (
     dm,
 )
 
+from bot.chat.configured_rooms import configured_rooms
 from bot.chat.health import Metrics
 from bot.chat.readonly import ReadOnlyMode, pending_file
 from bot.chat.roles import RoleResolver
 from bot.chat.rooms import InviteGate
 from bot.chat.sender import OutboxSender
-from bot.chat.sync import SyncLoop, configured_rooms
+from bot.chat.sync import SyncLoop
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS
 from bot.commands.registry import Role
