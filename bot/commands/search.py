@@ -17,13 +17,8 @@ from bot.commands.registry import REGISTRY, Arg, Where
 from bot.domain.colleague_search import SEARCH_MAX_CHARS
 from bot.domain.dialog_answers import parse_yes_no
 from bot.domain.text_cleaning import clean_text
-from bot.services.colleague_search import (
-    INTRODUCTIONS_PER_DAY,
-    SEARCHES_PER_HOUR,
-    AnswerOutcome,
-    SearchRefused,
-    intro_of_ask_key,
-)
+from bot.services.colleague_search import SEARCHES_PER_HOUR, SearchRefused
+from bot.services.introductions import INTRODUCTIONS_PER_DAY, AnswerOutcome, intro_of_ask_key
 
 _ON_WORDS = frozenset({"an", "ein", "on"})
 _OFF_WORDS = frozenset({"aus", "off"})

@@ -15,18 +15,20 @@ from bot.chat.render import render
 from bot.domain.profile import ProfileField
 from bot.i18n import Lang
 from bot.services.colleague_search import (
-    ANSWER_DAYS,
-    DAY_S,
-    INTRODUCTIONS_PER_DAY,
-    OPEN_ASKS_PER_PERSON,
     SEARCHES_PER_HOUR,
     ColleagueSearchService,
     SearchQueued,
     SearchRefused,
+)
+from bot.services.encoder import load_encoder
+from bot.services.introductions import (
+    ANSWER_DAYS,
+    DAY_S,
+    INTRODUCTIONS_PER_DAY,
+    OPEN_ASKS_PER_PERSON,
     ask_key,
     intro_of_ask_key,
 )
-from bot.services.encoder import load_encoder
 from bot.services.ports import Say
 from bot.services.profile_vectors import profile_source
 from bot.services.profiles import ProfileService
