@@ -73,3 +73,17 @@ class RecordingMessenger:
 
     def keys(self) -> list[str]:
         return [s.message.key for s in self.sent if s.message is not None]
+
+
+@dataclass
+class FakeHttpResponse:
+    """What nio's raw `send` returns to the callers that read JSON (m.direct, profiles)."""
+
+    status: int
+    data: dict[str, Any]
+
+    async def json(self, content_type: str | None = None) -> dict[str, Any]:
+        return self.data
+
+    def release(self) -> None:
+        pass

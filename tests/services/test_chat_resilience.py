@@ -62,23 +62,13 @@ from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 from bot.store.rooms import RoomDirectory
 
+from .fakes import FakeHttpResponse
+
 DAY_MS = 86_400_000
 NEWBIE = f"@neu:{SERVER}"
 NEW_DM = f"!dm-neu:{SERVER}"
 
 Scripted = dict[str, Any] | Callable[[], Awaitable[dict[str, Any]]]
-
-
-@dataclass
-class FakeHttpResponse:
-    status: int
-    data: dict[str, Any]
-
-    async def json(self, content_type: str | None = None) -> dict[str, Any]:
-        return self.data
-
-    def release(self) -> None:
-        pass
 
 
 @dataclass

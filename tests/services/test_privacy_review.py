@@ -26,6 +26,8 @@ from bot.store.db import Database
 from bot.store.outbox import Outbox
 from bot.store.rooms import RoomDirectory
 
+from .fakes import FakeHttpResponse
+
 BERLIN = ZoneInfo("Europe/Berlin")
 BOT = "@flurfunk:example.org"
 AL = "@al:example.org"
@@ -147,18 +149,6 @@ async def test_forgetting_a_host_scrubs_only_their_own_messages(tmp_path: Path) 
 
 
 @dataclass
-class FakeResponse:
-    status: int
-    data: dict[str, Any]
-
-    async def json(self, content_type: str | None = None) -> dict[str, Any]:
-        return self.data
-
-    def release(self) -> None:
-        pass
-
-
-@dataclass
 class AccountDataClient:
     """What DirectRooms reads and writes of the bot's account data (`m.direct`)."""
 
@@ -170,14 +160,14 @@ class AccountDataClient:
 
     async def send(
         self, method: str, path: str, data: str | None = None, headers: Any = None
-    ) -> FakeResponse:
+    ) -> FakeHttpResponse:
         assert path.endswith("/account_data/m.direct"), path
         if method == "GET":
-            return FakeResponse(200, json.loads(json.dumps(self.direct)))
+            return FakeHttpResponse(200, json.loads(json.dumps(self.direct)))
         assert method == "PUT" and data is not None
         self.puts += 1
         self.direct = json.loads(data)
-        return FakeResponse(200, {})
+        return FakeHttpResponse(200, {})
 
 
 async def test_forget_takes_the_person_off_m_direct_after_the_commit(db: Database) -> None:

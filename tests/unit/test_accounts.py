@@ -9,24 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from services.fakes import FakeHttpResponse
 
 from bot.chat.accounts import MatrixAccounts
 
 BOT = "@flurfunk:rathaus.example"
 ANNA = "@anna:rathaus.example"
 OTHER_SERVER = "@olga:nachbar.example"
-
-
-@dataclass
-class Response:
-    status: int
-    data: dict[str, Any]
-
-    async def json(self, content_type: str | None = None) -> dict[str, Any]:
-        return self.data
-
-    def release(self) -> None:
-        pass
 
 
 @dataclass
@@ -52,12 +41,14 @@ class Homeserver:
 
     async def send(
         self, method: str, path: str, data: str | None = None, headers: Any = None
-    ) -> Response:
+    ) -> FakeHttpResponse:
         self.asked.append(path)
         for prefix, (status, body) in self.answers.items():
             if path.startswith(prefix):
-                return Response(status, json.loads(json.dumps(body)))
-        return Response(500, {"errcode": "M_UNKNOWN", "error": f"unexpected {method} {path}"})
+                return FakeHttpResponse(status, json.loads(json.dumps(body)))
+        return FakeHttpResponse(
+            500, {"errcode": "M_UNKNOWN", "error": f"unexpected {method} {path}"}
+        )
 
 
 PROFILE = "/_matrix/client/v3/profile/"
