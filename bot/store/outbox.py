@@ -137,9 +137,15 @@ class Outbox:
         row = await self.db.fetchone("SELECT status FROM outbox WHERE key = ?", (key,))
         return None if row is None else str(row[0])
 
-    async def pending_count(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
-        return int(row[0]) if row else 0
+    async def backlog(self) -> tuple[int, float | None]:
+        """How many items wait, and when the oldest of them was queued (None: none wait);
+        for /healthz and /metrics."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'"
+        )
+        if row is None or not row[0]:
+            return 0, None
+        return int(row[0]), float(row[1])
 
     async def prune(self, keep_sent_days: int) -> int:
         return await self.db.execute(
