@@ -48,14 +48,16 @@ class Bridge:
 # Fit of a contact to a request: the meaning (the lift of bot.domain.crisis_meaning: how
 # much better the contact fits this request than typical crisis requests) and the shared
 # words (TF-IDF cosine). On the routing evaluation set (dev part) the best contact of a
-# request had a median lift of 0.02 and a 90th percentile of 0.03; a lift of MEANING_FULL
-# counts as a full fit and 0 (no better than any request) as none (0.06 ranked best on dev
-# among 0.04-0.12: a lower cap makes more fits equal). Shared words are rescaled from
+# request had a median lift of 0.03 and a 90th percentile of 0.046; a lift of MEANING_FULL
+# counts as a full fit and 0 (no better than any request) as none, and a request's lifts are
+# scaled so that its best one is at most MEANING_FULL (`crisis_meaning.relative_to_best`).
+# 0.04 put a fitting bridge first most often on dev in the bot's own order (fit bands, then
+# rotation), among 0.02-0.06. Shared words are rescaled from
 # [0, WORDS_FULL] to [0, 1]: a TF-IDF cosine of 0.4 already means a shared name ("Tafel" in
 # "Tafel Dresden | Soziale Träger"). Beside the meaning they count WORDS_BESIDE_MEANING of
 # that: on dev the words of the sector descriptions matched unrelated requests about as often
 # as fitting ones (TF-IDF 0.12-0.34 either way).
-MEANING_FULL = 0.06
+MEANING_FULL = 0.04
 WORDS_FULL = 0.4
 WORDS_BESIDE_MEANING = 0.5
 # The best fit says little if it is below WEAK_FIT, or if it is hardly above the typical

@@ -1,12 +1,13 @@
 """The meaning side of crisis routing: bridge contacts and requests as texts to encode.
 
 A contact is encoded as "organisation | sector" (`contact_meaning_text`, "query: " prefix, as
-a request is) when it is declared. Each sector's description is cut into phrases and
-encoded as passages, and a fixed set of typical crisis requests
-(bot/data/crisis_reference_requests.yaml) as queries; both live in memory, encoded once per
-configuration (`Background`). The fit is the lift of bot.domain.crisis_meaning. A request is
-encoded once, right after `!werkennt` committed, outside any store transaction, and its vector
-is stored so that the later steps (tier 2 after a "no", the broadcast) only read it.
+a request is) when it is declared. Each sector's description is cut into phrases and encoded
+as passages; the example requests of bot/data/crisis_sector_examples.yaml as queries, those of
+a configured sector as part of its pool and all of them as the reference of typical crisis
+requests. They live in memory, encoded once per configuration (`Background`). The fit is the
+lift of bot.domain.crisis_meaning. A request is encoded once, right after `!werkennt`
+committed, outside any store transaction, and its vector is stored so that the later steps
+(tier 2 after a "no", the broadcast) only read it.
 
 Without the model (`VectorService.available` false) nothing here encodes and every fit falls
 back to the words.
@@ -14,6 +15,7 @@ back to the words.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 
 CONTACT_KIND = "contact"
 REQUEST_KIND = "crisis_request"
-REFERENCE_FILE = Path(__file__).resolve().parent.parent / "data" / "crisis_reference_requests.yaml"
+EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "data" / "crisis_sector_examples.yaml"
 
 Vectors = NDArray[np.float32]
 
@@ -73,15 +75,39 @@ def contact_source(store: ContactStore) -> VectorSource:
 
 @dataclass(frozen=True)
 class Background:
-    """Vectors of the sectors' description phrases and of the reference requests."""
+    """Vectors of the sectors' description phrases (`sectors`), per sector its pool (example
+    requests, if it has some, and description phrases), and every example request as the
+    reference."""
 
     sectors: dict[str, Vectors]
+    pools: dict[str, Vectors]
     reference: Vectors
 
 
+@functools.cache
+def sector_examples() -> dict[str, tuple[str, ...]]:
+    """Sector name -> example requests for it (the default sectors have some)."""
+    loaded = yaml.safe_load(EXAMPLES_FILE.read_text(encoding="utf-8"))
+    return {str(name): tuple(map(str, texts)) for name, texts in loaded.items()}
+
+
 def reference_requests() -> list[str]:
-    text = REFERENCE_FILE.read_text(encoding="utf-8")
-    return [str(line) for line in yaml.safe_load(text)]
+    """Typical crisis requests: every example request of every sector."""
+    return [text for texts in sector_examples().values() for text in texts]
+
+
+def sector_pools(phrases: Mapping[str, Vectors], reference: Vectors) -> dict[str, Vectors]:
+    """Per sector its example requests' vectors (rows of `reference`, in the order of
+    `reference_requests`), if it has some, followed by its description phrases' vectors."""
+    rows: dict[str, Vectors] = {}
+    at = 0
+    for name, texts in sector_examples().items():
+        rows[name] = reference[at : at + len(texts)]
+        at += len(texts)
+    return {
+        name: np.concatenate([rows[name], own]) if name in rows else own
+        for name, own in phrases.items()
+    }
 
 
 def request_phrases(text: str) -> tuple[str, ...]:
@@ -139,7 +165,7 @@ class CrisisVectors:
             query,
             organisations,
             [c.sector for c in known],
-            background.sectors,
+            background.pools,
             background.reference,
         )
         return {c.id: float(v) for c, v in zip(known, values, strict=True)}
@@ -171,7 +197,7 @@ class CrisisVectors:
         for name, group in phrases.items():
             by_sector[name] = encoded[at : at + len(group)]
             at += len(group)
-        background = Background(by_sector, reference)
+        background = Background(by_sector, sector_pools(by_sector, reference), reference)
         self._background = (described, background)
         return background
 

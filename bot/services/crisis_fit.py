@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.domain.crisis import hybrid_fit
+from bot.domain.crisis import MEANING_FULL, hybrid_fit
+from bot.domain.crisis_meaning import relative_to_best
 from bot.domain.similarity import Document, TfidfSimilarity
 from bot.store.contacts import StoredContact
 
@@ -52,9 +53,10 @@ def contact_fits(
 ) -> list[float]:
     """How well each contact fits a request, in [0, 1] (`bot.domain.crisis.hybrid_fit`).
 
-    `lifts` is the meaning per contact ID (`bot.domain.crisis_meaning.lifts`); a contact
-    without one (or every contact, without the model) is compared by its words only.
+    `lifts` is the meaning per contact ID (`bot.domain.crisis_meaning.lifts`), taken relative
+    to the best one (`relative_to_best`); a contact without one (or every contact, without the
+    model) is compared by its words only.
     """
     words = lexical_fits(text, contacts, descriptions or {})
-    found = lifts or {}
+    found = relative_to_best(lifts or {}, MEANING_FULL)
     return [hybrid_fit(found.get(c.id), w) for c, w in zip(contacts, words, strict=True)]

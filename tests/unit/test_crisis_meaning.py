@@ -1,0 +1,160 @@
+"""The meaning side of crisis routing: lifts from organisation, sector pool and own text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.config.features import DEFAULT_SECTORS, CrisisConfig
+from bot.domain.crisis_meaning import lifts, relative_to_best
+from bot.services.contact_vectors import (
+    reference_requests,
+    sector_descriptions,
+    sector_examples,
+    sector_phrases,
+    sector_pools,
+)
+from bot.services.encoder import E5Encoder, load_encoder
+
+
+def unit(*rows: Sequence[float]) -> np.ndarray:
+    x = np.asarray(rows, dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+# -- pure ---------------------------------------------------------------------------------
+
+
+def test_a_contact_of_a_sector_without_a_pool_is_lifted_by_its_organisation_only() -> None:
+    orgs = unit([1, 0, 0], [0, 1, 0])
+    reference = unit([1, 1, 0], [0, 0, 1])
+    query = unit([1, 0.2, 0])
+    found = lifts(query, orgs, ["A", "B"], {}, reference)
+    expected = orgs.astype(np.float64) @ query[0] - (reference @ orgs.T).mean(axis=0)
+    assert found == pytest.approx(expected)
+
+
+def test_of_two_contacts_of_a_sector_the_one_whose_own_text_is_asked_for_fits_better() -> None:
+    # One sector, two kinds of help in its pool; each contact stands for one of them.
+    pool = unit([1, 0, 0, 0], [0, 1, 0, 0])
+    orgs = unit([0.9, 0.1, 0.4, 0], [0.1, 0.9, 0.4, 0])
+    reference = unit([0, 0, 0, 1], [0.3, 0.3, 0, 1])
+    for asked, best in ((pool[:1], 0), (pool[1:], 1)):
+        found = lifts(asked, orgs, ["Logistik", "Logistik"], {"Logistik": pool}, reference)
+        assert int(np.argmax(found)) == best
+
+
+def test_whatever_resembles_every_request_gains_nothing() -> None:
+    # The contact is as close to this request as to every reference request: lift 0.
+    orgs = unit([1, 1, 1])
+    reference = unit([1, 0, 0], [0, 1, 0], [0, 0, 1])
+    found = lifts(reference[:1], orgs, ["A"], {}, reference)
+    assert found[0] == pytest.approx(0.0, abs=1e-9)
+
+
+lift_values = st.floats(-0.2, 0.5, allow_nan=False)
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=3), lift_values, min_size=1, max_size=8))
+def test_relative_lifts_keep_the_order_and_cap_only_the_best(found: dict[str, float]) -> None:
+    full = 0.04
+    scaled = relative_to_best(found, full)
+    assert scaled.keys() == found.keys()
+    assert max(scaled.values()) <= full + 1e-12
+    for a in found:
+        for b in found:
+            if found[a] > found[b]:
+                assert scaled[a] >= scaled[b]
+    if max(found.values()) <= full:
+        assert scaled == found  # a weak request stays weak
+    else:
+        assert max(scaled.values()) == pytest.approx(full)
+
+
+# -- the shipped examples and the real model -----------------------------------------------
+
+
+def test_every_default_sector_has_example_requests_and_they_are_the_reference() -> None:
+    examples = sector_examples()
+    assert {name for name, _ in DEFAULT_SECTORS} == set(examples)
+    assert all(len(texts) >= 10 for texts in examples.values())
+    flat = reference_requests()
+    assert len(flat) == sum(len(t) for t in examples.values()) == len(set(flat))
+
+
+CONTACTS = [
+    ("Omnibusbetrieb Krause", "Logistik"),
+    ("Kühllogistik Nord GmbH", "Logistik"),
+    ("Umzugsfirma Hansen", "Logistik"),
+    ("Streetwork Süd", "Wohnungslosenhilfe"),
+    ("Baustoffhandel Petersen", "Wirtschaft"),
+    ("Pfarrei St. Josef", "Religionsgemeinschaften"),
+]
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The shipped background and the contacts, encoded once for this module."""
+
+    encoder: E5Encoder
+    pools: dict[str, np.ndarray]
+    reference: np.ndarray
+    organisations: np.ndarray
+
+    def ranked(self, request: str) -> list[str]:
+        """The contacts' organisations by their lift for `request`, as the bot computes it."""
+        asked = self.encoder.encode_blocking([request], query=True)
+        sectors = [s for _, s in CONTACTS]
+        found = lifts(asked, self.organisations, sectors, self.pools, self.reference)
+        return [CONTACTS[i][0] for i in np.argsort(-found)]
+
+
+@pytest.fixture(scope="module")
+def routing() -> Routing:
+    encoder = load_encoder()
+    assert encoder is not None, "the bundled model must load on the test machine"
+    descriptions = sector_descriptions(CrisisConfig().sectors)
+    phrases = {
+        name: encoder.encode_blocking(list(sector_phrases(name, text)), query=False)
+        for name, text in descriptions.items()
+    }
+    reference = encoder.encode_blocking(reference_requests(), query=True)
+    organisations = encoder.encode_blocking([f"{o} | {s}" for o, s in CONTACTS], query=True)
+    return Routing(encoder, sector_pools(phrases, reference), reference, organisations)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        ("Jemand muss nachts die Leute unter der Brücke vor dem Frost warnen", "Streetwork Süd"),
+        ("Wer begleitet die Familien der Verstorbenen in den ersten Stunden?", "Pfarrei St. Josef"),
+        (
+            "Tiefgekühlte Lebensmittelspenden müssen heute noch quer durch die Stadt",
+            "Kühllogistik Nord GmbH",
+        ),
+    ],
+)
+def test_a_request_without_the_contacts_words_lifts_the_right_one_most(
+    routing: Routing, request_text: str, expected: str
+) -> None:
+    assert routing.ranked(request_text)[0] == expected
+
+
+def test_within_a_sector_the_contact_standing_for_the_need_comes_first(
+    routing: Routing,
+) -> None:
+    # Both are "Logistik"; moving people is the bus company's part of it, frozen goods the
+    # refrigerated haulier's.
+    people = routing.ranked(
+        "Wir müssen 50 Bewohner eines Altenheims heute an einen sicheren Ort fahren"
+    )
+    assert people.index("Omnibusbetrieb Krause") < people.index("Kühllogistik Nord GmbH")
+    goods = routing.ranked(
+        "Tiefgekühlte Lebensmittelspenden müssen heute noch quer durch die Stadt"
+    )
+    assert goods.index("Kühllogistik Nord GmbH") < goods.index("Omnibusbetrieb Krause")
