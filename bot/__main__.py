@@ -46,7 +46,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     setup_logging(config.operations.log_level)
     asyncio.run(serve(config))
-    return 0
+    # Store, crypto store and HTTP session are closed. An embedding batch may still run in
+    # a worker thread, and threads are joined at exit: seconds past Docker's patience for
+    # a result nobody needs any more. Exit now.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def cmd_dev(args: argparse.Namespace) -> int:

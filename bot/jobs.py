@@ -40,7 +40,9 @@ class Jobs:
             job_defaults={"coalesce": True, "misfire_grace_time": 6 * 3600, "max_instances": 1},
         )
 
-    def add(self, job_id: str, job: Job, trigger: BaseTrigger) -> None:
+    def add(
+        self, job_id: str, job: Job, trigger: BaseTrigger, *, first_run: datetime | None = None
+    ) -> None:
         async def run() -> None:
             await job()
 
@@ -50,6 +52,10 @@ class Jobs:
                 await asyncio.create_task(
                     run(), name=f"job:{job_id}", context=contextvars.Context()
                 )
+            except asyncio.CancelledError:
+                # The bot is stopping: no error, jobs are idempotent and catch up after the
+                # restart (APScheduler would log a cancelled job as failed).
+                log.debug("job %s cancelled by the stop", job_id)
             except StoreUnavailable:
                 # Read-only mode (bot.chat.readonly): the next run after recovery catches up.
                 log.warning("job %s put off: the store cannot be written", job_id)
@@ -57,17 +63,20 @@ class Jobs:
                 # A failing job must not take the scheduler (or the bot) down.
                 log.exception("job %s failed", job_id)
 
+        # A job added before `start()` gets its first run time at start, from the trigger:
+        # an IntervalTrigger whose start_date has just passed fires one interval later. So
+        # "right at start" is an explicit first run time (None would mean "paused").
+        when = {} if first_run is None else {"next_run_time": first_run}
         # Added from a fresh context too, so the scheduler's timer chain does not keep the
         # caller's (a command handler's transaction) alive.
         contextvars.Context().run(
-            self.scheduler.add_job, guarded, trigger, id=job_id, replace_existing=True
+            self.scheduler.add_job, guarded, trigger, id=job_id, replace_existing=True, **when
         )
 
     def every(self, job_id: str, job: Job, seconds: float, *, now: bool = False) -> None:
         """Run `job` every `seconds`; with `now`, the first run is right at start."""
-        start = datetime.now(self.timezone) if now else None
-        trigger = IntervalTrigger(seconds=seconds, start_date=start, timezone=self.timezone)
-        self.add(job_id, job, trigger)
+        trigger = IntervalTrigger(seconds=seconds, timezone=self.timezone)
+        self.add(job_id, job, trigger, first_run=datetime.now(self.timezone) if now else None)
 
     def start(self) -> None:
         self.scheduler.start()

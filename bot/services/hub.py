@@ -196,10 +196,6 @@ def _build_kitchen(services: Services) -> None:
 
 
 def _build_coffee(services: Services) -> None:
-    from datetime import datetime
-
-    from apscheduler.triggers.interval import IntervalTrigger
-
     config, db, jobs = services.config, services.db, services.jobs
     services.followups = FollowUps(db, services.messenger, prefix=config.bot.command_prefix)
     services.coffee = CoffeeService(
@@ -215,12 +211,7 @@ def _build_coffee(services: Services) -> None:
         # the grace time) runs at start. The coffee job also posts every due follow-up.
         ticks = {"coffee_rounds": services.coffee.tick, "circle_rounds": services.circles.tick}
         for job_id, job in ticks.items():
-            trigger = IntervalTrigger(
-                seconds=config.coffee.check_interval_s,
-                start_date=datetime.now(jobs.timezone),
-                timezone=jobs.timezone,
-            )
-            jobs.add(job_id, job, trigger)
+            jobs.every(job_id, job, config.coffee.check_interval_s, now=True)
 
     services.job_setups.append(schedule)
 

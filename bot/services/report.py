@@ -318,8 +318,6 @@ def _text(plain: str) -> Rendered:
 
 def install_report(services: Services) -> ReportService:
     """Build the service and its job (pending requests and the monthly report)."""
-    from apscheduler.triggers.interval import IntervalTrigger
-
     from bot.services.wake_job import wake_job
 
     config, jobs = services.config, services.jobs
@@ -327,12 +325,7 @@ def install_report(services: Services) -> ReportService:
     report.wake = wake_job(jobs, JOB_ID)
 
     def schedule() -> None:
-        trigger = IntervalTrigger(
-            seconds=config.report.check_interval_s,
-            start_date=datetime.now(jobs.timezone),
-            timezone=jobs.timezone,
-        )
-        jobs.add(JOB_ID, report.tick, trigger)
+        jobs.every(JOB_ID, report.tick, config.report.check_interval_s, now=True)
 
     services.job_setups.append(schedule)
     return report

@@ -227,7 +227,17 @@ class Database:
                 _in_transaction.reset(token)
 
     async def _begin(self) -> None:
-        await self._patiently(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+        # A cancelled await does not stop the BEGIN in aiosqlite's thread: the shared
+        # connection would stay inside a transaction nobody ends, and every later write
+        # would fail. So the BEGIN is finished and rolled back before the task gives way.
+        begin = asyncio.ensure_future(self._patiently(lambda: self.conn.execute("BEGIN IMMEDIATE")))
+        try:
+            await asyncio.shield(begin)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await begin
+            await self._rollback()
+            raise
 
     async def _patiently(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """`attempt()` (one statement, safe to repeat) until no other process holds the

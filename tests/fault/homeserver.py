@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -144,6 +145,15 @@ class Homeserver:
             if "next_batch" not in data:
                 return rooms
             start = int(data["next_batch"])
+
+    async def rooms_with_members(self, creator: str) -> dict[str, list[str]]:
+        """Member -> the rooms `creator` made that they are in (without the creator)."""
+        rooms_of: dict[str, list[str]] = defaultdict(list)
+        for room_id in await self.rooms_created_by(creator):
+            for event in await self.state(room_id):
+                if event["type"] == "m.room.member" and event["state_key"] != creator:
+                    rooms_of[event["state_key"]].append(room_id)
+        return rooms_of
 
     async def state(self, room_id: str) -> list[dict[str, Any]]:
         data = await self.call("GET", f"/_synapse/admin/v1/rooms/{q(room_id)}/state")

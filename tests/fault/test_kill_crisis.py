@@ -15,7 +15,6 @@ import os
 import random
 import re
 import time
-from collections import defaultdict
 
 from .conftest import MakeBot
 from .homeserver import Homeserver, until
@@ -111,11 +110,7 @@ async def test_escalation_survives_sigkills(make_bot: MakeBot, homeserver: Homes
     assert [status for status, _ in statuses] == ["sent"], statuses
 
     # The homeserver's view: the rooms the bot created are the bridges' DMs.
-    rooms_of: dict[str, list[str]] = defaultdict(list)
-    for room_id in await homeserver.rooms_created_by(bot.user_id):
-        for event in await homeserver.state(room_id):
-            if event["type"] == "m.room.member" and event["state_key"] != bot.user_id:
-                rooms_of[event["state_key"]].append(room_id)
+    rooms_of = await homeserver.rooms_with_members(bot.user_id)
     assert set(rooms_of) == set(bridges)
     for bridge in bridges:
         sent = [e for room in rooms_of[bridge] for e in await homeserver.sent_by(room, bot.user_id)]

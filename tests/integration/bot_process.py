@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import urllib.error
@@ -76,6 +77,13 @@ class BotProcess:
     @property
     def database(self) -> Path:
         return Path(self.config["storage"]["data_dir"]) / "flurfunk.db"
+
+    def access_token(self) -> str:
+        """The token the bot logged in with (benchmarks act as the bot with it)."""
+        with sqlite3.connect(self.database) as db:
+            row = db.execute("SELECT value FROM bot_state WHERE key = 'access_token'").fetchone()
+        assert row, "the bot has not logged in yet"
+        return str(row[0])
 
     def write_config(self) -> None:
         self.config_path.write_text(yaml.safe_dump(self.config), encoding="utf-8")

@@ -46,7 +46,6 @@ from security.harness import (
     dm,
 )
 
-from bot.chat.configured_rooms import configured_rooms
 from bot.chat.health import Metrics
 from bot.chat.readonly import ReadOnlyMode, pending_file
 from bot.chat.roles import RoleResolver
@@ -567,7 +566,7 @@ async def test_the_crisis_room_follows_its_upgrade(
             "content": {"body": "upgraded", "replacement_room": new_room},
         }
         home.script = [sync_response("s1", join={CRISIS_ROOM: {"state": {"events": [tombstone]}}})]
-        loop = sync_loop(bot, home, rooms=rooms, configured_rooms=configured_rooms(bot.config))
+        loop = sync_loop(bot, home, rooms=rooms)
         with caplog.at_level(logging.WARNING, logger="bot.chat.sync"):
             async with running(loop, home):
                 pass
@@ -606,3 +605,32 @@ async def test_the_crisis_room_follows_its_upgrade(
         roles.observe(new_room, "m.room.join_rules", {"join_rule": "invite"})
         roles.observe(new_room, "m.room.power_levels", {"invite": 50})
         assert Role.CRISIS in roles.roles_of(joined_new)
+
+
+async def test_the_sync_position_is_stored_at_most_once_a_second_and_at_the_stop(
+    tmp_path: Path,
+) -> None:
+    """A fan-out makes a sync for every echo of the bot's own messages: the position is not
+    written for each of them (a restart from a slightly older one only replays handled
+    events), and the newest is stored when the bot stops."""
+    async with Harness.open(tmp_path, fast_config()) as bot:
+        state = BotState(bot.db)
+        home = connect(bot)
+        home.script = [sync_response(f"s{i}") for i in range(1, 31)]
+        loop = sync_loop(bot, home)
+        writes: list[str] = []
+        save = loop.state.save_sync_position
+
+        async def counted(token: str, requested_ms: int) -> None:
+            writes.append(token)
+            await save(token, requested_ms)
+
+        loop.state.save_sync_position = counted  # type: ignore[method-assign]
+        started = time.monotonic()
+        async with running(loop, home):
+            pass
+        elapsed = time.monotonic() - started
+        assert writes[0] == "s1"  # the first batch is stored at once
+        assert len(writes) <= 2 + elapsed, (writes, elapsed)
+        await loop.save_position()
+        assert (await state.sync_position())[0] == "s30"

@@ -130,3 +130,43 @@ async def test_a_scheduler_woken_inside_a_transaction_still_isolates_jobs(
     await asyncio.sleep(0.2)
     assert writer.flags == [False]
     assert await writer.stored() == {"woken:1"}
+
+
+async def test_a_job_for_right_at_start_runs_at_start_not_an_interval_later() -> None:
+    """The jobs are added before the scheduler starts (after the first sync): "now" must
+    still mean the first run at start (the vector refresh, the crisis tick)."""
+    scheduler = Jobs(TIMEZONE)
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+
+    scheduler.every("at_start", job, 3600, now=True)
+    await asyncio.sleep(0.2)  # the time between adding the jobs and starting the scheduler
+    scheduler.start()
+    try:
+        await asyncio.wait_for(ran.wait(), timeout=5)
+    finally:
+        scheduler.stop()
+        await asyncio.sleep(0.05)
+
+
+async def test_a_cancelled_job_is_no_failure(caplog: pytest.LogCaptureFixture) -> None:
+    """Stopping the bot cancels the jobs that run: nothing is logged as failed."""
+    scheduler = Jobs(TIMEZONE)
+    started = asyncio.Event()
+
+    async def job() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    scheduler.every("long", job, 3600, now=True)
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    scheduler.stop()
+    running = [t for t in asyncio.all_tasks() if t.get_name() == "job:long"]
+    assert len(running) == 1
+    with caplog.at_level("ERROR"):
+        running[0].cancel()
+        await asyncio.sleep(0.1)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

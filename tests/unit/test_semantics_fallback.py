@@ -35,9 +35,9 @@ async def test_healthz_names_the_degradation_but_stays_healthy() -> None:
             aiohttp.ClientSession() as session,
             session.get(f"http://127.0.0.1:{port}/healthz") as response,
         ):
-            body = await response.text()
+            body = await response.json()
     finally:
         await server.stop()
     assert response.status == 200
-    assert body.startswith("ok\n")
-    assert "warning: embedding model unavailable" in body
+    assert body["status"] == "degraded"
+    assert any(w.startswith("embedding model unavailable") for w in body["warnings"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.chat.recovery import Backoff
 from bot.chat.rooms import InviteGate
-from bot.chat.sync import Backoff
 from bot.commands.hooks import normalise_emoji
 
 

@@ -1,0 +1,111 @@
+"""The sync loop's waits between requests: probes while the homeserver is unreachable,
+backoff when it pushes back. The policy (how long, which request) is bot.chat.recovery;
+this module does the probing, the sleeping, the log lines and the metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from nio import AsyncClient, SyncError
+
+from bot.chat.errors import NETWORK_ERRORS
+from bot.chat.health import Metrics
+from bot.chat.recovery import GATEWAY_DOWN, Backoff, Recovery, Verdict, classify
+from bot.config import SyncConfig
+
+log = logging.getLogger(__name__)
+
+# The probe of an unreachable homeserver: a tiny unauthenticated answer, or it is away.
+PROBE_PATH = "/_matrix/client/versions"
+PROBE_TIMEOUT_S = 5.0
+
+
+def retry_after_s(response: SyncError, transport: Any) -> float | None:
+    """How long the homeserver asked us to wait (None: it did not say)."""
+    if response.retry_after_ms is not None:
+        return response.retry_after_ms / 1000
+    header = getattr(transport, "headers", {}).get("Retry-After")
+    if header is None:
+        return None
+    # Seconds, or an HTTP date (then: "wait", the backoff says how long).
+    return float(header) if header.strip().isdigit() else 0.0
+
+
+class SyncPacing:
+    def __init__(self, client: AsyncClient, config: SyncConfig, metrics: Metrics) -> None:
+        self.client = client
+        self.metrics = metrics
+        self.recovery = Recovery(
+            Backoff(config.backoff_initial_s, config.backoff_max_s),
+            interval_s=config.probe_interval_s,
+            jitter_s=config.probe_jitter_s,
+        )
+
+    def sent(self) -> None:
+        """A sync request goes out now."""
+        self.recovery.sent(time.monotonic())
+
+    def synced(self) -> None:
+        self.metrics.synced(self.recovery.synced(time.monotonic()))
+
+    async def failed(self, reason: str) -> None:
+        """An error that is neither an outage nor "slow down" (or a batch whose handling
+        failed): back off."""
+        await self._pause(self.recovery.failed(time.monotonic()), reason)
+
+    async def refused(self, response: SyncError) -> None:
+        """A sync answered with an error that is not fatal: a gateway without its
+        homeserver, "slow down", or anything else."""
+        transport = getattr(response, "transport_response", None)
+        http_status = getattr(transport, "status", None)
+        wait_s = retry_after_s(response, transport)
+        verdict = classify(http_status, response.status_code, wait_s is not None)
+        reason = str(response.status_code or http_status or "error")
+        if verdict is Verdict.UNREACHABLE:
+            await self.unreachable(reason)
+        elif verdict is Verdict.SLOW_DOWN:
+            await self._pause(self.recovery.slow_down(time.monotonic(), wait_s), reason)
+        else:
+            await self.failed(reason)
+
+    async def unreachable(self, reason: str) -> None:
+        """Probe the away homeserver, paced by the policy, until it answers; no sync
+        long-poll goes out meanwhile, so the probes are the loop's only requests."""
+        self.metrics.sync_errors.labels(reason).inc()
+        recovery = self.recovery
+        if recovery.reachable:
+            log.warning(
+                "homeserver unreachable (%s): probing it at most every %.1fs",
+                reason,
+                recovery.interval_s,
+            )
+            self.metrics.homeserver_away()
+        delay = recovery.unreachable(time.monotonic())
+        while True:
+            await asyncio.sleep(delay)
+            recovery.sent(time.monotonic())
+            if await self._probe():
+                break
+            delay = recovery.unreachable(time.monotonic())
+        log.info("homeserver answers again: syncing")
+        self.metrics.homeserver_back()
+        await asyncio.sleep(recovery.answered(time.monotonic()))
+
+    async def _pause(self, delay: float, reason: str) -> None:
+        self.metrics.sync_errors.labels(reason).inc()
+        log.warning("sync failed (%s), next attempt in %.1fs", reason, delay)
+        await asyncio.sleep(delay)
+
+    async def _probe(self) -> bool:
+        try:
+            response = await self.client.send("GET", PROBE_PATH, timeout=PROBE_TIMEOUT_S)
+        except NETWORK_ERRORS:
+            answered = False
+        else:
+            answered = response.status not in GATEWAY_DOWN
+            response.release()
+        self.metrics.probes.labels("answered" if answered else "unreachable").inc()
+        return answered
