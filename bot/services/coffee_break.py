@@ -13,6 +13,7 @@ derived from the offer or break ID, so a restart continues and never repeats any
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -21,6 +22,9 @@ from bot.config import Config
 from bot.services.ports import Messenger, Say
 from bot.store.coffee_breaks import CoffeeBreak, CoffeeBreakStore, Offer, Placement, is_forgotten
 from bot.store.db import Database
+from bot.store.room_retirement import RetiringRooms
+
+log = logging.getLogger(__name__)
 
 MIN_MINUTES = 5
 MAX_MINUTES = 120
@@ -85,6 +89,7 @@ class CoffeeBreakService:
         self.db = db
         self.messenger = messenger
         self.store = CoffeeBreakStore(db)
+        self.retiring = RetiringRooms(db)
         self._pruned_at = 0.0
 
     async def offer(
@@ -183,6 +188,10 @@ class CoffeeBreakService:
                 await self.store.mark_followup_sent(item.id)
                 if is_forgotten(item.user_a) or is_forgotten(item.user_b):
                     continue  # someone asked to be forgotten: nothing to ask
+                if await self.retiring.is_retired(room_key(item.id)):
+                    # The bot is out of the room (both left it): nobody to ask.
+                    log.info("follow-up of coffee break %d not asked: room retired", item.id)
+                    continue
                 await self.messenger.post_in_room(
                     room_key(item.id),
                     Say("kitchen.break.followup"),

@@ -7,6 +7,7 @@ each with a deterministic effect key.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -16,6 +17,9 @@ from bot.services.rounds import Clock
 from bot.store.coffee import CoffeeStore
 from bot.store.coffee_rows import GroupRow
 from bot.store.db import Database
+from bot.store.room_retirement import RetiringRooms
+
+log = logging.getLogger(__name__)
 
 YES = frozenset({"👍", "✅", "✔", "☑", "👌"})
 NO = frozenset({"👎", "❌", "✖", "🚫"})
@@ -47,25 +51,31 @@ class FollowUps:
         self.db = db
         self.prefix = prefix
         self.store = CoffeeStore(db)
+        self.retiring = RetiringRooms(db)
         self.messenger = messenger
         self.clock = clock
 
     async def send_due(self) -> int:
-        """Queue every due follow-up (in chunks, each its own transaction); returns how many."""
+        """Queue every due follow-up (in chunks, each its own transaction); returns how many
+        were queued (a retired room's is marked sent without asking)."""
         sent = 0
         while True:
             async with self.db.transaction():
                 now = self.clock()
                 due = await self.store.due_followups(now, FOLLOWUP_BATCH)
                 for group in due:
+                    await self.store.mark_followup_sent(group.id, now)
+                    if await self.retiring.is_retired(group.room_key):
+                        # The bot is out of the room (everyone else left it): nobody to ask.
+                        log.info("follow-up of %s not asked: room retired", group.room_key)
+                        continue
                     await self.messenger.post_in_room(
                         group.room_key,
                         followup_say(group, self.prefix),
                         effect_key=group.followup_key,
                         reactions=BUTTONS,
                     )
-                    await self.store.mark_followup_sent(group.id, now)
-            sent += len(due)
+                    sent += 1
             if len(due) < FOLLOWUP_BATCH:
                 return sent
 

@@ -3,7 +3,8 @@
 A purpose room's `invitees` name the people invited at creation. They are kept only until
 the room is ready (everyone in its member list, see `bot.chat.sender`), are removed by
 `!vergessen`, and the row itself goes once the feature row it was made for is gone
-(review finding S-02).
+(review finding S-02). Once its work is done the bot leaves the room (`done_at`, `left_at`:
+`bot.store.room_retirement`); the row stays until that retention.
 
 A room upgrade the bot followed is recorded as `bot_state` `upgraded:<old room>` = the new
 room. DMs and purpose rooms are moved to the new room in the store; rooms named in the
@@ -22,8 +23,9 @@ from bot.store.db import Database
 
 # Which feature owns a purpose room, by the prefix of its key: the SQL that finds the owning
 # row (each feature prunes its rows after its own retention) and the SQL that lists the room
-# keys of one person (`?1`). A feature that opens rooms under a new prefix adds it here;
-# rows under a prefix not listed here are never pruned.
+# keys of one person (`?1`). A feature that opens rooms under a new prefix adds it here,
+# and when its rooms are done to `bot.store.room_retirement.DONE_RULES` (the bot leaves
+# them then); rows under a prefix not listed here are never pruned.
 _COFFEE_GROUP = (
     "SELECT 1 FROM coffee_groups g WHERE g.room_key = purpose_rooms.key",
     "SELECT g.room_key FROM coffee_groups g JOIN coffee_members m ON m.group_id = g.id "

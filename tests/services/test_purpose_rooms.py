@@ -68,7 +68,10 @@ async def deliver_rooms(bot: Harness, sender: OutboxSender) -> None:
 
 
 async def purpose_rows(db: Database) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in await db.fetchall("SELECT * FROM purpose_rooms ORDER BY key")]
+    rows = await db.fetchall(
+        "SELECT key, room_id, invitees, created_at FROM purpose_rooms ORDER BY key"
+    )
+    return [tuple(r) for r in rows]
 
 
 async def invitees(db: Database, key: str) -> list[str]:
