@@ -1,7 +1,10 @@
 """A semaphore whose waiters are served by priority, then in arrival order.
 
-The outbox uses it so that an answer to a command is not stuck behind a broadcast of
-hundreds of DMs, and reaction buttons come after the messages they belong to.
+The outbox uses it so that a crisis ask is not stuck behind anybody's command answers,
+an answer to a command not behind a broadcast of hundreds of notices, and reaction
+buttons and edits come after the messages they belong to (`bot.store.outbox.priority_of`).
+Arrival order within a priority takes turns between targets: each target queues again
+only after its previous item went out, behind those already waiting.
 """
 
 from __future__ import annotations

@@ -1,37 +1,44 @@
-"""Delivers the outbox: in order per target, bounded concurrency, bounded retries.
+"""Delivers the outbox: in order per target, fair across targets, by priority, bounded
+concurrency, and every item ends (delivered or given up, `bot.chat.outbox_policy`).
+
+A round takes the first items of every target (one head per target, `Outbox.heads`), so a
+target with thousands of stuck items never delays another. Each target drains on its own;
+the priority gate serves crisis asks first, then answers to commands, then notices, then
+reaction buttons and edits, and within a priority in arrival order, which takes turns
+between targets. Deliveries are recorded in groups (one transaction for all that finished
+meanwhile), and a new round runs only when something may have become due.
 
 A 429 pauses every send until the homeserver's `retry_after_ms` has passed (the limit
 is per user, so other sends would only collect more 429s). Transaction IDs derive from
-the outbox key, so a send that reached the server before a crash is not duplicated.
+the outbox key, so a send that reached the server before a crash (or a cancel) is not
+duplicated: the item is still pending and goes out again with the same ID.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import io
+import contextvars
 import logging
-import os
-import random
-import signal
 import time
 from collections import OrderedDict
 from enum import Enum
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from nio import AsyncClient, ErrorResponse, RoomSendResponse, UploadResponse
+from nio import AsyncClient
 
-from bot.chat.errors import NETWORK_ERRORS, SendFailure, check
+from bot.chat import outbox_policy as policy
+from bot.chat.errors import NETWORK_ERRORS, OFFLINE, SendFailure
+from bot.chat.given_up import GivenUpNotices
 from bot.chat.health import Metrics
+from bot.chat.outbox_actions import MatrixActions
+from bot.chat.outbox_actions import transaction_id as transaction_id  # readonly sends too
 from bot.chat.priority_gate import PriorityGate
 from bot.chat.purpose_rooms import create_purpose_room
 from bot.chat.rooms import DirectRooms
 from bot.config import OutboxConfig
 from bot.store.db import StoreBusy, StoreUnavailable
-from bot.store.outbox import Outbox, OutboxItem
+from bot.store.outbox import ORIGINAL_BASED, PER_TARGET, Outbox, OutboxItem
 from bot.store.rooms import RoomDirectory
 
 if TYPE_CHECKING:
@@ -39,42 +46,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PERMANENT_ERRCODES = frozenset({"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_TOO_LARGE"})
-# A 429 or an unreachable homeserver is no fault of the item: it waits (paced by
-# `retry_after_ms`, or backing off up to OFFLINE_RETRY_MAX_S) and only gives up when it
-# is this old. A 100-pair round under Synapse's default room-creation limit (one room a
-# minute after a burst of 10) needs about 95 minutes; a one-hour limit dropped its tail.
-RATE_LIMITED_GIVE_UP_S = 86_400.0
-OFFLINE_RETRY_MAX_S = 15.0
 INVITE_WAIT_S = 60.0
 # A round of the loop failed (the store locked by another process for too long, a bug in
 # one item's delivery): the loop pauses this long and goes on; nothing is lost, the items
 # are still pending in the store.
 FAILURE_PAUSE_S = 1.0
-ORIGINAL_BASED = frozenset({"edit", "reaction", "redact"})
+IDLE_ROUND_S = 30.0
+# Delivered events kept in memory for the reactions and edits that follow them.
+REMEMBERED_EVENTS = 4096
+# How long deliveries are gathered before they are recorded in one transaction.
+RECORD_GATHER_S = 0.05
+
+Target = tuple[str, str]
+# The records a drain waits for at its end (each drain is a task with its own context).
+_RECORDS: contextvars.ContextVar[list[asyncio.Future[None]] | None] = contextvars.ContextVar(
+    "outbox_records", default=None
+)
 
 
 class Outcome(Enum):
     DONE = "done"
     WAIT = "wait"  # not ready or retried later: keep later items of this target waiting
-
-
-def fault_point_before_send() -> None:
-    """Fault injection for the crash tests: die once, after storing and before sending."""
-    marker = os.environ.get("FLURFUNK_FAULT_KILL_BEFORE_SEND")
-    if marker and not os.path.exists(marker):
-        Path(marker).touch()
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def transaction_id(key: str) -> str:
-    return "ff" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-
-
-def _priority(item: OutboxItem) -> int:
-    if item.key.startswith("reply:"):
-        return 0  # someone is waiting for this answer right now
-    return 2 if item.action == "reaction" else 1
 
 
 class OutboxSender:
@@ -87,28 +79,35 @@ class OutboxSender:
         config: OutboxConfig,
         metrics: Metrics,
         readonly: ReadOnlyMode | None = None,
+        *,
+        notices: GivenUpNotices | None = None,
     ) -> None:
         self.client = client
+        self.actions = MatrixActions(client)
         self.readonly = readonly
         self.outbox = outbox
         self.rooms = rooms
         self.direct = direct
         self.config = config
         self.metrics = metrics
+        self.notices = notices or GivenUpNotices(outbox, None, "de")
         self._wake = asyncio.Event()
+        self._enqueued = 0  # wake() calls: something new may be due
         self._paused_until = 0.0
         self._offline_failures = 0  # connection errors in a row (homeserver unreachable)
         self._paced = asyncio.Lock()
         self._paced_until = 0.0
         self._gate = PriorityGate(config.concurrency)
+        self._marks: list[tuple[int, str | None, str | None, float, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._delivered: OrderedDict[str, tuple[str, str]] = OrderedDict()
 
     def wake(self) -> None:
+        self._enqueued += 1
         self._wake.set()
 
     async def run(self) -> None:
-        # No barrier between batches: each target drains on its own while new items
-        # start as soon as their target is free, so one broadcast never delays the rest.
-        in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
+        in_flight: dict[Target, asyncio.Task[bool]] = {}
         try:
             while True:
                 try:
@@ -118,30 +117,61 @@ class OutboxSender:
                     log.exception("outbox round failed; going on in %.0f s", FAILURE_PAUSE_S)
                     await asyncio.sleep(FAILURE_PAUSE_S)
         finally:
+            # Cancelled (shutdown): sends in flight stay pending and go out again with the
+            # same transaction ID; deliveries already made are still recorded.
             for task in in_flight.values():
                 task.cancel()
+            if self._flusher is not None:
+                with contextlib.suppress(Exception):
+                    await self._flusher
 
-    async def _round(self, in_flight: dict[tuple[str, str], asyncio.Task[None]]) -> None:
+    async def _round(self, in_flight: dict[Target, asyncio.Task[bool]]) -> None:
         if self.readonly is not None:
             # Read-only store: a send could not be marked as sent; lose nothing.
             await self.readonly.wait_writable()
+        if not self.metrics.homeserver_up.is_set():
+            await self._wait_for_homeserver()
         self._wake.clear()
         for target, task in list(in_flight.items()):
             if task.done():
                 del in_flight[target]
                 await self._settle(task)
-        groups: OrderedDict[tuple[str, str], list[OutboxItem]] = OrderedDict()
-        for item in await self.outbox.due(limit=2000):
+        await self.notices.post_due()
+        enqueued = self._enqueued
+        due = await self.outbox.heads()
+        groups: OrderedDict[Target, list[OutboxItem]] = OrderedDict()
+        for item in due.items:
             target = (item.target_kind, item.target)
             if target not in in_flight:
                 groups.setdefault(target, []).append(item)
         for target, group in groups.items():
-            task = asyncio.create_task(self._drain(group))
-            task.add_done_callback(lambda _: self._wake.set())
+            more = due.full or len(group) >= PER_TARGET
+            task = asyncio.create_task(self._drain(group, enqueued, more))
+            task.add_done_callback(self._drained)
             in_flight[target] = task
-        await self._sleep_until_due()
+        next_at = min(
+            (t for t in (due.next_at, self.notices.due_at()) if t is not None), default=None
+        )
+        delay = IDLE_ROUND_S if next_at is None else next_at - time.time()
+        delay = max(0.05, min(IDLE_ROUND_S, delay))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
-    async def _settle(self, task: asyncio.Task[None]) -> None:
+    async def _wait_for_homeserver(self) -> None:
+        """The sync loop found the homeserver away and probes it (at most one request a
+        second in all): no sends meanwhile. Once it answers, what waited for it is due at
+        once (crisis first, by priority), not after its backoff."""
+        await self.metrics.homeserver_up.wait()
+        self._offline_failures = 0
+        self._paused_until = 0.0
+        await self.outbox.due_now(OFFLINE)
+
+    def _drained(self, task: asyncio.Task[bool]) -> None:
+        # Another round only if this target may have more, or something failed.
+        if task.cancelled() or task.exception() is not None or task.result():
+            self._wake.set()
+
+    async def _settle(self, task: asyncio.Task[bool]) -> None:
         if task.cancelled():
             return
         failure = task.exception()
@@ -159,18 +189,27 @@ class OutboxSender:
             log.error("outbox delivery failed", exc_info=failure)
         await asyncio.sleep(FAILURE_PAUSE_S)
 
-    async def _sleep_until_due(self) -> None:
-        next_at = await self.outbox.next_due_at()
-        delay = 30.0 if next_at is None else max(0.05, min(30.0, next_at - time.time()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=delay)
-
-    async def _drain(self, group: list[OutboxItem]) -> None:
-        for item in group:
-            async with self._gate.slot(_priority(item)):
-                outcome = await self._attempt(item)
-            if outcome is Outcome.WAIT:
-                return
+    async def _drain(self, group: list[OutboxItem], enqueued: int, more: bool) -> bool:
+        """Deliver one target's items in order; True if a new round should look at the
+        target again: it had more than this round took, items were queued meanwhile, or
+        one is to be tried again (rounds skip a target while it is in flight, so its retry
+        time was not seen)."""
+        # A slot is for sending: the records of this drain's deliveries are waited for
+        # once, at the end (before that the target counts as in flight, so no round takes
+        # its delivered items for pending ones).
+        records: list[asyncio.Future[None]] = []
+        _RECORDS.set(records)
+        waits = False
+        try:
+            for item in group:
+                async with self._gate.slot(item.priority):
+                    outcome = await self._attempt(item)
+                if outcome is Outcome.WAIT:
+                    waits = True
+                    break
+        finally:
+            await asyncio.gather(*(asyncio.shield(r) for r in records))
+        return more or waits or self._enqueued != enqueued
 
     async def _attempt(self, item: OutboxItem) -> Outcome:
         if self._paced_until > time.monotonic():
@@ -187,7 +226,7 @@ class OutboxSender:
         except SendFailure as failure:
             return await self._failed(item, failure)
         except NETWORK_ERRORS as exc:
-            return await self._failed(item, SendFailure("M_CONNECTION", type(exc).__name__))
+            return await self._failed(item, SendFailure(OFFLINE, type(exc).__name__))
         if outcome is Outcome.DONE:
             self._offline_failures = 0
             self.metrics.sends.labels(item.action, "ok").inc()
@@ -196,43 +235,77 @@ class OutboxSender:
     async def _failed(self, item: OutboxItem, failure: SendFailure) -> Outcome:
         if failure.errcode == "M_LIMIT_EXCEEDED":
             self.metrics.rate_limited.inc()
-            wait_s = min((failure.retry_after_ms or 1000) / 1000, self.config.max_retry_after_s)
-            self._paused_until = max(self._paused_until, time.monotonic() + wait_s)
-            self._paced_until = max(self._paced_until, time.monotonic() + 3 * wait_s + 10)
-            if time.time() - item.created_at > RATE_LIMITED_GIVE_UP_S:
-                await self.outbox.mark_failed(item.id, "rate limited for too long")
-                self.metrics.sends.labels(item.action, "failed").inc()
-                return Outcome.DONE
-            await self.outbox.retry_later(item.id, wait_s, failure.errcode, count=False)
-            return Outcome.WAIT
-        if failure.errcode == "M_CONNECTION":
-            # The homeserver is away: an outage of any length must not use up the item's
-            # attempts, and once it is back the queue goes out within OFFLINE_RETRY_MAX_S.
-            if time.time() - item.created_at > RATE_LIMITED_GIVE_UP_S:
-                await self.outbox.mark_failed(item.id, "homeserver unreachable for too long")
-                self.metrics.sends.labels(item.action, "failed").inc()
-                return Outcome.DONE
+        elif failure.errcode == OFFLINE:
             self._offline_failures += 1
-            delay = min(OFFLINE_RETRY_MAX_S, 2.0 ** (self._offline_failures - 1))
-            delay *= random.uniform(1.0, 1.2)
-            self._paused_until = max(self._paused_until, time.monotonic() + delay)
-            log.info("outbox item %s: homeserver unreachable, retrying in %.1fs", item.id, delay)
-            await self.outbox.retry_later(item.id, delay, failure.errcode, count=False)
-            return Outcome.WAIT
-        if failure.errcode in PERMANENT_ERRCODES and item.target_kind == "dm":
-            # The person left our DM room: forget it, a new one is opened on retry.
-            await self.direct.forget(item.target)
-        elif failure.errcode in PERMANENT_ERRCODES or item.attempts + 1 >= self.config.max_attempts:
-            log.warning(
-                "giving up on outbox item %s (%s): %s", item.id, item.action, failure.errcode
-            )
-            await self.outbox.mark_failed(item.id, f"{failure.errcode}: {failure.message}")
-            self.metrics.sends.labels(item.action, "failed").inc()
+        verdict = policy.failed(item, failure, self.config, time.time(), self._offline_failures)
+        if verdict.give_up is not None:
+            await self._give_up(item, verdict.give_up)
             return Outcome.DONE
-        delay = min(300.0, 2.0**item.attempts) * random.uniform(1.0, 1.5)
-        log.info("outbox item %s: %s, retrying in %.1fs", item.id, failure.errcode, delay)
-        await self.outbox.retry_later(item.id, delay, failure.errcode, count=True)
+        if failure.errcode == "M_LIMIT_EXCEEDED":
+            self._paused_until = max(self._paused_until, time.monotonic() + verdict.delay_s)
+            self._paced_until = max(self._paced_until, time.monotonic() + 3 * verdict.delay_s + 10)
+        elif failure.errcode == OFFLINE:
+            self._paused_until = max(self._paused_until, time.monotonic() + verdict.delay_s)
+        if verdict.forget_dm:
+            await self.direct.forget(item.target)
+        log.info("outbox item %s: %s, retrying in %.1fs", item.id, failure.errcode, verdict.delay_s)
+        await self._later(item, verdict, failure.errcode)
         return Outcome.WAIT
+
+    async def _wait(self, item: OutboxItem, reason: str) -> Outcome:
+        verdict = policy.waiting(item, reason, self.config, time.time())
+        if verdict.give_up is not None:
+            await self._give_up(item, verdict.give_up)
+            return Outcome.DONE
+        await self._later(item, verdict, reason)
+        return Outcome.WAIT
+
+    async def _later(self, item: OutboxItem, verdict: policy.Verdict, error: str) -> None:
+        # The drain ends with this (WAIT) and wakes the loop, which then sees the new time.
+        await self.outbox.retry_later(item.id, verdict.delay_s, error, count=verdict.count)
+
+    async def _give_up(self, item: OutboxItem, reason: str) -> None:
+        log.warning("giving up on outbox item %s (%s): %s", item.id, item.action, reason)
+        await self.outbox.mark_failed(item.id, reason)
+        self.metrics.sends.labels(item.action, "failed").inc()
+        self.notices.note(item)
+        self._wake.set()  # the admin notice may be due
+
+    async def _mark_sent(self, item: OutboxItem, event_id: str | None, room_id: str | None) -> None:
+        """Record a delivery. Deliveries that finish while one transaction is written go
+        into the next one together (group commit): one store round trip for many. Inside
+        a drain the record is waited for at the drain's end, else (a single `_try`) now."""
+        if event_id and room_id:
+            self._delivered[item.key] = (room_id, event_id)
+            while len(self._delivered) > REMEMBERED_EVENTS:
+                self._delivered.popitem(last=False)
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._marks.append((item.id, event_id, room_id, time.time(), recorded))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_marks())
+        records = _RECORDS.get()
+        if records is not None:
+            records.append(recorded)
+        else:
+            # The flusher is not ours: cancelling this send must not cancel other records.
+            await asyncio.shield(recorded)
+
+    async def _flush_marks(self) -> None:
+        while self._marks:
+            # Nobody sends while waiting for a record (drains wait at their end): gather
+            # what the other slots deliver meanwhile into the same transaction.
+            await asyncio.sleep(RECORD_GATHER_S)
+            batch, self._marks = self._marks, []
+            try:
+                await self.outbox.mark_sent_many([(i, e, r, at) for i, e, r, at, _ in batch])
+            except Exception as exc:
+                # Still pending in the store: sent again with the same transaction ID.
+                for *_, recorded in batch:
+                    recorded.set_exception(exc)
+                    recorded.add_done_callback(lambda f: f.exception())
+            else:
+                for *_, recorded in batch:
+                    recorded.set_result(None)
 
     async def _target_room(self, item: OutboxItem) -> str | None:
         if item.target_kind == "room":
@@ -240,38 +313,40 @@ class OutboxSender:
             return self.rooms.upgrades.current(item.target)
         if item.target_kind == "dm":
             return await self.direct.ensure(item.target)
-        return await self.rooms.purpose_room(item.target)
+        room_id = await self.rooms.purpose_room(item.target)
+        if room_id is None and await self.outbox.room_creation(item.target) != "pending":
+            # Its creation failed, or was never queued (a coffee group's follow-up after a
+            # member's `!vergessen` took the creation with it): no room will come.
+            raise SendFailure("M_NOT_FOUND", f"room {item.target} was never created")
+        return room_id
 
     async def _deliver(self, item: OutboxItem) -> Outcome:
         if item.action == "create_room":
             return await self._create_room(item)
-        room_id: str | None
         if item.action in ORIGINAL_BASED:
-            room_id = "-"  # these act in the room of the event they refer to
-        else:
-            room_id = await self._target_room(item)
-        if room_id is None or (room_id != "-" and not await self._room_ready(item, room_id)):
+            # These act in the room of the event they refer to, never on the target's
+            # room: a failed original fails them, and no DM record is touched (S-05).
+            original = await self._original(item)
+            if original is None:
+                return await self._wait(item, "waiting for an earlier item")
+            event_id = await self.actions.on_original(item, original)
+            await self._mark_sent(item, event_id or None, None)
+            return Outcome.DONE
+        room_id = await self._target_room(item)
+        if room_id is None or not await self._room_ready(item, room_id):
             # The room is being created, or not yet synced with everyone invited.
-            await self.outbox.retry_later(item.id, 0.3, "room not ready", count=False)
-            return Outcome.WAIT
-        handler = {
-            "message": self._message,
-            "edit": self._edit,
-            "file": self._file,
-            "reaction": self._reaction,
-            "invite": self._invite,
-            "redact": self._redact,
-        }[item.action]
-        event_id = await handler(item, room_id)
-        if event_id is None:
-            await self.outbox.retry_later(item.id, 0.5, "waiting for an earlier item", count=False)
-            return Outcome.WAIT
-        await self.outbox.mark_sent(item.id, event_id or None, None if room_id == "-" else room_id)
+            return await self._wait(item, "room not ready")
+        event_id = await self.actions.in_room(item, room_id)
+        await self._mark_sent(item, event_id or None, room_id)
         return Outcome.DONE
 
     async def _room_ready(self, item: OutboxItem, room_id: str) -> bool:
         room = self.client.rooms.get(room_id)
         if room is None:
+            if item.target_kind != "dm" and time.time() - item.created_at > INVITE_WAIT_S:
+                # Not a room just created (nio knows those after the next sync): the bot
+                # is not in it. It may be invited back, so this uses up attempts.
+                raise SendFailure(policy.NOT_JOINED, f"the bot is not in {room_id}")
             return False
         if item.target_kind == "dm":
             # Only a room of exactly the bot and the person is their DM (S-04): never send
@@ -300,105 +375,18 @@ class OutboxSender:
             await self.rooms.purpose_room_ready(item.target)
         return ready
 
-    async def _send(self, room_id: str, event_type: str, content: dict[str, Any], key: str) -> str:
-        fault_point_before_send()
-        response = check(
-            await self.client.room_send(
-                room_id,
-                event_type,
-                content,
-                tx_id=transaction_id(key),
-                ignore_unverified_devices=True,
-            )
-        )
-        assert isinstance(response, RoomSendResponse)
-        return str(response.event_id)
-
-    async def _message(self, item: OutboxItem, room_id: str) -> str | None:
-        return await self._send(room_id, "m.room.message", item.payload["content"], item.key)
-
     async def _original(self, item: OutboxItem) -> tuple[str, str] | None:
+        """(room, event) of the delivered original; None while it is still pending. An
+        original that was given up (or never queued) fails this item with it."""
         original_key = item.payload["original"]
-        found = await self.outbox.sent_event(original_key)
+        found = self._delivered.get(original_key) or await self.outbox.sent_event(original_key)
         if found is None and await self.outbox.status(original_key) != "pending":
             raise SendFailure("M_NOT_FOUND", f"original {original_key} was never delivered")
         return found
-
-    async def _edit(self, item: OutboxItem, room_id: str) -> str | None:
-        original = await self._original(item)
-        if original is None:
-            return None
-        new = item.payload["content"]
-        content = {
-            "msgtype": new["msgtype"],
-            "body": "* " + new["body"],
-            "m.new_content": new,
-            "m.relates_to": {"rel_type": "m.replace", "event_id": original[1]},
-            "m.mentions": {},
-        }
-        if "formatted_body" in new:
-            content["format"] = "org.matrix.custom.html"
-            content["formatted_body"] = "* " + new["formatted_body"]
-        return await self._send(original[0], "m.room.message", content, item.key)
-
-    async def _reaction(self, item: OutboxItem, room_id: str) -> str | None:
-        original = await self._original(item)
-        if original is None:
-            return None
-        content = {
-            "m.relates_to": {
-                "rel_type": "m.annotation",
-                "event_id": original[1],
-                "key": item.payload["key"],
-            }
-        }
-        return await self._send(original[0], "m.reaction", content, item.key)
-
-    async def _redact(self, item: OutboxItem, room_id: str) -> str | None:
-        original = await self._original(item)
-        if original is None:
-            return None
-        check(
-            await self.client.room_redact(original[0], original[1], tx_id=transaction_id(item.key))
-        )
-        return ""
-
-    async def _invite(self, item: OutboxItem, room_id: str) -> str | None:
-        response = await self.client.room_invite(room_id, item.payload["user_id"])
-        if isinstance(response, ErrorResponse) and "already in the room" in str(response.message):
-            return ""
-        check(response)
-        return ""
-
-    async def _file(self, item: OutboxItem, room_id: str) -> str | None:
-        payload = item.payload
-        data = base64.b64decode(payload["data"])
-        encrypted = self.client.rooms[room_id].encrypted
-        upload, decryption = await self.client.upload(
-            io.BytesIO(data),
-            content_type=payload["mimetype"],
-            filename=payload["filename"],
-            encrypt=encrypted,
-            filesize=len(data),
-        )
-        check(upload)
-        assert isinstance(upload, UploadResponse)
-        content: dict[str, Any] = {
-            "msgtype": payload.get("msgtype", "m.file"),  # "m.image" with info w/h: a picture
-            "body": payload["filename"],
-            "filename": payload["filename"],
-            "info": {**payload.get("info", {}), "mimetype": payload["mimetype"], "size": len(data)},
-            "m.mentions": {},
-        }
-        if encrypted and decryption is not None:
-            content["file"] = {**decryption, "url": upload.content_uri}
-        else:
-            content["url"] = upload.content_uri
-        return await self._send(room_id, "m.room.message", content, item.key)
 
     async def _create_room(self, item: OutboxItem) -> Outcome:
         room_id = await create_purpose_room(
             self.client, self.rooms, item.target, item.payload["name"], item.payload["invite"]
         )
-        await self.outbox.mark_sent(item.id, None, room_id)
+        await self._mark_sent(item, None, room_id)
         return Outcome.DONE

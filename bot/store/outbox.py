@@ -12,12 +12,35 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from bot.store.db import Database
 
 Action = Literal["message", "edit", "file", "reaction", "create_room", "invite", "redact"]
 TargetKind = Literal["room", "dm", "roomkey"]
+
+# Who goes first when the sender's slots are full (issue #14): a crisis ask reaches its
+# bridge before anybody's command is answered, answers before announcements, and reaction
+# buttons and edits of a message come last (they are worth nothing before the message).
+CRISIS, REPLY, NOTICE, FOLLOW_UP = 0, 1, 2, 3
+# Actions that work on an earlier item's event (in that event's room).
+ORIGINAL_BASED = frozenset({"edit", "reaction", "redact"})
+# How many items of one target a round of the sender takes at most: its first (the head)
+# and those right behind it, so one target's backlog never crowds out the others.
+PER_TARGET = 20
+
+
+def priority_of(key: str, action: str) -> int:
+    """The priority of an effect, from its action and key (migration 0012 applies the same
+    rules to older rows)."""
+    if action in ORIGINAL_BASED:
+        return FOLLOW_UP
+    if key.startswith("crisis:"):
+        return CRISIS
+    if key.startswith("reply:"):
+        return REPLY
+    return NOTICE
 
 
 def mentions(payload: str, user_id: str) -> bool:
@@ -35,10 +58,46 @@ class OutboxItem:
     action: Action
     target_kind: TargetKind
     target: str
-    payload: dict[str, Any]
+    stored_payload: str  # JSON as stored; read through `payload`
     attempts: int
     subject_user: str | None
     created_at: float
+    priority: int = NOTICE
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        # Decoded when the item is tried: a round reads the heads of every target, most of
+        # them busy in flight (the decoding was most of a round's cost in the fan-out bench).
+        return dict(json.loads(self.stored_payload))
+
+
+@dataclass(frozen=True)
+class DueItems:
+    """What a round of the sender may start: per target the due items at its head, in
+    order; targets ordered fairly (every target's head before anybody's second item, heads
+    by priority)."""
+
+    items: list[OutboxItem]
+    next_at: float | None  # when the earliest waiting head is due (None: none waits)
+    full: bool  # the query hit its limit: more may be due than returned
+
+
+_COLUMNS = "id, key, action, target_kind, target, payload, attempts, subject_user, created_at"
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=row[0],
+        key=row[1],
+        action=row[2],
+        target_kind=row[3],
+        target=row[4],
+        stored_payload=row[5],
+        attempts=row[6],
+        subject_user=row[7],
+        created_at=row[8],
+        priority=row[9],
+    )
 
 
 class Outbox:
@@ -60,7 +119,8 @@ class Outbox:
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "INSERT OR IGNORE INTO outbox (key, action, target_kind, target, payload, "
-                "subject_user, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "subject_user, next_attempt_at, created_at, priority) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key,
                     action,
@@ -70,45 +130,53 @@ class Outbox:
                     subject_user,
                     not_before,
                     time.time(),
+                    priority_of(key, action),
                 ),
             )
             return cur.rowcount == 1
 
     async def due(self, limit: int = 200) -> list[OutboxItem]:
-        rows = await self.db.fetchall(
-            "SELECT id, key, action, target_kind, target, payload, attempts, subject_user, "
-            "created_at "
-            "FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-            (time.time(), limit),
-        )
-        return [
-            OutboxItem(
-                id=r[0],
-                key=r[1],
-                action=r[2],
-                target_kind=r[3],
-                target=r[4],
-                payload=json.loads(r[5]),
-                attempts=r[6],
-                subject_user=r[7],
-                created_at=r[8],
-            )
-            for r in rows
-        ]
+        return (await self.heads(limit=limit)).items
 
-    async def next_due_at(self) -> float | None:
-        row = await self.db.fetchone(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'"
+    async def heads(self, per_target: int = PER_TARGET, limit: int = 2000) -> DueItems:
+        """The first `per_target` pending items of every target (a window over each
+        target's rows in id order), cut to the due prefix: an item waits while one before
+        it for the same target waits. 5,000 stuck items of one target cost `per_target` rows."""
+        now = time.time()
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS}, priority, next_attempt_at FROM ("
+            f"SELECT {_COLUMNS}, priority, next_attempt_at, ROW_NUMBER() OVER "
+            "(PARTITION BY target_kind, target ORDER BY id) AS rn "
+            "FROM outbox WHERE status = 'pending') WHERE rn <= ? "
+            "ORDER BY rn, priority, id LIMIT ?",
+            (per_target, limit),
         )
-        return None if row is None or row[0] is None else float(row[0])
+        blocked: set[tuple[str, str]] = set()
+        items: list[OutboxItem] = []
+        next_at: float | None = None
+        for row in rows:
+            target = (str(row[3]), str(row[4]))
+            if target in blocked:
+                continue
+            if float(row[10]) > now:
+                blocked.add(target)
+                next_at = float(row[10]) if next_at is None else min(next_at, float(row[10]))
+                continue
+            items.append(_item(row))
+        return DueItems(items, next_at, len(rows) >= limit)
 
     async def mark_sent(self, item_id: int, event_id: str | None, room_id: str | None) -> None:
-        # Files carry whole exports: drop the payload as soon as it is delivered.
-        await self.db.execute(
-            "UPDATE outbox SET status = 'sent', event_id = ?, room_id = ?, sent_at = ?, "
-            "payload = CASE WHEN action = 'file' THEN '{}' ELSE payload END WHERE id = ?",
-            (event_id, room_id, time.time(), item_id),
-        )
+        await self.mark_sent_many([(item_id, event_id, room_id, time.time())])
+
+    async def mark_sent_many(self, marks: list[tuple[int, str | None, str | None, float]]) -> None:
+        """Record deliveries, all in one transaction: (item id, event id, room id, when)."""
+        async with self.db.transaction() as conn:
+            # Files carry whole exports: drop the payload as soon as it is delivered.
+            await conn.executemany(
+                "UPDATE outbox SET status = 'sent', event_id = ?, room_id = ?, sent_at = ?, "
+                "payload = CASE WHEN action = 'file' THEN '{}' ELSE payload END WHERE id = ?",
+                [(event_id, room_id, at, item_id) for item_id, event_id, room_id, at in marks],
+            )
 
     async def retry_later(self, item_id: int, delay_s: float, error: str, *, count: bool) -> None:
         await self.db.execute(
@@ -117,12 +185,33 @@ class Outbox:
             (1 if count else 0, time.time() + delay_s, error[:500], item_id),
         )
 
+    async def due_now(self, error: str) -> int:
+        """Make the items that wait after `error` due at once (the homeserver is back)."""
+        now = time.time()
+        return await self.db.execute(
+            "UPDATE outbox SET next_attempt_at = ? "
+            "WHERE status = 'pending' AND last_error = ? AND next_attempt_at > ?",
+            (now, error, now),
+        )
+
     async def mark_failed(self, item_id: int, error: str) -> None:
+        """Give up on an item. Its content goes at once: nobody will ever read it, and it
+        may be personal (S-05); the key, the error and the dates stay until `prune`."""
         await self.db.execute(
-            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? "
-            "WHERE id = ?",
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
+            "payload = '{}' WHERE id = ?",
             (error[:500], item_id),
         )
+
+    async def room_creation(self, room_key: str) -> str | None:
+        """The state of the latest `create_room` item for a purpose room: "pending",
+        "sent", "failed", or None when none was ever queued (or it was pruned)."""
+        row = await self.db.fetchone(
+            "SELECT status FROM outbox WHERE target_kind = 'roomkey' AND target = ? "
+            "AND action = 'create_room' ORDER BY id DESC LIMIT 1",
+            (room_key,),
+        )
+        return None if row is None else str(row[0])
 
     async def sent_event(self, key: str) -> tuple[str, str] | None:
         """(room_id, event_id) of a delivered effect, for edits and reactions."""
@@ -147,10 +236,15 @@ class Outbox:
             return 0, None
         return int(row[0]), float(row[1])
 
-    async def prune(self, keep_sent_days: int) -> int:
+    async def prune(self, keep_sent_days: int, give_up_after_s: float) -> int:
+        """Delete delivered and given-up rows after `keep_sent_days`, and pending rows
+        `keep_sent_days` older than any item may wait (`give_up_after_s`): the sender
+        gives up on those itself, this is the net under it (S-05)."""
+        now = time.time()
         return await self.db.execute(
-            "DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at < ?",
-            (time.time() - keep_sent_days * 86400,),
+            "DELETE FROM outbox WHERE (status IN ('sent', 'failed') AND created_at < ?) "
+            "OR (status = 'pending' AND created_at < ?)",
+            (now - keep_sent_days * 86400, now - keep_sent_days * 86400 - give_up_after_s),
         )
 
     async def forget_user(self, user_id: str) -> None:
