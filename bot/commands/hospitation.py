@@ -17,6 +17,7 @@ from bot.domain.hospitation import OfferError, normalise_short_id, parse_offer
 from bot.services.hospitation_messages import example_dates, host_label, person_label
 from bot.services.hospitation_setup import Hospitations
 from bot.services.hospitations import OfferView
+from bot.services.ports import Say
 
 LIST_LIMIT = 15
 
@@ -51,7 +52,8 @@ async def refusal(ctx: CommandContext, outcome: str, typed_id: str) -> None:
     if outcome in ("not_found", "bad_id"):
         await ctx.reply(f"hosp.{outcome}", id=shown)
     else:
-        await ctx.reply(f"hosp.refused.{outcome}", id=shown)
+        most = ctx.services.config.hospitation.joins_per_offer_max
+        await ctx.reply(f"hosp.refused.{outcome}", id=shown, max=most)
 
 
 # -- !hospitationen ------------------------------------------------------------------------
@@ -198,6 +200,11 @@ async def _personal_lines(ctx: CommandContext, view: OfferView) -> list[Rendered
 async def anbieten(ctx: CommandContext, **args: str | None) -> None:
     text = args.get(OFFER_ARG.key)
     feature = feature_of(ctx)
+    refused = await feature.offers.offer_limit(ctx.sender)
+    if refused is not None:
+        # Before the dialog's four questions, not after them.
+        await ctx.reply_say(refused)
+        return
     if not text:
         question = await feature.dialog.start(ctx.sender)
         if ctx.is_dm:
@@ -215,7 +222,7 @@ async def anbieten(ctx: CommandContext, **args: str | None) -> None:
         await ctx.reply_rendered(join([error, usage], "\n\n"))
         return
     offer = await feature.offers.create_offer(ctx.sender, draft)
-    await ctx.reply_say(feature.offers.offered(offer))
+    await ctx.reply_say(offer if isinstance(offer, Say) else feature.offers.offered(offer))
 
 
 async def dialog_text(ctx: CommandContext, text: str) -> bool:

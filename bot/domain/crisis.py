@@ -311,6 +311,8 @@ def _next_check(state: RequestState) -> datetime:
 class AnswerOutcome(StrEnum):
     CONNECTED = "connected"
     DECLINED = "declined"
+    ALREADY_DECLINED = "already_declined"
+    HINT_ALREADY_FORWARDED = "hint_already_forwarded"
     ALREADY_SETTLED = "already_settled"
     NOT_ASKED = "not_asked"
     REQUEST_CLOSED = "request_closed"
@@ -321,12 +323,13 @@ class AnswerOutcome(StrEnum):
 class AnswerResult:
     """`state` is unchanged unless the outcome is CONNECTED or DECLINED. On CONNECTED,
     `notify_settled` are the other asked people; on DECLINED, `forward_hint` goes to the
-    requester."""
+    requester; `repeated`: an earlier no had no hint, only the hint is new."""
 
     outcome: AnswerOutcome
     state: RequestState
     notify_settled: tuple[str, ...] = ()
     forward_hint: str | None = None
+    repeated: bool = False
 
 
 def record_answer(
@@ -344,6 +347,8 @@ def record_answer(
     if state.expired_at is not None or now >= state.expires_at:
         return AnswerResult(AnswerOutcome.REQUEST_EXPIRED, state)
     hint = (hint or "").strip() or None
+    if not yes and (earlier := next((a for a in state.answers if a.person == person), None)):
+        return _declined_again(state, earlier, hint)
     state = replace(state, answers=(*state.answers, Answer(person, yes, now, hint)))
     if not yes:
         return AnswerResult(AnswerOutcome.DECLINED, state, forward_hint=hint)
@@ -353,6 +358,17 @@ def record_answer(
         replace(state, connected_to=person, connected_at=now),
         notify_settled=others,
     )
+
+
+def _declined_again(state: RequestState, earlier: Answer, hint: str | None) -> AnswerResult:
+    """The no `earlier` (a yes settles) counts once, with one hint per person (S-11)."""
+    if hint is None:
+        return AnswerResult(AnswerOutcome.ALREADY_DECLINED, state)
+    if earlier.hint is not None:
+        return AnswerResult(AnswerOutcome.HINT_ALREADY_FORWARDED, state)
+    answers = tuple(replace(a, hint=hint) if a is earlier else a for a in state.answers)
+    state = replace(state, answers=answers)
+    return AnswerResult(AnswerOutcome.DECLINED, state, forward_hint=hint, repeated=True)
 
 
 class CloseOutcome(StrEnum):

@@ -263,8 +263,11 @@ class CrisisService:
                         "crisis.hint",
                         {**self.texts.common(req), "bridge": person, "hint": result.forward_hint},
                     ),
-                    effect_key=f"crisis:{req.id}:hint:{person}:{len(req.state.answers)}",
+                    # One hint per bridge and request (S-11): the key alone guarantees it.
+                    effect_key=f"crisis:{req.id}:hint:{person}",
                 )
+            if result.repeated:
+                return AnswerReply(result.outcome, rid, req.drill)  # routing saw this no
             # A tier where everybody declined ends early; its successor needs the request's
             # vector, which only the tick may compute (outside this transaction).
             query = await self.meaning.stored_query(req)

@@ -114,4 +114,4 @@ class OfferDialog:
 
     async def _create(self, user_id: str, draft: OfferDraft) -> Say:
         offer = await self.service.create_offer(user_id, draft)
-        return self.service.offered(offer)
+        return offer if isinstance(offer, Say) else self.service.offered(offer)

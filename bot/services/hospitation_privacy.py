@@ -63,6 +63,8 @@ class HospitationData:
                 {"offer": f.offer_id, "role": f.role, "took_place": f.took_place}
                 for f in await self.store.feedback_of_user(user_id)
             ],
+            # Counted against the sign-up cap per offer (S-11).
+            "sign_ups_per_offer": await self.store.joins_of(user_id),
             "completed_hospitations": [
                 export_tie(t, user_id) for t in await self.store.ties_of_user(user_id)
             ],

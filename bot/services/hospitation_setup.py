@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.services.hospitation_dialog import OfferDialog
 from bot.services.hospitation_followups import HospitationFollowups
+from bot.services.hospitation_notices import TICK_S as NOTICES_TICK_S
 from bot.services.hospitation_privacy import HospitationData
 from bot.services.hospitation_vectors import offer_source, wish_source
 from bot.services.hospitations import HospitationService
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from bot.services.hub import Services
 
 JOB_ID = "hospitation_followups"
+NOTICES_JOB_ID = "hospitation_notices"
 
 
 @dataclass
@@ -45,6 +47,7 @@ def install_hospitations(services: Services) -> Hospitations:
 
     def schedule() -> None:
         services.jobs.every(JOB_ID, feature.followups.run_due, interval)
+        services.jobs.every(NOTICES_JOB_ID, offers.notices.run_due, NOTICES_TICK_S)
 
     services.job_setups.append(schedule)
     return feature

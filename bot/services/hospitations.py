@@ -31,8 +31,10 @@ from bot.services.hospitation_messages import (
     host_contact,
     person_label,
     profile_lookup,
+    too_many_offers,
     when_say,
 )
+from bot.services.hospitation_notices import HostNotices
 from bot.services.ports import AccountDirectory, Attachment, Messenger, Say
 from bot.store.db import Database
 from bot.store.hospitation_rows import Offer
@@ -40,10 +42,8 @@ from bot.store.hospitations import HospitationStore
 
 Clock = Callable[[], datetime]
 
-
-Refusal = Literal[
-    "not_found", "cancelled", "started", "past", "own_offer", "not_host", "is_host", "bad_id"
-]
+_Unavailable = Literal["not_found", "bad_id", "cancelled", "started", "past"]
+Refusal = Literal[_Unavailable, "own_offer", "not_host", "is_host", "too_many_joins"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ class HospitationService:
         self.texts_changed: Callable[[], None] = lambda: None
         self.clock: Clock = clock or (lambda: datetime.now(self.tz))
         self.rng = rng or random.SystemRandom()
+        self.notices = HostNotices(self)
 
     @property
     def prefix(self) -> str:
@@ -112,10 +113,13 @@ class HospitationService:
 
     # -- offers --------------------------------------------------------------------------
 
-    async def create_offer(self, host: str, draft: OfferDraft) -> Offer:
+    async def create_offer(self, host: str, draft: OfferDraft) -> Offer | Say:
         now = self.now()
         info = await self.people(host)
         async with self.db.transaction():
+            refused = await self.offer_limit(host)
+            if refused is not None:
+                return refused
             offer_id = new_short_id(self.rng)
             while await self.store.offer_id_taken(offer_id):
                 offer_id = new_short_id(self.rng)
@@ -144,6 +148,12 @@ class HospitationService:
             self.texts_changed()
         # Standing wishes are compared by the periodic job, off the command's transaction.
         return offer
+
+    async def offer_limit(self, host: str) -> Say | None:
+        """Why `host` may not offer one more right now (too many open ones, S-11), or None."""
+        open_ids = await self.store.open_offer_ids(host, self.today())
+        most = self.settings.open_offers_max
+        return too_many_offers(open_ids, most, self.prefix) if len(open_ids) >= most else None
 
     def offered(self, offer: Offer) -> Say:
         return messages.offered(offer, self.prefix, len(set(self.settings.announcement_rooms)))
@@ -253,6 +263,9 @@ class HospitationService:
             result = (await self.store.seats(offer.id, offer.capacity)).join(user_id)
             if result.outcome in ("already_confirmed", "already_waiting"):
                 return JoinOutcome(result.outcome, offer, result.position)
+            if await self.store.joins(offer.id, user_id) >= self.settings.joins_per_offer_max:
+                return JoinOutcome("too_many_joins", offer)
+            await self.store.count_join(offer.id, user_id)
             state: Literal["confirmed", "waiting"] = (
                 "confirmed" if result.outcome == "confirmed" else "waiting"
             )
@@ -288,8 +301,7 @@ class HospitationService:
                     "hosp.host.waiting",
                     {**common, "person": person_label(user_id, info), "position": result.position},
                 )
-            await self.messenger.tell(offer.host, host_say, effect_key=f"{prefix}:host")
-            await self.update_announcements(offer.id)
+            await self.notices.changed(offer, version, host_say, joined=True)
         return JoinOutcome(result.outcome, offer, result.position)
 
     async def cancel_seat(self, user_id: str, typed_id: str) -> CancelOutcome:
@@ -324,36 +336,29 @@ class HospitationService:
                 effect_key=f"{prefix}:promoted:{promoted}",
                 attachment=self.ics(offer),
             )
-        if offer.host is not None:
-            person = (
-                Say("hosp.someone")
-                if anonymous
-                else person_label(user_id, await self.people(user_id))
+        person = (
+            Say("hosp.someone") if anonymous else person_label(user_id, await self.people(user_id))
+        )
+        moved_up = (
+            Say(
+                "hosp.host.moved_up",
+                {"person": person_label(promoted, await self.people(promoted))},
             )
-            moved_up = (
-                Say(
-                    "hosp.host.moved_up",
-                    {"person": person_label(promoted, await self.people(promoted))},
-                )
-                if promoted is not None
-                else Say("hosp.empty")
-            )
-            seats = result.seats
-            await self.messenger.tell(
-                offer.host,
-                Say(
-                    "hosp.host.left",
-                    {
-                        **common,
-                        "person": person,
-                        "taken": len(seats.confirmed),
-                        "capacity": seats.capacity,
-                        "moved_up": moved_up,
-                    },
-                ),
-                effect_key=f"{prefix}:host",
-            )
-        await self.update_announcements(offer.id)
+            if promoted is not None
+            else Say("hosp.empty")
+        )
+        seats = result.seats
+        host_say = Say(
+            "hosp.host.left",
+            {
+                **common,
+                "person": person,
+                "taken": len(seats.confirmed),
+                "capacity": seats.capacity,
+                "moved_up": moved_up,
+            },
+        )
+        await self.notices.changed(offer, version, host_say, joined=False)
         return CancelOutcome(result.outcome, offer, promoted)
 
     async def withdraw(self, user_id: str, typed_id: str) -> WithdrawOutcome:

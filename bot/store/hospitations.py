@@ -9,11 +9,12 @@ from typing import Literal
 from bot.domain.hospitation import Seats
 from bot.store.db import Database
 from bot.store.hospitation_feedback import HospitationFeedback
+from bot.store.hospitation_limits import HospitationLimits
 from bot.store.hospitation_rows import OFFER_COLUMNS, Offer, SeatRow, SeatState, offer_row
 from bot.store.hospitation_wishes import HospitationWishesAndDialogs
 
 
-class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs):
+class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, HospitationLimits):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -229,6 +230,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs):
         rows = await self.db.fetchall(
             "SELECT host FROM hospitation_offers WHERE host IS NOT NULL "
             "UNION SELECT user_id FROM hospitation_seats "
+            "UNION SELECT user_id FROM hospitation_joins "
             "UNION SELECT user_id FROM hospitation_wishes "
             "UNION SELECT user_id FROM hospitation_dialogs "
             "UNION SELECT user_id FROM hospitation_feedback "
@@ -242,6 +244,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs):
         upcoming offers were cancelled properly, so waiting people moved up)."""
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM hospitation_seats WHERE user_id = ?", (user_id,))
+            await conn.execute("DELETE FROM hospitation_joins WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM hospitation_feedback WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM hospitation_dialogs WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM hospitation_wishes WHERE user_id = ?", (user_id,))

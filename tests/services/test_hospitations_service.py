@@ -557,6 +557,7 @@ async def test_forgetting_a_host_cancels_the_offer_and_leaves_no_trace(
         "wishes": [],
         "open_dialog": None,
         "feedback": [],
+        "sign_ups_per_offer": {},
         "completed_hospitations": [],
     }
 
