@@ -1,11 +1,21 @@
-"""Composition root and lifecycle: store -> services -> matrix -> scheduler."""
+"""Composition root and lifecycle: store -> services -> matrix -> scheduler.
+
+A stop (SIGTERM from Docker, which waits 10 s before SIGKILL; or SIGINT) is graceful and
+takes at most about 3 s: no new sync batch, sends under way get `operations.stop_grace_s`,
+then the sender is cancelled (a cancelled send stays pending in the outbox and goes out
+after the restart with the same transaction ID, which the homeserver de-duplicates), the
+sync long-poll is cancelled, not awaited (the sync position is stored after every batch),
+and store, HTTP session and crypto store are closed. A second signal exits at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import time
 from dataclasses import dataclass
 
 from nio import AsyncClient
@@ -15,10 +25,12 @@ from bot.chat.configured_rooms import configured_rooms, warn_about_upgraded_conf
 from bot.chat.cross_signing import ensure_cross_signing
 from bot.chat.dispatch import Dispatcher
 from bot.chat.errors import NETWORK_ERRORS
+from bot.chat.given_up import GivenUpNotices
 from bot.chat.health import HealthServer, Metrics
 from bot.chat.messenger import ChatMessenger
 from bot.chat.readonly import ReadOnlyMode
 from bot.chat.roles import RoleResolver
+from bot.chat.room_retirement import RoomRetirement
 from bot.chat.rooms import DirectRooms, InviteGate
 from bot.chat.sender import OutboxSender
 from bot.chat.session import build_client, log_in
@@ -46,6 +58,7 @@ class Running:
     sender: OutboxSender
     services: Services
     readonly: ReadOnlyMode
+    outbox: Outbox
 
 
 class App:
@@ -80,7 +93,15 @@ class App:
             client, config, self.db, direct, messenger.language_of, self.metrics
         )
         sender = OutboxSender(
-            client, outbox, directory, direct, config.outbox, self.metrics, readonly
+            client,
+            outbox,
+            directory,
+            direct,
+            config.outbox,
+            self.metrics,
+            readonly,
+            # Given-up items are told in the admin room, in aggregate (S-05).
+            notices=GivenUpNotices(outbox, config.bot.admin_room, config.bot.default_language),
         )
         messenger.wake = sender.wake
         accounts = MatrixAccounts(client, admin_api=config.privacy.admin_api)
@@ -130,16 +151,22 @@ class App:
             metrics=self.metrics,
             decrypt_wait_s=config.bot.decrypt_wait_s,
             readonly=readonly,
-            configured_rooms=configured,
         )
         processed = ProcessedEvents(self.db)
 
         async def housekeeping() -> None:
             await processed.prune(30 * DAY_S)
-            await outbox.prune(config.outbox.keep_sent_days)
+            await outbox.prune(config.outbox.keep_sent_days, config.outbox.give_up_after_s)
 
         self.jobs.every("housekeeping", housekeeping, DAY_S)
-        return Running(client, sync, sender, services, readonly)
+        # Purpose rooms whose work is done are left, so joined rooms stay bounded (#17).
+        retirement = RoomRetirement(
+            client, directory, outbox, config, leave_if_alone=sync.actions.leave_if_alone
+        )
+        self.jobs.every(
+            "room_retirement", retirement.run, config.bot.purpose_room_check_s, now=True
+        )
+        return Running(client, sync, sender, services, readonly, outbox)
 
     async def _language_preference(self, user_id: str) -> Lang | None:
         return await self.services.language_preference(user_id)
@@ -147,56 +174,125 @@ class App:
     async def run(self) -> None:
         await self.db.open()
         self.config.storage.database.chmod(0o600)
+        operations = self.config.operations
         health = HealthServer(
             self.metrics,
-            self.config.operations.http_host,
-            self.config.operations.http_port,
-            self.config.operations.healthy_sync_age_s,
+            operations.http_host,
+            operations.http_port,
+            operations.healthy_sync_age_s,
+            operations.backlog_warning_age_s,
         )
         running: Running | None = None
-        tasks: list[asyncio.Task[None]] = []
+        tasks: dict[str, asyncio.Task[None]] = {}
         try:
             await health.start()
             running = await self._build()
+            readonly = running.readonly
+            health.attach(running.outbox.backlog, lambda: not readonly.active)
             # What read-only mode refused or put off before a restart, before any replay.
             await running.readonly.resume()
-            tasks.append(asyncio.create_task(running.sync.run(), name="sync"))
-            tasks.append(asyncio.create_task(running.readonly.run(), name="readonly"))
+            tasks["sync"] = asyncio.create_task(running.sync.run(), name="sync")
+            tasks["readonly"] = asyncio.create_task(running.readonly.run(), name="readonly")
             started = asyncio.create_task(running.sync.first_sync_done.wait())
             stop = asyncio.create_task(self._stop.wait())
-            await asyncio.wait({started, stop, tasks[0]}, return_when=asyncio.FIRST_COMPLETED)
-            if tasks[0].done():
-                tasks[0].result()  # raises the fatal error
+            await asyncio.wait({started, stop, tasks["sync"]}, return_when=asyncio.FIRST_COMPLETED)
+            if tasks["sync"].done():
+                tasks["sync"].result()  # raises the fatal error
             if not self._stop.is_set():
-                tasks.append(asyncio.create_task(running.sender.run(), name="sender"))
+                tasks["sender"] = asyncio.create_task(running.sender.run(), name="sender")
                 running.services.start_jobs()
                 self.jobs.start()
                 log.info("Flurfunk is running as %s", self.config.homeserver.user_id)
-                await asyncio.wait({stop, *tasks}, return_when=asyncio.FIRST_COMPLETED)
-                for task in tasks:
+                await asyncio.wait({stop, *tasks.values()}, return_when=asyncio.FIRST_COMPLETED)
+                for task in tasks.values():
                     if task.done() and not task.cancelled() and task.exception():
                         raise task.exception()  # type: ignore[misc]
             started.cancel()
             stop.cancel()
         finally:
-            self.jobs.stop()
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            if running is not None:
-                # Never log out: the device and its keys are our identity.
-                await running.client.close()
+            await self._shut_down(running, tasks)
             await health.stop()
             await self.db.close()
             log.info("Flurfunk stopped")
 
+    async def _shut_down(
+        self, running: Running | None, tasks: dict[str, asyncio.Task[None]]
+    ) -> None:
+        """Stop taking events, give sends under way a grace, cancel the rest, close."""
+        self.jobs.stop()
+        deadline = time.monotonic() + self.config.operations.stop_grace_s
+        sync, sender = tasks.get("sync"), tasks.get("sender")
+        if running is not None and sync is not None:
+            running.sync.stop()
+            if running.sync.handling:
+                # A batch half handled would be replayed after the restart: let it finish.
+                await asyncio.wait({sync}, timeout=max(0.0, deadline - time.monotonic()))
+        if running is not None and sender is not None and self.metrics.reachable:
+            while time.monotonic() < deadline and not sender.done():
+                if await self._backlog(running) in (None, 0):
+                    break
+                await asyncio.sleep(0.1)
+        for task in tasks.values():
+            task.cancel()
+        for task in tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if running is None:
+            return
+        try:
+            # The sync loop stores its position at most once a second: the newest now.
+            await running.sync.save_position()
+        except Exception:  # a locked store: the restart replays a little, harmlessly
+            log.exception("sync position not stored at the stop")
+        await self._log_pending(running)
+        # Never log out: the device and its keys are our identity.
+        await running.client.close()
+        store = running.client.store
+        if store is not None:
+            store.database.close()
+
+    async def _backlog(self, running: Running) -> int | None:
+        try:
+            count, _ = await running.outbox.backlog()
+        except Exception:  # a read-only or locked store: the grace simply runs out
+            return None
+        return count
+
+    async def _log_pending(self, running: Running) -> None:
+        try:
+            count, oldest = await running.outbox.backlog()
+        except Exception:
+            log.warning("stopping; the outbox backlog could not be read", exc_info=True)
+            return
+        if count == 0 or oldest is None:
+            log.info("stopping; nothing left to deliver")
+            return
+        log.info(
+            "stopping; %d outbox items left pending (the oldest queued %.0f s ago), "
+            "delivered after the restart",
+            count,
+            time.time() - oldest,
+        )
+
 
 def install_signal_handlers(app: App) -> None:
+    """The first SIGTERM/SIGINT stops gracefully, a second one exits at once."""
     loop = asyncio.get_running_loop()
+
+    def at_once(signum: int, _frame: object) -> None:
+        os.write(2, b"second signal: exiting at once\n")
+        os._exit(128 + signum)
+
+    def graceful(sig: signal.Signals) -> None:
+        log.info("%s received: stopping (send it again to exit at once)", sig.name)
+        app.request_stop()
+        for other in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(other)
+            # A plain handler: it runs even if the event loop is stuck.
+            signal.signal(other, at_once)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, app.request_stop)
+        loop.add_signal_handler(sig, graceful, sig)
 
 
 async def serve(config: Config) -> None:

@@ -32,10 +32,11 @@ from bot.chat.messenger import ChatMessenger
 from bot.chat.roles import RoleResolver
 from bot.chat.rooms import DirectRooms, Strangers
 from bot.commands.context import CommandContext
-from bot.commands.help import details
+from bot.commands.help import details, usage_error
 from bot.commands.hooks import HOOKS, Reaction, normalise_emoji
-from bot.commands.registry import REGISTRY, ArgumentError, Command, Role, Where
+from bot.commands.registry import REGISTRY, ArgumentError, Command, Role, Where, clean_command
 from bot.config import Config
+from bot.domain.token_bucket import Limiter, Rate, wait_seconds
 from bot.i18n import Lang
 from bot.services.hub import Services
 from bot.store.bot_state import ProcessedEvents
@@ -90,6 +91,18 @@ class Dispatcher:
         self.strangers = Strangers(
             config.homeserver.allowed_homeservers, config.homeserver.denied_localparts
         )
+        limits = config.bot.limits
+        self.limiter = (
+            Limiter(
+                {
+                    "change": Rate(limits.changes_burst, limits.changes_per_minute / 60),
+                    "read": Rate(limits.reads_burst, limits.reads_per_minute / 60),
+                }
+            )
+            if limits.enabled
+            else None
+        )
+        self.clock = time.monotonic
 
     async def language_for(self, user_id: str, english_hint: bool) -> Lang:
         lang = await self.messenger.language_of(user_id)
@@ -143,15 +156,17 @@ class Dispatcher:
         except StoreBusy:
             raise  # nothing of it was stored: the sync loop hands it over again later
         except Exception:
-            # One bad event must never stop the loop; the person still gets an answer.
-            log.exception("handling event %s failed", event.event_id)
-            await self._apologise(room.room_id, event)
+            # One bad event must never stop the loop; the person still gets an answer, with
+            # a reference an operator finds in this log line (no Matrix ID in either).
+            ref = hashlib.sha256(event.event_id.encode()).hexdigest()[:8]
+            log.exception("handling event %s failed (ref %s)", event.event_id, ref)
+            await self._apologise(room.room_id, event, ref)
 
-    async def _apologise(self, room_id: str, event: Event) -> None:
+    async def _apologise(self, room_id: str, event: Event, ref: str) -> None:
         try:
             async with self.db.transaction():
                 ctx = await self.context(room_id, event.event_id, event.sender)
-                await ctx.reply("error.internal")
+                await ctx.reply("error.internal", ref=ref)
                 await self.processed.mark(event.event_id)
         except Exception:
             log.exception("could not even apologise for event %s", event.event_id)
@@ -176,16 +191,19 @@ class Dispatcher:
             self.metrics.command_latency.labels(name).observe(time.perf_counter() - started)
 
     async def _handle_text(self, msg: Incoming) -> str | None:
-        text = msg.body.strip()
+        text = clean_command(msg.body.strip(), self.prefix)
         is_command = text.startswith(self.prefix) and len(text) > len(self.prefix)
         if msg.is_edit:
-            if is_command:
+            if is_command and not await self._over_limit(msg, "read"):
                 ctx = await self.context(msg.room_id, msg.event_id, msg.sender)
                 await ctx.reply("error.edited_command")
             return None
         if not is_command:
             ctx = await self.context(msg.room_id, msg.event_id, msg.sender)
             if ctx.is_dm:
+                # A dialog answer may store something: it counts like a command that does.
+                if await self._over_limit(msg, "change"):
+                    return None
                 for hook in HOOKS.text:
                     if await hook(ctx, text):
                         return "dialog"
@@ -196,6 +214,9 @@ class Dispatcher:
         try:
             invocation = REGISTRY.parse(line)
         except ArgumentError as exc:
+            # Only a usage note comes back: cheap, unless the command is exempt anyway.
+            if await self._over_limit(msg, self._limit_kind(exc.command, msg.sender) and "read"):
+                return None
             english = (
                 head == exc.command.english.casefold() and exc.command.english != exc.command.name
             )
@@ -205,13 +226,12 @@ class Dispatcher:
                 # Who may not use a command does not learn how to write it either.
                 await ctx.reply(refused)
                 return exc.command.name
-            await ctx.reply(
-                "error.usage",
-                reason=ctx.text("error.arg." + exc.reason.split(":")[0]),
-                usage=exc.command.usage(self.prefix, ctx.lang),
-                command=exc.command.name,
-            )
+            await ctx.reply_rendered(usage_error(ctx, exc))
             return exc.command.name
+        # Before the context: a refused message of a flood costs no lookups.
+        kind = "read" if invocation is None else self._limit_kind(invocation.command, msg.sender)
+        if await self._over_limit(msg, kind):
+            return None
         ctx = await self.context(
             msg.room_id,
             msg.event_id,
@@ -220,12 +240,14 @@ class Dispatcher:
         )
         if invocation is None:
             suggestions = REGISTRY.suggest(head)
-            if ctx.is_dm or suggestions:
+            if suggestions:
                 await ctx.reply(
                     "error.unknown_command",
                     command=self.prefix + head,
-                    suggestions=", ".join(self.prefix + s for s in suggestions) or "—",
+                    suggestions=", ".join(self.prefix + s for s in suggestions),
                 )
+            elif ctx.is_dm:
+                await ctx.reply("error.unknown_command_no_guess", command=self.prefix + head)
             return None
         cmd = invocation.command
         refused = self._refusal(cmd, ctx)
@@ -238,6 +260,32 @@ class Dispatcher:
             return cmd.name
         await cmd.handler(ctx, **invocation.args)
         return cmd.name
+
+    def _limit_kind(self, cmd: Command, sender: str) -> str | None:
+        """Which bucket `cmd` takes from; None: not limited. Crisis staff and admins are
+        never limited in the commands of their role: these few people are named in the
+        config, and a request at 2 a.m. in a crisis must never wait for a bucket."""
+        if cmd.roles and cmd.allowed(self.roles.roles_of(sender)):
+            return None
+        return "read" if cmd.reads else "change"
+
+    async def _over_limit(self, msg: Incoming, kind: str | None) -> bool:
+        """Whether the sender is over their limit for `kind` (then nothing of the message is
+        carried out). Told once per throttling episode, in the room they wrote in."""
+        if self.limiter is None or kind is None:
+            return False
+        verdict = self.limiter.take(msg.sender, kind, self.clock())
+        if verdict.allowed:
+            return False
+        if not verdict.tell:
+            log.debug("%s over the %s limit, %s not handled", msg.sender, kind, msg.event_id)
+        else:
+            # Once per episode, so that an operator sees a script (or a benchmark) at work;
+            # the Matrix ID only at debug level: logs outlive `!vergessen`.
+            log.warning("someone is over the %s limit (bot.limits); told to slow down", kind)
+            ctx = await self.context(msg.room_id, msg.event_id, msg.sender)
+            await ctx.reply("limits.slow_down", seconds=wait_seconds(verdict.retry_after_s))
+        return True
 
     def _refusal(self, cmd: Command, ctx: CommandContext) -> str | None:
         in_crisis_room = (

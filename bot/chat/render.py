@@ -63,6 +63,19 @@ def _param(value: object) -> Rendered:
     return Rendered(text, _html_text(text))
 
 
+# `{places:plural:Platz|Plätze}` renders "1 Platz", "2 Plätze": a counted noun declares its
+# singular and plural form in the catalogue text, never as "Platz/Plätze" or "Absage(n)".
+PLURAL = "plural:"
+
+
+def counted(count: object, forms: str) -> str:
+    singular, _, plural = forms.partition("|")
+    if not plural:
+        raise ValueError(f"plural spec needs 'singular|plural', got {forms!r}")
+    # "1" as text too: some counts arrive as the digits a person typed.
+    return f"{count} {singular if str(count) == '1' else plural}"
+
+
 def render_template(text: str, params: dict[str, object]) -> Rendered:
     plain: list[str] = []
     out: list[str] = []
@@ -83,7 +96,9 @@ def render_template(text: str, params: dict[str, object]) -> Rendered:
         if field is None:
             continue
         value = params[field]
-        if conversion or spec:
+        if spec and spec.startswith(PLURAL):
+            value = counted(value, spec.removeprefix(PLURAL))
+        elif conversion or spec:
             converted = _FORMATTER.convert_field(value, conversion) if conversion else value
             value = _FORMATTER.format_field(converted, spec or "")
         rendered = _param(value)

@@ -64,18 +64,21 @@ async def werkennt(ctx: CommandContext, request: str) -> None:
     await _start(ctx, request, drill=False)
 
 
-async def _answer_reply(ctx: CommandContext, reply: AnswerReply, hint: bool) -> None:
+async def _answer_reply(
+    ctx: CommandContext, reply: AnswerReply, hint: bool, typed: str = "–"
+) -> None:
+    """`typed`: the ID as the person wrote it, quoted back when no request has it."""
     label = ctx.text("crisis.label.drill" if reply.drill else "crisis.empty")
     key = f"crisis.answer.{reply.outcome.value}"
     if reply.outcome is AnswerOutcome.DECLINED and hint:
         key = "crisis.answer.declined_hint"
-    await ctx.reply(key, label=label, id=reply.request_id or "–")
+    await ctx.reply(key, label=label, id=reply.request_id or typed)
 
 
 @REGISTRY.command("ja", "yes", args=(Arg("ID", "ID"),), where=Where.DM, section="crisis")
 async def ja(ctx: CommandContext, ID: str) -> None:
     reply = await ctx.services.crisis.answer(ctx.sender, ID, True)
-    await _answer_reply(ctx, reply, False)
+    await _answer_reply(ctx, reply, False, ID)
 
 
 @REGISTRY.command(
@@ -87,7 +90,7 @@ async def ja(ctx: CommandContext, ID: str) -> None:
 )
 async def nein(ctx: CommandContext, ID: str, hint: str | None) -> None:
     reply = await ctx.services.crisis.answer(ctx.sender, ID, False, hint)
-    await _answer_reply(ctx, reply, bool(hint and hint.strip()))
+    await _answer_reply(ctx, reply, bool(hint and hint.strip()), ID)
 
 
 async def _on_reaction(ctx: CommandContext, reaction: Reaction) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.chat.render import Rendered, join
 from bot.commands.context import CommandContext
-from bot.commands.registry import REGISTRY, Arg, Command, Registry, Where
+from bot.commands.registry import REGISTRY, Arg, ArgumentError, Command, Registry, Where
 from bot.i18n import has
 
 SECTIONS = (
@@ -65,6 +65,36 @@ def details(ctx: CommandContext, cmd: Command) -> Rendered:
     return join(parts, "\n\n")
 
 
+def topic_command(registry: Registry, topic: str, prefix: str) -> Command | None:
+    """The command `!hilfe <topic>` explains: `kaffee`, `kaffee pause`, `!admin runde`."""
+    head, _, rest = topic.strip().removeprefix(prefix).partition(" ")
+    cmd = registry.lookup(head)
+    sub_word = rest.strip()
+    if cmd is None or not sub_word:
+        return cmd
+    return cmd.subcommands.get(sub_word.casefold()) if " " not in sub_word else None
+
+
+def usage_error(ctx: CommandContext, exc: ArgumentError) -> Rendered:
+    """What went wrong with the person's arguments, named and quoted, with the usage (which
+    lists a group's words) and the `!hilfe` topic that explains the command."""
+    cmd = exc.command
+    arg = exc.arg.usage(ctx.lang) if exc.arg is not None else ""
+    reason = ctx.text(
+        f"error.arg.{exc.reason}",
+        arg=arg,
+        given=exc.given,
+        command=ctx.prefix + cmd.topic(ctx.lang),
+        choices=", ".join(cmd.choices(ctx.lang)),
+    )
+    return ctx.text(
+        "error.usage",
+        reason=reason,
+        usage=cmd.usage(ctx.prefix, ctx.lang),
+        command=cmd.topic(ctx.lang),
+    )
+
+
 @REGISTRY.command(
     "hilfe", "help", args=(Arg("befehl", "command", kind="rest", optional=True),), where=Where.ANY
 )
@@ -72,13 +102,17 @@ async def hilfe(ctx: CommandContext, command: str | None) -> None:
     if not command:
         await ctx.reply_rendered(overview(ctx, REGISTRY))
         return
-    cmd = REGISTRY.lookup(command.removeprefix(ctx.prefix))
+    cmd = topic_command(REGISTRY, command, ctx.prefix)
     if cmd is None or not cmd.allowed(ctx.roles):
-        suggestions = REGISTRY.suggest(command.removeprefix(ctx.prefix))
+        head = command.strip().removeprefix(ctx.prefix).partition(" ")[0]
+        suggestions = REGISTRY.suggest(head)
+        if not suggestions:
+            await ctx.reply("help.unknown_topic_no_guess", topic=command)
+            return
         await ctx.reply(
             "help.unknown_topic",
             topic=command,
-            suggestions=", ".join(ctx.prefix + s for s in suggestions) or "—",
+            suggestions=", ".join(ctx.prefix + s for s in suggestions),
         )
         return
     await ctx.reply_rendered(details(ctx, cmd))

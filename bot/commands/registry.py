@@ -26,6 +26,24 @@ class Where(StrEnum):
 
 
 Handler = Callable[..., Awaitable[None]]
+
+# Commands that only show something (by `Command.path`). The per-person limits of the
+# dispatcher let more of them through than of every other command, which changes something
+# (review finding S-11). A command missing here is treated as a change: the safe side.
+READS = frozenset(
+    {
+        "hilfe",
+        "kontakte",
+        "anfragen",
+        "hospitationen",
+        "hospitation",
+        "hospitation.meine",
+        "meinedaten",
+        "admin",
+        "admin.fragen",
+        "frage",
+    }
+)
 ArgKind = Literal["word", "rest", "int"]
 
 
@@ -59,9 +77,17 @@ class Command:
     parent: Command | None = None
 
     @property
+    def path(self) -> str:
+        return self.name if self.parent is None else f"{self.parent.name}.{self.name}"
+
+    @property
     def help_key(self) -> str:
-        path = self.name if self.parent is None else f"{self.parent.name}.{self.name}"
-        return f"help.cmd.{path}"
+        return f"help.cmd.{self.path}"
+
+    @property
+    def reads(self) -> bool:
+        """Only shows something; see READS."""
+        return self.path in READS
 
     def names(self) -> tuple[str, ...]:
         return (self.name, self.english, *self.aliases)
@@ -69,10 +95,25 @@ class Command:
     def display_name(self, lang: Lang) -> str:
         return self.name if lang == "de" else self.english
 
-    def usage(self, prefix: str, lang: Lang) -> str:
+    def topic(self, lang: Lang) -> str:
+        """The words after `!hilfe` that explain this command (`kaffee pause`); a group's
+        default (registered as `""`) is explained by its group."""
         words = [self.display_name(lang)]
         if self.parent is not None:
             words.insert(0, self.parent.display_name(lang))
+        return " ".join(w for w in words if w)
+
+    def choices(self, lang: Lang) -> list[str]:
+        """A group's subcommand words as the user may type them, in registration order."""
+        named = {id(sub): sub for sub in self.subcommands.values() if sub.name}
+        return [sub.display_name(lang) for sub in named.values()]
+
+    def usage(self, prefix: str, lang: Lang) -> str:
+        words = [self.topic(lang)]
+        if self.subcommands and self.handler is None:
+            # A group spells out its words: `!kaffee [an|aus|pause]`.
+            listed = "|".join(self.choices(lang))
+            words.append(f"[{listed}]" if "" in self.subcommands else f"<{listed}>")
         words += [a.usage(lang) for a in self.args]
         return prefix + " ".join(w for w in words if w)
 
@@ -81,10 +122,31 @@ class Command:
 
 
 class ArgumentError(Exception):
-    def __init__(self, command: Command, reason: str) -> None:
+    """`reason` is one of missing, not_a_number, too_many, unknown_sub (the message key
+    `error.arg.<reason>`); `arg` the argument it concerns, `given` what the person wrote."""
+
+    def __init__(
+        self, command: Command, reason: str, arg: Arg | None = None, given: str = ""
+    ) -> None:
         super().__init__(reason)
         self.command = command
         self.reason = reason
+        self.arg = arg
+        self.given = given
+
+
+# Invisible characters a copy from a web page or a phone keyboard leaves inside a word: a
+# command word carrying one would be "unknown" although it looks right.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def clean_command(line: str, prefix: str) -> str:
+    """A command line with invisible characters removed from its command and subcommand
+    word (and before them); the arguments stay as written, and so does a line that is no
+    command (a dialog answer)."""
+    parts = line.split(" ", 2)
+    cleaned = " ".join([p.translate(_INVISIBLE) for p in parts[:2]] + parts[2:])
+    return cleaned if cleaned.startswith(prefix) else line
 
 
 @dataclass(frozen=True)
@@ -175,8 +237,11 @@ class Registry:
                     sub_head.casefold() == sub.english.casefold() and sub.english != sub.name
                 )
                 cmd, rest = sub, sub_rest.strip()
-            elif "" in cmd.subcommands:
+            elif "" in cmd.subcommands and (cmd.subcommands[""].args or not sub_head):
                 cmd = cmd.subcommands[""]
+            elif sub_head and cmd.handler is None:
+                # Neither a subcommand nor an argument the group's default takes.
+                raise ArgumentError(cmd, "unknown_sub", given=sub_head)
         return Invocation(cmd, parse_args(cmd, rest), english)
 
     def visible(self, roles: frozenset[Role]) -> list[Command]:
@@ -196,17 +261,17 @@ def parse_args(cmd: Command, text: str) -> dict[str, Any]:
             value = word
         if value == "":
             if not arg.optional:
-                raise ArgumentError(cmd, f"missing:{arg.key}")
+                raise ArgumentError(cmd, "missing", arg)
             values[arg.key] = None
             continue
         if arg.kind == "int":
             try:
                 value = int(value)
             except ValueError:
-                raise ArgumentError(cmd, f"not_a_number:{arg.key}") from None
+                raise ArgumentError(cmd, "not_a_number", arg, value) from None
         values[arg.key] = value
     if remaining:
-        raise ArgumentError(cmd, "too_many")
+        raise ArgumentError(cmd, "too_many", given=remaining)
     return values
 
 

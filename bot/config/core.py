@@ -85,6 +85,20 @@ class SyncConfig(Section):
     backoff_max_s: float = Field(60.0, gt=0)
     timeline_limit: int = Field(50, ge=1, le=500)
     backlog_limit: int = Field(500, ge=0, le=10_000)
+    probe_interval_s: float = Field(
+        1.0,
+        ge=1.0,
+        le=60.0,
+        description="While the homeserver is unreachable, probe it (GET /_matrix/client/versions) "
+        "no more often than this; syncing resumes after the first answer",
+    )
+    probe_jitter_s: float = Field(
+        0.5,
+        ge=0.0,
+        le=30.0,
+        description="Random extra wait (0 to this) before each probe, so that bots do not probe "
+        "a returning homeserver in step",
+    )
 
 
 class OutboxConfig(Section):
@@ -92,6 +106,23 @@ class OutboxConfig(Section):
     max_retry_after_s: float = Field(120.0, gt=0)
     concurrency: int = Field(4, ge=1, le=64)
     keep_sent_days: int = Field(14, ge=1, le=365)
+    # The age limit of every item, whatever it waits for (its room, an earlier item, a rate
+    # limit, the homeserver): then it is given up and the admin room hears of it. A 100-pair
+    # round under Synapse's default room-creation limit needs about 95 minutes.
+    give_up_after_s: float = Field(86_400.0, gt=0)
+
+
+class CommandLimits(Section):
+    """Per-person token buckets for commands (review finding S-11): a burst, then so many
+    per minute. Sized so that a person typing never meets them and a script does."""
+
+    enabled: bool = True
+    # Commands that change something (sign up, offer, answer, set a field) and dialog answers.
+    changes_burst: int = Field(20, ge=1, le=10_000)
+    changes_per_minute: float = Field(20.0, gt=0, le=60_000)
+    # Commands that only show something (help, lists, one's own data) and unknown commands.
+    reads_burst: int = Field(60, ge=1, le=10_000)
+    reads_per_minute: float = Field(60.0, gt=0, le=60_000)
 
 
 class BotConfig(Section):
@@ -104,12 +135,32 @@ class BotConfig(Section):
     # DMs are switched to encryption before the bot writes anything personal into them.
     # false only for clients that cannot encrypt: personal data then travels in clear.
     encrypted_direct_chats: bool = True
+    # A purpose room (coffee match, circle, coffee break, introduction, crisis connection)
+    # is left once its work is done; an unanswered follow-up counts as done this many days
+    # after it was asked (docs/coffee.md, "When Flurfunk leaves a room").
+    purpose_room_answer_days: float = Field(7.0, gt=0, le=365)
+    # How often done purpose rooms are looked for and left.
+    purpose_room_check_s: float = Field(60.0, ge=0.2, le=3600)
+    # Crisis staff and admins are never limited in the commands of their role.
+    limits: CommandLimits = CommandLimits()
 
 
 class OperationsConfig(Section):
     http_host: str = "127.0.0.1"
     http_port: int = Field(9108, ge=0, le=65535)
     healthy_sync_age_s: float = Field(120.0, gt=0)
+    backlog_warning_age_s: float = Field(
+        300.0,
+        gt=0,
+        description="/healthz warns when the oldest undelivered outbox item is older than this",
+    )
+    stop_grace_s: float = Field(
+        2.0,
+        ge=0.0,
+        le=3.0,
+        description="On SIGTERM, how long sends already under way may take before they are "
+        "cancelled (they stay queued and go out after the restart)",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

@@ -213,6 +213,16 @@ class HospitationConfig(Section):
     wishes_max: int = Field(default=5, ge=1, le=50)
     # A guided `!hospitation anbieten` dialog left alone this long is dropped.
     dialog_timeout_h: float = Field(default=24.0, gt=0, le=24 * 14)
+    # Limits against floods (review finding S-11): open offers per host at a time, and
+    # sign-ups per person and offer (signing up again after cancelling counts; cancelling
+    # is always possible).
+    open_offers_max: int = Field(default=5, ge=1, le=100)
+    joins_per_offer_max: int = Field(default=3, ge=1, le=100)
+    # The host hears of each sign-up and cancellation at once, up to `notify_burst` in a
+    # row; beyond that, the changes come as one digest (and one edit of the announcements)
+    # every `notify_window_s` seconds.
+    notify_burst: int = Field(default=4, ge=1, le=1000)
+    notify_window_s: float = Field(default=60.0, gt=0, le=86_400)
 
 
 class KitchenConfig(Section):

@@ -46,6 +46,8 @@ class CrisisTexts:
             "asked": len(state.asked_ids),
             "declined": declined,
             "waiting": len(unanswered(state)),
+            # Every open or failed state names the formal path beside the bot's own.
+            "fallback": self.fallback(),
         }
         if state.closed_at is not None:
             return Say("crisis.status.closed", params)
@@ -59,5 +61,5 @@ class CrisisTexts:
         if state.tier == 0:
             return Say("crisis.status.searching", params)
         if not state.asked:
-            return Say("crisis.status.nobody", {**params, "fallback": self.fallback()})
+            return Say("crisis.status.nobody", params)
         return Say("crisis.status.asking", {**params, "tier": Say(f"crisis.tier.{state.tier}")})

@@ -188,3 +188,26 @@ def announcement(offer: Offer, seats: Seats[str], prefix: str) -> Say:
             "description": description,
         },
     )
+
+
+def host_digest(offer: Offer, seats: Seats[str], joined: int, left: int, prefix: str) -> Say:
+    """Several changes of places in one message to the host (review finding S-11)."""
+    return Say(
+        "hosp.host.digest",
+        {
+            **offer_params(offer, prefix),
+            "joined": joined,
+            "left": left,
+            "taken": len(seats.confirmed),
+            "capacity": seats.capacity,
+            "waiting": len(seats.waiting),
+        },
+    )
+
+
+def too_many_offers(open_ids: list[str], most: int, prefix: str) -> Say:
+    """The host has `most` open offers already: which, and how to close one."""
+    return Say(
+        "hosp.error.too_many_offers",
+        {"max": most, "ids": ", ".join(open_ids), "example": open_ids[0], "prefix": prefix},
+    )

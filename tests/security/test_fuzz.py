@@ -28,6 +28,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.commands.help import topic_command
+from bot.commands.registry import REGISTRY
 from bot.services.report import PENDING_KEY as REPORT_PENDING
 
 from .harness import ADMIN, APOLOGY, CRISIS, SERVER, STAFF, Harness, Reply, dm
@@ -46,6 +48,8 @@ FUZZ = settings(
 TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9]*)")
 ALLOWED_TAGS = {"b", "code", "br"}
 MAX_EVENT_BYTES = 64 * 1024
+# How a usage error ends (error.usage): the `!hilfe` topic after it must be one `!hilfe` knows.
+HELP_POINTERS = ("mehr mit !hilfe ", "more with !help ")
 
 TRICKY = st.sampled_from(
     [
@@ -133,6 +137,10 @@ def well_formed(replies: list[Reply], sender: str, what: object) -> None:
         assert not reply.mentions.get("room"), what
         tags = {name.lower() for _, name in TAG.findall(reply.html or "")}
         assert tags <= ALLOWED_TAGS, (what, tags, (reply.html or "")[:300])
+        for pointer in HELP_POINTERS:
+            if pointer in reply.body:
+                topic = reply.body.split(pointer, 1)[1].removesuffix(".")
+                assert topic_command(REGISTRY, topic, "!") is not None, (what, topic)
 
 
 @pytest.fixture
@@ -155,13 +163,22 @@ def test_no_input_breaks_a_command(path: str, run: Any) -> None:
     names = sorted({path, f"{cmd.parent.english} {cmd.english}" if cmd.parent else cmd.english})
 
     @FUZZ
-    @given(name=st.sampled_from(names), arguments=ARGUMENTS, shout=st.booleans())
-    def check(name: str, arguments: str, shout: bool) -> None:
-        text = f"!{name} {arguments}"
+    @given(
+        name=st.sampled_from(names),
+        arguments=ARGUMENTS,
+        shout=st.booleans(),
+        hidden=st.sampled_from(["", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]),
+    )
+    def check(name: str, arguments: str, shout: bool, hidden: str) -> None:
+        # An invisible character pasted into the command word changes nothing.
+        text = f"!{name[:2]}{hidden}{name[2:]} {arguments}"
         if shout:
             text = text.upper()
         replies = call(harness.say(person, dm(person), text))
         well_formed(replies, person, text)
+        assert not any(
+            r.body.startswith(("Den Befehl ", "I don't know the command")) for r in replies
+        ), text
         if not replies:
             # Work for a job (rounds, the report) is answered later; its request is stored.
             pending = call(

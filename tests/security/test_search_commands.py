@@ -38,7 +38,7 @@ async def test_the_findable_switch(tmp_path: Path) -> None:
 async def test_wrong_input_says_what_was_wrong_and_how(tmp_path: Path) -> None:
     async with Harness.open(tmp_path) as bot:
         cases = {
-            "!suche": "Da fehlt noch eine Angabe. So geht es: !suche <Aufgabe>",
+            "!suche": "Da fehlt noch eine Angabe: <Aufgabe>. So geht es: !suche <Aufgabe>",
             "!suche x": "»x« ist mir zu knapp",
             "!suche @chefin:rathaus.example": "Nach Personen suche ich nicht",
             "!suche " + "Kita " * 60: "bitte fassen Sie die Aufgabe in höchstens 200 Zeichen",
