@@ -236,7 +236,7 @@ async def main(commands: int, seconds: float, bridges: int, others: int, limits:
         synapse.remove_database()
 
     setting = (
-        "with its default per-person limits (changes: 20 at once, then 20 per minute; "
+        "with its default per-person limits (changes: 30 at once, then 20 per minute; "
         "reads: 60 at once, then 60 per minute)"
         if limits
         else "**without** per-person limits (`bot.limits.enabled: false`)"

@@ -118,7 +118,7 @@ class CommandLimits(Section):
 
     enabled: bool = True
     # Commands that change something (sign up, offer, answer, set a field) and dialog answers.
-    changes_burst: int = Field(20, ge=1, le=10_000)
+    changes_burst: int = Field(30, ge=1, le=10_000)
     changes_per_minute: float = Field(20.0, gt=0, le=60_000)
     # Commands that only show something (help, lists, one's own data) and unknown commands.
     reads_burst: int = Field(60, ge=1, le=10_000)

@@ -107,7 +107,7 @@ async def test_circle_reaches_a_member_on_a_federated_homeserver(
         reply = await admin.wait_for_message(
             admin_dm, sender=bot.user_id, predicate=lambda m: "Themenrunde" in m.body, timeout=60
         )
-        assert "1 Runden mit 3 von 3 Personen" in reply.body, reply.body
+        assert "1 Runde mit 3 von 3 Personen" in reply.body, reply.body
 
         carla = people["carla"]
         assert carla.user_id.endswith(":" + remote.server_name)

@@ -143,6 +143,8 @@ async def test_admin_round_introduces_everyone_once_across_a_crash(
     await admin.send_text(admin_dm, "!admin runde")
     assert await bot.wait_exit(timeout=60) == -9 and marker.exists()
     # The whole round was stored before the crash; the rooms exist, no intro went out yet.
+    # Deliveries are recorded in batches: a room may be made but still read `pending`;
+    # after the restart it is found again, not made twice (one invite each, below).
     assert query(bot, "SELECT key, groups, people FROM coffee_rounds")[0][1:] == (3, 6)
     states = dict(
         query(
@@ -151,7 +153,9 @@ async def test_admin_round_introduces_everyone_once_across_a_crash(
             "FROM outbox WHERE key LIKE 'coffee:2%' GROUP BY 1",
         )
     )
-    assert states == {"create_room:0": "sent,sent,sent", "message:1": "pending,pending,pending"}
+    assert states["message:1"] == "pending,pending,pending", states
+    created = states["create_room:0"].split(",")
+    assert len(created) == 3 and set(created) <= {"sent", "pending"}, states
 
     await bot.start_and_wait()
     await admin.wait_for_message(
