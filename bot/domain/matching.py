@@ -167,7 +167,8 @@ def plan_round(
             Group(
                 members=tuple(eligible[m].id for m in g),
                 weight=float(why.weight[i]),
-                similarity=float(why.similarity[i]),
+                # float32 products: identical texts can come out at 1.0000001.
+                similarity=min(1.0, float(why.similarity[i])),
                 shared=why.words[i],
                 phrases=why.phrases[i],
             )
