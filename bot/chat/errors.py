@@ -22,6 +22,17 @@ class SendFailure(Exception):
     retry_after_ms: int | None = None
 
 
+def retry_after_s(response: ErrorResponse, transport: Any) -> float | None:
+    """How long the homeserver asked us to wait (None: it did not say)."""
+    if response.retry_after_ms is not None:
+        return response.retry_after_ms / 1000
+    header = getattr(transport, "headers", {}).get("Retry-After")
+    if header is None:
+        return None
+    # Seconds, or an HTTP date (then: "wait", the backoff says how long).
+    return float(header) if header.strip().isdigit() else 0.0
+
+
 def check(response: Any) -> Any:
     """Return a successful nio response, raise `SendFailure` for an error response.
 
@@ -30,13 +41,11 @@ def check(response: Any) -> Any:
     using up its attempts (nio would call it `M_UNKNOWN`)."""
     if isinstance(response, ErrorResponse):
         transport = getattr(response, "transport_response", None)
-        retry_after_ms = getattr(response, "retry_after_ms", None)
         errcode = str(response.status_code or "M_UNKNOWN")
-        asked_to_wait = retry_after_ms is not None or "Retry-After" in getattr(
-            transport, "headers", {}
-        )
-        status = getattr(transport, "status", None)
-        if classify(status, errcode, asked_to_wait) is Verdict.UNREACHABLE:
+        asked_to_wait = retry_after_s(response, transport) is not None
+        if classify(getattr(transport, "status", None), errcode, asked_to_wait) is (
+            Verdict.UNREACHABLE
+        ):
             errcode = OFFLINE
-        raise SendFailure(errcode, str(response.message or ""), retry_after_ms)
+        raise SendFailure(errcode, str(response.message or ""), response.retry_after_ms)
     return response

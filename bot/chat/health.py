@@ -120,10 +120,13 @@ class Metrics:
         self.last_sync_at: float | None = None
         # Degradations the operator must hear of although the bot still works (/healthz).
         self.warnings: list[str] = []
-        # Whether the homeserver answers (the sync loop's view); the sender waits on it.
-        self.reachable = True
+        # Set while the homeserver answers (the sync loop's view); the sender waits on it.
         self.homeserver_up = asyncio.Event()
         self.homeserver_up.set()
+
+    @property
+    def reachable(self) -> bool:
+        return self.homeserver_up.is_set()
 
     def synced(self, outage: Outage | None = None) -> None:
         """A successful sync; `outage` is the one it ended, if any."""
@@ -143,14 +146,12 @@ class Metrics:
         if not self.reachable:
             return
         self.outages.inc()
-        self.reachable = False
         self.homeserver_up.clear()
         self.reachable_gauge.set(0)
 
     def homeserver_back(self) -> None:
         if self.reachable:
             return
-        self.reachable = True
         self.homeserver_up.set()
         self.reachable_gauge.set(1)
 

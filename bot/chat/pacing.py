@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 from nio import AsyncClient, SyncError
 
-from bot.chat.errors import NETWORK_ERRORS
+from bot.chat.errors import NETWORK_ERRORS, retry_after_s
 from bot.chat.health import Metrics
 from bot.chat.recovery import GATEWAY_DOWN, Backoff, Recovery, Verdict, classify
 from bot.config import SyncConfig
@@ -21,17 +20,6 @@ log = logging.getLogger(__name__)
 # The probe of an unreachable homeserver: a tiny unauthenticated answer, or it is away.
 PROBE_PATH = "/_matrix/client/versions"
 PROBE_TIMEOUT_S = 5.0
-
-
-def retry_after_s(response: SyncError, transport: Any) -> float | None:
-    """How long the homeserver asked us to wait (None: it did not say)."""
-    if response.retry_after_ms is not None:
-        return response.retry_after_ms / 1000
-    header = getattr(transport, "headers", {}).get("Retry-After")
-    if header is None:
-        return None
-    # Seconds, or an HTTP date (then: "wait", the backoff says how long).
-    return float(header) if header.strip().isdigit() else 0.0
 
 
 class SyncPacing:

@@ -12,8 +12,9 @@ import pytest
 from nio import SyncError
 
 from bot.chat import pacing as pacing_module
+from bot.chat.errors import retry_after_s
 from bot.chat.health import Metrics
-from bot.chat.pacing import PROBE_PATH, SyncPacing, retry_after_s
+from bot.chat.pacing import PROBE_PATH, SyncPacing
 from bot.config import SyncConfig
 
 
