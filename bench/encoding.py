@@ -44,7 +44,7 @@ async def seed(database: Path, count: int) -> int:
     repo = ProfileRepository(db)
     now = datetime.now(UTC)
     phrases: set[str] = set()
-    async with db.transaction():
+    async with db.transaction("encoding.seed"):
         for i, synthetic in enumerate(generate(count, seed=7)):
             person = synthetic.person
             user = f"@staff{i}:bench.example"

@@ -60,7 +60,7 @@ def pct(values: list[float], q: float) -> float:
 async def seed(db: Database, people: int, encoder: object) -> None:
     repo = ProfileRepository(db)
     synthetic = with_vectors(generate(people))
-    async with db.transaction():
+    async with db.transaction("search.seed"):
         for s in synthetic:
             user = f"@p{s.person.id}:bench.example"
             await repo.create(user, 0, confirmed=True)
@@ -104,7 +104,7 @@ async def measure(people: int, searches: int) -> None:
             searcher = f"@sucher{i}:bench.example"
             query = SEARCHES[i % len(SEARCHES)]
             t0 = time.perf_counter()
-            async with db.transaction():  # the command, as the dispatcher runs it
+            async with db.transaction("search.measure"):  # the command, as the dispatcher runs it
                 started = await service.start(searcher, query)
                 await outbox.enqueue(f"reply:{i}", "message", "room", "!dm", {"body": query})
             command.append(time.perf_counter() - t0)

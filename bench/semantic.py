@@ -58,7 +58,8 @@ from bot.config.features import CrisisConfig
 from bot.domain.crisis import fit_band
 from bot.domain.crisis_meaning import lifts
 from bot.domain.semantic import EmbeddingSimilarity
-from bot.domain.similarity import Document, TfidfSimilarity
+from bot.domain.similarity import Document
+from bot.domain.tfidf import TfidfSimilarity
 from bot.services.contact_vectors import (
     contact_meaning_text,
     reference_requests,

@@ -66,6 +66,7 @@ class App:
         self.config = config
         self.db = Database(config.storage.database)
         self.metrics = Metrics()
+        self.db.on_lock_released.append(self.metrics.lock_released)
         self.jobs = Jobs(config.timezone)
         self._stop = asyncio.Event()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.chat.render import Rendered
+from bot.i18n.render import Rendered
 
 # Events are at most 64 KiB on the wire; leave room for encryption and the envelope.
 MAX_CONTENT_BYTES = 40_000

@@ -34,8 +34,9 @@ from bot.chat.rooms import DirectRooms, Strangers
 from bot.commands.context import CommandContext
 from bot.commands.help import details, usage_error
 from bot.commands.hooks import HOOKS, Reaction, normalise_emoji
-from bot.commands.registry import REGISTRY, ArgumentError, Command, Role, Where, clean_command
+from bot.commands.registry import REGISTRY, ArgumentError, Command, clean_command
 from bot.config import Config
+from bot.domain.roles import Role, Where
 from bot.domain.token_bucket import Limiter, Rate, wait_seconds
 from bot.i18n import Lang
 from bot.services.hub import Services
@@ -164,7 +165,7 @@ class Dispatcher:
 
     async def _apologise(self, room_id: str, event: Event, ref: str) -> None:
         try:
-            async with self.db.transaction():
+            async with self.db.transaction("dispatch.apologise"):
                 ctx = await self.context(room_id, event.event_id, event.sender)
                 await ctx.reply("error.internal", ref=ref)
                 await self.processed.mark(event.event_id)
@@ -182,7 +183,7 @@ class Dispatcher:
             relates.get("rel_type") == "m.replace",
         )
         started = time.perf_counter()
-        async with self.db.transaction():
+        async with self.db.transaction("dispatch.on_text"):
             if await self.processed.seen(incoming.event_id):
                 return
             name = await self._handle_text(incoming)
@@ -298,7 +299,7 @@ class Dispatcher:
         if target_key is None:
             return
         emoji = normalise_emoji(event.key)
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("dispatch.on_reaction") as conn:
             if await self.processed.seen(event.event_id):
                 return
             await conn.execute(
@@ -310,7 +311,7 @@ class Dispatcher:
             await self.processed.mark(event.event_id)
 
     async def _on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> None:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("dispatch.on_redaction") as conn:
             if await self.processed.seen(event.event_id):
                 return
             async with conn.execute(
@@ -348,7 +349,7 @@ class Dispatcher:
             "undecryptable:"
             + hashlib.sha256(f"{event.sender}\n{event.session_id}".encode()).hexdigest()[:32]
         )
-        async with self.db.transaction():
+        async with self.db.transaction("dispatch.on_undecryptable"):
             if await self.processed.seen(event.event_id):
                 return
             if await self.direct.is_dm(room_id, event.sender) and not await self.processed.seen(
@@ -361,7 +362,7 @@ class Dispatcher:
 
     async def on_dm_joined(self, room_id: str, inviter: str) -> None:
         key = f"joined:{room_id}"
-        async with self.db.transaction():
+        async with self.db.transaction("dispatch.on_dm_joined"):
             if await self.processed.seen(key):
                 return
             ctx = await self.context(room_id, key, inviter)

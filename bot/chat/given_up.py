@@ -11,8 +11,8 @@ import time
 from datetime import UTC, datetime
 
 from bot.chat.content import notice
-from bot.chat.render import render
 from bot.i18n import Lang
+from bot.i18n.render import render
 from bot.store.outbox import Outbox, OutboxItem
 
 KEY_PREFIX = "outbox:given-up:"

@@ -35,6 +35,7 @@ Backlog = Callable[[], Awaitable[tuple[int, float | None]]]
 # The store query behind the backlog may wait for the store's lock: never longer than this.
 BACKLOG_TIMEOUT_S = 2.0
 OUTAGE_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600)
+LOCK_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
 RECOVERY_BUCKETS = (0.5, 1, 2, 3, 5, 10, 30, 60, 120)
 
 
@@ -116,6 +117,13 @@ class Metrics:
             "Age of the oldest outbox item waiting to be delivered (0 when none waits)",
             registry=self.registry,
         )
+        self.store_lock_seconds = Histogram(
+            "flurfunk_store_lock_seconds",
+            "How long each named store transaction held the store's single lock",
+            ["name"],
+            buckets=LOCK_BUCKETS,
+            registry=self.registry,
+        )
         self.started_at = time.monotonic()
         self.last_sync_at: float | None = None
         # Degradations the operator must hear of although the bot still works (/healthz).
@@ -154,6 +162,9 @@ class Metrics:
             return
         self.homeserver_up.set()
         self.reachable_gauge.set(1)
+
+    def lock_released(self, name: str, held_s: float) -> None:
+        self.store_lock_seconds.labels(name).observe(held_s)
 
     def seconds_since_sync(self) -> float:
         return time.monotonic() - (self.last_sync_at or self.started_at)

@@ -8,8 +8,8 @@ import base64
 from collections.abc import Awaitable, Callable
 
 from bot.chat.content import notice
-from bot.chat.render import Rendered, render
 from bot.i18n import Lang
+from bot.i18n.render import Rendered, render
 from bot.services.ports import Attachment, Say
 from bot.store.outbox import Outbox
 

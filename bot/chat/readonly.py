@@ -40,12 +40,12 @@ from prometheus_client import Gauge
 from bot.chat.content import notice, with_reply
 from bot.chat.errors import NETWORK_ERRORS
 from bot.chat.health import Metrics
-from bot.chat.render import render
 from bot.chat.rooms import DirectRooms
 from bot.chat.sender import transaction_id
 from bot.commands.registry import REGISTRY, ArgumentError
 from bot.config import Config
 from bot.i18n import Lang
+from bot.i18n.render import render
 from bot.store.bot_state import ProcessedEvents
 from bot.store.db import Database, StoreBusy, StoreUnavailable
 
@@ -235,7 +235,7 @@ class ReadOnlyMode:
         """Mark the refused events processed; False if the store still fails."""
         refused = list(self._refused)
         try:
-            async with self.db.transaction():
+            async with self.db.transaction("readonly.mark_refused"):
                 for event_id in refused:
                     await self.processed.mark(event_id)
         except StoreUnavailable:

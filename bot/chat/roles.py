@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from nio import AsyncClient
 
-from bot.commands.registry import Role
+from bot.domain.roles import Role
 from bot.services.ports import Say
 from bot.store.rooms import RoomUpgrades
 

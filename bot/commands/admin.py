@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from bot.commands.registry import REGISTRY, Role, Where
+from bot.commands.registry import REGISTRY
+from bot.domain.roles import Role, Where
 
 ADMIN = REGISTRY.group(
     "admin", "admin", roles=frozenset({Role.ADMIN}), section="admin", where=Where.ANY

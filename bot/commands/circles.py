@@ -6,7 +6,8 @@ from __future__ import annotations
 from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must exist first)
 from bot.commands.coffee import request_round
 from bot.commands.context import CommandContext
-from bot.commands.registry import REGISTRY, Arg, Where
+from bot.commands.registry import REGISTRY, Arg
+from bot.domain.roles import Where
 
 
 @REGISTRY.command(

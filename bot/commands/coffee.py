@@ -10,7 +10,8 @@ from __future__ import annotations
 from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must exist first)
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, Reaction
-from bot.commands.registry import REGISTRY, Arg, Where
+from bot.commands.registry import REGISTRY, Arg
+from bot.domain.roles import Where
 from bot.services.rounds import Rounds
 
 PREVIEW_WORDS = frozenset({"probe", "preview", "vorschau", "test", "probelauf", "dry-run"})

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.chat.render import Rendered, join
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, Reaction
-from bot.commands.registry import REGISTRY, Arg, Where
+from bot.commands.registry import REGISTRY, Arg
 from bot.domain.availability import AvailabilityError
 from bot.domain.contacts import ContactError, ContactErrorCode
+from bot.domain.roles import Where
+from bot.i18n.render import Rendered, join
 
 ENTRY = Arg("Organisation | Bereich", "organisation | sector", kind="rest")
 CONTACT_ID = Arg("ID", "ID")

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.chat.content import notice, with_reply
-from bot.chat.render import Rendered, render
-from bot.commands.registry import Role
+from bot.domain.roles import Role
 from bot.i18n import Lang
+from bot.i18n.render import Rendered, render
 from bot.services.ports import Attachment, Say
 
 if TYPE_CHECKING:

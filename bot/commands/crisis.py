@@ -7,13 +7,14 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.chat.render import Rendered, join
 from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must exist first)
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, Reaction
-from bot.commands.registry import REGISTRY, Arg, Role, Where
+from bot.commands.registry import REGISTRY, Arg
 from bot.domain.crisis import AnswerOutcome, CloseOutcome, RequestState
 from bot.domain.crisis_stats import DurationSummary, ResponseStats
+from bot.domain.roles import Role, Where
+from bot.i18n.render import Rendered, join
 from bot.services.crisis_replies import AnswerReply, Protocol, RequestError, RequestView
 from bot.services.ports import Attachment
 from bot.store.crisis import is_former

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bot.chat.render import Rendered, join
 from bot.commands.context import CommandContext
-from bot.commands.registry import REGISTRY, Arg, ArgumentError, Command, Registry, Where
+from bot.commands.registry import REGISTRY, Arg, ArgumentError, Command, Registry
+from bot.domain.roles import Where
 from bot.i18n import has
+from bot.i18n.render import Rendered, join
 
 SECTIONS = (
     "general",

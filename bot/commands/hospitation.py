@@ -8,12 +8,13 @@ shows one offer. `wunsch`/`wish` and `feedback` live in hospitation_followups.py
 
 from __future__ import annotations
 
-from bot.chat.render import Rendered, join
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS
-from bot.commands.registry import REGISTRY, Arg, Where
+from bot.commands.registry import REGISTRY, Arg
 from bot.domain.dates import When
 from bot.domain.hospitation import OfferError, normalise_short_id, parse_offer
+from bot.domain.roles import Where
+from bot.i18n.render import Rendered, join
 from bot.services.hospitation_messages import example_dates, host_label, person_label
 from bot.services.hospitation_setup import Hospitations
 from bot.services.hospitations import OfferView

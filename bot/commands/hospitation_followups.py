@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
-from bot.chat.render import Rendered, join
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, NO, YES, Reaction
 from bot.commands.hospitation import feature_of, refusal
-from bot.commands.registry import REGISTRY, Arg, Where
+from bot.commands.registry import REGISTRY, Arg
 from bot.domain.hospitation import WISH_MAX, normalise_short_id
+from bot.domain.roles import Where
+from bot.i18n.render import Rendered, join
 from bot.services.hospitation_followups import parse_answer, parse_feedback_key
 from bot.services.ports import Say
 

@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from bot.chat.render import join
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, NO, YES, Reaction
-from bot.commands.registry import REGISTRY, Arg, Where
+from bot.commands.registry import REGISTRY, Arg
+from bot.domain.roles import Where
+from bot.i18n.render import join
 from bot.services.coffee_break import (
     MAX_MINUTES,
     MIN_MINUTES,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.commands.context import CommandContext
-from bot.commands.registry import REGISTRY, Arg, Where
+from bot.commands.registry import REGISTRY, Arg
+from bot.domain.roles import Where
 
 CHOICES = {
     "de": "de",

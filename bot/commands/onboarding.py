@@ -3,11 +3,12 @@ greeting when the bot joins a new DM."""
 
 from __future__ import annotations
 
-from bot.chat.render import Rendered
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS
 from bot.commands.profile import now_utc, profile_view, render_say, reply_says
-from bot.commands.registry import REGISTRY, Where
+from bot.commands.registry import REGISTRY
+from bot.domain.roles import Where
+from bot.i18n.render import Rendered
 from bot.services.onboarding import OnboardingReply
 from bot.services.ports import Say
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from bot.chat.render import join
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS
 from bot.commands.onboarding import current_question
 from bot.commands.profile import now_utc
-from bot.commands.registry import REGISTRY, Arg, Where
+from bot.commands.registry import REGISTRY, Arg
 from bot.domain.dialog_answers import Control, parse_control, parse_yes_no
+from bot.domain.roles import Where
 from bot.domain.text_cleaning import clean_text
+from bot.i18n.render import join
 
 CONFIRM_WORDS = frozenset({"bestätigen", "bestaetigen", "bestätigt", "confirm", "ja", "yes"})
 

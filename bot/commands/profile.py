@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.chat.render import Rendered, join
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, Reaction
-from bot.commands.registry import REGISTRY, Arg, Handler, Registry, Where
+from bot.commands.registry import REGISTRY, Arg, Handler, Registry
 from bot.domain.languages import language_name
 from bot.domain.profile import (
     FIELD_DISPLAY,
@@ -27,6 +26,8 @@ from bot.domain.profile import (
     suggest_field,
 )
 from bot.domain.profile_fields import FieldError, FieldErrorCode
+from bot.domain.roles import Where
+from bot.i18n.render import Rendered, join
 from bot.services.ports import Say
 from bot.services.profiles import (
     Alternatives,

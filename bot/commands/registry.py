@@ -7,23 +7,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Literal
 
+from bot.domain.roles import Role, Where
 from bot.i18n import Lang
-
-
-class Role(StrEnum):
-    STAFF = "staff"
-    CRISIS = "crisis"
-    ADMIN = "admin"
-
-
-class Where(StrEnum):
-    DM = "dm"  # personal data: only in the person's DM with the bot
-    ANY = "any"  # DM or any room the bot is in
-    CRISIS = "crisis"  # DM or the crisis room
-
 
 Handler = Callable[..., Awaitable[None]]
 

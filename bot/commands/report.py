@@ -12,8 +12,9 @@ from datetime import timedelta
 
 from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must exist first)
 from bot.commands.context import CommandContext
-from bot.commands.registry import REGISTRY, Arg, Where
+from bot.commands.registry import REGISTRY, Arg
 from bot.domain.network.periods import PeriodError, month_period
+from bot.domain.roles import Where
 
 CSV_WORDS = frozenset({"csv", "tabelle", "tabellen", "table", "tables"})
 

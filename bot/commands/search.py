@@ -9,14 +9,15 @@ message once the search runner has compared meanings outside the event's transac
 
 from __future__ import annotations
 
-from bot.chat.render import join
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, NO, YES, Reaction
 from bot.commands.profile import PROFILE_SWITCHES
-from bot.commands.registry import REGISTRY, Arg, Where
+from bot.commands.registry import REGISTRY, Arg
 from bot.domain.colleague_search import SEARCH_MAX_CHARS
 from bot.domain.dialog_answers import parse_yes_no
+from bot.domain.roles import Where
 from bot.domain.text_cleaning import clean_text
+from bot.i18n.render import join
 from bot.services.colleague_search import SEARCHES_PER_HOUR, SearchRefused
 from bot.services.introductions import INTRODUCTIONS_PER_DAY, AnswerOutcome, intro_of_ask_key
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.domain.meaning import Vectors, best_phrases, rescaled
-from bot.domain.similarity import Document, TfidfSimilarity
+from bot.domain.similarity import Document
 from bot.domain.text_cleaning import clean_text
+from bot.domain.tfidf import TfidfSimilarity
 
 LIMIT = 5
 # A result is shown only from this score on, and only if it reaches this share of the best

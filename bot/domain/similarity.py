@@ -76,15 +76,10 @@ class Similarity(Protocol):
     def index(self, documents: Sequence[Document]) -> SimilarityIndex: ...
 
 
-# The default implementation; imported last because it builds on the types above.
-from bot.domain.tfidf import TfidfIndex, TfidfSimilarity  # noqa: E402
-
 __all__ = [
     "Document",
     "EdgeWeigher",
     "Neighbours",
     "Similarity",
     "SimilarityIndex",
-    "TfidfIndex",
-    "TfidfSimilarity",
 ]

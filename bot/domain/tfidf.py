@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,10 +17,8 @@ from numpy.typing import NDArray
 
 from bot.domain.german_text import GermanStemmer, compound_parts, words
 from bot.domain.neighbours import EdgeWeigher, Floats, Ints, Neighbours, pair_scores, top_k
+from bot.domain.similarity import Document
 from bot.domain.wording import Wording
-
-if TYPE_CHECKING:
-    from bot.domain.similarity import Document
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Each `*.yaml` file in this package holds one feature's messages, each key with a `de`
 and an `en` text. Texts use a tiny markup (`**bold**`, `` `code` ``, lines starting
-with `- `) that `bot.chat.render` turns into HTML; parameters are inserted escaped.
+with `- `) that `bot.i18n.render` turns into HTML; parameters are inserted escaped.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.chat.render import clean_user_text
 from bot.domain.network.periods import Period
 from bot.domain.network.ties import OTHER, UNKNOWN
 from bot.i18n import Lang, template
+from bot.i18n.render import clean_user_text
 
 
 def label(key: str, lang: Lang, **params: object) -> str:

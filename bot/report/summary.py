@@ -7,10 +7,10 @@ import html
 from collections.abc import Sequence
 from datetime import date
 
-from bot.chat.render import Rendered
 from bot.domain.network.report import LevelReport, NetworkReport
 from bot.domain.network.ties import KINDS
 from bot.i18n import Lang
+from bot.i18n.render import Rendered
 from bot.report.document import Document
 from bot.report.labels import (
     change,

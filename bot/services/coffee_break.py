@@ -99,7 +99,7 @@ class CoffeeBreakService:
         if not MIN_MINUTES <= minutes <= MAX_MINUTES:
             return OfferRefused("minutes_out_of_range")
         until = now + minutes * self.kitchen.seconds_per_minute
-        async with self.db.transaction():
+        async with self.db.transaction("coffee_break.offer"):
             own = await self.store.open_offer(user_id)
             if own is not None and own.expires_at > now:
                 # Still waiting: nobody suitable was free since; just move the deadline.
@@ -147,7 +147,7 @@ class CoffeeBreakService:
 
     async def cancel(self, user_id: str, now: float) -> bool:
         """Withdraw the open offer; False if there was none."""
-        async with self.db.transaction():
+        async with self.db.transaction("coffee_break.cancel"):
             own = await self.store.open_offer(user_id)
             if own is None:
                 return False
@@ -164,7 +164,7 @@ class CoffeeBreakService:
     async def expire_offers(self, now: float) -> int:
         count = 0
         for offer in await self.store.due_offers(now):
-            async with self.db.transaction():
+            async with self.db.transaction("coffee_break.expire_offers"):
                 if not await self.store.close_offer(offer.id, "expired"):
                     continue
                 await self.messenger.tell(
@@ -181,7 +181,7 @@ class CoffeeBreakService:
     async def send_followups(self, now: float) -> int:
         count = 0
         for item in await self.store.due_followups(now):
-            async with self.db.transaction():
+            async with self.db.transaction("coffee_break.send_followups"):
                 current = await self.store.get_break(item.id)
                 if current is None or current.followup_sent:
                     continue
@@ -225,7 +225,7 @@ class CoffeeBreakService:
         break_id = break_id_of_followup(target_key)
         if break_id is None:
             return False
-        async with self.db.transaction():
+        async with self.db.transaction("coffee_break.answer"):
             item = await self.store.get_break(break_id)
             if item is None:
                 return True

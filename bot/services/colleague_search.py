@@ -147,7 +147,7 @@ class ColleagueSearchService(Introductions):
         """`!profil auffindbar ja|nein`; returns whether the person was findable before.
         Saying no takes the person out of every result list at once."""
         now = datetime.fromtimestamp(self.clock(), UTC)
-        async with self.db.transaction():
+        async with self.db.transaction("colleague_search.set_findable"):
             before = await self.profiles.get(actor)
             if not on and before is None:
                 return False
@@ -166,7 +166,7 @@ class ColleagueSearchService(Introductions):
         if isinstance(parsed, SearchError):
             return SearchRefused(parsed.value)
         now = self.clock()
-        async with self.db.transaction():
+        async with self.db.transaction("colleague_search.start"):
             recent = await self.store.searches_since(actor, now - HOUR_S)
             if len(recent) >= SEARCHES_PER_HOUR:
                 free_at = recent[len(recent) - SEARCHES_PER_HOUR] + HOUR_S
@@ -212,7 +212,7 @@ class ColleagueSearchService(Introductions):
             rank_colleagues, search.query, query_vectors, candidates, LIMIT
         )
         method: Literal["meaning", "words"] = "words" if query_vectors is None else "meaning"
-        async with self.db.transaction():
+        async with self.db.transaction("colleague_search.run_search"):
             # Whoever said "no" meanwhile is not shown.
             hits = [h for h in hits if await self.store.is_findable(h.key)]
             rows = [ResultRow(i, h.key, h.phrase, h.score) for i, h in enumerate(hits, 1)]
@@ -256,7 +256,7 @@ class ColleagueSearchService(Introductions):
         )
 
     async def _failed(self, search: SearchRow) -> None:
-        async with self.db.transaction():
+        async with self.db.transaction("colleague_search.failed"):
             if await self.store.finish_search(search.id, [], "words", self.clock()):
                 await self.messenger.tell(
                     search.user_id,

@@ -118,7 +118,7 @@ class ContactService:
         """Raises `ContactError` (from the domain) for anything that is not allowed."""
         declaration = validate_contact(organisation, sector, self.config.sectors)
         now = self.clock().timestamp()
-        async with self.db.transaction():
+        async with self.db.transaction("contacts.declare"):
             same = await self.store.find_same(user_id, declaration.organisation, declaration.sector)
             if same is not None:
                 # Declaring it again is a reconfirmation, not a second claim.
@@ -157,7 +157,7 @@ class ContactService:
         normalised = normalise_id(contact_id, CONTACT_PREFIX)
         if normalised is None:
             return None
-        async with self.db.transaction():
+        async with self.db.transaction("contacts.confirm"):
             if not await self.store.confirm(normalised, user_id, self.clock().timestamp()):
                 return None
             return await self.store.get(normalised)
@@ -210,7 +210,7 @@ class ContactService:
                 "sector": contact.sector,
                 "prefix": self.prefix,
             }
-            async with self.db.transaction():
+            async with self.db.transaction("contacts.check_contacts"):
                 if self._status(contact, now) == "expired":
                     await self.store.delete(contact.id, contact.user_id)
                     await self.messenger.tell(

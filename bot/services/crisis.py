@@ -34,6 +34,7 @@ from bot.domain.crisis import (
     starts_tier,
 )
 from bot.domain.crisis_stats import CrisisReport, RequestTimes, crisis_report
+from bot.domain.roles import Role
 from bot.services.contact_vectors import CrisisVectors, request_source
 from bot.services.contacts import NO_EMOJI, YES_EMOJI, ContactService, new_id, normalise_id
 from bot.services.crisis_personal_data import export_requests, forget_person
@@ -57,8 +58,6 @@ log = logging.getLogger(__name__)
 
 REQUEST_PREFIX = "A"
 MAX_TEXT_LENGTH = 500
-CRISIS_ROLE = "crisis"  # bot.commands.registry.Role values; services do not import commands
-ADMIN_ROLE = "admin"
 
 Clock = Callable[[], datetime]
 
@@ -127,7 +126,7 @@ class CrisisService:
     ) -> Started:
         """Store a request and post its status message; the tick routes it right after the
         caller's transaction commits. Safe inside a transaction (a command handler)."""
-        needed = ADMIN_ROLE if drill else CRISIS_ROLE
+        needed = Role.ADMIN if drill else Role.CRISIS
         if needed not in roles:
             raise RequestError("not_allowed")
         text = " ".join(text.split())
@@ -136,7 +135,7 @@ class CrisisService:
         if len(text) > MAX_TEXT_LENGTH:
             raise RequestError("too_long")
         status_room = self.crisis.room or origin_room
-        async with self.db.transaction():
+        async with self.db.transaction("crisis.open_request"):
             now = self.clock()
             state = RequestState(created_at=now, timing=self.timing(), urgent=urgent, drill=drill)
             while True:
@@ -223,7 +222,7 @@ class CrisisService:
         state = req.state
         may_rank = state.is_open and state.connected_to is None and state.tier < BROADCAST_TIER
         query = await self.meaning.query(req) if may_rank else None
-        async with self.db.transaction():
+        async with self.db.transaction("crisis.route"):
             req = await self.store.get(request_id)
             if req is None:
                 return 0
@@ -238,7 +237,7 @@ class CrisisService:
         rid = normalise_id(request_id, REQUEST_PREFIX)
         if rid is None:
             return AnswerReply(AnswerOutcome.NOT_ASKED, None)
-        async with self.db.transaction():
+        async with self.db.transaction("crisis.answer"):
             req = await self.store.get(rid)
             if req is None:
                 return AnswerReply(AnswerOutcome.NOT_ASKED, rid)
@@ -293,10 +292,10 @@ class CrisisService:
     # -- staff views ------------------------------------------------------------------------
 
     def _may_manage(self, roles: Collection[str], req: StoredRequest) -> bool:
-        return CRISIS_ROLE in roles or (req.drill and ADMIN_ROLE in roles)
+        return Role.CRISIS in roles or (req.drill and Role.ADMIN in roles)
 
     async def _managed(self, roles: Collection[str], request_id: str) -> StoredRequest | None:
-        if CRISIS_ROLE not in roles and ADMIN_ROLE not in roles:
+        if Role.CRISIS not in roles and Role.ADMIN not in roles:
             raise RequestError("not_allowed")
         rid = normalise_id(request_id, REQUEST_PREFIX)
         req = None if rid is None else await self.store.get(rid)
@@ -307,7 +306,7 @@ class CrisisService:
     async def close_request(
         self, actor: str, roles: Collection[str], request_id: str
     ) -> CloseReply:
-        async with self.db.transaction():
+        async with self.db.transaction("crisis.close_request"):
             req = await self._managed(roles, request_id)
             if req is None:
                 return CloseReply(Access.NOT_FOUND, normalise_id(request_id, REQUEST_PREFIX))
@@ -322,7 +321,7 @@ class CrisisService:
             return CloseReply(result.outcome, req.id)
 
     async def active_requests(self, roles: Collection[str]) -> list[RequestView]:
-        if CRISIS_ROLE not in roles and ADMIN_ROLE not in roles:
+        if Role.CRISIS not in roles and Role.ADMIN not in roles:
             raise RequestError("not_allowed")
         return [
             RequestView(
@@ -345,7 +344,7 @@ class CrisisService:
         return Protocol(req, await self.store.timeline(req.id))
 
     async def report(self, roles: Collection[str]) -> CrisisReport:
-        if ADMIN_ROLE not in roles:
+        if Role.ADMIN not in roles:
             raise RequestError("not_allowed")
         records = []
         for req in await self.store.all_states():
@@ -387,5 +386,5 @@ class CrisisService:
     async def forget(self, user_id: str) -> None:
         """The person becomes `~former-…` in every request; their own open requests are closed
         (the bridges still waiting hear it is settled) and lose their text."""
-        async with self.db.transaction():
+        async with self.db.transaction("crisis.forget"):
             await forget_person(self.store, self.routing, user_id, self.clock())

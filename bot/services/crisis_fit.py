@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from bot.domain.crisis import MEANING_FULL, hybrid_fit
 from bot.domain.crisis_meaning import relative_to_best
-from bot.domain.similarity import Document, TfidfSimilarity
+from bot.domain.similarity import Document
+from bot.domain.tfidf import TfidfSimilarity
 from bot.store.contacts import StoredContact
 
 

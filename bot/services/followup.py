@@ -60,7 +60,7 @@ class FollowUps:
         were queued (a retired room's is marked sent without asking)."""
         sent = 0
         while True:
-            async with self.db.transaction():
+            async with self.db.transaction("followup.send_due"):
                 now = self.clock()
                 due = await self.store.due_followups(now, FOLLOWUP_BATCH)
                 for group in due:

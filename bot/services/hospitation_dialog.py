@@ -61,7 +61,7 @@ class OfferDialog:
 
     async def answer(self, user_id: str, text: str) -> list[Say] | None:
         """The replies to a DM line, or None when this person has no offer dialog open."""
-        async with self.db.transaction():
+        async with self.db.transaction("hospitation_dialog.answer"):
             dialog = await self._current(user_id)
             if dialog is None:
                 return None

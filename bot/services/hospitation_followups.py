@@ -41,7 +41,8 @@ def wish_score(offer_text: str, area: str) -> float:
     offer that the wish does not use do not dilute the score; ``1.0`` means every word of
     the wish appears in the offer.
     """
-    from bot.domain.similarity import Document, TfidfSimilarity
+    from bot.domain.similarity import Document
+    from bot.domain.tfidf import TfidfSimilarity
 
     ranked = TfidfSimilarity().index([Document(area)]).rank(Document(offer_text), 1)
     return ranked[0][1] if ranked else 0.0
@@ -79,7 +80,7 @@ class HospitationFollowups:
             return "wish_empty", text
         if area == "wish_too_long":
             return "wish_too_long", text
-        async with self.db.transaction():
+        async with self.db.transaction("hospitation_followups.add_wish"):
             existing = await self.store.wishes_of(user_id)
             if any(w.area.casefold() == area.casefold() for w in existing):
                 return "exists", area
@@ -94,7 +95,7 @@ class HospitationFollowups:
 
     async def delete_wish(self, user_id: str, number: int | None) -> int:
         """Delete the wish with this number in the person's list (None: all); how many."""
-        async with self.db.transaction():
+        async with self.db.transaction("hospitation_followups.delete_wish"):
             wishes = await self.store.wishes_of(user_id)
             if number is None:
                 return await self.store.delete_wishes(user_id)
@@ -110,7 +111,7 @@ class HospitationFollowups:
         for offer in offers:
             # Outside the store transaction: encoding and comparing take a moment.
             hits = await self._hits(offer, wishes) if wishes else []
-            async with self.db.transaction():
+            async with self.db.transaction("hospitation_followups.notify_wishes"):
                 current = await self.store.offer(offer.id)
                 if hits and current is not None and not current.cancelled and current.host:
                     await self._tell_wishers(current, hits)
@@ -171,7 +172,7 @@ class HospitationFollowups:
             )
             if service.now() < due or service.has_started(offer):
                 continue
-            async with self.db.transaction():
+            async with self.db.transaction("hospitation_followups.send_reminders"):
                 current = await self.store.offer(offer.id)  # withdrawn in the meantime?
                 if current is not None and not current.cancelled:
                     await self._remind(current)
@@ -214,7 +215,7 @@ class HospitationFollowups:
             due = service.local(offer.when.end_date + timedelta(days), self.settings.feedback_time)
             if service.now() < due:
                 continue
-            async with self.db.transaction():
+            async with self.db.transaction("hospitation_followups.ask_feedback"):
                 current = await self.store.offer(offer.id)
                 if current is not None and not current.cancelled:
                     await self._ask(current)
@@ -252,7 +253,7 @@ class HospitationFollowups:
         offer_id = normalise_short_id(typed_id)
         if offer_id is None:
             return FeedbackResult("bad_id")
-        async with self.db.transaction():
+        async with self.db.transaction("hospitation_followups.record_feedback"):
             offer = await self.store.offer(offer_id)
             if offer is None:
                 return FeedbackResult("not_found")
@@ -264,7 +265,7 @@ class HospitationFollowups:
 
     async def withdraw_feedback(self, user_id: str, offer_id: str, took_place: bool) -> None:
         """A reaction was taken back: the answer goes only if it was this reaction's."""
-        async with self.db.transaction():
+        async with self.db.transaction("hospitation_followups.withdraw_feedback"):
             answers = {f.user_id: f.took_place for f in await self.store.feedback(offer_id)}
             if answers.get(user_id) is took_place:
                 await self.record_feedback(user_id, offer_id, None)

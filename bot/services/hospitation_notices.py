@@ -84,7 +84,7 @@ class HostNotices:
         """The job: tell the counted changes whose token is back."""
         now = self.service.now().timestamp()
         for offer_id in await self.store.offers_with_untold_changes():
-            async with self.service.db.transaction():
+            async with self.service.db.transaction("hospitation_notices.run_due"):
                 await self.tell_untold(offer_id, now)
 
     def _bucket(self, budget: NoticeBudget) -> TokenBucket:

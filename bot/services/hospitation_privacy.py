@@ -75,7 +75,7 @@ class HospitationData:
 
     async def forget(self, user_id: str) -> None:
         service = self.service
-        async with self.db.transaction():
+        async with self.db.transaction("hospitation_privacy.forget"):
             hosted = await self.store.offers_of_host(user_id)
             for offer in hosted:
                 # Undelivered notices and edits about the offer quote the host's words; the

@@ -116,7 +116,7 @@ class HospitationService:
     async def create_offer(self, host: str, draft: OfferDraft) -> Offer | Say:
         now = self.now()
         info = await self.people(host)
-        async with self.db.transaction():
+        async with self.db.transaction("hospitations.create_offer"):
             refused = await self.offer_limit(host)
             if refused is not None:
                 return refused
@@ -250,7 +250,7 @@ class HospitationService:
     # -- sign-ups ------------------------------------------------------------------------
 
     async def join(self, user_id: str, typed_id: str) -> JoinOutcome:
-        async with self.db.transaction():
+        async with self.db.transaction("hospitations.join"):
             offer = await self.find(typed_id)
             if offer is None:
                 return JoinOutcome("not_found" if normalise_short_id(typed_id) else "bad_id")
@@ -305,7 +305,7 @@ class HospitationService:
         return JoinOutcome(result.outcome, offer, result.position)
 
     async def cancel_seat(self, user_id: str, typed_id: str) -> CancelOutcome:
-        async with self.db.transaction():
+        async with self.db.transaction("hospitations.cancel_seat"):
             offer = await self.find(typed_id)
             if offer is None:
                 return CancelOutcome("not_found" if normalise_short_id(typed_id) else "bad_id")
@@ -363,7 +363,7 @@ class HospitationService:
 
     async def withdraw(self, user_id: str, typed_id: str) -> WithdrawOutcome:
         """The host cancels the whole offer; everyone signed up or waiting is told."""
-        async with self.db.transaction():
+        async with self.db.transaction("hospitations.withdraw"):
             offer = await self.find(typed_id)
             if offer is None:
                 return WithdrawOutcome("not_found" if normalise_short_id(typed_id) else "bad_id")

@@ -99,7 +99,7 @@ class Introductions:
         if number is None:
             return IntroOutcome("bad_number")
         now = self.clock()
-        async with self.db.transaction():
+        async with self.db.transaction("introductions.introduce"):
             search = await self.store.latest_search(actor)
             if search is None or search.created_at < now - RESULTS_KEEP_S:
                 return IntroOutcome("no_search", number)
@@ -171,7 +171,7 @@ class Introductions:
     async def answer(self, actor: str, intro_id: int, yes: bool) -> AnswerOutcome:
         """The asked person's 👍/👎 (or `ja`/`nein`). Nothing happens for anyone else."""
         now = self.clock()
-        async with self.db.transaction():
+        async with self.db.transaction("introductions.answer"):
             intro = await self.store.intro(intro_id)
             if intro is None:
                 return "not_found"
@@ -246,7 +246,7 @@ class Introductions:
     async def expire_due(self, now: float) -> None:
         """Requests nobody answered within `ANSWER_DAYS`."""
         for intro in await self.store.due_intros(now):
-            async with self.db.transaction():
+            async with self.db.transaction("introductions.expire_due"):
                 current = await self.store.intro(intro.id)
                 if current is not None and current.state == "asked":
                     await self._expire(current, now)

@@ -200,7 +200,7 @@ class KitchenService:
         if slot <= 0:
             return 0
         for room_id in self.kitchen.rooms:
-            async with self.db.transaction():
+            async with self.db.transaction("kitchen.post_due_prompts"):
                 if await self._post_in_room(room_id, slot, grace, now):
                     posted += 1
         return posted
@@ -259,7 +259,7 @@ class KitchenService:
             return SuggestRefused("too_short")
         if len(text) > SUGGESTION_MAX:
             return SuggestRefused("too_long")
-        async with self.db.transaction():
+        async with self.db.transaction("kitchen.suggest"):
             if await self.store.same_text_exists(text) or any(
                 p.de.casefold() == text.casefold() or p.en.casefold() == text.casefold()
                 for p in await self.pool()
@@ -295,7 +295,7 @@ class KitchenService:
     ) -> Decided | DecideRefused:
         if not self.is_admin(admin):
             return DecideRefused("not_admin")
-        async with self.db.transaction():
+        async with self.db.transaction("kitchen.decide"):
             item = await self.store.suggestion(suggestion_id)
             if item is None:
                 return DecideRefused("not_found")

@@ -59,7 +59,7 @@ class OnboardingService:
         return await self.dialogs.get(user_id, KIND) is not None
 
     async def start(self, user_id: str, now: datetime) -> OnboardingReply:
-        async with self.db.transaction():
+        async with self.db.transaction("onboarding.start"):
             dialog = await self.dialogs.get(user_id, KIND)
             profile = await self.profiles.get(user_id)
             if dialog is not None:
@@ -87,7 +87,7 @@ class OnboardingService:
 
     async def answer(self, user_id: str, text: str, now: datetime) -> OnboardingReply | None:
         """Handle a DM text; None when the person is not in the onboarding dialog."""
-        async with self.db.transaction():
+        async with self.db.transaction("onboarding.answer"):
             dialog = await self.dialogs.get(user_id, KIND)
             if dialog is None:
                 return None

@@ -67,7 +67,7 @@ class ChatTraces:
         }
 
     async def forget(self, user_id: str) -> None:
-        async with self.db.transaction():
+        async with self.db.transaction("personal_data.forget"):
             await self.traces.forget(user_id)
             await self.rooms.forget_dm(user_id)
             await self.activity.delete(user_id)

@@ -102,7 +102,7 @@ class PrivacyService:
 
     async def export(self, user_id: str, now: datetime) -> dict[str, Any]:
         sections: dict[str, Any] = {}
-        async with self.db.transaction():  # one consistent snapshot
+        async with self.db.transaction("privacy.export"):  # one consistent snapshot
             for owner in self.owners:
                 sections[owner.section] = await owner.export(user_id)
         return {
@@ -137,7 +137,7 @@ class PrivacyService:
 
     async def forget(self, user_id: str) -> None:
         """Delete everything about the person, all owners in one transaction."""
-        async with self.db.transaction():
+        async with self.db.transaction("privacy.forget"):
             room_id = await self.rooms.dm_room(user_id)
             if room_id is not None:
                 # Files (exports) queued to the person's DM carry their data base64-encoded

@@ -197,7 +197,7 @@ class ProfileService:
             if isinstance(parsed, FieldError):
                 return parsed
             value = parsed
-        async with self.db.transaction():
+        async with self.db.transaction("profiles.set_field"):
             before = await self.ensure(actor, now)
             profile = await self.repo.update(actor, now, **{COLUMN[which]: value})
         assert profile is not None
@@ -209,7 +209,7 @@ class ProfileService:
         """`!kaffee an` opts in (and ends a pause), `!kaffee aus` opts out. Opting out
         creates no profile for someone who has none (None then)."""
         now = now or now_utc()
-        async with self.db.transaction():
+        async with self.db.transaction("profiles.set_coffee"):
             if not on and await self.repo.get(actor) is None:
                 return None
             await self.ensure(actor, now)
@@ -221,7 +221,7 @@ class ProfileService:
         """Paused for `weeks`; the matching takes the person again afterwards by itself."""
         now = now or now_utc()
         until = pause_end(now, weeks)
-        async with self.db.transaction():
+        async with self.db.transaction("profiles.pause_coffee"):
             await self.ensure(actor, now)
             profile = await self.repo.update(actor, now, coffee=True, coffee_paused_until=until)
         assert profile is not None
@@ -231,6 +231,6 @@ class ProfileService:
         """The person used the bot: recorded for everybody (the retention limit applies to
         all their data, profile or not) and on the profile, if there is one."""
         now = now or now_utc()
-        async with self.db.transaction():
+        async with self.db.transaction("profiles.touch"):
             await self.activity.touch(user_id, now.timestamp())
             await self.repo.touch(user_id, now)

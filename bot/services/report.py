@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
-from bot.chat.render import Rendered
 from bot.config import Config
 from bot.domain.network.computation import network_report
 from bot.domain.network.periods import Period, PeriodError, chart_months, month_period, parse_period
 from bot.domain.network.report import NetworkReport
+from bot.domain.roles import Role
 from bot.i18n import Lang
+from bot.i18n.render import Rendered
 from bot.report.charts import charts
 from bot.report.csv_tables import csv_zip
 from bot.report.directory import write_directory
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ADMIN_ROLE = "admin"
 JOB_ID = "network_report"
 PENDING_KEY = "report:pending"
 MONTHLY_KEY = "report:monthly:last"
@@ -178,9 +178,9 @@ class ReportService(ReportBuilder):
         csv: bool = False,
     ) -> bool:
         """Record a report request of an admin; False (and nothing stored) for anybody else."""
-        if ADMIN_ROLE not in roles:
+        if Role.ADMIN not in roles:
             return False
-        async with self.db.transaction():
+        async with self.db.transaction("report.request"):
             pending = await self.pending()
             if all(r.event_id != event_id for r in pending):
                 pending.append(ReportRequest(event_id, room_id, lang, period, csv))
@@ -220,7 +220,7 @@ class ReportService(ReportBuilder):
                 await self.answer(request)
             except Exception:
                 log.exception("network report for request %s failed", request.event_id)
-                async with self.db.transaction():
+                async with self.db.transaction("report.tick"):
                     await self._post(
                         request.room_id,
                         _text(label("report.failed", request.lang)),
@@ -235,7 +235,7 @@ class ReportService(ReportBuilder):
         if request.csv:
             archive = await asyncio.to_thread(csv_zip, report, lang)
             caption = label("report.csv.caption", lang, period=period_label(report.period, lang))
-            async with self.db.transaction():
+            async with self.db.transaction("report.answer"):
                 await self._post(request.room_id, _text(caption), f"{base}:summary")
                 await self._file(request.room_id, archive, f"{base}:csv")
                 await self._done(request.event_id)
@@ -244,7 +244,7 @@ class ReportService(ReportBuilder):
         message = await asyncio.to_thread(self._chat_message, report, lang)
         await self._post(request.room_id, message, f"{base}:summary")
         images = await asyncio.to_thread(charts, report, lang)
-        async with self.db.transaction():
+        async with self.db.transaction("report.answer"):
             for image in images:
                 await self._file(request.room_id, image, f"{base}:{image.name}")
             await self._done(request.event_id)
@@ -279,7 +279,7 @@ class ReportService(ReportBuilder):
         message = await asyncio.to_thread(self._chat_message, report, lang)
         images = await asyncio.to_thread(charts, report, lang)
         base = f"report:monthly:{period.key}"
-        async with self.db.transaction():
+        async with self.db.transaction("report.monthly_if_due"):
             if await self.state.get(MONTHLY_KEY) == period.key:
                 return False
             await self._post(room, message, f"{base}:summary")

@@ -10,6 +10,7 @@ from typing import Literal
 
 from bot.config import Config
 from bot.domain.profile import Profile
+from bot.domain.roles import Role
 from bot.services.ports import Messenger, Say
 from bot.services.round_schedule import Schedule
 from bot.store.coffee import CoffeeStore
@@ -31,7 +32,6 @@ Clock = Callable[[], float]  # Unix epoch seconds
 
 INTRO_CHUNK = 100  # groups whose room and introduction are queued per transaction
 BIG_ROUND = 1000  # from this many people on, an admin request is acknowledged first
-ADMIN_ROLE = "admin"  # bot.commands.registry.Role.ADMIN; services do not import commands
 Mode = Literal["run", "preview"]
 
 
@@ -125,7 +125,7 @@ class Rounds(ABC):
         return existing
 
     async def _store(self, key: str, trigger: str, planned: Planned) -> RoundRow:
-        async with self.db.transaction():
+        async with self.db.transaction("rounds.store"):
             now = self.clock()
             # Someone may have opted out while the plan was made.
             still = await coffee_eligible_ids(self.db, now)
@@ -181,7 +181,7 @@ class Rounds(ABC):
         transaction (effect keys make a repeated chunk harmless)."""
         queued = 0
         while True:
-            async with self.db.transaction():
+            async with self.db.transaction("rounds.queue_intros"):
                 groups = await self.store.unqueued_groups(self.kind, INTRO_CHUNK)
                 members = await self.store.members_of([g.id for g in groups])
                 people = await self.profiles.get_many(
@@ -209,7 +209,7 @@ class Rounds(ABC):
         reply_room: str | None,
     ) -> bool:
         """Store an admin's request for the job (False: not allowed)."""
-        if ADMIN_ROLE not in roles:
+        if Role.ADMIN not in roles:
             return False
         await self.store.add_request(event_id, self.kind, mode, actor, reply_room, self.clock())
         self.wake()
@@ -225,7 +225,7 @@ class Rounds(ABC):
             await self._answer(request, Say("coffee.admin.working"), f"{answer_key}:working")
         if request.mode == "preview":
             planned = await self.plan()
-            async with self.db.transaction():
+            async with self.db.transaction("rounds.handle"):
                 await self._answer(request, planned.preview, f"{answer_key}:answer")
                 await self.store.finish_request(request.id, self.clock())
             return
@@ -235,7 +235,7 @@ class Rounds(ABC):
             await self.store.set_request_key(request.id, key)
         row = await self.run_round(key, "admin")
         figures = await self.store.figures(row.id)
-        async with self.db.transaction():
+        async with self.db.transaction("rounds.handle"):
             await self._answer(request, self.report(row, figures), f"{answer_key}:answer")
             await self.store.finish_request(request.id, self.clock())
 

@@ -87,7 +87,7 @@ async def apply_import(
             continue
         if start:
             await asyncio.sleep(pause_s)  # let the running bot in
-        async with db.transaction():
+        async with db.transaction("staff_import.apply_import"):
             for row in batch:
                 await _import_row(repo, row, now, summary, write=True)
     return summary

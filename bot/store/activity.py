@@ -25,7 +25,7 @@ class ActivityStore:
 
     async def note_first_seen(self, user_ids: Iterable[str], at: float) -> None:
         """Start the clock for people the store knows but never saw act (no row yet)."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("activity.note_first_seen") as conn:
             for user_id in user_ids:
                 await conn.execute(
                     "INSERT OR IGNORE INTO activity (user_id, last_seen_at) VALUES (?, ?)",

@@ -30,7 +30,7 @@ class BotState:
 
     async def save_sync_position(self, token: str, at_ms: int) -> None:
         """The sync token and when it was asked for, together."""
-        async with self.db.transaction():
+        async with self.db.transaction("bot_state.save_sync_position"):
             await self.set(SYNC_TOKEN, token)
             await self.set(SYNC_TOKEN_AT, str(at_ms))
 

@@ -30,6 +30,6 @@ class ChatTraceStore:
         return {str(r[0]) for r in rows}
 
     async def forget(self, user_id: str) -> None:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("chat_traces.forget") as conn:
             await conn.execute("DELETE FROM language_choice WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM reactions WHERE sender = ?", (user_id,))

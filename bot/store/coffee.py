@@ -73,7 +73,7 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
         unmatched: int,
     ) -> RoundRow | None:
         """The new round, or None if a round with this key exists already."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("coffee.insert_round") as conn:
             async with conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM coffee_rounds WHERE kind = ?", (kind,)
             ) as cur:
@@ -105,7 +105,7 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
 
     async def insert_groups(self, round_id: int, groups: Sequence[NewGroup], now: float) -> None:
         """All groups of a round with their members, in few statements (rounds are big)."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("coffee.insert_groups") as conn:
             await conn.executemany(
                 "INSERT INTO coffee_groups (round_id, idx, kind, topic, weight, similarity, "
                 "shared, room_key, intro_key, followup_key, followup_due_at, created_at) "

@@ -73,7 +73,7 @@ class CoffeeBreakStore:
         return [_offer(r) for r in rows]
 
     async def add_offer(self, user_id: str, minutes: int, now: float, expires_at: float) -> int:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("coffee_breaks.add_offer") as conn:
             cur = await conn.execute(
                 "INSERT INTO coffee_break_offers (user_id, minutes, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?)",
@@ -119,7 +119,7 @@ class CoffeeBreakStore:
     async def add_break(
         self, user_a: str, user_b: str, minutes: int, now: float, followup_at: float
     ) -> int:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("coffee_breaks.add_break") as conn:
             cur = await conn.execute(
                 "INSERT INTO coffee_breaks (user_a, user_b, minutes, created_at, followup_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -152,7 +152,7 @@ class CoffeeBreakStore:
     # -- ties ----------------------------------------------------------------------------
 
     async def record_tie(self, item: CoffeeBreak, a: Placement, b: Placement, now: float) -> bool:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("coffee_breaks.record_tie") as conn:
             cur = await conn.execute(
                 "INSERT OR IGNORE INTO coffee_break_ties (break_id, user_a, user_b, "
                 "department_a, department_b, municipality_a, municipality_b, confirmed_at) "
@@ -257,7 +257,7 @@ class CoffeeBreakStore:
         placeholder = FORGOTTEN_PREFIX + secrets.token_hex(8)
         keep = list(dict.fromkeys(keep_places))
         marks = ",".join("?" * len(keep)) or "NULL"
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("coffee_breaks.forget") as conn:
             await conn.execute("DELETE FROM coffee_break_offers WHERE user_id = ?", (user_id,))
             for side in ("a", "b"):
                 await conn.execute(
@@ -278,7 +278,7 @@ class CoffeeBreakStore:
 
     async def prune(self, breaks_before: float, offers_before: float) -> int:
         """Delete breaks (with their ties) and closed offers older than the cut-offs."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("coffee_breaks.prune") as conn:
             await conn.execute(
                 "DELETE FROM coffee_break_offers WHERE status != 'open' AND created_at < ?",
                 (offers_before,),

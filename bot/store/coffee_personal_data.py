@@ -80,7 +80,7 @@ class CoffeePersonalData:
         placeholder = FORGOTTEN_PREFIX + secrets.token_hex(8)
         keep = list(dict.fromkeys(keep_places))
         marks = ",".join("?" * len(keep)) or "NULL"
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("coffee_personal_data.forget") as conn:
             await conn.execute(
                 "UPDATE coffee_groups SET shared = '[]' WHERE id IN "
                 "(SELECT group_id FROM coffee_members WHERE person = ?)",
@@ -101,7 +101,7 @@ class CoffeePersonalData:
     async def prune(self, older_than_s: float) -> int:
         """Delete rounds (with groups, members, answers) that started before the cut-off."""
         cutoff = time.time() - older_than_s
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("coffee_personal_data.prune") as conn:
             await conn.execute(
                 "DELETE FROM coffee_members WHERE group_id IN (SELECT g.id FROM coffee_groups g "
                 "JOIN coffee_rounds r ON r.id = g.round_id WHERE r.started_at < ?)",

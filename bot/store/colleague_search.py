@@ -108,7 +108,7 @@ class ColleagueSearchStore:
     # -- searches ------------------------------------------------------------------------
 
     async def add_search(self, user_id: str, query: str, now: float) -> int:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("colleague_search.add_search") as conn:
             cur = await conn.execute(
                 "INSERT INTO colleague_searches (user_id, query, created_at) VALUES (?, ?, ?)",
                 (user_id, query, now),
@@ -145,7 +145,7 @@ class ColleagueSearchStore:
     ) -> bool:
         """Store the results; False if the search is gone or finished already. The results
         of the person's earlier searches go: only the latest list is needed."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("colleague_search.finish_search") as conn:
             cur = await conn.execute(
                 "UPDATE colleague_searches SET done_at = ?, method = ?, shown = ? "
                 "WHERE id = ? AND done_at IS NULL",
@@ -196,7 +196,7 @@ class ColleagueSearchStore:
             "SELECT DISTINCT search_id FROM colleague_search_results WHERE user_id = ?",
             (user_id,),
         )
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("colleague_search.drop_from_results") as conn:
             for (search_id,) in rows:
                 await _drop_messages(conn, search_key(int(search_id)))
             await conn.execute("DELETE FROM colleague_search_results WHERE user_id = ?", (user_id,))
@@ -206,7 +206,7 @@ class ColleagueSearchStore:
         rows = await self.db.fetchall(
             "SELECT id FROM colleague_searches WHERE created_at < ?", (before,)
         )
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("colleague_search.prune_searches") as conn:
             for (search_id,) in rows:
                 await _drop_messages(conn, search_key(int(search_id)))
                 await conn.execute("DELETE FROM colleague_searches WHERE id = ?", (search_id,))
@@ -217,7 +217,7 @@ class ColleagueSearchStore:
     async def add_intro(
         self, requester: str, target: str, query: str, phrase: str, now: float, expires: float
     ) -> int:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("colleague_search.add_intro") as conn:
             cur = await conn.execute(
                 "INSERT INTO introductions (requester, target, query, phrase, created_at, "
                 "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -281,7 +281,7 @@ class ColleagueSearchStore:
             "AND COALESCE(answered_at, expires_at) < ?",
             (before,),
         )
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("colleague_search.prune_intros") as conn:
             for (intro_id,) in rows:
                 await _drop_messages(conn, intro_key(int(intro_id)))
                 await conn.execute("DELETE FROM introductions WHERE id = ?", (intro_id,))
@@ -321,7 +321,7 @@ class ColleagueSearchStore:
         (now 'withdrawn', so the requester can be told)."""
         await self.drop_from_results(user_id)
         withdrawn = await self.open_asks_of(user_id)
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("colleague_search.forget") as conn:
             for (search_id,) in await self.db.fetchall(
                 "SELECT id FROM colleague_searches WHERE user_id = ?", (user_id,)
             ):

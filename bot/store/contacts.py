@@ -151,6 +151,6 @@ class ContactStore:
         return {str(r[0]) for r in rows}
 
     async def forget(self, user_id: str) -> None:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("contacts.forget") as conn:
             await conn.execute("DELETE FROM crisis_contacts WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM crisis_availability WHERE user_id = ?", (user_id,))

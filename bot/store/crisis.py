@@ -179,7 +179,7 @@ class CrisisStore:
 
     async def next_status_edit(self, request_id: str) -> int:
         """A fresh number for the next edit of the status message (for its effect key)."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("crisis.next_status_edit") as conn:
             await conn.execute(
                 "UPDATE crisis_requests SET status_edits = status_edits + 1 WHERE id = ?",
                 (request_id,),
@@ -304,7 +304,7 @@ class CrisisStore:
     ) -> None:
         """Put `label` where `user_id` was: requester, timeline (dropping their free text)
         and the routing state (already rewritten by the caller)."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("crisis.replace_person") as conn:
             await conn.execute(
                 "UPDATE crisis_requests SET requester = CASE WHEN requester = ? THEN ? "
                 "ELSE requester END, text = COALESCE(?, text), state = ? WHERE id = ?",
@@ -336,7 +336,7 @@ class CrisisStore:
         forgotten bridge's organisation must not stay in our copy. Undelivered, it is
         dropped; delivered, its payload is emptied (the key stays, so nothing is re-sent)."""
         key = f"crisis:{request_id}:routed"
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("crisis.forget_routed_note") as conn:
             await conn.execute("DELETE FROM outbox WHERE key = ? AND status = 'pending'", (key,))
             await conn.execute("UPDATE outbox SET payload = '{}' WHERE key = ?", (key,))
 

@@ -132,6 +132,9 @@ class Database:
         # the bot (bot.chat.readonly) is told through `on_unavailable`.
         self.writable = True
         self.on_unavailable: list[Callable[[StoreUnavailable], None]] = []
+        # With one connection and one lock, the name of a transaction says who made the
+        # others wait: each holder is reported with the seconds it held the lock (/metrics).
+        self.on_lock_released: list[Callable[[str, float], None]] = []
         self._fault_marker = os.environ.get(FAULT_STORE_READONLY_ENV) or None
 
     async def open(self) -> None:
@@ -199,12 +202,15 @@ class Database:
                 raise
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, or join the transaction this task already holds."""
+    async def transaction(self, name: str) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, or join the transaction this task already holds.
+
+        `name` ("coffee.run_round") is what /metrics reports the lock's holding time under;
+        a joined transaction counts towards the outer one's name."""
         if _in_transaction.get():
             yield self.conn
             return
-        async with self._lock:
+        async with self._held(name):
             token = _in_transaction.set(True)
             try:
                 self._fault_point()
@@ -287,7 +293,7 @@ class Database:
     async def probe(self) -> bool:
         """One tiny write: True (and `writable` again) if the store takes writes."""
         try:
-            async with self.transaction() as conn:
+            async with self.transaction("db.probe") as conn:
                 await conn.execute(
                     "INSERT INTO bot_state (key, value) VALUES ('store_probe', '1') "
                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
@@ -315,12 +321,23 @@ class Database:
         if _in_transaction.get():
             # Inside our own transaction: its errors are classified when it ends.
             return await attempt()
-        async with self._lock:
+        async with self._held("read"):
             return await self._patiently(attempt)
+
+    @asynccontextmanager
+    async def _held(self, name: str) -> AsyncIterator[None]:
+        async with self._lock:
+            since = time.monotonic()
+            try:
+                yield
+            finally:
+                held = time.monotonic() - since
+                for report in self.on_lock_released:
+                    report(name, held)
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One statement in its own transaction (or the caller's); returns rowcount."""
-        async with self.transaction() as conn:
+        async with self.transaction("db.execute") as conn:
             cur = await conn.execute(sql, tuple(params))
             return cur.rowcount
 

@@ -73,7 +73,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
         return [offer_row(r) for r in rows]
 
     async def bump_version(self, offer_id: str) -> int:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("hospitations.bump_version") as conn:
             await conn.execute(
                 "UPDATE hospitation_offers SET version = version + 1 WHERE id = ?", (offer_id,)
             )
@@ -242,7 +242,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
     async def forget_participant(self, user_id: str) -> None:
         """Seats, feedback and tie entries of a forgotten person (run after the seats of
         upcoming offers were cancelled properly, so waiting people moved up)."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("hospitations.forget_participant") as conn:
             await conn.execute("DELETE FROM hospitation_seats WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM hospitation_joins WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM hospitation_feedback WHERE user_id = ?", (user_id,))

@@ -63,7 +63,7 @@ class PromptStore:
         effect_key: str,
         now: float,
     ) -> None:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("kitchen_prompts.record_post") as conn:
             await conn.execute(
                 "INSERT INTO kitchen_rooms (room_id, cycle, last_slot) VALUES (?, ?, ?) "
                 "ON CONFLICT(room_id) DO UPDATE SET cycle = excluded.cycle, "
@@ -88,7 +88,7 @@ class PromptStore:
     # -- suggestions ---------------------------------------------------------------------
 
     async def add_suggestion(self, text: str, user_id: str, now: float) -> int:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("kitchen_prompts.add_suggestion") as conn:
             cur = await conn.execute(
                 "INSERT INTO kitchen_suggestions (text, suggested_by, created_at) VALUES (?, ?, ?)",
                 (text, user_id, now),
@@ -157,7 +157,7 @@ class PromptStore:
         return {str(r[0]) for r in rows}
 
     async def forget(self, user_id: str) -> None:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("kitchen_prompts.forget") as conn:
             await conn.execute(
                 "DELETE FROM kitchen_suggestions "
                 "WHERE suggested_by = ? AND status IN ('pending', 'rejected')",

@@ -116,7 +116,7 @@ class Outbox:
         not_before: float = 0.0,
     ) -> bool:
         """Store one effect; False if an effect with this key exists already."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("outbox.enqueue") as conn:
             cur = await conn.execute(
                 "INSERT OR IGNORE INTO outbox (key, action, target_kind, target, payload, "
                 "subject_user, next_attempt_at, created_at, priority) "
@@ -170,7 +170,7 @@ class Outbox:
 
     async def mark_sent_many(self, marks: list[tuple[int, str | None, str | None, float]]) -> None:
         """Record deliveries, all in one transaction: (item id, event id, room id, when)."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("outbox.mark_sent_many") as conn:
             # Files carry whole exports: drop the payload as soon as it is delivered.
             await conn.executemany(
                 "UPDATE outbox SET status = 'sent', event_id = ?, room_id = ?, sent_at = ?, "
@@ -251,7 +251,7 @@ class Outbox:
         """Drop everything queued for or about a person who asked to be forgotten: what
         names them as subject, goes to their DM, or quotes their Matrix ID (delivered
         messages may quote it; the copies that matter live in the rooms)."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("outbox.forget_user") as conn:
             await conn.execute(
                 "DELETE FROM outbox WHERE subject_user = ? OR (target_kind = 'dm' AND target = ?)",
                 (user_id, user_id),

@@ -109,7 +109,7 @@ class RoomDirectory:
     async def replace_room(self, old_room_id: str, new_room_id: str) -> None:
         """A room was upgraded: everything that pointed at the old room follows, and the
         upgrade is recorded (`upgraded_to`, `upgrades`)."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("rooms.replace_room") as conn:
             await conn.execute(
                 "UPDATE dm_rooms SET room_id = ? WHERE room_id = ?", (new_room_id, old_room_id)
             )
@@ -202,7 +202,7 @@ class RoomDirectory:
 
     async def forget_invitee(self, user_id: str) -> None:
         """Take the person (the whole ID, exactly) off every invitee list (`!vergessen`)."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("rooms.forget_invitee") as conn:
             async with conn.execute(
                 f"SELECT key, invitees FROM purpose_rooms WHERE {_HAS_INVITEE}",
                 (user_id,),

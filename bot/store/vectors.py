@@ -35,7 +35,7 @@ class VectorStore:
         return {str(r["owner"]): str(r["text_hash"]) for r in rows}
 
     async def put_many(self, rows: Sequence[VectorRow], model: str, now: float) -> None:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("vectors.put_many") as conn:
             await conn.executemany(
                 "INSERT INTO text_vectors "
                 "(kind, owner, user_id, model, text_hash, phrases, vectors, updated_at) "
@@ -59,7 +59,7 @@ class VectorStore:
             )
 
     async def delete(self, kind: str, owners: Sequence[str]) -> None:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("vectors.delete") as conn:
             for start in range(0, len(owners), _CHUNK):
                 chunk = list(owners[start : start + _CHUNK])
                 marks = ",".join("?" * len(chunk))

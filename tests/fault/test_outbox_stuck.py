@@ -261,7 +261,9 @@ async def test_crisis_asks_first_then_replies_then_notices_then_buttons(live: Li
     board = created.room_id
     await until(lambda: board in live.client.rooms, 30, "the room synced")
     ask = f"crisis:{unique('A')}:ask:{bridge}"
-    async with live.db.transaction():
+    async with live.db.transaction(
+        "test.outbox_stuck.test_crisis_asks_first_then_replies_then_notices_then_buttons"
+    ):
         await live.message(unique("hosp"), "room", board, body="Ankündigung")
         await live.message(f"reply:{unique('$e')}:0", "dm", asker, body="Antwort")
         await live.message(ask, "dm", bridge, body="Anfrage")
@@ -285,7 +287,9 @@ async def test_one_persons_flood_does_not_hold_back_anybody_else(live: Live) -> 
     other person's answer is the second event out, not the 31st."""
     flooder, other = await live.person(), await live.person()
     flooder_dm, other_dm = await live.dm(flooder), await live.dm(other)
-    async with live.db.transaction():
+    async with live.db.transaction(
+        "test.outbox_stuck.test_one_persons_flood_does_not_hold_back_anybody_else"
+    ):
         for i in range(30):
             await live.message(f"reply:{unique('$flood')}:{i}", "dm", flooder, body=f"Flut {i}")
         await live.message(f"reply:{unique('$other')}:0", "dm", other, body="Ihre Antwort")
@@ -319,7 +323,9 @@ async def test_five_thousand_stuck_items_do_not_starve_a_crisis_ask(live: Live) 
     key = f"coffee:{unique('runde')}/0"
     await live.directory.set_purpose_room(key, f"!nirgends-{unique('r')}:localhost", [person])
     now = time.time()
-    async with live.db.transaction() as conn:
+    async with live.db.transaction(
+        "test.outbox_stuck.test_five_thousand_stuck_items_do_not_starve_a_crisis_ask"
+    ) as conn:
         await conn.executemany(
             "INSERT INTO outbox (key, action, target_kind, target, payload, next_attempt_at, "
             "created_at, priority) VALUES (?, 'message', 'roomkey', ?, ?, 0, ?, 2)",

@@ -48,7 +48,9 @@ async def test_read_only_database_is_store_unavailable(db: Database) -> None:
     await db.execute("INSERT INTO bot_state (key, value) VALUES ('kept', 'yes')")
     await db.conn.execute("PRAGMA query_only = ON")  # SQLITE_READONLY on every write
     with pytest.raises(StoreUnavailable):
-        async with db.transaction() as conn:
+        async with db.transaction(
+            "test.store_readonly.test_read_only_database_is_store_unavailable"
+        ) as conn:
             await conn.execute("INSERT INTO bot_state (key, value) VALUES ('lost', 'no')")
     assert not db.writable and len(seen) == 1
     assert not db.conn.in_transaction
@@ -66,7 +68,9 @@ async def test_disk_full_is_store_unavailable(db: Database) -> None:
     await db.conn.execute(f"PRAGMA max_page_count = {row[0]}")
     big = "x" * 200_000
     with pytest.raises(StoreUnavailable):
-        async with db.transaction() as conn:
+        async with db.transaction(
+            "test.store_readonly.test_disk_full_is_store_unavailable"
+        ) as conn:
             await conn.execute("INSERT INTO bot_state (key, value) VALUES ('big', ?)", (big,))
     assert not db.conn.in_transaction
     # Reads still work; small writes that fit still work.
@@ -106,7 +110,7 @@ def test_a_chmodded_file_is_refused_for_non_root(tmp_path: Path) -> None:
         # SQLite falls back to opening the file read-only; the first write fails.
         database._conn = await aiosqlite.connect(str(path), isolation_level=None)
         try:
-            async with database.transaction() as conn:
+            async with database.transaction("test") as conn:
                 await conn.execute("INSERT INTO t VALUES (1)")
         finally:
             await database.close()

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from bot.chat.dispatch import refusal
-from bot.chat.render import render
 from bot.chat.roles import RoleResolver
 from bot.commands import load_all
-from bot.commands.registry import REGISTRY, Command, Role
+from bot.commands.registry import REGISTRY, Command
+from bot.domain.roles import Role
+from bot.i18n.render import render
 
 from .harness import ADMIN, CRISIS, CRISIS_ROOM, SHARED_ROOM, STAFF, STRANGER, Harness, dm
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.chat.render import render
 from bot.commands import load_all
 from bot.commands.registry import READS, REGISTRY
+from bot.i18n.render import render
 
 from .harness import ADMIN, CRISIS, CRISIS_ROOM, STAFF, Harness, config, dm
 

@@ -17,8 +17,8 @@ from fault.homeserver import Homeserver, HttpError, q, until
 from fault.seed import query
 from integration.bot_process import BotProcess
 
-from bot.chat.render import render
 from bot.devserver import LocalSynapse
+from bot.i18n.render import render
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot.chat.content import MAX_CONTENT_BYTES, notice
-from bot.chat.render import Rendered, render_template
+from bot.i18n.render import Rendered, render_template
 from bot.store.profiles import ProfileRepository
 
 from .harness import ADMIN, CRISIS, SERVER, STAFF, Harness, Reply, dm

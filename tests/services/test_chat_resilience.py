@@ -54,8 +54,8 @@ from bot.chat.sender import OutboxSender
 from bot.chat.sync import SyncLoop
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS
-from bot.commands.registry import Role
 from bot.config import Config
+from bot.domain.roles import Role
 from bot.store.bot_state import BotState
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
@@ -273,7 +273,7 @@ def record_dispatched(bot: Harness) -> list[str]:
 
 
 async def hold_lock(db: Database, seconds: float, taken: asyncio.Event) -> None:
-    async with db.transaction() as conn:
+    async with db.transaction("test") as conn:
         await conn.execute("INSERT INTO bot_state (key, value) VALUES ('held', '1')")
         taken.set()
         await asyncio.sleep(seconds)

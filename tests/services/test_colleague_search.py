@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.render import render
 from bot.domain.profile import ProfileField
 from bot.i18n import Lang
+from bot.i18n.render import render
 from bot.services.colleague_search import (
     SEARCHES_PER_HOUR,
     ColleagueSearchService,
@@ -259,7 +259,9 @@ async def test_the_runner_answers_at_once_and_the_job_catches_up(world: World) -
     # Once started, the runner answers a search stored inside a command's transaction as
     # soon as that transaction is committed, without waiting for the job.
     world.search.start_runner()
-    async with world.db.transaction():
+    async with world.db.transaction(
+        "test.colleague_search.test_the_runner_answers_at_once_and_the_job_catches_up"
+    ):
         fresh = await world.search.start(SEARCHER, "Kinderbetreuung vermitteln")
         assert isinstance(fresh, SearchQueued)
     for _ in range(200):

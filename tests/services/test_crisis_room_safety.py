@@ -19,7 +19,7 @@ import pytest
 from security.harness import CRISIS, CRISIS_ROOM, SERVER, Harness, config
 
 from bot.chat.roles import RoleResolver
-from bot.commands.registry import Role
+from bot.domain.roles import Role
 
 from .test_chat_resilience import connect, running, sync_loop, sync_response
 

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.chat.render import render
 from bot.config import Config, parse_config
 from bot.domain.availability import AvailabilityError
 from bot.domain.contacts import ContactError, ContactErrorCode
 from bot.domain.crisis import AnswerOutcome, CloseOutcome
 from bot.i18n import Lang
+from bot.i18n.render import render
 from bot.services.contact_vectors import CONTACT_KIND, REQUEST_KIND
 from bot.services.contacts import ContactService, normalise_id
 from bot.services.crisis import CrisisService
@@ -394,7 +394,9 @@ async def test_the_command_path_routes_in_the_tick_after_the_commit(world: World
     await bridges(world, *TAFEL[:3])
     woken: list[bool] = []
     world.crisis.wake = lambda: woken.append(True)
-    async with world.db.transaction():  # as a command handler runs
+    async with world.db.transaction(
+        "test.crisis_service.test_the_command_path_routes_in_the_tick_after_the_commit"
+    ):  # as a command handler runs
         opened = await world.crisis.open_request(
             CHIEF, STAFF, "Wer kennt die Tafel?", origin_room="!dm-chief:x"
         )
@@ -680,7 +682,7 @@ async def test_export_and_forget_a_bridge(world: World, tmp_path: Path) -> None:
     assert exported["availability"] == "Mo-Fr 7-18" and len(exported["contacts"]) == 1
     requests = await world.crisis.export(user("anna"))
     assert [e["event"] for e in requests["requests_received"]] == ["asked", "no"]
-    async with world.db.transaction():
+    async with world.db.transaction("test"):
         await world.contacts.forget(user("anna"))
         await world.crisis.forget(user("anna"))
     assert await world.contacts.list_own(user("anna")) == []
@@ -701,7 +703,9 @@ async def test_export_and_forget_a_bridge(world: World, tmp_path: Path) -> None:
 async def test_forgetting_the_requester_closes_their_requests(world: World) -> None:
     await bridges(world, *TAFEL[:2])
     started = await world.crisis.start(CHIEF, STAFF, "Vertraulich: wer kennt die Tafel?")
-    async with world.db.transaction():
+    async with world.db.transaction(
+        "test.crisis_service.test_forgetting_the_requester_closes_their_requests"
+    ):
         await world.crisis.forget(CHIEF)
     settled = [
         s.target for s in world.messenger.sent if s.message and s.message.key == "crisis.settled"

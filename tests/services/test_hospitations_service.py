@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from bot.chat.render import render
 from bot.config import Config, parse_config
 from bot.domain.dates import When
 from bot.domain.hospitation import OfferDraft, Seats
 from bot.i18n import Lang
+from bot.i18n.render import render
 from bot.services.encoder import load_encoder
 from bot.services.hospitation_dialog import OfferDialog
 from bot.services.hospitation_followups import (

@@ -182,7 +182,9 @@ async def test_forget_takes_the_person_off_m_direct_after_the_commit(db: Databas
     privacy = PrivacyService(db, [ChatTraces(db)], None)
     privacy.forgotten.append(direct.forgotten)
 
-    async with db.transaction():  # as the dispatcher runs `!vergessen ja`
+    async with db.transaction(
+        "test.privacy_review.test_forget_takes_the_person_off_m_direct_after_the_commit"
+    ):  # as the dispatcher runs `!vergessen ja`
         await privacy.forget(AL)
         await asyncio.sleep(0.05)
         assert AL in client.direct  # not before the commit
@@ -192,7 +194,9 @@ async def test_forget_takes_the_person_off_m_direct_after_the_commit(db: Databas
     assert await direct.is_dm("!dm-al", AL)
 
     with pytest.raises(RuntimeError):
-        async with db.transaction():
+        async with db.transaction(
+            "test.privacy_review.test_forget_takes_the_person_off_m_direct_after_the_commit"
+        ):
             await privacy.forget(BEN)
             await asyncio.sleep(0.05)
             raise RuntimeError("the command failed after forgetting")

@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.__main__ import build_parser
-from bot.chat.render import Rendered
 from bot.config import Config, parse_config
 from bot.domain.crisis import RequestState
 from bot.domain.network.computation import network_report
 from bot.domain.network.periods import Period, PeriodError, month_period
 from bot.domain.network.report import NetworkReport
 from bot.domain.network.ties import OTHER
+from bot.i18n.render import Rendered
 from bot.report.charts import PNG_SIGNATURE, heatmap_chart, png_size, ties_chart
 from bot.services.ports import Attachment
 from bot.services.report import (

@@ -267,7 +267,7 @@ async def test_a_dry_run_takes_no_write_lock(db: Database, tmp_path: Path) -> No
     taken, done = asyncio.Event(), asyncio.Event()
 
     async def bot_holds_the_lock() -> None:  # its own task: its own transaction context
-        async with bot.transaction() as conn:
+        async with bot.transaction("test") as conn:
             await conn.execute("INSERT INTO bot_state (key, value) VALUES ('held', '1')")
             taken.set()
             await done.wait()

@@ -37,7 +37,7 @@ async def two(tmp_path: Path) -> AsyncIterator[tuple[Database, Database]]:
 
 
 async def hold_lock(db: Database, seconds: float, taken: asyncio.Event) -> None:
-    async with db.transaction() as conn:
+    async with db.transaction("test") as conn:
         await conn.execute("INSERT INTO bot_state (key, value) VALUES ('held', '1')")
         taken.set()
         await asyncio.sleep(seconds)

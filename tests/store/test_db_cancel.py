@@ -20,7 +20,7 @@ async def test_a_transaction_cancelled_while_it_begins_leaves_the_store_usable(
         state = BotState(db)
 
         async def write() -> None:
-            async with db.transaction():
+            async with db.transaction("test"):
                 await state.set("written", "yes")
 
         task = asyncio.create_task(write())
@@ -29,7 +29,9 @@ async def test_a_transaction_cancelled_while_it_begins_leaves_the_store_usable(
         await asyncio.gather(task, return_exceptions=True)
         assert task.cancelled()
         await state.set("after", "ok")
-        async with db.transaction():
+        async with db.transaction(
+            "test.db_cancel.test_a_transaction_cancelled_while_it_begins_leaves_the_store_usable"
+        ):
             await state.set("also", "ok")
         assert await state.get("after") == "ok" and await state.get("also") == "ok"
         assert await state.get("written") is None

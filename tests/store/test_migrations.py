@@ -68,7 +68,9 @@ async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
     await db.open()
     try:
         with pytest.raises(RuntimeError):
-            async with db.transaction() as conn:
+            async with db.transaction(
+                "test.migrations.test_transaction_rolls_back_on_error"
+            ) as conn:
                 await conn.execute("INSERT INTO bot_state VALUES ('k', 'v')")
                 raise RuntimeError("boom")
         assert await db.fetchone("SELECT * FROM bot_state WHERE key = 'k'") is None

@@ -17,7 +17,7 @@ MESSAGE = {"content": {"msgtype": "m.notice", "body": "Hallo"}}
 async def stuck(db: Database, count: int, target: str) -> None:
     """`count` due items for one DM target, written in one go (as a broadcast does)."""
     now = time.time()
-    async with db.transaction() as conn:
+    async with db.transaction("test") as conn:
         await conn.executemany(
             "INSERT INTO outbox (key, action, target_kind, target, payload, next_attempt_at, "
             "created_at) VALUES (?, 'message', 'dm', ?, '{}', 0, ?)",

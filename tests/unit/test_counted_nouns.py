@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from bot.chat.render import render, render_template
 from bot.i18n import LANGS, catalogue
+from bot.i18n.render import render, render_template
 
 # A placeholder followed by a word: in German a capitalised word is a noun.
 _AFTER_PLACEHOLDER = re.compile(r"\{(\w+)\} (\w[\w-]*)")

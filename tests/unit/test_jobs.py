@@ -54,7 +54,7 @@ class Writer:
     async def __call__(self) -> None:
         self.flags.append(_in_transaction.get())
         key = f"{self.name}:{next(self.runs)}"
-        async with self.db.transaction() as conn:
+        async with self.db.transaction("test") as conn:
             await conn.execute("INSERT INTO bot_state (key, value) VALUES (?, 'job')", (key,))
         self.committed.append(key)
 
@@ -68,7 +68,7 @@ class Writer:
 async def rolled_back_command(db: Database, seconds: float) -> None:
     """Another coroutine's transaction that holds the store for a while, then fails."""
     with contextlib.suppress(Rollback):
-        async with db.transaction() as conn:
+        async with db.transaction("test") as conn:
             await conn.execute("INSERT INTO bot_state (key, value) VALUES ('command', 'x')")
             await asyncio.sleep(seconds)
             raise Rollback
@@ -86,7 +86,9 @@ async def test_jobs_keep_their_own_transactions_after_a_forget_in_a_transaction(
     assert writer.committed and not any(writer.flags)
     before = len(writer.flags)
 
-    async with db.transaction():  # Dispatcher._on_text around `!vergessen ja`
+    async with db.transaction(
+        "test.jobs.test_jobs_keep_their_own_transactions_after_a_forget_in_a_transaction"
+    ):  # Dispatcher._on_text around `!vergessen ja`
         await PrivacyService(db, [], jobs).forget("@someone:rathaus.example")
     await asyncio.sleep(0.3)
     await rolled_back_command(db, 0.5)
@@ -104,7 +106,9 @@ async def test_a_job_added_inside_a_transaction_runs_in_its_own(db: Database, jo
     store lock and commits on its own, even when the adding transaction rolls back."""
     writer = Writer(db, "once")
     with contextlib.suppress(Rollback):
-        async with db.transaction():
+        async with db.transaction(
+            "test.jobs.test_a_job_added_inside_a_transaction_runs_in_its_own"
+        ):
             when = datetime.now(jobs.timezone) + timedelta(milliseconds=50)
             jobs.add("once", writer, DateTrigger(run_date=when))
             await asyncio.sleep(0.3)  # the job is due meanwhile
@@ -123,7 +127,9 @@ async def test_a_scheduler_woken_inside_a_transaction_still_isolates_jobs(
     writer = Writer(db, "woken")
     jobs.every("woken", writer, 3600)
     with contextlib.suppress(Rollback):
-        async with db.transaction():
+        async with db.transaction(
+            "test.jobs.test_a_scheduler_woken_inside_a_transaction_still_isolates_jobs"
+        ):
             jobs.scheduler.modify_job("woken", next_run_time=datetime.now(jobs.timezone))
             await asyncio.sleep(0.3)
             raise Rollback

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands.registry import Arg, ArgumentError, Registry, Role
+from bot.commands.registry import Arg, ArgumentError, Registry
+from bot.domain.roles import Role
 
 
 async def _noop(ctx: object, **kwargs: object) -> None:

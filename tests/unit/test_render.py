@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from bot.chat.content import MAX_CONTENT_BYTES, notice
 from bot.chat.dispatch import strip_reply_fallback
-from bot.chat.render import Rendered, join, render_template
+from bot.i18n.render import Rendered, join, render_template
 
 
 def test_markup_in_template_and_escaped_parameters() -> None:

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from bot.domain.german_text import GermanStemmer, compound_parts, words
 from bot.domain.neighbours import top_k
-from bot.domain.similarity import Document, Similarity, TfidfSimilarity
+from bot.domain.similarity import Document, Similarity
+from bot.domain.tfidf import TfidfSimilarity
 
 
 def ids(*values: int) -> np.ndarray:
