@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 from nio import ErrorResponse
 
-from bot.chat.recovery import Verdict, classify
+from bot.chat.recovery import FailureKind, classify
 
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 # Our errcode for "the homeserver did not answer" (no connection, or a gateway without it).
@@ -44,7 +44,7 @@ def check(response: Any) -> Any:
         errcode = str(response.status_code or "M_UNKNOWN")
         asked_to_wait = retry_after_s(response, transport) is not None
         if classify(getattr(transport, "status", None), errcode, asked_to_wait) is (
-            Verdict.UNREACHABLE
+            FailureKind.UNREACHABLE
         ):
             errcode = OFFLINE
         raise SendFailure(errcode, str(response.message or ""), response.retry_after_ms)

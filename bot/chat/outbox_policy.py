@@ -33,7 +33,7 @@ WAIT_POLL_MAX_S = 5.0
 
 
 @dataclass(frozen=True)
-class Verdict:
+class RetryDecision:
     """`give_up` is the reason to mark the item failed; otherwise it is tried again in
     `delay_s`, counting an attempt if `count`, in a new DM if `forget_dm`."""
 
@@ -49,28 +49,28 @@ def deadline(item: OutboxItem, config: OutboxConfig) -> float:
 
 def _retry(
     item: OutboxItem, config: OutboxConfig, now: float, delay_s: float, *, count: bool
-) -> Verdict:
+) -> RetryDecision:
     # Never later than the age limit: the item is looked at again when it is due to end.
     left = deadline(item, config) - now
-    return Verdict(delay_s=max(0.0, min(delay_s, left + 0.01)), count=count)
+    return RetryDecision(delay_s=max(0.0, min(delay_s, left + 0.01)), count=count)
 
 
-def waiting(item: OutboxItem, reason: str, config: OutboxConfig, now: float) -> Verdict:
+def waiting(item: OutboxItem, reason: str, config: OutboxConfig, now: float) -> RetryDecision:
     """The item cannot go yet (its room is not ready, an earlier item is not delivered)."""
     age = now - item.created_at
     if age >= config.give_up_after_s:
-        return Verdict(give_up=f"{reason} for too long")
+        return RetryDecision(give_up=f"{reason} for too long")
     poll = WAIT_POLL_S if age < WAIT_FAST_S else min(WAIT_POLL_MAX_S, age / WAIT_FAST_S)
     return _retry(item, config, now, poll, count=False)
 
 
 def failed(
     item: OutboxItem, failure: SendFailure, config: OutboxConfig, now: float, offline: int
-) -> Verdict:
+) -> RetryDecision:
     """What to do after `failure`; `offline` counts connection errors in a row."""
     errcode = failure.errcode
     if now - item.created_at >= config.give_up_after_s:
-        return Verdict(give_up=f"too old, last error {errcode}: {failure.message}"[:500])
+        return RetryDecision(give_up=f"too old, last error {errcode}: {failure.message}"[:500])
     if errcode == "M_LIMIT_EXCEEDED":
         # No fault of the item: wait as long as the homeserver asks, attempts unused.
         wait_s = min((failure.retry_after_ms or 1000) / 1000, config.max_retry_after_s)
@@ -89,9 +89,9 @@ def failed(
             and not last_attempt
         ):
             # The person left our DM room: a new one is opened on the retry.
-            return Verdict(delay_s=0.0, count=True, forget_dm=True)
-        return Verdict(give_up=f"{errcode}: {failure.message}"[:500])
+            return RetryDecision(delay_s=0.0, count=True, forget_dm=True)
+        return RetryDecision(give_up=f"{errcode}: {failure.message}"[:500])
     if last_attempt:
-        return Verdict(give_up=f"{errcode}: {failure.message}"[:500])
+        return RetryDecision(give_up=f"{errcode}: {failure.message}"[:500])
     delay = min(300.0, 2.0**item.attempts) * random.uniform(1.0, 1.5)
     return _retry(item, config, now, delay, count=True)

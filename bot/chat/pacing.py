@@ -12,7 +12,7 @@ from nio import AsyncClient, SyncError
 
 from bot.chat.errors import NETWORK_ERRORS, retry_after_s
 from bot.chat.health import Metrics
-from bot.chat.recovery import GATEWAY_DOWN, Backoff, Recovery, Verdict, classify
+from bot.chat.recovery import GATEWAY_DOWN, Backoff, FailureKind, Recovery, classify
 from bot.config import SyncConfig
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,9 @@ class SyncPacing:
         wait_s = retry_after_s(response, transport)
         verdict = classify(http_status, response.status_code, wait_s is not None)
         reason = str(response.status_code or http_status or "error")
-        if verdict is Verdict.UNREACHABLE:
+        if verdict is FailureKind.UNREACHABLE:
             await self.unreachable(reason)
-        elif verdict is Verdict.SLOW_DOWN:
+        elif verdict is FailureKind.SLOW_DOWN:
             await self._pause(self.recovery.slow_down(time.monotonic(), wait_s), reason)
         else:
             await self.failed(reason)

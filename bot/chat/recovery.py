@@ -27,20 +27,20 @@ from enum import Enum
 GATEWAY_DOWN = frozenset({502, 503, 504})
 
 
-class Verdict(Enum):
+class FailureKind(Enum):
     UNREACHABLE = "unreachable"
     SLOW_DOWN = "slow down"
     ERROR = "error"
 
 
-def classify(http_status: int | None, errcode: str | None, retry_after: bool) -> Verdict:
+def classify(http_status: int | None, errcode: str | None, retry_after: bool) -> FailureKind:
     """What a failed (non-fatal) sync answer means. `retry_after`: the answer named a
     time to wait (a `Retry-After` header or `retry_after_ms`)."""
     if http_status == 429 or errcode == "M_LIMIT_EXCEEDED":
-        return Verdict.SLOW_DOWN
+        return FailureKind.SLOW_DOWN
     if http_status in GATEWAY_DOWN:
-        return Verdict.SLOW_DOWN if retry_after else Verdict.UNREACHABLE
-    return Verdict.ERROR
+        return FailureKind.SLOW_DOWN if retry_after else FailureKind.UNREACHABLE
+    return FailureKind.ERROR
 
 
 class Backoff:

@@ -260,7 +260,7 @@ class OutboxSender:
         await self._later(item, verdict, reason)
         return Outcome.WAIT
 
-    async def _later(self, item: OutboxItem, verdict: policy.Verdict, error: str) -> None:
+    async def _later(self, item: OutboxItem, verdict: policy.RetryDecision, error: str) -> None:
         # The drain ends with this (WAIT) and wakes the loop, which then sees the new time.
         await self.outbox.retry_later(item.id, verdict.delay_s, error, count=verdict.count)
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from bot.domain.text_cleaning import clean_text
 
 
-class Step(StrEnum):
+class DialogStep(StrEnum):
     DEPARTMENT = "department"
     MUNICIPALITY = "municipality"
     TASKS = "tasks"
@@ -18,7 +18,7 @@ class Step(StrEnum):
     COFFEE = "coffee"
 
 
-STEPS: tuple[Step, ...] = tuple(Step)
+STEPS: tuple[DialogStep, ...] = tuple(DialogStep)
 
 
 class Control(StrEnum):

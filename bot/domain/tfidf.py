@@ -49,7 +49,7 @@ class TfidfSimilarity:
         return TfidfIndex(documents, self)
 
 
-class _Vocabulary:
+class _TermVocabulary:
     """Maps word forms to feature columns; grows while fitting, fixed afterwards."""
 
     def __init__(self, settings: TfidfSimilarity) -> None:
@@ -99,7 +99,7 @@ class _Counts:
 class TfidfIndex:
     def __init__(self, documents: Sequence[Document], settings: TfidfSimilarity) -> None:
         self._settings = settings
-        self._vocab = _Vocabulary(settings)
+        self._vocab = _TermVocabulary(settings)
         self._n = len(documents)
         counts = self._count(documents, fitting=True)
         self._shares = [1.0 - settings.topic_share, settings.topic_share]

@@ -27,7 +27,7 @@ class Rate:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class BucketAnswer:
     """`allowed`: go ahead. Otherwise `retry_after_s` until one token is back, and (from
     `Limiter`) `tell` whether this refusal opens a throttling episode: say so."""
 
@@ -36,7 +36,7 @@ class Verdict:
     tell: bool = False
 
 
-ALLOWED = Verdict(True)
+ALLOWED = BucketAnswer(True)
 
 
 @dataclass
@@ -55,12 +55,12 @@ class TokenBucket:
         self.tokens = min(float(self.rate.burst), self.tokens + elapsed * self.rate.per_second)
         self.updated_at = max(self.updated_at, now)
 
-    def take(self, now: float) -> Verdict:
+    def take(self, now: float) -> BucketAnswer:
         self.refill(now)
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return ALLOWED
-        return Verdict(False, (1.0 - self.tokens) / self.rate.per_second)
+        return BucketAnswer(False, (1.0 - self.tokens) / self.rate.per_second)
 
     def is_full(self, now: float) -> bool:
         elapsed = max(0.0, now - self.updated_at)
@@ -78,7 +78,7 @@ class Limiter:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._told: set[str] = set()
 
-    def take(self, person: str, kind: str, now: float) -> Verdict:
+    def take(self, person: str, kind: str, now: float) -> BucketAnswer:
         if person in self._told and self._rested(person, now):
             self._told.discard(person)
         key = (person, kind)

@@ -6,7 +6,7 @@ import html
 from collections.abc import Sequence
 
 
-class Document:
+class ReportDocument:
     """Builds the Markdown text (the plain body of the chat message, summary.md) and the
     HTML (formatted body, summary.html) side by side. Every text passed in is plain text."""
 

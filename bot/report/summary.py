@@ -11,7 +11,7 @@ from bot.domain.network.report import LevelReport, NetworkReport
 from bot.domain.network.ties import KINDS
 from bot.i18n import Lang
 from bot.i18n.render import Rendered
-from bot.report.document import Document
+from bot.report.document import ReportDocument
 from bot.report.labels import (
     change,
     count,
@@ -27,7 +27,7 @@ from bot.report.labels import (
 )
 
 
-def _overview(doc: Document, report: NetworkReport, lang: Lang) -> None:
+def _overview(doc: ReportDocument, report: NetworkReport, lang: Lang) -> None:
     now, before = report.current, report.before
     dep, mun = report.departments, report.municipalities
     k = report.k
@@ -101,7 +101,12 @@ def _overview(doc: Document, report: NetworkReport, lang: Lang) -> None:
 
 
 def _units(
-    doc: Document, level: LevelReport, lang: Lang, max_rows: int | None, more_hint: bool, k: int
+    doc: ReportDocument,
+    level: LevelReport,
+    lang: Lang,
+    max_rows: int | None,
+    more_hint: bool,
+    k: int,
 ) -> None:
     doc.heading(label(f"report.doc.section.{level.level}", lang))
     rows = [
@@ -145,8 +150,8 @@ def summary(
     max_rows: int | None = None,
     csv_command: str | None = None,
     generated: date | None = None,
-) -> Document:
-    doc = Document()
+) -> ReportDocument:
+    doc = ReportDocument()
     doc.heading(label("report.doc.title", lang, period=period_label(report.period, lang)), 3)
     doc.paragraph(label("report.doc.compared", lang, previous=period_label(report.previous, lang)))
     if report.running and report.as_of is not None:

@@ -57,7 +57,7 @@ CLOSE = "↔"
 
 
 @dataclass(frozen=True)
-class Figures:
+class RoundFigures:
     """Aggregates of a round or a preview; never anything per person."""
 
     people: int
@@ -80,7 +80,7 @@ class Figures:
         }
 
 
-def figures_of(rows: list[FigureRow], people: int) -> Figures:
+def figures_of(rows: list[FigureRow], people: int) -> RoundFigures:
     """The figures of a stored round, from its members' departments and municipalities."""
     groups: dict[int, list[FigureRow]] = defaultdict(list)
     for row in rows:
@@ -93,7 +93,7 @@ def figures_of(rows: list[FigureRow], people: int) -> Figures:
                 cross_department += a.department != b.department
                 cross_municipality += a.municipality != b.municipality
     similarities = [ms[0].similarity or 0.0 for ms in groups.values()]
-    return Figures(
+    return RoundFigures(
         people=people,
         groups=len(groups),
         trios=sum(len(ms) == 3 for ms in groups.values()),
@@ -227,7 +227,7 @@ class CoffeeService(Rounds):
             for g in plan.groups
         ]
         summary = summarise(plan, people)
-        preview = Figures(
+        preview = RoundFigures(
             people=summary.people,
             groups=summary.groups,
             trios=summary.trios,

@@ -20,7 +20,13 @@ from typing import Literal
 
 from bot.config import Config
 from bot.services.ports import Messenger, Say
-from bot.store.coffee_breaks import CoffeeBreak, CoffeeBreakStore, Offer, Placement, is_forgotten
+from bot.store.coffee_breaks import (
+    BreakOffer,
+    CoffeeBreak,
+    CoffeeBreakStore,
+    Placement,
+    is_forgotten,
+)
 from bot.store.db import Database
 from bot.store.room_retirement import RetiringRooms
 
@@ -51,7 +57,7 @@ def break_id_of_followup(target_key: str) -> int | None:
 
 
 def partner_rank(
-    mine: Placement | None, theirs: Placement | None, offer: Offer
+    mine: Placement | None, theirs: Placement | None, offer: BreakOffer
 ) -> tuple[int, float, int]:
     """Lower is better: a known different department first, unknown second, the same
     department last; within each, whoever has waited longest."""
@@ -133,7 +139,7 @@ class CoffeeBreakService:
             )
         return Matched(break_id, partner.user_id, together)
 
-    async def _best_partner(self, user_id: str, now: float) -> Offer | None:
+    async def _best_partner(self, user_id: str, now: float) -> BreakOffer | None:
         since = now - self.kitchen.break_repeat_days * DAY_S
         recent = await self.store.recent_partners(user_id, since)
         candidates = [
@@ -156,7 +162,7 @@ class CoffeeBreakService:
                 return False
             return await self.store.close_offer(own.id, "cancelled")
 
-    async def open_offer(self, user_id: str) -> Offer | None:
+    async def open_offer(self, user_id: str) -> BreakOffer | None:
         return await self.store.open_offer(user_id)
 
     # -- timers --------------------------------------------------------------------------

@@ -30,7 +30,7 @@ AnswerStatus = Literal["recorded", "withdrawn", "no_group", "not_member", "uncha
 
 
 @dataclass(frozen=True)
-class Answer:
+class FollowupAnswer:
     status: AnswerStatus
     group: GroupRow | None = None
     met: bool | None = None
@@ -81,30 +81,30 @@ class FollowUps:
 
     async def on_reaction(
         self, sender: str, target_key: str, emoji: str, withdrawn: bool
-    ) -> Answer:
+    ) -> FollowupAnswer:
         group = await self.store.group_by_followup_key(target_key)
         if group is None:
-            return Answer("no_group")
+            return FollowupAnswer("no_group")
         if emoji not in YES and emoji not in NO:
-            return Answer("unchanged", group)
+            return FollowupAnswer("unchanged", group)
         if not await self.store.is_member(group.id, sender):
-            return Answer("not_member", group)
+            return FollowupAnswer("not_member", group)
         if withdrawn:
             taken_back = await self.store.withdraw_answer(group.id, sender, emoji)
-            return Answer("withdrawn" if taken_back else "unchanged", group)
+            return FollowupAnswer("withdrawn" if taken_back else "unchanged", group)
         met = emoji in YES
         await self.store.set_answer(group.id, sender, met, emoji, self.clock())
-        return Answer("recorded", group, met)
+        return FollowupAnswer("recorded", group, met)
 
-    async def answer_by_text(self, sender: str, room_id: str, met: bool) -> Answer:
+    async def answer_by_text(self, sender: str, room_id: str, met: bool) -> FollowupAnswer:
         """`!getroffen ja|nein`: in a group's room for that group, elsewhere (the DM) for
         the person's latest group."""
         group = await self.store.group_in_room(room_id)
         if group is None:
             group = await self.store.latest_group_of(sender)
             if group is None:
-                return Answer("no_group")
+                return FollowupAnswer("no_group")
         if not await self.store.is_member(group.id, sender):
-            return Answer("not_member", group)
+            return FollowupAnswer("not_member", group)
         await self.store.set_answer(group.id, sender, met, None, self.clock())
-        return Answer("recorded", group, met)
+        return FollowupAnswer("recorded", group, met)

@@ -21,7 +21,7 @@ from bot.domain.hospitation import (
 from bot.services.hospitation_messages import example_dates
 from bot.services.hospitations import HospitationService
 from bot.services.ports import Say
-from bot.store.hospitation_rows import Dialog
+from bot.store.hospitation_rows import HospitationDialog
 
 CANCEL_WORDS = frozenset({"abbrechen", "abbruch", "stopp", "stop", "cancel", "abort"})
 NO_DESCRIPTION = frozenset({"-", "–", "keine", "nein", "ohne", "none", "no", "nothing"})
@@ -43,13 +43,13 @@ class OfferDialog:
 
     async def start(self, user_id: str) -> Say:
         now = self.service.now().timestamp()
-        await self.store.save_dialog(Dialog(user_id, "title", None, None, None, now))
+        await self.store.save_dialog(HospitationDialog(user_id, "title", None, None, None, now))
         return self._ask("title")
 
     async def is_open(self, user_id: str) -> bool:
         return await self._current(user_id) is not None
 
-    async def _current(self, user_id: str) -> Dialog | None:
+    async def _current(self, user_id: str) -> HospitationDialog | None:
         dialog = await self.store.dialog(user_id)
         if dialog is None:
             return None
@@ -71,7 +71,7 @@ class OfferDialog:
                 return [Say("hosp.dialog.cancelled", {"prefix": self.service.prefix})]
             return await self._step(dialog, text)
 
-    async def _step(self, dialog: Dialog, text: str) -> list[Say]:
+    async def _step(self, dialog: HospitationDialog, text: str) -> list[Say]:
         service = self.service
         moved = replace(dialog, updated_at=service.now().timestamp())
         if dialog.step == "title":
@@ -105,7 +105,9 @@ class OfferDialog:
         await self.store.delete_dialog(dialog.user_id)
         return [await self._create(dialog.user_id, result)]
 
-    async def _refused(self, dialog: Dialog, moved: Dialog, error: OfferError) -> list[Say]:
+    async def _refused(
+        self, dialog: HospitationDialog, moved: HospitationDialog, error: OfferError
+    ) -> list[Say]:
         if str(error.code).startswith("date_"):
             # The day went by while the dialog was open: ask for the date again.
             await self.store.save_dialog(replace(moved, step="date", when_text=None, places=None))

@@ -24,7 +24,7 @@ from bot.services.hospitation_vectors import WISH_MEANING_THRESHOLD, wish_scores
 from bot.services.hospitations import HospitationService
 from bot.services.ports import Say
 from bot.services.vectors import VectorService
-from bot.store.hospitation_rows import Offer, Tie, Wish
+from bot.store.hospitation_rows import HospitationOffer, HospitationTie, Wish
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ FeedbackOutcome = Literal["recorded", "not_asked", "not_found", "bad_id"]
 @dataclass(frozen=True)
 class FeedbackResult:
     outcome: FeedbackOutcome
-    offer: Offer | None = None
+    offer: HospitationOffer | None = None
 
 
 class HospitationFollowups:
@@ -117,7 +117,7 @@ class HospitationFollowups:
                     await self._tell_wishers(current, hits)
                 await self.store.mark_wishes_checked(offer.id)
 
-    async def _hits(self, offer: Offer, wishes: list[Wish]) -> list[Wish]:
+    async def _hits(self, offer: HospitationOffer, wishes: list[Wish]) -> list[Wish]:
         """The wishes the offer fits, best first: by meaning, or without the model by words
         (CPU work: off the event loop)."""
         scores = await wish_scores(self.vectors, offer, wishes) if self.vectors else None
@@ -127,7 +127,7 @@ class HospitationFollowups:
         # sorted() is stable: equal scores keep the order the wishes were made in.
         return sorted(fitting, key=lambda w: -scores[w.id])
 
-    def _matches(self, offer: Offer, wishes: list[Wish]) -> list[Wish]:
+    def _matches(self, offer: HospitationOffer, wishes: list[Wish]) -> list[Wish]:
         text = " ".join(
             p for p in (offer.title, offer.description, offer.department, offer.municipality) if p
         )
@@ -136,7 +136,7 @@ class HospitationFollowups:
         )
         return [wish for wish, _ in scored]
 
-    async def _tell_wishers(self, offer: Offer, hits: list[Wish]) -> None:
+    async def _tell_wishers(self, offer: HospitationOffer, hits: list[Wish]) -> None:
         still_wished = {(w.user_id, w.area) for w in await self.store.all_wishes()}
         told: set[str] = set()
         for wish in hits:
@@ -177,7 +177,7 @@ class HospitationFollowups:
                 if current is not None and not current.cancelled:
                     await self._remind(current)
 
-    async def _remind(self, offer: Offer) -> None:
+    async def _remind(self, offer: HospitationOffer) -> None:
         rows = [r for r in await self.store.seat_rows(offer.id) if r.state == "confirmed"]
         params: dict[str, object] = {
             "id": offer.id,
@@ -220,7 +220,7 @@ class HospitationFollowups:
                 if current is not None and not current.cancelled:
                     await self._ask(current)
 
-    async def _ask(self, offer: Offer) -> None:
+    async def _ask(self, offer: HospitationOffer) -> None:
         now = self.service.now().timestamp()
         participants = [
             r.user_id for r in await self.store.seat_rows(offer.id) if r.state == "confirmed"
@@ -270,7 +270,7 @@ class HospitationFollowups:
             if answers.get(user_id) is took_place:
                 await self.record_feedback(user_id, offer_id, None)
 
-    async def _update_ties(self, offer: Offer) -> None:
+    async def _update_ties(self, offer: HospitationOffer) -> None:
         """A tie per participant when at least one side said 👍 and neither said 👎."""
         answers = await self.store.feedback(offer.id)
         host_says = next((a.took_place for a in answers if a.role == "host"), None)
@@ -280,7 +280,7 @@ class HospitationFollowups:
             says = (host_says, answer.took_place)
             if True in says and False not in says:
                 guest = await self.service.people(answer.user_id)
-                tie = Tie(
+                tie = HospitationTie(
                     offer_id=offer.id,
                     host=offer.host,
                     participant=answer.user_id,
@@ -316,7 +316,7 @@ def parse_answer(text: str) -> bool | None:
     return None
 
 
-def export_tie(tie: Tie, user_id: str) -> dict[str, Any]:
+def export_tie(tie: HospitationTie, user_id: str) -> dict[str, Any]:
     return {
         "offer": tie.offer_id,
         "date": tie.happened_on.isoformat(),

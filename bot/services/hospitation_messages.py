@@ -20,7 +20,7 @@ from bot.domain.hospitation import (
 from bot.domain.text_cleaning import clean_text
 from bot.services.ports import AccountDirectory, Say
 from bot.store.db import Database
-from bot.store.hospitation_rows import Offer
+from bot.store.hospitation_rows import HospitationOffer
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def when_say(when: When) -> Say:
     return Say("hosp.when", {"when": Spelled(de=when.render_de(), en=when.render_en())})
 
 
-def host_label(offer: Offer) -> str:
+def host_label(offer: HospitationOffer) -> str:
     """For everyone (announcements, lists): ``Anna Schmidt (Bauamt, Musterstadt)``.
 
     Never the Matrix ID: a message naming it is dropped from the outbox when that person
@@ -97,7 +97,7 @@ def host_label(offer: Offer) -> str:
     return f"{name} ({place})" if place else name
 
 
-def host_contact(offer: Offer) -> str:
+def host_contact(offer: HospitationOffer) -> str:
     """For the people signed up (DMs): the host with Matrix ID, to write to them."""
     if offer.host is None:
         return host_label(offer)
@@ -114,11 +114,11 @@ def person_label(user_id: str, info: PersonInfo) -> str:
     return f"{label}, {', '.join(parts)}" if parts else label
 
 
-def offer_params(offer: Offer, prefix: str) -> dict[str, object]:
+def offer_params(offer: HospitationOffer, prefix: str) -> dict[str, object]:
     return {"id": offer.id, "title": offer.title, "when": when_say(offer.when), "prefix": prefix}
 
 
-def offered(offer: Offer, prefix: str, rooms: int) -> Say:
+def offered(offer: HospitationOffer, prefix: str, rooms: int) -> Say:
     """The answer to the host: the offer's ID, and whether it was announced anywhere."""
     return Say(
         "hosp.offered" if rooms else "hosp.offered_unannounced",
@@ -160,7 +160,7 @@ def offer_error(error: OfferError, prefix: str, today: date) -> Say:
     )
 
 
-def announcement(offer: Offer, seats: Seats[str], prefix: str) -> Say:
+def announcement(offer: HospitationOffer, seats: Seats[str], prefix: str) -> Say:
     """The post in the announcement rooms: places and status, never participants' names."""
     base = {"id": offer.id, "when": when_say(offer.when), "prefix": prefix}
     if offer.cancelled and offer.cancelled_by == "forgotten":
@@ -190,7 +190,9 @@ def announcement(offer: Offer, seats: Seats[str], prefix: str) -> Say:
     )
 
 
-def host_digest(offer: Offer, seats: Seats[str], joined: int, left: int, prefix: str) -> Say:
+def host_digest(
+    offer: HospitationOffer, seats: Seats[str], joined: int, left: int, prefix: str
+) -> Say:
     """Several changes of places in one message to the host (review finding S-11)."""
     return Say(
         "hosp.host.digest",

@@ -18,7 +18,7 @@ from bot.domain.token_bucket import Rate, TokenBucket
 from bot.services.hospitation_messages import host_digest
 from bot.services.ports import Say
 from bot.store.hospitation_limits import NoticeBudget
-from bot.store.hospitation_rows import Offer
+from bot.store.hospitation_rows import HospitationOffer
 
 if TYPE_CHECKING:
     from bot.services.hospitations import HospitationService
@@ -35,7 +35,9 @@ class HostNotices:
         settings = service.settings
         self.rate = Rate(settings.notify_burst, 1 / settings.notify_window_s)
 
-    async def changed(self, offer: Offer, version: int, host_say: Say, *, joined: bool) -> None:
+    async def changed(
+        self, offer: HospitationOffer, version: int, host_say: Say, *, joined: bool
+    ) -> None:
         """One change of places, inside its transaction; `host_say` tells it on its own."""
         now = self.service.now().timestamp()
         budget = await self.store.notice_budget(offer.id) or NoticeBudget(

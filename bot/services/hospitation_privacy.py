@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.services.hospitation_followups import export_tie
 from bot.services.hospitations import HospitationService
-from bot.store.hospitation_rows import Offer
+from bot.store.hospitation_rows import HospitationOffer
 from bot.store.outbox import Outbox
 
 
@@ -101,7 +101,7 @@ def offer_key_prefix(offer_id: str) -> str:
     return f"hosp:{offer_id}:"
 
 
-def _offer(offer: Offer) -> dict[str, Any]:
+def _offer(offer: HospitationOffer) -> dict[str, Any]:
     when = offer.when
     return {
         "id": offer.id,

@@ -22,7 +22,7 @@ import numpy as np
 
 from bot.domain.meaning import rescaled
 from bot.services.vectors import SourceText, VectorService, VectorSource
-from bot.store.hospitation_rows import Offer, Wish
+from bot.store.hospitation_rows import HospitationOffer, Wish
 from bot.store.hospitations import HospitationStore
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ WISH_KIND = "wish"
 WISH_MEANING_THRESHOLD = 0.14
 
 
-def offer_passage(offer: Offer) -> str:
+def offer_passage(offer: HospitationOffer) -> str:
     """What an offer is about: title, description, office."""
     head = offer.title.strip()
     if offer.description:
@@ -62,7 +62,7 @@ def wish_source(store: HospitationStore) -> VectorSource:
 
 
 async def wish_scores(
-    vectors: VectorService, offer: Offer, wishes: Sequence[Wish]
+    vectors: VectorService, offer: HospitationOffer, wishes: Sequence[Wish]
 ) -> dict[int, float] | None:
     """Wish ID -> how well the offer fits it by meaning (0..1); None without the model.
 

@@ -37,7 +37,7 @@ from bot.services.hospitation_messages import (
 from bot.services.hospitation_notices import HostNotices
 from bot.services.ports import AccountDirectory, Attachment, Messenger, Say
 from bot.store.db import Database
-from bot.store.hospitation_rows import Offer
+from bot.store.hospitation_rows import HospitationOffer
 from bot.store.hospitations import HospitationStore
 
 Clock = Callable[[], datetime]
@@ -48,28 +48,28 @@ Refusal = Literal[_Unavailable, "own_offer", "not_host", "is_host", "too_many_jo
 
 @dataclass(frozen=True)
 class OfferView:
-    offer: Offer
+    offer: HospitationOffer
     seats: Seats[str]
 
 
 @dataclass(frozen=True)
 class JoinOutcome:
     outcome: Literal["confirmed", "waiting", "already_confirmed", "already_waiting"] | Refusal
-    offer: Offer | None = None
+    offer: HospitationOffer | None = None
     position: int | None = None
 
 
 @dataclass(frozen=True)
 class CancelOutcome:
     outcome: Literal["left_confirmed", "left_waiting", "not_registered"] | Refusal
-    offer: Offer | None = None
+    offer: HospitationOffer | None = None
     promoted: str | None = None
 
 
 @dataclass(frozen=True)
 class WithdrawOutcome:
     outcome: Literal["withdrawn"] | Refusal
-    offer: Offer | None = None
+    offer: HospitationOffer | None = None
     notified: int = 0
 
 
@@ -113,7 +113,7 @@ class HospitationService:
 
     # -- offers --------------------------------------------------------------------------
 
-    async def create_offer(self, host: str, draft: OfferDraft) -> Offer | Say:
+    async def create_offer(self, host: str, draft: OfferDraft) -> HospitationOffer | Say:
         now = self.now()
         info = await self.people(host)
         async with self.db.transaction("hospitations.create_offer"):
@@ -123,7 +123,7 @@ class HospitationService:
             offer_id = new_short_id(self.rng)
             while await self.store.offer_id_taken(offer_id):
                 offer_id = new_short_id(self.rng)
-            offer = Offer(
+            offer = HospitationOffer(
                 id=offer_id,
                 host=host,
                 # A snapshot shown to everybody: one clean line each (S-15).
@@ -155,13 +155,13 @@ class HospitationService:
         most = self.settings.open_offers_max
         return too_many_offers(open_ids, most, self.prefix) if len(open_ids) >= most else None
 
-    def offered(self, offer: Offer) -> Say:
+    def offered(self, offer: HospitationOffer) -> Say:
         return messages.offered(offer, self.prefix, len(set(self.settings.announcement_rooms)))
 
     def offer_error(self, error: OfferError) -> Say:
         return messages.offer_error(error, self.prefix, self.today())
 
-    def announcement(self, offer: Offer, seats: Seats[str]) -> Say:
+    def announcement(self, offer: HospitationOffer, seats: Seats[str]) -> Say:
         return messages.announcement(offer, seats, self.prefix)
 
     async def update_announcements(self, offer_id: str) -> None:
@@ -173,7 +173,7 @@ class HospitationService:
         for _room_id, key in await self.store.announcements(offer_id):
             await self.messenger.edit(key, say, effect_key=f"{key}:v{offer.version}")
 
-    def ics(self, offer: Offer) -> Attachment:
+    def ics(self, offer: HospitationOffer) -> Attachment:
         data = offer_to_ics(
             offer_id=offer.id,
             title=offer.title,
@@ -186,17 +186,17 @@ class HospitationService:
         )
         return Attachment(f"hospitation-{offer.id}.ics", "text/calendar", data)
 
-    def has_started(self, offer: Offer) -> bool:
+    def has_started(self, offer: HospitationOffer) -> bool:
         """Sign-ups close when the first day begins (all-day offers: when it ends)."""
         when = offer.when
         if when.start_time is None:
             return self.today() > when.start_date
         return self.now() >= self.local(when.start_date, when.start_time)
 
-    def is_past(self, offer: Offer) -> bool:
+    def is_past(self, offer: HospitationOffer) -> bool:
         return self.today() > offer.when.end_date
 
-    async def find(self, typed_id: str) -> Offer | None:
+    async def find(self, typed_id: str) -> HospitationOffer | None:
         offer_id = normalise_short_id(typed_id)
         return None if offer_id is None else await self.store.offer(offer_id)
 
@@ -236,9 +236,9 @@ class HospitationService:
             if not self.is_past(offer)
         ]
 
-    async def seats_of(self, user_id: str) -> list[tuple[Offer, str, int | None]]:
+    async def seats_of(self, user_id: str) -> list[tuple[HospitationOffer, str, int | None]]:
         """(offer, state, waiting position) of the person's seats in offers not over yet."""
-        found: list[tuple[Offer, str, int | None]] = []
+        found: list[tuple[HospitationOffer, str, int | None]] = []
         for offer, state in await self.store.seats_of_user(user_id):
             if self.is_past(offer):
                 continue
@@ -317,7 +317,9 @@ class HospitationService:
                 return CancelOutcome("past", offer)
             return await self._leave(offer, user_id, anonymous=False)
 
-    async def _leave(self, offer: Offer, user_id: str, *, anonymous: bool) -> CancelOutcome:
+    async def _leave(
+        self, offer: HospitationOffer, user_id: str, *, anonymous: bool
+    ) -> CancelOutcome:
         """Give up a seat: the first waiting person moves up and is told; so is the host.
         `anonymous` when the person asked to be forgotten (the host sees no name)."""
         result = (await self.store.seats(offer.id, offer.capacity)).cancel(user_id)
@@ -376,7 +378,7 @@ class HospitationService:
             notified = await self._cancel_offer(offer, "host")
         return WithdrawOutcome("withdrawn", offer, notified)
 
-    async def _cancel_offer(self, offer: Offer, by: Literal["host", "forgotten"]) -> int:
+    async def _cancel_offer(self, offer: HospitationOffer, by: Literal["host", "forgotten"]) -> int:
         seats = await self.store.seats(offer.id, offer.capacity)
         await self.store.cancel_offer(offer.id, by, self.now().timestamp())
         version = await self.store.bump_version(offer.id)
@@ -395,5 +397,5 @@ class HospitationService:
         await self.update_announcements(offer.id)
         return len(seats.everyone)
 
-    def _offer_params(self, offer: Offer) -> dict[str, object]:
+    def _offer_params(self, offer: HospitationOffer) -> dict[str, object]:
         return messages.offer_params(offer, self.prefix)

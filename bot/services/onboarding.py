@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Config
-from bot.domain.dialog_answers import STEPS, Control, Step, parse_control, parse_yes_no
+from bot.domain.dialog_answers import STEPS, Control, DialogStep, parse_control, parse_yes_no
 from bot.domain.profile import Profile, ProfileField
 from bot.domain.profile_fields import FieldError, FieldErrorCode
 from bot.domain.text_cleaning import clean_text, fold, is_clear
@@ -63,7 +63,7 @@ class OnboardingService:
             dialog = await self.dialogs.get(user_id, KIND)
             profile = await self.profiles.get(user_id)
             if dialog is not None:
-                step = Step(dialog.step)
+                step = DialogStep(dialog.step)
                 return OnboardingReply(
                     [Say("onboarding.resume"), self._question(step, profile, dialog.data)]
                 )
@@ -83,7 +83,9 @@ class OnboardingService:
         dialog = await self.dialogs.get(user_id, KIND)
         if dialog is None:
             return None
-        return self._question(Step(dialog.step), await self.profiles.get(user_id), dialog.data)
+        return self._question(
+            DialogStep(dialog.step), await self.profiles.get(user_id), dialog.data
+        )
 
     async def answer(self, user_id: str, text: str, now: datetime) -> OnboardingReply | None:
         """Handle a DM text; None when the person is not in the onboarding dialog."""
@@ -93,7 +95,7 @@ class OnboardingService:
                 return None
             profile = await self.profiles.get(user_id)
             await self.profiles.touch(user_id, now)
-            step = Step(dialog.step)
+            step = DialogStep(dialog.step)
             data = dialog.data
             answers: dict[str, Any] = data.setdefault("answers", {})
             control = parse_control(text)
@@ -113,7 +115,7 @@ class OnboardingService:
             if control is Control.SKIP:
                 data.pop("pending", None)
                 return await self._advance(user_id, step, profile, data, now)
-            if step is Step.COFFEE:
+            if step is DialogStep.COFFEE:
                 yes = parse_yes_no(text)
                 if yes is None:
                     return OnboardingReply(
@@ -172,7 +174,12 @@ class OnboardingService:
         )
 
     async def _advance(
-        self, user_id: str, step: Step, profile: Profile | None, data: dict[str, Any], now: datetime
+        self,
+        user_id: str,
+        step: DialogStep,
+        profile: Profile | None,
+        data: dict[str, Any],
+        now: datetime,
     ) -> OnboardingReply:
         index = STEPS.index(step)
         if index + 1 < len(STEPS):
@@ -186,7 +193,7 @@ class OnboardingService:
         answers: dict[str, Any] = data.get("answers", {})
         changes: dict[str, Any] = {"onboarded_at": now}
         for step_name, value in answers.items():
-            if step_name == Step.COFFEE.value:
+            if step_name == DialogStep.COFFEE.value:
                 changes["coffee"] = bool(value)
                 changes["coffee_paused_until"] = None
             else:
@@ -199,14 +206,14 @@ class OnboardingService:
         self.profiles.texts_changed()
         return profile
 
-    def _question(self, step: Step, profile: Profile | None, data: dict[str, Any]) -> Say:
+    def _question(self, step: DialogStep, profile: Profile | None, data: dict[str, Any]) -> Say:
         answers = data.get("answers", {})
         current: Any
         if step.value in answers:
             current = answers[step.value]
         elif profile is None:
             current = None
-        elif step is Step.COFFEE:
+        elif step is DialogStep.COFFEE:
             current = profile.coffee if profile.onboarded_at or profile.confirmed else None
         else:
             current = profile.value(ProfileField(step.value))
@@ -219,27 +226,27 @@ class OnboardingService:
         }
         return Say(f"onboarding.q.{step.value}", params)
 
-    def _current(self, step: Step, value: Any) -> Say | str:
+    def _current(self, step: DialogStep, value: Any) -> Say | str:
         if value is None or value == [] or value == ():
             return ""
-        if step is Step.COFFEE:
+        if step is DialogStep.COFFEE:
             return Say(
                 "onboarding.current", {"value": Say("profile.yes" if value else "profile.no")}
             )
-        if step is Step.LANGUAGES:
+        if step is DialogStep.LANGUAGES:
             return Say("onboarding.current", {"value": LanguageNames(tuple(value))})
         if isinstance(value, list | tuple):
             return Say("onboarding.current", {"value": ", ".join(value)})
         return Say("onboarding.current", {"value": str(value)})
 
-    def _options(self, step: Step) -> Say | str:
+    def _options(self, step: DialogStep) -> Say | str:
         directory = self.config.directory
-        if step is Step.DEPARTMENT:
+        if step is DialogStep.DEPARTMENT:
             listed, free = (
                 directory.departments,
                 self.profiles.allows_free_text(ProfileField.DEPARTMENT),
             )
-        elif step is Step.MUNICIPALITY:
+        elif step is DialogStep.MUNICIPALITY:
             listed, free = (
                 directory.municipalities,
                 self.profiles.allows_free_text(ProfileField.MUNICIPALITY),

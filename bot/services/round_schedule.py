@@ -19,7 +19,7 @@ WEEK_ANCHOR = date(2024, 1, 1)
 
 
 @dataclass(frozen=True)
-class Period:
+class RoundPeriod:
     key: str  # "2026-W48" (weekly) or "2026-12" (monthly)
     due: datetime | None  # aware; None: no round this period (holidays all week)
 
@@ -73,7 +73,7 @@ class Schedule:
     def unit(self) -> Literal["week", "month"]:
         return "month" if self.every_weeks is None else "week"
 
-    def period_of(self, day: date) -> Period:
+    def period_of(self, day: date) -> RoundPeriod:
         """The period `day` lies in, with its due time (None if not a round period)."""
         if self.every_weeks is None:
             first = day.replace(day=1)
@@ -85,13 +85,13 @@ class Schedule:
                 scheduled + timedelta(days=6 - scheduled.weekday()),
                 next_month - timedelta(days=1),
             )
-            return Period(month_key(day), self._due(scheduled, last))
+            return RoundPeriod(month_key(day), self._due(scheduled, last))
         monday = day - timedelta(days=day.weekday())
         key = week_key(day)
         if ((monday - WEEK_ANCHOR).days // 7) % self.every_weeks != 0:
-            return Period(key, None)
+            return RoundPeriod(key, None)
         scheduled = monday + timedelta(days=self.weekday)
-        return Period(key, self._due(scheduled, monday + timedelta(days=6)))
+        return RoundPeriod(key, self._due(scheduled, monday + timedelta(days=6)))
 
     def _due(self, scheduled: date, last: date) -> datetime | None:
         day = shift_past_holidays(scheduled, self.holiday_state, last)
@@ -99,7 +99,7 @@ class Schedule:
             return None
         return datetime.combine(day, self.at, tzinfo=self.timezone)
 
-    def due_period(self, now: float, grace_s: float) -> Period | None:
+    def due_period(self, now: float, grace_s: float) -> RoundPeriod | None:
         """The period whose round is due now: due time passed, grace not yet over."""
         local = datetime.fromtimestamp(now, self.timezone).date()
         step = timedelta(days=28 if self.unit == "month" else 7)

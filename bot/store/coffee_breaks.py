@@ -16,7 +16,7 @@ OfferStatus = Literal["open", "matched", "expired", "cancelled"]
 
 
 @dataclass(frozen=True)
-class Offer:
+class BreakOffer:
     id: int
     user_id: str
     minutes: int
@@ -59,11 +59,11 @@ class CoffeeBreakStore:
 
     # -- offers --------------------------------------------------------------------------
 
-    async def open_offer(self, user_id: str) -> Offer | None:
+    async def open_offer(self, user_id: str) -> BreakOffer | None:
         row = await self.db.fetchone(_OFFER + " WHERE user_id = ? AND status = 'open'", (user_id,))
         return None if row is None else _offer(row)
 
-    async def open_offers(self, now: float, exclude: str) -> list[Offer]:
+    async def open_offers(self, now: float, exclude: str) -> list[BreakOffer]:
         """Open, not yet expired offers of others, longest waiting first."""
         rows = await self.db.fetchall(
             _OFFER + " WHERE status = 'open' AND expires_at > ? AND user_id != ? "
@@ -97,7 +97,7 @@ class CoffeeBreakStore:
         )
         return changed == 1
 
-    async def due_offers(self, now: float) -> list[Offer]:
+    async def due_offers(self, now: float) -> list[BreakOffer]:
         rows = await self.db.fetchall(
             _OFFER + " WHERE status = 'open' AND expires_at <= ? ORDER BY expires_at, id",
             (now,),
@@ -310,8 +310,8 @@ def _blank_to_none(value: object) -> str | None:
     return text or None
 
 
-def _offer(row: Any) -> Offer:
-    return Offer(
+def _offer(row: Any) -> BreakOffer:
+    return BreakOffer(
         id=int(row[0]),
         user_id=str(row[1]),
         minutes=int(row[2]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.store.db import Database
-from bot.store.hospitation_rows import Feedback, Role, Tie
+from bot.store.hospitation_rows import Feedback, HospitationTie, Role
 
 
 class HospitationFeedback:
@@ -39,7 +39,7 @@ class HospitationFeedback:
         )
         return changed > 0
 
-    async def save_tie(self, tie: Tie, now: float) -> None:
+    async def save_tie(self, tie: HospitationTie, now: float) -> None:
         await self.db.execute(
             "INSERT OR IGNORE INTO hospitation_ties (offer_id, host, participant, happened_on, "
             "host_department, host_municipality, participant_department, "
@@ -63,14 +63,15 @@ class HospitationFeedback:
             (offer_id, participant),
         )
 
-    async def ties(self) -> list[Tie]:
+    async def ties(self) -> list[HospitationTie]:
         rows = await self.db.fetchall(
             "SELECT offer_id, host, participant, happened_on, host_department, "
             "host_municipality, participant_department, participant_municipality "
             "FROM hospitation_ties ORDER BY happened_on, offer_id, id"
         )
         return [
-            Tie(r[0], r[1], r[2], date.fromisoformat(r[3]), r[4], r[5], r[6], r[7]) for r in rows
+            HospitationTie(r[0], r[1], r[2], date.fromisoformat(r[3]), r[4], r[5], r[6], r[7])
+            for r in rows
         ]
 
     async def feedback_of_user(self, user_id: str) -> list[Feedback]:
@@ -81,7 +82,7 @@ class HospitationFeedback:
         )
         return [Feedback(r[0], r[1], r[2], None if r[3] is None else bool(r[3])) for r in rows]
 
-    async def ties_of_user(self, user_id: str) -> list[Tie]:
+    async def ties_of_user(self, user_id: str) -> list[HospitationTie]:
         rows = await self.db.fetchall(
             "SELECT offer_id, host, participant, happened_on, host_department, "
             "host_municipality, participant_department, participant_municipality "
@@ -89,5 +90,6 @@ class HospitationFeedback:
             (user_id, user_id),
         )
         return [
-            Tie(r[0], r[1], r[2], date.fromisoformat(r[3]), r[4], r[5], r[6], r[7]) for r in rows
+            HospitationTie(r[0], r[1], r[2], date.fromisoformat(r[3]), r[4], r[5], r[6], r[7])
+            for r in rows
         ]

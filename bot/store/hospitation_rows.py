@@ -20,7 +20,7 @@ OFFER_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class Offer:
+class HospitationOffer:
     id: str
     host: str | None  # None once the host asked to be forgotten
     host_name: str | None
@@ -56,7 +56,7 @@ class Wish:
 
 
 @dataclass(frozen=True)
-class Dialog:
+class HospitationDialog:
     user_id: str
     step: Literal["title", "date", "places", "description"]
     title: str | None
@@ -74,7 +74,7 @@ class Feedback:
 
 
 @dataclass(frozen=True)
-class Tie:
+class HospitationTie:
     offer_id: str
     host: str | None
     participant: str | None
@@ -89,8 +89,8 @@ def _time(text: str | None) -> time | None:
     return None if text is None else time.fromisoformat(text)
 
 
-def offer_row(row: aiosqlite.Row) -> Offer:
-    return Offer(
+def offer_row(row: aiosqlite.Row) -> HospitationOffer:
+    return HospitationOffer(
         id=row[0],
         host=row[1],
         host_name=row[2],

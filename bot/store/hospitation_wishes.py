@@ -4,7 +4,7 @@ guided `!hospitation anbieten` dialog."""
 from __future__ import annotations
 
 from bot.store.db import Database
-from bot.store.hospitation_rows import Dialog, Wish
+from bot.store.hospitation_rows import HospitationDialog, Wish
 
 
 class HospitationWishesAndDialogs:
@@ -45,15 +45,19 @@ class HospitationWishesAndDialogs:
 
     # -- guided dialog -------------------------------------------------------------------
 
-    async def dialog(self, user_id: str) -> Dialog | None:
+    async def dialog(self, user_id: str) -> HospitationDialog | None:
         row = await self.db.fetchone(
             "SELECT user_id, step, title, when_text, places, updated_at "
             "FROM hospitation_dialogs WHERE user_id = ?",
             (user_id,),
         )
-        return None if row is None else Dialog(row[0], row[1], row[2], row[3], row[4], row[5])
+        return (
+            None
+            if row is None
+            else HospitationDialog(row[0], row[1], row[2], row[3], row[4], row[5])
+        )
 
-    async def save_dialog(self, dialog: Dialog) -> None:
+    async def save_dialog(self, dialog: HospitationDialog) -> None:
         await self.db.execute(
             "INSERT INTO hospitation_dialogs (user_id, step, title, when_text, places, "
             "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET "

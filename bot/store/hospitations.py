@@ -10,7 +10,13 @@ from bot.domain.hospitation import Seats
 from bot.store.db import Database
 from bot.store.hospitation_feedback import HospitationFeedback
 from bot.store.hospitation_limits import HospitationLimits
-from bot.store.hospitation_rows import OFFER_COLUMNS, Offer, SeatRow, SeatState, offer_row
+from bot.store.hospitation_rows import (
+    OFFER_COLUMNS,
+    HospitationOffer,
+    SeatRow,
+    SeatState,
+    offer_row,
+)
 from bot.store.hospitation_wishes import HospitationWishesAndDialogs
 
 
@@ -24,7 +30,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
         row = await self.db.fetchone("SELECT 1 FROM hospitation_offers WHERE id = ?", (offer_id,))
         return row is not None
 
-    async def insert_offer(self, offer: Offer) -> None:
+    async def insert_offer(self, offer: HospitationOffer) -> None:
         when = offer.when
         await self.db.execute(
             f"INSERT INTO hospitation_offers ({OFFER_COLUMNS}) "
@@ -49,13 +55,13 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             ),
         )
 
-    async def offer(self, offer_id: str) -> Offer | None:
+    async def offer(self, offer_id: str) -> HospitationOffer | None:
         row = await self.db.fetchone(
             f"SELECT {OFFER_COLUMNS} FROM hospitation_offers WHERE id = ?", (offer_id,)
         )
         return None if row is None else offer_row(row)
 
-    async def open_offers_from(self, first_day: date) -> list[Offer]:
+    async def open_offers_from(self, first_day: date) -> list[HospitationOffer]:
         """Offers not cancelled that start on `first_day` or later, soonest first."""
         rows = await self.db.fetchall(
             f"SELECT {OFFER_COLUMNS} FROM hospitation_offers "
@@ -64,7 +70,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
         )
         return [offer_row(r) for r in rows]
 
-    async def offers_of_host(self, host: str) -> list[Offer]:
+    async def offers_of_host(self, host: str) -> list[HospitationOffer]:
         rows = await self.db.fetchall(
             f"SELECT {OFFER_COLUMNS} FROM hospitation_offers WHERE host = ? "
             "ORDER BY start_date, id",
@@ -131,7 +137,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             (offer_id, user_id),
         )
 
-    async def seats_of_user(self, user_id: str) -> list[tuple[Offer, SeatState]]:
+    async def seats_of_user(self, user_id: str) -> list[tuple[HospitationOffer, SeatState]]:
         rows = await self.db.fetchall(
             f"SELECT {', '.join('o.' + c.strip() for c in OFFER_COLUMNS.split(','))}, s.state "
             "FROM hospitation_seats s JOIN hospitation_offers o ON o.id = s.offer_id "
@@ -166,7 +172,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
 
     # -- jobs ----------------------------------------------------------------------------
 
-    async def offers_with_unchecked_wishes(self) -> list[Offer]:
+    async def offers_with_unchecked_wishes(self) -> list[HospitationOffer]:
         rows = await self.db.fetchall(
             f"SELECT {OFFER_COLUMNS} FROM hospitation_offers "
             "WHERE wishes_checked = 0 ORDER BY created_at"
@@ -178,7 +184,9 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             "UPDATE hospitation_offers SET wishes_checked = 1 WHERE id = ?", (offer_id,)
         )
 
-    async def offers_needing_reminders(self, first_day: date, last_day: date) -> list[Offer]:
+    async def offers_needing_reminders(
+        self, first_day: date, last_day: date
+    ) -> list[HospitationOffer]:
         """Open offers starting in [first_day, last_day] with someone not yet reminded."""
         rows = await self.db.fetchall(
             f"SELECT {OFFER_COLUMNS} FROM hospitation_offers o "
@@ -200,7 +208,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             "UPDATE hospitation_offers SET host_reminded = 1 WHERE id = ?", (offer_id,)
         )
 
-    async def offers_needing_feedback(self, ended_by: date) -> list[Offer]:
+    async def offers_needing_feedback(self, ended_by: date) -> list[HospitationOffer]:
         """Open offers whose last day is `ended_by` or earlier and not yet asked about."""
         rows = await self.db.fetchall(
             f"SELECT {OFFER_COLUMNS} FROM hospitation_offers "

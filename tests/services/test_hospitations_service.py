@@ -41,7 +41,7 @@ from bot.services.hospitations import HospitationService
 from bot.services.ports import Say
 from bot.services.vectors import VectorService
 from bot.store.db import Database
-from bot.store.hospitation_rows import Offer, Wish
+from bot.store.hospitation_rows import HospitationOffer, Wish
 
 from .fakes import RecordingMessenger, Sent
 
@@ -751,7 +751,7 @@ EXAMPLE_WISHES = {
 async def test_the_meaning_threshold_separates_the_examples(world: World) -> None:
     _, vectors = meaning_world(world)
     offers = {
-        key: Offer(
+        key: HospitationOffer(
             id=f"H-{key[:4].upper()}",
             host=ANNA,
             host_name=None,

@@ -43,7 +43,7 @@ from bot.store.coffee_rows import NewGroup, NewMember
 from bot.store.contacts import ContactStore, StoredContact
 from bot.store.crisis import CrisisStore, StoredRequest
 from bot.store.db import Database
-from bot.store.hospitation_rows import Tie
+from bot.store.hospitation_rows import HospitationTie
 from bot.store.hospitations import HospitationStore
 from bot.store.profiles import ProfileRepository
 
@@ -200,7 +200,7 @@ async def seed_network(db: Database) -> None:
 
     hospitations = HospitationStore(db)
     await hospitations.save_tie(  # T7
-        Tie(
+        HospitationTie(
             "H-AAAA",
             uid("o4"),
             uid("b5"),
@@ -213,7 +213,7 @@ async def seed_network(db: Database) -> None:
         at(2026, 11, 21, 10),
     )
     await hospitations.save_tie(  # T8: the participant is forgotten later
-        Tie(
+        HospitationTie(
             "H-BBBB",
             uid("k1"),
             uid(GONE_TOO),

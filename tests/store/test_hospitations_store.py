@@ -11,7 +11,7 @@ import pytest
 from bot.domain.dates import When
 from bot.domain.hospitation import Seats
 from bot.store.db import Database
-from bot.store.hospitation_rows import Dialog, Offer, Tie
+from bot.store.hospitation_rows import HospitationDialog, HospitationOffer, HospitationTie
 from bot.store.hospitations import HospitationStore
 
 ANNA = "@anna:rathaus.example"
@@ -30,7 +30,9 @@ async def store(tmp_path: Path) -> AsyncIterator[HospitationStore]:
         await db.close()
 
 
-def offer(offer_id: str = "H-7KQX", *, host: str = ANNA, day: date = DEC3, **kw: object) -> Offer:
+def offer(
+    offer_id: str = "H-7KQX", *, host: str = ANNA, day: date = DEC3, **kw: object
+) -> HospitationOffer:
     values: dict[str, object] = {
         "id": offer_id,
         "host": host,
@@ -47,7 +49,7 @@ def offer(offer_id: str = "H-7KQX", *, host: str = ANNA, day: date = DEC3, **kw:
         "created_at": 1.0,
     }
     values.update(kw)
-    return Offer(**values)  # type: ignore[arg-type]
+    return HospitationOffer(**values)  # type: ignore[arg-type]
 
 
 async def test_offer_round_trip_keeps_dates_and_times(store: HospitationStore) -> None:
@@ -122,7 +124,9 @@ async def test_feedback_answers_and_ties(store: HospitationStore) -> None:
     assert not await store.set_feedback("H-7KQX", CEM, True, 2.0)
     answers = {f.user_id: (f.role, f.took_place) for f in await store.feedback("H-7KQX")}
     assert answers == {ANNA: ("host", None), BEN: ("participant", True)}
-    tie = Tie("H-7KQX", ANNA, BEN, DEC3, "Bauamt", "Musterstadt", "Jugendamt", "Musterstadt")
+    tie = HospitationTie(
+        "H-7KQX", ANNA, BEN, DEC3, "Bauamt", "Musterstadt", "Jugendamt", "Musterstadt"
+    )
     await store.save_tie(tie, 3.0)
     await store.save_tie(tie, 4.0)  # idempotent
     assert await store.ties() == [tie]
@@ -140,10 +144,10 @@ async def test_wishes_and_dialogs(store: HospitationStore) -> None:
     assert not await store.delete_wish(CEM, wishes[1].id)  # not theirs
     assert [w.area for w in await store.all_wishes()] == ["Jugendamt"]
 
-    dialog = Dialog(BEN, "date", "Kasse", None, None, 5.0)
+    dialog = HospitationDialog(BEN, "date", "Kasse", None, None, 5.0)
     await store.save_dialog(dialog)
     assert await store.dialog(BEN) == dialog
-    await store.save_dialog(Dialog(BEN, "places", "Kasse", "03.12.2026", None, 6.0))
+    await store.save_dialog(HospitationDialog(BEN, "places", "Kasse", "03.12.2026", None, 6.0))
     moved = await store.dialog(BEN)
     assert moved is not None and moved.step == "places" and moved.when_text == "03.12.2026"
     assert await store.delete_dialog(BEN)
@@ -157,13 +161,13 @@ async def test_forgetting_wipes_the_person_and_keeps_the_shells(
     await store.add_seat("H-7KQX", BEN, "confirmed", 1.0)
     await store.ask_feedback("H-7KQX", BEN, "participant", 1.0)
     await store.add_wish(BEN, "Bauaufsicht", 1.0)
-    await store.save_tie(Tie("H-7KQX", ANNA, BEN, DEC3), 1.0)
+    await store.save_tie(HospitationTie("H-7KQX", ANNA, BEN, DEC3), 1.0)
 
     await store.forget_participant(BEN)
     assert await store.seats_of_user(BEN) == []
     assert await store.wishes_of(BEN) == []
     assert await store.feedback_of_user(BEN) == []
-    assert await store.ties() == [Tie("H-7KQX", ANNA, None, DEC3)]
+    assert await store.ties() == [HospitationTie("H-7KQX", ANNA, None, DEC3)]
 
     await store.wipe_host(ANNA)
     await store.forget_participant(ANNA)
@@ -171,4 +175,4 @@ async def test_forgetting_wipes_the_person_and_keeps_the_shells(
     assert shell is not None
     assert (shell.host, shell.host_name, shell.title, shell.description) == (None, None, "", None)
     assert shell.department == "Bauamt" and shell.when.start_date == DEC3
-    assert await store.ties() == [Tie("H-7KQX", None, None, DEC3)]
+    assert await store.ties() == [HospitationTie("H-7KQX", None, None, DEC3)]

@@ -19,7 +19,7 @@ from bot.store.coffee_rows import NewGroup, NewMember
 from bot.store.contacts import ContactStore, StoredContact
 from bot.store.crisis import CrisisStore, StoredRequest
 from bot.store.db import Database
-from bot.store.hospitation_rows import Tie as HospitationTie
+from bot.store.hospitation_rows import HospitationTie
 from bot.store.hospitations import HospitationStore
 from bot.store.profiles import ProfileRepository
 from bot.store.ties import TieStore, is_placeholder

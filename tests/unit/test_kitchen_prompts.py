@@ -19,7 +19,7 @@ from bot.services.kitchen import (
     latest_weekly_slot,
     next_prompt,
 )
-from bot.store.coffee_breaks import Offer, Placement
+from bot.store.coffee_breaks import BreakOffer, Placement
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -171,8 +171,8 @@ def test_followup_keys() -> None:
 
 
 def test_partner_rank_prefers_other_department_then_unknown_then_longest_waiting() -> None:
-    def offer(i: int, at: float) -> Offer:
-        return Offer(i, f"@u{i}:x", 15, at, at + 900, "open")
+    def offer(i: int, at: float) -> BreakOffer:
+        return BreakOffer(i, f"@u{i}:x", 15, at, at + 900, "open")
 
     mine = Placement("Bauamt")
     same = partner_rank(mine, Placement("bauamt"), offer(1, 0))

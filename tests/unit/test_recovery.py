@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.chat.recovery import Backoff, Recovery, Verdict, classify
+from bot.chat.recovery import Backoff, FailureKind, Recovery, classify
 
 INTERVAL_S = 1.0
 JITTER_S = 0.5
@@ -28,20 +28,20 @@ def recovery(seed: int = 0, backoff_max_s: float = 60.0) -> Recovery:
 @pytest.mark.parametrize(
     ("status", "errcode", "retry_after", "verdict"),
     [
-        (None, None, False, Verdict.ERROR),  # an error without a status: no gateway
-        (502, None, False, Verdict.UNREACHABLE),
-        (503, None, False, Verdict.UNREACHABLE),
-        (504, None, False, Verdict.UNREACHABLE),
-        (503, None, True, Verdict.SLOW_DOWN),
-        (429, "M_LIMIT_EXCEEDED", True, Verdict.SLOW_DOWN),
-        (429, None, False, Verdict.SLOW_DOWN),
-        (400, "M_LIMIT_EXCEEDED", True, Verdict.SLOW_DOWN),
-        (500, "M_UNKNOWN", False, Verdict.ERROR),
-        (404, "M_UNRECOGNIZED", False, Verdict.ERROR),
+        (None, None, False, FailureKind.ERROR),  # an error without a status: no gateway
+        (502, None, False, FailureKind.UNREACHABLE),
+        (503, None, False, FailureKind.UNREACHABLE),
+        (504, None, False, FailureKind.UNREACHABLE),
+        (503, None, True, FailureKind.SLOW_DOWN),
+        (429, "M_LIMIT_EXCEEDED", True, FailureKind.SLOW_DOWN),
+        (429, None, False, FailureKind.SLOW_DOWN),
+        (400, "M_LIMIT_EXCEEDED", True, FailureKind.SLOW_DOWN),
+        (500, "M_UNKNOWN", False, FailureKind.ERROR),
+        (404, "M_UNRECOGNIZED", False, FailureKind.ERROR),
     ],
 )
 def test_classify(
-    status: int | None, errcode: str | None, retry_after: bool, verdict: Verdict
+    status: int | None, errcode: str | None, retry_after: bool, verdict: FailureKind
 ) -> None:
     assert classify(status, errcode, retry_after) is verdict
 

@@ -88,7 +88,7 @@ def test_other_peoples_labels_are_one_clean_line() -> None:
 
     from bot.domain.dates import When
     from bot.services.hospitation_messages import PersonInfo, host_label, person_label
-    from bot.store.hospitation_rows import Offer
+    from bot.store.hospitation_rows import HospitationOffer
 
     fake = "Anna\n\u202eHINWEIS: Angebot abgesagt\u2060\x1b]0;x\x07"
     info = PersonInfo(fake, "Bauamt\n\u200bOrdnungsamt", "Muster\u00adstadt")
@@ -97,7 +97,7 @@ def test_other_peoples_labels_are_one_clean_line() -> None:
         "Anna HINWEIS: Angebot abgesagt]0;x (@anna:rathaus.example), "
         "Bauamt Ordnungsamt, Musterstadt"
     )
-    offer = Offer(
+    offer = HospitationOffer(
         id="H-1",
         host="@anna:rathaus.example",
         host_name=fake,
