@@ -27,7 +27,7 @@ from nio import (
 
 from bot.chat.configured_rooms import warn_about_upgraded_config
 from bot.chat.dispatch import Dispatcher
-from bot.chat.errors import NETWORK_ERRORS
+from bot.chat.errors import NETWORK_ERRORS, check
 from bot.chat.key_waits import KeyWaits
 from bot.chat.rooms import DirectRooms, InviteGate, join_or_log
 from bot.store.db import StoreBusy, StoreUnavailable
@@ -89,7 +89,7 @@ class RoomActions:
         if user_id is not None:
             # The person left their DM: a new one is opened when there is something to say.
             await self.rooms.forget_dm(user_id)
-        await self.client.room_leave(room_id)
+        check(await self.client.room_leave(room_id))
 
     async def guarded(self, key: str, kind: str, args: dict[str, Any], attempts: int = 0) -> None:
         """Do the action `kind` now. If the store is read-only it is put off until it takes
@@ -158,7 +158,10 @@ class RoomActions:
             return
 
     async def _leave(self, room_id: str) -> None:
-        await self.client.room_leave(room_id)
+        # nio answers a failed leave with an error response instead of raising: `check`
+        # turns it into an exception, so `guarded` tries again after the next sync. Refusing
+        # a federated invite needs the inviter's homeserver, which may be slow or away.
+        check(await self.client.room_leave(room_id))
 
     async def _accept_invite(self, room_id: str, inviter: str, is_direct: bool) -> None:
         if not await join_or_log(self.client, room_id):
