@@ -27,23 +27,23 @@ def setup_logging(level: str) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    config = load_config(args.config)
     print(f"{args.config}: OK (bot {config.homeserver.user_id} on {config.homeserver.url})")
+    return 0
+
+
+def cmd_example_config(args: argparse.Namespace) -> int:
+    from bot.config import Config
+    from bot.config.example import render_example
+
+    print(render_example(Config), end="")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import serve
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    config = load_config(args.config)
     setup_logging(config.operations.log_level)
     asyncio.run(serve(config))
     # Store, crypto store and HTTP session are closed. An embedding batch may still run in
@@ -65,11 +65,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 def cmd_import_staff(args: argparse.Namespace) -> int:
     from bot.services.staff_import import import_staff_file
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    config = load_config(args.config)
     setup_logging("INFO")  # the progress of encoding the imported tasks
     return asyncio.run(import_staff_file(config, args.csv, dry_run=args.dry_run))
 
@@ -77,11 +73,7 @@ def cmd_import_staff(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from bot.services.report import ReportCliError, report_to_directory
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    config = load_config(args.config)
     try:
         written = asyncio.run(report_to_directory(config, args.out, args.period, args.lang))
     except ReportCliError as exc:
@@ -103,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file, list every problem")
     check.add_argument("config", type=Path, nargs="?", default=DEFAULT_CONFIG)
     check.set_defaults(func=cmd_check_config)
+
+    example = sub.add_parser(
+        "example-config",
+        help="print config/flurfunk.example.yaml, generated from the key descriptions",
+    )
+    example.set_defaults(func=cmd_example_config)
 
     dev = sub.add_parser("dev", help="start a local Synapse with demo accounts and run the bot")
     dev.add_argument("--dir", default=".dev", help="where the local homeserver and bot keep data")
@@ -140,7 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    # Every subcommand that reads the config fails the same way: the problems, exit code 2.
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -12,33 +12,27 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from bot.config.core import (
     BotConfig,
-    DirectoryConfig,
     HomeserverConfig,
     MatrixRoomId,
     MatrixUserId,
     OperationsConfig,
     OutboxConfig,
-    PrivacyConfig,
     Section,
     SemanticsConfig,
     StorageConfig,
     SyncConfig,
 )
-from bot.config.features import (
-    CirclesConfig,
-    CoffeeConfig,
-    CrisisConfig,
-    HospitationConfig,
-    KitchenConfig,
-    ReportConfig,
-)
+from bot.config.features import CrisisConfig, HospitationConfig, KitchenConfig, ReportConfig
+from bot.config.people import DirectoryConfig, PrivacyConfig
+from bot.config.rounds import CirclesConfig, CoffeeConfig
 from bot.config.schedule import parse_weekly_slot
 
 __all__ = [
+    "RENAMED",
     "BotConfig",
     "CirclesConfig",
     "CoffeeConfig",
@@ -74,22 +68,46 @@ SECRET_ENV = {
 
 
 class Config(Section):
-    homeserver: HomeserverConfig
+    homeserver: HomeserverConfig = Field(
+        description="How the bot reaches its homeserver and logs in (the only required section)."
+    )
     storage: StorageConfig = StorageConfig()
     sync: SyncConfig = SyncConfig()
-    outbox: OutboxConfig = OutboxConfig()
+    outbox: OutboxConfig = Field(
+        OutboxConfig(),
+        description="Every outgoing message waits in the outbox until it is delivered, exactly "
+        "once.",
+    )
     bot: BotConfig = BotConfig()
     operations: OperationsConfig = OperationsConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     semantics: SemanticsConfig = SemanticsConfig()
     directory: DirectoryConfig = DirectoryConfig()
-    crisis: CrisisConfig = CrisisConfig()
-    kitchen: KitchenConfig = KitchenConfig()
-    hospitation: HospitationConfig = HospitationConfig()
-    coffee: CoffeeConfig = CoffeeConfig()
-    circles: CirclesConfig = CirclesConfig()
-    report: ReportConfig = ReportConfig()
-    timezone: str = "Europe/Berlin"
+    crisis: CrisisConfig = Field(
+        CrisisConfig(), description='"Wer kennt wen?": crisis requests routed to bridge contacts.'
+    )
+    kitchen: KitchenConfig = Field(
+        KitchenConfig(),
+        description="Kaffeeküche: conversation prompts in shared rooms and spontaneous coffee "
+        "breaks (!kaffeepause).",
+    )
+    hospitation: HospitationConfig = Field(
+        HospitationConfig(),
+        description="Hospitations (job shadowing): colleagues offer time in their office to "
+        "people from other departments and municipalities.",
+    )
+    coffee: CoffeeConfig = Field(CoffeeConfig(), description="Weekly coffee matches (Kaffeerunde).")
+    circles: CirclesConfig = Field(
+        CirclesConfig(),
+        description="Topic circles (Themenrunden): small groups sharing a topic across "
+        "municipalities.",
+    )
+    report: ReportConfig = Field(
+        ReportConfig(),
+        description="Network report (!admin bericht, monthly post, `flurfunk report`): totals "
+        "only.",
+    )
+    timezone: str = Field("Europe/Berlin", description="Time zone for every schedule above.")
 
     @field_validator("timezone")
     @classmethod
@@ -105,6 +123,13 @@ class Config(Section):
     @property
     def server_name(self) -> str:
         return self.homeserver.user_id.split(":", 1)[1]
+
+
+# Renamed keys, old dotted key -> new one, so that an old file is answered with the new
+# name instead of "unknown key". The old key is not carried over by itself: the value may
+# mean something else now, and the operator should see the new name once. No key has been
+# renamed yet; add an entry with every rename.
+RENAMED: dict[str, str] = {}
 
 
 class ConfigError(Exception):
@@ -123,6 +148,8 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "missing":
         return f"{key}: required key is missing"
     if kind == "extra_forbidden":
+        if key in RENAMED:
+            return f"{key}: this key is now {RENAMED[key]}; rename it in the file"
         return f"{key}: unknown key (check the spelling against config/flurfunk.example.yaml)"
     given = error.get("input")
     secret = any(str(part) in SECRET_KEYS for part in error["loc"])

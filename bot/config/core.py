@@ -1,9 +1,13 @@
-"""Config sections of the bot itself: homeserver, storage, sync, outbox, operations, privacy."""
+"""Config sections of the bot itself: homeserver, storage, sync, outbox, bot, operations,
+semantics.
+
+Each key's `description` is what an operator reads: `config/flurfunk.example.yaml` is
+generated from it (`flurfunk example-config`).
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,25 +23,62 @@ class Section(BaseModel):
 
 
 class HomeserverConfig(Section):
-    url: str = Field(pattern=r"^https?://")
-    user_id: MatrixUserId
-    password: SecretStr | None = None
-    access_token: SecretStr | None = None
-    device_name: str = "Flurfunk"
-    allowed_homeservers: list[str] = Field(min_length=1)
-    # Accounts on an allowed homeserver that are treated like people from other homeservers
-    # (no answer, no trace, invites refused): regular expressions searched in the localpart
-    # (between `@` and `:`), e.g. bridge puppets "^whatsapp_" or guests (review finding S-22).
-    denied_localparts: list[str] = Field(default_factory=list)
-    verify_tls: bool = True
-    # Encrypts the bot's cross-signing keys in the store. Without it the bot's device is not
-    # cross-signed, and Element stops exchanging encrypted messages with unsigned devices.
-    key_encryption_secret: SecretStr | None = None
-    # The recovery key written once to a 0600 file when the keys were made: restores the same
-    # identity after the store was lost.
-    cross_signing_recovery_key: SecretStr | None = None
-    # Replace a cross-signing identity on the server that is not ours (someone reset it).
-    cross_signing_reset: bool = False
+    url: str = Field(
+        pattern=r"^https?://",
+        description="Client-server API base URL of your homeserver.",
+        examples=["https://matrix.rathaus.example"],
+    )
+    user_id: MatrixUserId = Field(
+        description="The bot's own Matrix account (create it on your homeserver first).",
+        examples=["@flurfunk:rathaus.example"],
+    )
+    password: SecretStr | None = Field(
+        None,
+        description="Used once to log in; afterwards the stored access token and device are "
+        "reused. Better: leave it out here and set the env var FLURFUNK_PASSWORD.",
+        examples=["change-me-or-use-FLURFUNK_PASSWORD"],
+    )
+    access_token: SecretStr | None = Field(
+        None,
+        description="Alternative to the password: an existing access token (env "
+        "FLURFUNK_ACCESS_TOKEN).",
+    )
+    device_name: str = Field(
+        "Flurfunk", description="Name of the bot's device as shown in clients."
+    )
+    allowed_homeservers: list[str] = Field(
+        min_length=1,
+        description="Invites are accepted only from users of these homeservers (server names).",
+        examples=[["rathaus.example"]],
+    )
+    denied_localparts: list[str] = Field(
+        default_factory=list,
+        description="Accounts on those homeservers that count as strangers all the same (no "
+        "answer, no trace, invites refused): regular expressions searched in the localpart "
+        "(the part between @ and :), e.g. bridge puppets and guests: "
+        '["^whatsapp_", "^signal_", "^guest-"].',
+    )
+    verify_tls: bool = Field(
+        True, description="Verify the homeserver's TLS certificate (keep true outside a lab)."
+    )
+    key_encryption_secret: SecretStr | None = Field(
+        None,
+        description="At least 16 characters; encrypts the bot's cross-signing keys in the "
+        "store (env FLURFUNK_KEY_SECRET). Without it the bot's device is not cross-signed, "
+        "and Element stops exchanging encrypted messages with unsigned devices.",
+    )
+    cross_signing_recovery_key: SecretStr | None = Field(
+        None,
+        description="The recovery key the bot writes once into "
+        "<data_dir>/cross-signing-recovery-key.txt (mode 0600; never logged) when it creates "
+        "its cross-signing identity; set it (env FLURFUNK_RECOVERY_KEY) to restore the same "
+        "identity after the store was lost.",
+    )
+    cross_signing_reset: bool = Field(
+        False,
+        description="Replace a cross-signing identity on the server that is not the bot's "
+        "(someone reset it).",
+    )
 
     @field_validator("denied_localparts")
     @classmethod
@@ -68,7 +109,11 @@ class HomeserverConfig(Section):
 
 
 class StorageConfig(Section):
-    data_dir: Path = Path("data")
+    data_dir: Path = Field(
+        Path("data"),
+        description="Store (flurfunk.db) and encryption keys (crypto/) live here. Back it up, "
+        "keep it private.",
+    )
 
     @property
     def database(self) -> Path:
@@ -80,134 +125,202 @@ class StorageConfig(Section):
 
 
 class SyncConfig(Section):
-    timeout_ms: int = Field(30_000, ge=0, le=120_000)
-    backoff_initial_s: float = Field(1.0, gt=0)
-    backoff_max_s: float = Field(60.0, gt=0)
-    timeline_limit: int = Field(50, ge=1, le=500)
-    backlog_limit: int = Field(500, ge=0, le=10_000)
+    timeout_ms: int = Field(
+        30_000,
+        ge=0,
+        le=120_000,
+        description="Long-poll timeout of a sync request, in milliseconds.",
+    )
+    backoff_initial_s: float = Field(
+        1.0,
+        gt=0,
+        description='Backoff after a failed sync ("slow down" answers, errors) starts here '
+        "(never below) and doubles up to backoff_max_s, in seconds.",
+    )
+    backoff_max_s: float = Field(60.0, gt=0, description="Longest backoff, in seconds.")
     probe_interval_s: float = Field(
         1.0,
         ge=1.0,
         le=60.0,
-        description="While the homeserver is unreachable, probe it (GET /_matrix/client/versions) "
-        "no more often than this; syncing resumes after the first answer",
+        description="While the homeserver is unreachable the bot only probes GET "
+        "/_matrix/client/versions, this often at most (1.0 is the minimum); syncing resumes "
+        "after the first answer (docs/operations.md).",
     )
     probe_jitter_s: float = Field(
         0.5,
         ge=0.0,
         le=30.0,
-        description="Random extra wait (0 to this) before each probe, so that bots do not probe "
-        "a returning homeserver in step",
+        description="Random extra wait (0 to this) before each probe, so that bots do not "
+        "probe a returning homeserver in step.",
+    )
+    timeline_limit: int = Field(
+        50,
+        ge=1,
+        le=500,
+        description="Events per room in one sync; more arrive by paging back after downtime.",
+    )
+    backlog_limit: int = Field(
+        500,
+        ge=0,
+        le=10_000,
+        description="At most this many missed events per room are fetched after downtime.",
     )
 
 
 class OutboxConfig(Section):
-    max_attempts: int = Field(10, ge=1, le=100)
-    max_retry_after_s: float = Field(120.0, gt=0)
-    concurrency: int = Field(4, ge=1, le=64)
-    keep_sent_days: int = Field(14, ge=1, le=365)
-    # The age limit of every item, whatever it waits for (its room, an earlier item, a rate
-    # limit, the homeserver): then it is given up and the admin room hears of it. A 100-pair
-    # round under Synapse's default room-creation limit needs about 95 minutes.
-    give_up_after_s: float = Field(86_400.0, gt=0)
+    max_attempts: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="Attempts per outgoing message before it is given up (429 answers do not "
+        "count).",
+    )
+    max_retry_after_s: float = Field(
+        120.0, gt=0, description="Upper bound for a homeserver's retry_after_ms, in seconds."
+    )
+    concurrency: int = Field(
+        4, ge=1, le=64, description="Messages sent in parallel (to different rooms)."
+    )
+    keep_sent_days: int = Field(
+        14,
+        ge=1,
+        le=365,
+        description="Delivered messages are kept this many days (for edits and reactions), "
+        "then deleted.",
+    )
+    give_up_after_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="Age limit of every outgoing message, whatever it waits for (its room, an "
+        "earlier message, a rate limit, the homeserver), in seconds; then it is given up and "
+        "the admin room is told (at most hourly). A 100-pair round under Synapse's default "
+        "room-creation limit needs about 95 minutes.",
+    )
 
 
 class CommandLimits(Section):
-    """Per-person token buckets for commands (review finding S-11): a burst, then so many
-    per minute. Sized so that a person typing never meets them and a script does."""
-
-    enabled: bool = True
-    # Commands that change something (sign up, offer, answer, set a field) and dialog answers.
-    changes_burst: int = Field(30, ge=1, le=10_000)
-    changes_per_minute: float = Field(20.0, gt=0, le=60_000)
-    # Commands that only show something (help, lists, one's own data) and unknown commands.
-    reads_burst: int = Field(60, ge=1, le=10_000)
-    reads_per_minute: float = Field(60.0, gt=0, le=60_000)
+    enabled: bool = Field(True, description="false switches the limits off.")
+    changes_burst: int = Field(
+        30,
+        ge=1,
+        le=10_000,
+        description="Burst of commands that change something (!hospitation teilnehmen, "
+        "!kontakt, !nein, ...) and answers in a dialog.",
+    )
+    changes_per_minute: float = Field(
+        20.0, gt=0, le=60_000, description="Such changes per minute after the burst."
+    )
+    reads_burst: int = Field(
+        60,
+        ge=1,
+        le=10_000,
+        description="Burst of commands that only show something (!hilfe, !hospitationen, "
+        "!meinedaten, ...) and unknown commands.",
+    )
+    reads_per_minute: float = Field(
+        60.0, gt=0, le=60_000, description="Such reads per minute after the burst."
+    )
 
 
 class BotConfig(Section):
-    command_prefix: str = Field("!", min_length=1, max_length=3)
-    default_language: Literal["de", "en"] = "de"
-    display_name: str = "Flurfunk"
-    admins: list[MatrixUserId] = []
-    admin_room: MatrixRoomId | None = None
-    decrypt_wait_s: float = Field(30.0, ge=0, le=600)
-    # DMs are switched to encryption before the bot writes anything personal into them.
-    # false only for clients that cannot encrypt: personal data then travels in clear.
-    encrypted_direct_chats: bool = True
-    # A purpose room (coffee match, circle, coffee break, introduction, crisis connection)
-    # is left once its work is done; an unanswered follow-up counts as done this many days
-    # after it was asked (docs/coffee.md, "When Flurfunk leaves a room").
-    purpose_room_answer_days: float = Field(7.0, gt=0, le=365)
-    # How often done purpose rooms are looked for and left.
-    purpose_room_check_s: float = Field(60.0, ge=0.2, le=3600)
-    # Crisis staff and admins are never limited in the commands of their role.
-    limits: CommandLimits = CommandLimits()
+    command_prefix: str = Field("!", min_length=1, max_length=3, description="Command prefix.")
+    default_language: Literal["de", "en"] = Field(
+        "de", description="Language for people who did not choose one (!sprache): de or en."
+    )
+    display_name: str = Field("Flurfunk", description="Display name of the bot.")
+    admins: list[MatrixUserId] = Field(
+        default_factory=list, description="Matrix IDs allowed to use !admin commands."
+    )
+    admin_room: MatrixRoomId | None = Field(
+        None,
+        description="Room for operator notices (retention, reports, store problems); the bot "
+        "must be in it.",
+    )
+    decrypt_wait_s: float = Field(
+        30.0,
+        ge=0,
+        le=600,
+        description="How long to wait for the keys of an encrypted message before telling the "
+        "sender, in seconds.",
+    )
+    encrypted_direct_chats: bool = Field(
+        True,
+        description="Switch a direct chat to encryption before writing anything personal into "
+        "it (Element encrypts DMs anyway). false only for clients that cannot encrypt: "
+        "personal data such as exports and crisis requests then travel in clear.",
+    )
+    purpose_room_answer_days: float = Field(
+        7.0,
+        gt=0,
+        le=365,
+        description="Rooms made for a purpose (coffee match, circle, coffee break, "
+        "introduction, crisis connection) are left once their work is done; the people keep "
+        "them. A follow-up nobody answered counts as done this many days after it was asked "
+        '(docs/coffee.md, "When Flurfunk leaves a room").',
+    )
+    purpose_room_check_s: float = Field(
+        60.0,
+        ge=0.2,
+        le=3600,
+        description="How often done purpose rooms are looked for and left, in seconds.",
+    )
+    limits: CommandLimits = Field(
+        CommandLimits(),
+        description="Per-person limits on commands: a burst, then so many per minute, sized so "
+        "that a person typing never meets them and a script does. Someone over the limit is "
+        "told once when to try again, and nothing of what they sent is carried out. Crisis "
+        "staff and admins are never limited in the commands of their role (!werkennt, !admin).",
+    )
 
 
 class OperationsConfig(Section):
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(9108, ge=0, le=65535)
-    healthy_sync_age_s: float = Field(120.0, gt=0)
+    http_host: str = Field(
+        "127.0.0.1",
+        description="/healthz and /metrics listen here. Use 0.0.0.0 inside a container.",
+    )
+    http_port: int = Field(9108, ge=0, le=65535, description="Port of /healthz and /metrics.")
+    healthy_sync_age_s: float = Field(
+        120.0,
+        gt=0,
+        description="/healthz (JSON, docs/operations.md) answers 200 only if the last "
+        "successful sync is at most this old and the homeserver is reachable, 503 otherwise.",
+    )
     backlog_warning_age_s: float = Field(
         300.0,
         gt=0,
-        description="/healthz warns when the oldest undelivered outbox item is older than this",
+        description='/healthz warns ("degraded") when an undelivered message is older than '
+        "this, in seconds.",
     )
     stop_grace_s: float = Field(
         2.0,
         ge=0.0,
         le=3.0,
-        description="On SIGTERM, how long sends already under way may take before they are "
-        "cancelled (they stay queued and go out after the restart)",
+        description="On SIGTERM, sends under way may finish for this long (at most 3 s) before "
+        "they are cancelled; what is left stays queued and goes out after the restart.",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO",
+        description="DEBUG, INFO, WARNING or ERROR. Logs never contain tokens or message contents.",
+    )
 
 
 class SemanticsConfig(Section):
-    # Compare meaning with the bundled multilingual-e5-small model (docs/semantics.md);
-    # false compares words only.
-    enabled: bool = True
-    # CPU threads of the embedding engine; its thread runs at a lower priority than the bot.
-    threads: int = Field(2, ge=1, le=64)
-    # How often texts are checked for new or changed ones (changes in chat wake it at once).
-    refresh_seconds: float = Field(60.0, ge=1, le=3600)
-
-
-class PrivacyConfig(Section):
-    notice_de: str = (
-        "Flurfunk speichert, was Sie selbst angeben: Abteilung, Kommune, Aufgaben, Themen, "
-        "Sprachen und Erreichbarkeit. Damit schlägt er Ihnen Kolleg:innen mit ähnlichen "
-        "Aufgaben vor. Sichtbar ist davon nur, was in einer Vorstellung steht. Mit !suche "
-        "finden andere Sie nur, wenn Sie mit !profil auffindbar ja zustimmen, und kennenlernen "
-        "nur, wenn Sie einer Vorstellung zustimmen; Trefferlisten werden nach 24 Stunden "
-        "gelöscht. Die Teilnahme ist freiwillig; mit !meinedaten sehen Sie alles, mit "
-        "!vergessen löschen Sie alles."
+    enabled: bool = Field(
+        True,
+        description="Compare meaning with the bundled multilingual-e5-small model (runs on "
+        "this machine, nothing leaves it; docs/semantics.md). false: compare words only.",
     )
-    notice_en: str = (
-        "Flurfunk stores what you tell it: department, municipality, tasks, topics, languages "
-        "and availability, to suggest colleagues with similar tasks. Others only see what an "
-        "introduction shows. Others find you with !search only if you agree with !profile "
-        "findable yes, and meet you only if you agree to an introduction; result lists are "
-        "deleted after 24 hours. Participation is voluntary; !mydata shows everything, !forget "
-        "deletes everything."
+    threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="CPU threads of the embedding engine (it runs at a lower priority than "
+        "the bot).",
     )
-    retention_inactive_days: int = Field(365, ge=30, le=3650)
-    retention_check_time: time = time(3, 30)
-    # Half-finished dialogs (e.g. an onboarding left in the middle) are dropped after this.
-    dialog_retention_days: int = Field(default=30, ge=1, le=365)
-    # If more than this share of the checked accounts (and more than 5) look deactivated in
-    # one run, nothing is deleted and the admin room is asked to check: a misrouted profile
-    # endpoint looks exactly like that. 1.0 switches the safeguard off.
-    deactivated_max_share: float = Field(default=0.2, gt=0, le=1)
-    # The bot account is a server admin: Synapse's admin API says whether an account on the
-    # bot's homeserver is deactivated (also without erasure). Off: only a profile 404 counts.
-    admin_api: bool = False
-
-
-class DirectoryConfig(Section):
-    departments: list[str] = []
-    municipalities: list[str] = []
-    free_departments: bool = True
-    free_municipalities: bool = True
-    topics_max: int = Field(10, ge=1, le=50)
+    refresh_seconds: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="Seconds between checks for new or changed texts; changes in chat are "
+        "encoded at once.",
+    )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import time
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 _WEEKDAYS = {
     **{name: i for i, name in enumerate(("mo", "di", "mi", "do", "fr", "sa", "so"))},
@@ -48,3 +51,20 @@ def known_state(value: str | None) -> str | None:
     if code not in _STATES:
         raise ValueError(f"unknown German state {value!r}; expected one of {', '.join(_STATES)}")
     return code
+
+
+def _readable_slot(entry: str) -> str:
+    parse_weekly_slot(entry)
+    return entry
+
+
+# Config value types: each check is written once and reads the same in every section.
+WeeklySlot = Annotated[str, AfterValidator(_readable_slot)]
+HolidayState = Annotated[
+    str | None,
+    AfterValidator(known_state),
+    Field(
+        description='German state code ("NW", "BY", ...): a round due on a public holiday there '
+        "moves to the next working day of the same week (or is skipped if there is none)."
+    ),
+]

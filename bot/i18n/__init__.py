@@ -1,7 +1,8 @@
 """Message catalogues: German first, English second.
 
-Each `*.yaml` file in this package holds one feature's messages, each key with a `de`
-and an `en` text. Texts use a tiny markup (`**bold**`, `` `code` ``, lines starting
+Each `*.yaml` file in this package is named after the first part of its keys
+(`store.readonly.reply` is in `store.yaml`, every `help.*` text in `help.yaml`), each key
+with a `de` and an `en` text. Texts use a tiny markup (`**bold**`, `` `code` ``, lines starting
 with `- `) that `bot.i18n.render` turns into HTML; parameters are inserted escaped.
 """
 

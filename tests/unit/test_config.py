@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from bot.__main__ import main
-from bot.config import ConfigError, load_config, parse_config
+from bot.config import RENAMED, Config, ConfigError, load_config, parse_config
 
 MINIMAL = {
     "homeserver": {
@@ -91,22 +95,81 @@ def test_check_config_prints_all_problems_and_fails(
     assert "homeserver.url:" in err and "homeserver.user_id:" in err and "bogus:" in err
 
 
+EXAMPLE = Path(__file__).parents[2] / "config" / "flurfunk.example.yaml"
+
+
+def leaf_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from leaf_fields(annotation, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", field
+
+
 def test_example_config_is_valid_and_documents_every_key(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    example = Path(__file__).parents[2] / "config" / "flurfunk.example.yaml"
-    assert main(["check-config", str(example)]) == 0
-    text = example.read_text(encoding="utf-8")
-    from bot.config import Config
-
-    def keys(model: type, prefix: str = "") -> list[str]:
-        found = []
-        for name, field in model.model_fields.items():  # type: ignore[attr-defined]
-            found.append(name)
-            annotation = field.annotation
-            if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
-                found += keys(annotation, f"{prefix}{name}.")
-        return found
-
-    missing = [k for k in keys(Config) if f"{k}:" not in text]
+    assert main(["check-config", str(EXAMPLE)]) == 0
+    text = EXAMPLE.read_text(encoding="utf-8")
+    missing = [
+        key
+        for key, _ in leaf_fields(Config)
+        if any(f"{part}:" not in text for part in key.split("."))
+    ]
     assert not missing, f"keys not documented in the example config: {missing}"
+
+
+def test_every_key_is_described() -> None:
+    undescribed = [key for key, field in leaf_fields(Config) if not field.description]
+    assert not undescribed
+
+
+def test_example_config_is_generated_from_the_descriptions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["example-config"]) == 0
+    generated = capsys.readouterr().out
+    assert EXAMPLE.read_text(encoding="utf-8") == generated, (
+        "config/flurfunk.example.yaml is out of date: "
+        "flurfunk example-config > config/flurfunk.example.yaml"
+    )
+    # The description of a key is its comment in the file.
+    assert '  # Command prefix.\n  command_prefix: "!"\n' in generated
+
+
+def test_example_config_shows_every_default() -> None:
+    example = parse_config(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8")), "example", {})
+    for key, field in leaf_fields(Config):
+        if field.examples:
+            continue
+        value: object = example
+        for part in key.split("."):
+            value = getattr(value, part)
+        assert value == field.get_default(call_default_factory=True), key
+
+
+def test_renamed_key_is_answered_with_its_new_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No key has been renamed yet; a synthetic entry stands in for the first real one.
+    monkeypatch.setitem(RENAMED, "bot.prefix", "bot.command_prefix")
+    raw = {**MINIMAL, "bot": {"prefix": "?", "comand_prefix": "!"}}
+    assert problems(raw) == [
+        "bot.prefix: this key is now bot.command_prefix; rename it in the file",
+        "bot.comand_prefix: unknown key (check the spelling against config/flurfunk.example.yaml)",
+    ]
+
+
+@pytest.mark.parametrize("section", ["coffee", "circles"])
+def test_rounds_check_schedule_and_holiday_state_alike(section: str) -> None:
+    raw = {**MINIMAL, section: {"schedule": "Mox 9", "holiday_state": "XX"}}
+    found = problems(raw)
+    assert any(p.startswith(f"{section}.schedule:") and "'Mox 9'" in p for p in found)
+    assert any(p.startswith(f"{section}.holiday_state:") and "NW" in p for p in found)
+    config = parse_config({**MINIMAL, section: {"holiday_state": " nw "}}, "test.yaml", {})
+    assert getattr(config, section).holiday_state == "NW"
+
+
+def test_kitchen_schedule_names_the_unreadable_entry() -> None:
+    raw = {**MINIMAL, "kitchen": {"schedule": ["Di 10:00", "irgendwann"]}}
+    [problem] = problems(raw)
+    assert problem.startswith("kitchen.schedule.1:") and "'irgendwann'" in problem
