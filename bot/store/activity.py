@@ -21,6 +21,7 @@ class ActivityStore:
             "ON CONFLICT(user_id) DO UPDATE SET "
             "last_seen_at = MAX(last_seen_at, excluded.last_seen_at)",
             (user_id, at),
+            name="activity.touch",
         )
 
     async def note_first_seen(self, user_ids: Iterable[str], at: float) -> None:
@@ -41,17 +42,19 @@ class ActivityStore:
             rows = await self.db.fetchall(
                 f"SELECT user_id, last_seen_at FROM activity WHERE user_id IN ({marks})", chunk
             )
-            found.update({str(r[0]): float(r[1]) for r in rows})
+            found.update({str(r["user_id"]): float(r["last_seen_at"]) for r in rows})
         return found
 
     async def of_user(self, user_id: str) -> float | None:
         row = await self.db.fetchone(
             "SELECT last_seen_at FROM activity WHERE user_id = ?", (user_id,)
         )
-        return None if row is None else float(row[0])
+        return None if row is None else float(row["last_seen_at"])
 
     async def user_ids(self) -> set[str]:
-        return {str(r[0]) for r in await self.db.fetchall("SELECT user_id FROM activity")}
+        return {str(r["user_id"]) for r in await self.db.fetchall("SELECT user_id FROM activity")}
 
     async def delete(self, user_id: str) -> None:
-        await self.db.execute("DELETE FROM activity WHERE user_id = ?", (user_id,))
+        await self.db.execute(
+            "DELETE FROM activity WHERE user_id = ?", (user_id,), name="activity.delete"
+        )

@@ -19,13 +19,14 @@ class BotState:
 
     async def get(self, key: str) -> str | None:
         row = await self.db.fetchone("SELECT value FROM bot_state WHERE key = ?", (key,))
-        return None if row is None else str(row[0])
+        return None if row is None else str(row["value"])
 
     async def set(self, key: str, value: str) -> None:
         await self.db.execute(
             "INSERT INTO bot_state (key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
+            name="bot_state.set",
         )
 
     async def save_sync_position(self, token: str, at_ms: int) -> None:
@@ -41,7 +42,9 @@ class BotState:
         return await self.get(SYNC_TOKEN), None if at is None else int(at)
 
     async def delete(self, key: str) -> None:
-        await self.db.execute("DELETE FROM bot_state WHERE key = ?", (key,))
+        await self.db.execute(
+            "DELETE FROM bot_state WHERE key = ?", (key,), name="bot_state.delete"
+        )
 
 
 class ProcessedEvents:
@@ -60,9 +63,12 @@ class ProcessedEvents:
         await self.db.execute(
             "INSERT OR IGNORE INTO processed_events (event_id, processed_at) VALUES (?, ?)",
             (event_id, time.time()),
+            name="processed_events.mark",
         )
 
     async def prune(self, older_than_s: float) -> int:
         return await self.db.execute(
-            "DELETE FROM processed_events WHERE processed_at < ?", (time.time() - older_than_s,)
+            "DELETE FROM processed_events WHERE processed_at < ?",
+            (time.time() - older_than_s,),
+            name="processed_events.prune",
         )

@@ -15,6 +15,7 @@ from bot.store.coffee_requests import CoffeeRequests
 from bot.store.coffee_rows import (
     GROUP_COLUMNS,
     GROUP_FROM,
+    ROUND_COLUMNS,
     FigureRow,
     GroupRow,
     MemberRow,
@@ -22,9 +23,14 @@ from bot.store.coffee_rows import (
     RoundKind,
     RoundRow,
     group_row,
-    round_row,
 )
 from bot.store.db import Database
+from bot.store.rows import from_row
+
+
+def _met(value: int | None) -> bool | None:
+    """coffee_members.met: NULL no answer, 1 yes, 0 no."""
+    return None if value is None else bool(value)
 
 
 class CoffeeStore(CoffeeRequests, CoffeePersonalData):
@@ -35,31 +41,28 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
 
     async def round_by_key(self, key: str) -> RoundRow | None:
         row = await self.db.fetchone(
-            "SELECT id, kind, key, seq, trigger, started_at, people, groups, unmatched, "
-            "pause_questions "
-            "FROM coffee_rounds WHERE key = ?",
-            (key,),
+            f"SELECT {ROUND_COLUMNS} FROM coffee_rounds WHERE key = ?", (key,)
         )
-        return None if row is None else round_row(row)
+        return None if row is None else from_row(RoundRow, row)
 
     async def keys_like(self, prefix: str) -> list[str]:
         rows = await self.db.fetchall(
             "SELECT key FROM coffee_rounds WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
         )
-        return [str(r[0]) for r in rows]
+        return [str(r["key"]) for r in rows]
 
     async def last_seq(self, kind: RoundKind) -> int:
-        row = await self.db.fetchone("SELECT MAX(seq) FROM coffee_rounds WHERE kind = ?", (kind,))
-        return int(row[0]) if row and row[0] is not None else 0
+        row = await self.db.fetchone(
+            "SELECT MAX(seq) AS seq FROM coffee_rounds WHERE kind = ?", (kind,)
+        )
+        return int(row["seq"]) if row and row["seq"] is not None else 0
 
     async def last_round(self, kind: RoundKind) -> RoundRow | None:
         row = await self.db.fetchone(
-            "SELECT id, kind, key, seq, trigger, started_at, people, groups, unmatched, "
-            "pause_questions "
-            "FROM coffee_rounds WHERE kind = ? ORDER BY seq DESC LIMIT 1",
+            f"SELECT {ROUND_COLUMNS} FROM coffee_rounds WHERE kind = ? ORDER BY seq DESC LIMIT 1",
             (kind,),
         )
-        return None if row is None else round_row(row)
+        return None if row is None else from_row(RoundRow, row)
 
     async def insert_round(
         self,
@@ -75,10 +78,11 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
         """The new round, or None if a round with this key exists already."""
         async with self.db.transaction("coffee.insert_round") as conn:
             async with conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM coffee_rounds WHERE kind = ?", (kind,)
+                "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM coffee_rounds WHERE kind = ?",
+                (kind,),
             ) as cur:
                 row = await cur.fetchone()
-            seq = int(row[0]) if row else 1
+            seq = int(row["seq"]) if row else 1
             cur = await conn.execute(
                 "INSERT OR IGNORE INTO coffee_rounds (kind, key, seq, trigger, started_at, "
                 "people, groups, unmatched) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -87,20 +91,22 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
             if cur.rowcount != 1:
                 return None
             return RoundRow(
-                int(cur.lastrowid or 0),
-                kind,
-                key,
-                seq,
-                trigger,
-                started_at,
-                people,
-                groups,
-                unmatched,
+                id=int(cur.lastrowid or 0),
+                kind=kind,
+                key=key,
+                seq=seq,
+                trigger=trigger,
+                started_at=started_at,
+                people=people,
+                groups=groups,
+                unmatched=unmatched,
             )
 
     async def set_pause_questions(self, round_id: int, count: int) -> None:
         await self.db.execute(
-            "UPDATE coffee_rounds SET pause_questions = ? WHERE id = ?", (count, round_id)
+            "UPDATE coffee_rounds SET pause_questions = ? WHERE id = ?",
+            (count, round_id),
+            name="coffee.set_pause_questions",
         )
 
     async def insert_groups(self, round_id: int, groups: Sequence[NewGroup], now: float) -> None:
@@ -131,7 +137,7 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
             async with conn.execute(
                 "SELECT idx, id FROM coffee_groups WHERE round_id = ?", (round_id,)
             ) as cur:
-                ids = {int(r[0]): int(r[1]) for r in await cur.fetchall()}
+                ids = {int(r["idx"]): int(r["id"]) for r in await cur.fetchall()}
             await conn.executemany(
                 "INSERT INTO coffee_members (group_id, person, department, municipality) "
                 "VALUES (?, ?, ?, ?)",
@@ -147,24 +153,24 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
     async def memberships_since(self, kind: RoundKind, min_seq: int) -> list[tuple[int, int, str]]:
         """(round seq, group id, person) of every member of rounds with seq >= min_seq."""
         rows = await self.db.fetchall(
-            "SELECT r.seq, g.id, m.person FROM coffee_members m "
+            "SELECT r.seq, g.id AS group_id, m.person FROM coffee_members m "
             "JOIN coffee_groups g ON g.id = m.group_id "
             "JOIN coffee_rounds r ON r.id = g.round_id "
             "WHERE r.kind = ? AND r.seq >= ? ORDER BY g.id",
             (kind, min_seq),
         )
-        return [(int(r[0]), int(r[1]), str(r[2])) for r in rows]
+        return [(int(r["seq"]), int(r["group_id"]), str(r["person"])) for r in rows]
 
     async def last_matched_seq(self, kind: RoundKind) -> dict[str, int]:
         """Per person the seq of the last round of this kind they were in a group."""
         rows = await self.db.fetchall(
-            "SELECT m.person, MAX(r.seq) FROM coffee_members m "
+            "SELECT m.person, MAX(r.seq) AS seq FROM coffee_members m "
             "JOIN coffee_groups g ON g.id = m.group_id "
             "JOIN coffee_rounds r ON r.id = g.round_id "
             "WHERE r.kind = ? GROUP BY m.person",
             (kind,),
         )
-        return {str(r[0]): int(r[1]) for r in rows}
+        return {str(r["person"]): int(r["seq"]) for r in rows}
 
     # -- groups and members --------------------------------------------------------------
 
@@ -181,10 +187,7 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
             "WHERE group_id = ? ORDER BY rowid",
             (group_id,),
         )
-        return [
-            MemberRow(str(r[0]), str(r[1]), str(r[2]), None if r[3] is None else bool(r[3]))
-            for r in rows
-        ]
+        return [from_row(MemberRow, r, met=_met(r["met"])) for r in rows]
 
     async def members_of(self, group_ids: Sequence[int]) -> dict[int, list[MemberRow]]:
         found: dict[int, list[MemberRow]] = {g: [] for g in group_ids}
@@ -197,8 +200,7 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
                 chunk,
             )
             for r in rows:
-                met = None if r[4] is None else bool(r[4])
-                found[int(r[0])].append(MemberRow(str(r[1]), str(r[2]), str(r[3]), met))
+                found[int(r["group_id"])].append(from_row(MemberRow, r, met=_met(r["met"])))
         return found
 
     async def unqueued_groups(self, kind: RoundKind, limit: int) -> list[GroupRow]:
@@ -212,17 +214,20 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
 
     async def mark_intro_queued(self, group_id: int, now: float) -> None:
         await self.db.execute(
-            "UPDATE coffee_groups SET intro_queued_at = ? WHERE id = ?", (now, group_id)
+            "UPDATE coffee_groups SET intro_queued_at = ? WHERE id = ?",
+            (now, group_id),
+            name="coffee.mark_intro_queued",
         )
 
     async def figures(self, round_id: int) -> list[FigureRow]:
         rows = await self.db.fetchall(
-            "SELECT g.id, g.kind, g.similarity, g.topic, m.department, m.municipality "
+            "SELECT g.id AS group_id, g.kind, g.similarity, g.topic, m.department, "
+            "m.municipality "
             "FROM coffee_groups g JOIN coffee_members m ON m.group_id = g.id "
             "WHERE g.round_id = ? ORDER BY g.id, m.rowid",
             (round_id,),
         )
-        return [FigureRow(int(r[0]), r[1], r[2], r[3], str(r[4]), str(r[5])) for r in rows]
+        return [from_row(FigureRow, r) for r in rows]
 
     async def group_by_followup_key(self, key: str) -> GroupRow | None:
         row = await self.db.fetchone(
@@ -261,6 +266,7 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
             "UPDATE coffee_members SET met = ?, answer_emoji = ?, answered_at = ? "
             "WHERE group_id = ? AND person = ?",
             (int(met), emoji, now, group_id, person),
+            name="coffee.set_answer",
         )
         return changed == 1
 
@@ -270,6 +276,7 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
             "UPDATE coffee_members SET met = NULL, answer_emoji = NULL, answered_at = NULL "
             "WHERE group_id = ? AND person = ? AND answer_emoji = ?",
             (group_id, person, emoji),
+            name="coffee.withdraw_answer",
         )
         return changed == 1
 
@@ -288,6 +295,7 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
             "UPDATE coffee_groups SET followup_sent_at = ? WHERE id = ? "
             "AND followup_sent_at IS NULL",
             (now, group_id),
+            name="coffee.mark_followup_sent",
         )
 
     async def answer_streaks(
@@ -300,9 +308,9 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
         """
         wanted = set(persons)
         rows = await self.db.fetchall(
-            "SELECT m.person, g.id, m.met IS NOT NULL OR EXISTS ("
+            "SELECT m.person, g.id AS group_id, m.met IS NOT NULL OR EXISTS ("
             "  SELECT 1 FROM coffee_members o WHERE o.group_id = g.id AND o.met = 1"
-            "), COALESCE(q.after_group_id, 0) "
+            ") AS engaged "
             "FROM coffee_members m "
             "JOIN coffee_groups g ON g.id = m.group_id "
             "JOIN coffee_rounds r ON r.id = g.round_id "
@@ -313,11 +321,11 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
             (kind, min_seq),
         )
         out: dict[str, tuple[int, list[bool]]] = {}
-        for person, group_id, engaged, _ in rows:
-            if person not in wanted:
+        for r in rows:
+            if r["person"] not in wanted:
                 continue
-            entry = out.setdefault(person, (int(group_id), []))
-            entry[1].append(bool(engaged))
+            entry = out.setdefault(r["person"], (int(r["group_id"]), []))
+            entry[1].append(bool(r["engaged"]))
         return [(p, newest, flags) for p, (newest, flags) in out.items()]
 
     async def record_pause_question(self, person: str, after_group_id: int, now: float) -> None:
@@ -326,19 +334,20 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
             "VALUES (?, ?, ?) ON CONFLICT(person) DO UPDATE SET "
             "after_group_id = excluded.after_group_id, asked_at = excluded.asked_at",
             (person, after_group_id, now),
+            name="coffee.record_pause_question",
         )
 
     # -- circles -------------------------------------------------------------------------
 
     async def recent_circles(self, min_seq: int) -> list[frozenset[str]]:
         rows = await self.db.fetchall(
-            "SELECT g.id, m.person FROM coffee_members m "
+            "SELECT g.id AS group_id, m.person FROM coffee_members m "
             "JOIN coffee_groups g ON g.id = m.group_id "
             "JOIN coffee_rounds r ON r.id = g.round_id "
             "WHERE r.kind = 'circle' AND r.seq >= ? ORDER BY g.id",
             (min_seq,),
         )
         groups: dict[int, set[str]] = {}
-        for group_id, person in rows:
-            groups.setdefault(int(group_id), set()).add(str(person))
+        for r in rows:
+            groups.setdefault(int(r["group_id"]), set()).add(str(r["person"]))
         return [frozenset(g) for g in groups.values()]

@@ -9,8 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import aiosqlite
+
 from bot.store.coffee_rows import FORGOTTEN_PREFIX
 from bot.store.db import Database
+from bot.store.rows import from_row
 
 OfferStatus = Literal["open", "matched", "expired", "cancelled"]
 
@@ -46,6 +49,7 @@ class Placement:
     municipality: str | None = None
 
 
+# Column names are the fields of BreakOffer and CoffeeBreak (read by `from_row`).
 _OFFER = "SELECT id, user_id, minutes, created_at, expires_at, status FROM coffee_break_offers"
 _BREAK = (
     "SELECT id, user_a, user_b, minutes, created_at, followup_at, followup_sent, "
@@ -85,6 +89,7 @@ class CoffeeBreakStore:
         await self.db.execute(
             "UPDATE coffee_break_offers SET minutes = ?, expires_at = ? WHERE id = ?",
             (minutes, expires_at, offer_id),
+            name="coffee_breaks.extend_offer",
         )
 
     async def close_offer(
@@ -94,6 +99,7 @@ class CoffeeBreakStore:
             "UPDATE coffee_break_offers SET status = ?, break_id = ? "
             "WHERE id = ? AND status = 'open'",
             (status, break_id, offer_id),
+            name="coffee_breaks.close_offer",
         )
         return changed == 1
 
@@ -112,7 +118,7 @@ class CoffeeBreakStore:
             "WHERE created_at >= ? AND (user_a = ? OR user_b = ?)",
             (since, user_id, user_id),
         )
-        partners = {p for r in rows for p in (r[0], r[1]) if p is not None}
+        partners = {p for r in rows for p in (r["user_a"], r["user_b"]) if p is not None}
         partners.discard(user_id)
         return partners
 
@@ -140,13 +146,17 @@ class CoffeeBreakStore:
 
     async def mark_followup_sent(self, break_id: int) -> None:
         await self.db.execute(
-            "UPDATE coffee_breaks SET followup_sent = 1 WHERE id = ?", (break_id,)
+            "UPDATE coffee_breaks SET followup_sent = 1 WHERE id = ?",
+            (break_id,),
+            name="coffee_breaks.mark_followup_sent",
         )
 
     async def set_answer(self, break_id: int, side: Literal["a", "b"], answer: str | None) -> None:
         column = "answer_a" if side == "a" else "answer_b"
         await self.db.execute(
-            f"UPDATE coffee_breaks SET {column} = ? WHERE id = ?", (answer, break_id)
+            f"UPDATE coffee_breaks SET {column} = ? WHERE id = ?",
+            (answer, break_id),
+            name="coffee_breaks.set_answer",
         )
 
     # -- ties ----------------------------------------------------------------------------
@@ -171,7 +181,11 @@ class CoffeeBreakStore:
             return cur.rowcount == 1
 
     async def drop_tie(self, break_id: int) -> None:
-        await self.db.execute("DELETE FROM coffee_break_ties WHERE break_id = ?", (break_id,))
+        await self.db.execute(
+            "DELETE FROM coffee_break_ties WHERE break_id = ?",
+            (break_id,),
+            name="coffee_breaks.drop_tie",
+        )
 
     async def has_tie(self, break_id: int) -> bool:
         row = await self.db.fetchone(
@@ -185,7 +199,8 @@ class CoffeeBreakStore:
         """Department and municipality per person from the profiles table, if it exists
         and the person has a profile. Never fails for people without one."""
         columns = {
-            str(r[1]) for r in await self.db.fetchall("SELECT * FROM pragma_table_info('profiles')")
+            str(r["name"])
+            for r in await self.db.fetchall("SELECT * FROM pragma_table_info('profiles')")
         }
         if "user_id" not in columns or not user_ids:
             return {}
@@ -199,8 +214,8 @@ class CoffeeBreakStore:
         )
         found: dict[str, Placement] = {}
         for row in rows:
-            values = dict(zip(wanted, list(row)[1:], strict=True))
-            found[str(row[0])] = Placement(
+            values = {column: row[column] for column in wanted}
+            found[str(row["user_id"])] = Placement(
                 department=_blank_to_none(values.get("department")),
                 municipality=_blank_to_none(values.get("municipality")),
             )
@@ -232,7 +247,13 @@ class CoffeeBreakStore:
             )
         return {
             "offers": [
-                {"minutes": r[0], "offered_at": r[1], "until": r[2], "status": r[3]} for r in offers
+                {
+                    "minutes": r["minutes"],
+                    "offered_at": r["created_at"],
+                    "until": r["expires_at"],
+                    "status": r["status"],
+                }
+                for r in offers
             ],
             "breaks": result_breaks,
         }
@@ -240,13 +261,13 @@ class CoffeeBreakStore:
     async def user_ids(self) -> set[str]:
         """Everybody with a row here (retention judges them, review finding S-06)."""
         rows = await self.db.fetchall(
-            "SELECT user_id FROM coffee_break_offers "
+            "SELECT user_id FROM coffee_break_offers "  # names the UNION's column
             "UNION SELECT user_a FROM coffee_breaks WHERE user_a IS NOT NULL "
             "UNION SELECT user_b FROM coffee_breaks WHERE user_b IS NOT NULL "
             "UNION SELECT user_a FROM coffee_break_ties WHERE user_a IS NOT NULL "
             "UNION SELECT user_b FROM coffee_break_ties WHERE user_b IS NOT NULL"
         )
-        return {str(r[0]) for r in rows}
+        return {str(r["user_id"]) for r in rows}
 
     async def forget(self, user_id: str, keep_places: Iterable[str] = ()) -> None:
         """Offers go; in breaks and ties the person becomes a placeholder (the same
@@ -310,26 +331,9 @@ def _blank_to_none(value: object) -> str | None:
     return text or None
 
 
-def _offer(row: Any) -> BreakOffer:
-    return BreakOffer(
-        id=int(row[0]),
-        user_id=str(row[1]),
-        minutes=int(row[2]),
-        created_at=float(row[3]),
-        expires_at=float(row[4]),
-        status=row[5],
-    )
+def _offer(row: aiosqlite.Row) -> BreakOffer:
+    return from_row(BreakOffer, row)
 
 
-def _break(row: Any) -> CoffeeBreak:
-    return CoffeeBreak(
-        id=int(row[0]),
-        user_a=None if row[1] is None else str(row[1]),
-        user_b=None if row[2] is None else str(row[2]),
-        minutes=int(row[3]),
-        created_at=float(row[4]),
-        followup_at=float(row[5]),
-        followup_sent=bool(row[6]),
-        answer_a=row[7],
-        answer_b=row[8],
-    )
+def _break(row: aiosqlite.Row) -> CoffeeBreak:
+    return from_row(CoffeeBreak, row, followup_sent=bool(row["followup_sent"]))

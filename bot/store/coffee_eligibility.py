@@ -14,7 +14,7 @@ async def coffee_eligible_ids(db: Database, now: float) -> set[str]:
         "AND (coffee_paused_until IS NULL OR coffee_paused_until <= ?)",
         (now,),
     )
-    return {str(r[0]) for r in rows}
+    return {str(r["user_id"]) for r in rows}
 
 
 async def count_coffee_eligible(db: Database, now: float) -> int:
@@ -22,8 +22,8 @@ async def count_coffee_eligible(db: Database, now: float) -> int:
     (owned by bot/store/profiles.py) with the same condition as
     `ProfileRepository.eligible_for_coffee`, without loading every profile."""
     row = await db.fetchone(
-        "SELECT COUNT(*) FROM profiles WHERE confirmed = 1 AND coffee = 1 "
+        "SELECT COUNT(*) AS people FROM profiles WHERE confirmed = 1 AND coffee = 1 "
         "AND (coffee_paused_until IS NULL OR coffee_paused_until <= ?)",
         (now,),
     )
-    return int(row[0]) if row else 0
+    return int(row["people"]) if row else 0

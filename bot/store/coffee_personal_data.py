@@ -23,8 +23,9 @@ class CoffeePersonalData:
 
     async def export(self, person: str) -> list[dict[str, Any]]:
         rows = await self.db.fetchall(
-            "SELECT r.kind, r.key, g.kind, g.topic, g.shared, g.created_at, "
-            "(SELECT COUNT(*) FROM coffee_members o WHERE o.group_id = g.id), "
+            "SELECT r.kind AS round_kind, r.key AS round_key, g.kind AS group_kind, g.topic, "
+            "g.shared, g.created_at, "
+            "(SELECT COUNT(*) FROM coffee_members o WHERE o.group_id = g.id) AS members, "
             "m.department, m.municipality, m.met, m.answered_at "
             "FROM coffee_members m JOIN coffee_groups g ON g.id = m.group_id "
             "JOIN coffee_rounds r ON r.id = g.round_id WHERE m.person = ? ORDER BY g.id",
@@ -32,17 +33,17 @@ class CoffeePersonalData:
         )
         out = [
             {
-                "format": r[0],
-                "round": r[1],
-                "group": r[2],
-                "topic": r[3],
-                "shared": json.loads(r[4]),
-                "introduced_at": r[5],
-                "members": r[6],
-                "your_department_then": r[7],
-                "your_municipality_then": r[8],
-                "met": None if r[9] is None else bool(r[9]),
-                "answered_at": r[10],
+                "format": r["round_kind"],
+                "round": r["round_key"],
+                "group": r["group_kind"],
+                "topic": r["topic"],
+                "shared": json.loads(r["shared"]),
+                "introduced_at": r["created_at"],
+                "members": r["members"],
+                "your_department_then": r["department"],
+                "your_municipality_then": r["municipality"],
+                "met": None if r["met"] is None else bool(r["met"]),
+                "answered_at": r["answered_at"],
             }
             for r in rows
         ]
@@ -50,14 +51,20 @@ class CoffeePersonalData:
             "SELECT asked_at FROM coffee_pause_questions WHERE person = ?", (person,)
         )
         if asked is not None:
-            out.append({"asked_whether_to_pause_at": asked[0]})
+            out.append({"asked_whether_to_pause_at": asked["asked_at"]})
         requests = await self.db.fetchall(
             "SELECT kind, mode, round_key, created_at, done_at FROM coffee_requests "
             "WHERE requested_by = ? ORDER BY id",
             (person,),
         )
         out += [
-            {"admin_request": r[0], "mode": r[1], "round": r[2], "at": r[3], "done_at": r[4]}
+            {
+                "admin_request": r["kind"],
+                "mode": r["mode"],
+                "round": r["round_key"],
+                "at": r["created_at"],
+                "done_at": r["done_at"],
+            }
             for r in requests
         ]
         return out
@@ -68,7 +75,7 @@ class CoffeePersonalData:
             "SELECT person FROM coffee_members UNION SELECT person FROM coffee_pause_questions "
             "UNION SELECT requested_by FROM coffee_requests"
         )
-        return {str(r[0]) for r in rows}
+        return {str(r["person"]) for r in rows}
 
     async def forget(self, person: str, keep_places: Iterable[str] = ()) -> None:
         """Replace the person by a placeholder in every group they were in.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.store.coffee_rows import RequestRow, RoundKind
 from bot.store.db import Database
+from bot.store.rows import from_row
 
 
 class CoffeeRequests:
@@ -26,6 +27,7 @@ class CoffeeRequests:
             "INSERT OR IGNORE INTO coffee_requests (event_id, kind, mode, requested_by, "
             "reply_room, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (event_id, kind, mode, requested_by, reply_room, now),
+            name="coffee_requests.add_request",
         )
         return changed == 1
 
@@ -35,14 +37,18 @@ class CoffeeRequests:
             "FROM coffee_requests WHERE done_at IS NULL AND kind = ? ORDER BY id",
             (kind,),
         )
-        return [RequestRow(*r) for r in rows]
+        return [from_row(RequestRow, r) for r in rows]
 
     async def set_request_key(self, request_id: int, round_key: str) -> None:
         await self.db.execute(
-            "UPDATE coffee_requests SET round_key = ? WHERE id = ?", (round_key, request_id)
+            "UPDATE coffee_requests SET round_key = ? WHERE id = ?",
+            (round_key, request_id),
+            name="coffee_requests.set_request_key",
         )
 
     async def finish_request(self, request_id: int, now: float) -> None:
         await self.db.execute(
-            "UPDATE coffee_requests SET done_at = ? WHERE id = ?", (now, request_id)
+            "UPDATE coffee_requests SET done_at = ? WHERE id = ?",
+            (now, request_id),
+            name="coffee_requests.finish_request",
         )

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+import aiosqlite
+
+from bot.store.rows import from_row
 
 RoundKind = Literal["coffee", "circle"]
 GroupKind = Literal["pair", "trio", "circle"]
@@ -102,36 +106,20 @@ class NewGroup:
     shared: tuple[str, ...] = ()
 
 
+# Named after the fields of GroupRow (read by `group_row`).
 GROUP_COLUMNS = (
-    "g.id, g.round_id, r.key, r.kind, g.idx, g.kind, g.topic, g.shared, g.room_key, "
-    "g.intro_key, g.followup_key, g.followup_due_at, g.followup_sent_at, g.created_at, "
-    "g.intro_queued_at"
+    "g.id, g.round_id, r.key AS round_key, r.kind AS round_kind, g.idx, g.kind, g.topic, "
+    "g.shared, g.room_key, g.intro_key, g.followup_key, g.followup_due_at, "
+    "g.followup_sent_at, g.created_at, g.intro_queued_at"
 )
 GROUP_FROM = "coffee_groups g JOIN coffee_rounds r ON r.id = g.round_id"
+ROUND_COLUMNS = (
+    "id, kind, key, seq, trigger, started_at, people, groups, unmatched, pause_questions"
+)
 
 
-def group_row(row: Any) -> GroupRow:
-    return GroupRow(
-        id=row[0],
-        round_id=row[1],
-        round_key=row[2],
-        round_kind=row[3],
-        idx=row[4],
-        kind=row[5],
-        topic=row[6],
-        shared=tuple(json.loads(row[7])),
-        room_key=row[8],
-        intro_key=row[9],
-        followup_key=row[10],
-        followup_due_at=row[11],
-        followup_sent_at=row[12],
-        created_at=row[13],
-        intro_queued_at=row[14],
-    )
-
-
-def round_row(row: Any) -> RoundRow:
-    return RoundRow(*row)
+def group_row(row: aiosqlite.Row) -> GroupRow:
+    return from_row(GroupRow, row, shared=tuple(json.loads(row["shared"])))
 
 
 def is_placeholder(person: str) -> bool:

@@ -12,10 +12,13 @@ from typing import Literal
 import aiosqlite
 
 from bot.store.db import Database
+from bot.store.rows import from_row
 
 IntroState = Literal["asked", "accepted", "declined", "expired", "withdrawn"]
 Method = Literal["meaning", "words"]
 
+# Named after the fields of SearchRow and Introduction (read by `from_row`).
+_SEARCH_COLUMNS = "id, user_id, query, created_at, done_at, method, shown"
 _INTRO_COLUMNS = "id, requester, target, query, phrase, state, created_at, expires_at, answered_at"
 
 
@@ -62,25 +65,11 @@ def intro_key(intro_id: int) -> str:
 
 
 def _search(row: aiosqlite.Row) -> SearchRow:
-    done = row[4]
-    return SearchRow(
-        int(row[0]), str(row[1]), str(row[2]), float(row[3]), done and float(done), row[5], row[6]
-    )
+    return from_row(SearchRow, row)
 
 
 def _intro(row: aiosqlite.Row) -> Introduction:
-    answered = row[8]
-    return Introduction(
-        int(row[0]),
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        float(row[6]),
-        float(row[7]),
-        answered and float(answered),
-    )
+    return from_row(Introduction, row)
 
 
 class ColleagueSearchStore:
@@ -96,7 +85,7 @@ class ColleagueSearchStore:
             "AND user_id != ? ORDER BY id",
             (exclude,),
         )
-        return [str(r[0]) for r in rows]
+        return [str(r["user_id"]) for r in rows]
 
     async def is_findable(self, user_id: str) -> bool:
         row = await self.db.fetchone(
@@ -123,19 +112,17 @@ class ColleagueSearchStore:
             "ORDER BY created_at",
             (user_id, since),
         )
-        return [float(r[0]) for r in rows]
+        return [float(r["created_at"]) for r in rows]
 
     async def pending_searches(self) -> list[SearchRow]:
         rows = await self.db.fetchall(
-            "SELECT id, user_id, query, created_at, done_at, method, shown FROM colleague_searches "
-            "WHERE done_at IS NULL ORDER BY id"
+            f"SELECT {_SEARCH_COLUMNS} FROM colleague_searches WHERE done_at IS NULL ORDER BY id"
         )
         return [_search(r) for r in rows]
 
     async def search(self, search_id: int) -> SearchRow | None:
         row = await self.db.fetchone(
-            "SELECT id, user_id, query, created_at, done_at, method, shown FROM colleague_searches "
-            "WHERE id = ?",
+            f"SELECT {_SEARCH_COLUMNS} FROM colleague_searches WHERE id = ?",
             (search_id,),
         )
         return None if row is None else _search(row)
@@ -160,7 +147,7 @@ class ColleagueSearchStore:
                 "AND r.search_id < ?",
                 (search_id, search_id),
             ) as older:
-                for (earlier,) in list(await older.fetchall()):
+                for earlier in [r["search_id"] for r in await older.fetchall()]:
                     await _drop_messages(conn, search_key(int(earlier)))
                     await conn.execute(
                         "DELETE FROM colleague_search_results WHERE search_id = ?", (earlier,)
@@ -175,7 +162,7 @@ class ColleagueSearchStore:
     async def latest_search(self, user_id: str) -> SearchRow | None:
         """The person's most recent search (finished or not)."""
         row = await self.db.fetchone(
-            "SELECT id, user_id, query, created_at, done_at, method, shown FROM colleague_searches "
+            f"SELECT {_SEARCH_COLUMNS} FROM colleague_searches "
             "WHERE user_id = ? ORDER BY id DESC LIMIT 1",
             (user_id,),
         )
@@ -187,7 +174,7 @@ class ColleagueSearchStore:
             "WHERE search_id = ? ORDER BY rank",
             (search_id,),
         )
-        return [ResultRow(int(r[0]), str(r[1]), str(r[2]), float(r[3])) for r in rows]
+        return [from_row(ResultRow, r) for r in rows]
 
     async def drop_from_results(self, user_id: str) -> None:
         """The person is no longer findable: out of every list, and out of the queued
@@ -197,8 +184,8 @@ class ColleagueSearchStore:
             (user_id,),
         )
         async with self.db.transaction("colleague_search.drop_from_results") as conn:
-            for (search_id,) in rows:
-                await _drop_messages(conn, search_key(int(search_id)))
+            for row in rows:
+                await _drop_messages(conn, search_key(int(row["search_id"])))
             await conn.execute("DELETE FROM colleague_search_results WHERE user_id = ?", (user_id,))
 
     async def prune_searches(self, before: float) -> int:
@@ -207,9 +194,9 @@ class ColleagueSearchStore:
             "SELECT id FROM colleague_searches WHERE created_at < ?", (before,)
         )
         async with self.db.transaction("colleague_search.prune_searches") as conn:
-            for (search_id,) in rows:
-                await _drop_messages(conn, search_key(int(search_id)))
-                await conn.execute("DELETE FROM colleague_searches WHERE id = ?", (search_id,))
+            for row in rows:
+                await _drop_messages(conn, search_key(int(row["id"])))
+                await conn.execute("DELETE FROM colleague_searches WHERE id = ?", (row["id"],))
         return len(rows)
 
     # -- introductions -------------------------------------------------------------------
@@ -238,7 +225,7 @@ class ColleagueSearchStore:
             "ORDER BY created_at",
             (requester, since),
         )
-        return [float(r[0]) for r in rows]
+        return [float(r["created_at"]) for r in rows]
 
     async def open_asks_of(self, target: str) -> list[Introduction]:
         """Requests waiting for this person's answer, oldest first."""
@@ -263,6 +250,7 @@ class ColleagueSearchStore:
             "UPDATE introductions SET state = ?, answered_at = ?, query = NULL, phrase = NULL "
             "WHERE id = ? AND state = 'asked'",
             (state, now, intro_id),
+            name="colleague_search.settle",
         )
         return changed > 0
 
@@ -282,17 +270,16 @@ class ColleagueSearchStore:
             (before,),
         )
         async with self.db.transaction("colleague_search.prune_intros") as conn:
-            for (intro_id,) in rows:
-                await _drop_messages(conn, intro_key(int(intro_id)))
-                await conn.execute("DELETE FROM introductions WHERE id = ?", (intro_id,))
+            for row in rows:
+                await _drop_messages(conn, intro_key(int(row["id"])))
+                await conn.execute("DELETE FROM introductions WHERE id = ?", (row["id"],))
         return len(rows)
 
     # -- personal data -------------------------------------------------------------------
 
     async def searches_of(self, user_id: str) -> list[tuple[SearchRow, list[ResultRow]]]:
         rows = await self.db.fetchall(
-            "SELECT id, user_id, query, created_at, done_at, method, shown FROM colleague_searches "
-            "WHERE user_id = ? ORDER BY id",
+            f"SELECT {_SEARCH_COLUMNS} FROM colleague_searches WHERE user_id = ? ORDER BY id",
             (user_id,),
         )
         return [(s, await self.results(s.id)) for s in map(_search, rows)]
@@ -313,7 +300,7 @@ class ColleagueSearchStore:
             "colleague_search_results UNION SELECT requester FROM introductions "
             "UNION SELECT target FROM introductions"
         )
-        return {str(r[0]) for r in rows if r[0] is not None}
+        return {str(r["user_id"]) for r in rows if r["user_id"] is not None}
 
     async def forget(self, user_id: str, now: float) -> list[Introduction]:
         """Delete the person's searches and take them out of everyone's results and
@@ -322,10 +309,10 @@ class ColleagueSearchStore:
         await self.drop_from_results(user_id)
         withdrawn = await self.open_asks_of(user_id)
         async with self.db.transaction("colleague_search.forget") as conn:
-            for (search_id,) in await self.db.fetchall(
+            for row in await self.db.fetchall(
                 "SELECT id FROM colleague_searches WHERE user_id = ?", (user_id,)
             ):
-                await _drop_messages(conn, search_key(int(search_id)))
+                await _drop_messages(conn, search_key(int(row["id"])))
             await conn.execute("DELETE FROM colleague_searches WHERE user_id = ?", (user_id,))
             for intro in await self.intros_of(user_id):
                 await _drop_messages(conn, intro_key(intro.id))

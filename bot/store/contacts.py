@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+import aiosqlite
 
 from bot.store.db import Database
+from bot.store.rows import from_row
 
 _COLUMNS = "id, user_id, organisation, sector, created_at, confirmed_at, reminded_at"
 
@@ -21,8 +23,10 @@ class StoredContact:
     reminded_at: float | None = None
 
 
-def _contact(r: Any) -> StoredContact:
-    return StoredContact(r[0], r[1], r[2], r[3], float(r[4]), float(r[5]), r[6])
+def _contact(r: aiosqlite.Row) -> StoredContact:
+    return from_row(
+        StoredContact, r, created_at=float(r["created_at"]), confirmed_at=float(r["confirmed_at"])
+    )
 
 
 class ContactStore:
@@ -42,6 +46,7 @@ class ContactStore:
                 contact.confirmed_at,
                 contact.reminded_at,
             ),
+            name="contacts.add",
         )
         return count == 1
 
@@ -90,7 +95,9 @@ class ContactStore:
     async def delete(self, contact_id: str, user_id: str) -> bool:
         """Only the owner's own contact; False otherwise (without saying why)."""
         count = await self.db.execute(
-            "DELETE FROM crisis_contacts WHERE id = ? AND user_id = ?", (contact_id, user_id)
+            "DELETE FROM crisis_contacts WHERE id = ? AND user_id = ?",
+            (contact_id, user_id),
+            name="contacts.delete",
         )
         return count == 1
 
@@ -99,28 +106,31 @@ class ContactStore:
             "UPDATE crisis_contacts SET confirmed_at = ?, reminded_at = NULL "
             "WHERE id = ? AND user_id = ?",
             (at, contact_id, user_id),
+            name="contacts.confirm",
         )
         return count == 1
 
     async def mark_reminded(self, contact_id: str, at: float) -> None:
         await self.db.execute(
-            "UPDATE crisis_contacts SET reminded_at = ? WHERE id = ?", (at, contact_id)
+            "UPDATE crisis_contacts SET reminded_at = ? WHERE id = ?",
+            (at, contact_id),
+            name="contacts.mark_reminded",
         )
 
     async def live_per_sector(self, since: float) -> dict[str, int]:
         """How many different people hold a contact confirmed since `since`, per sector."""
         rows = await self.db.fetchall(
-            "SELECT sector, COUNT(DISTINCT user_id) FROM crisis_contacts "
+            "SELECT sector, COUNT(DISTINCT user_id) AS people FROM crisis_contacts "
             "WHERE confirmed_at >= ? GROUP BY sector",
             (since,),
         )
-        return {str(r[0]): int(r[1]) for r in rows}
+        return {str(r["sector"]): int(r["people"]) for r in rows}
 
     async def availability(self, user_id: str) -> str | None:
         row = await self.db.fetchone(
             "SELECT window_text FROM crisis_availability WHERE user_id = ?", (user_id,)
         )
-        return None if row is None else str(row[0])
+        return None if row is None else str(row["window_text"])
 
     async def availabilities(self, user_ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -132,7 +142,7 @@ class ContactStore:
                 f"SELECT user_id, window_text FROM crisis_availability WHERE user_id IN ({marks})",
                 chunk,
             )
-            found.update({str(r[0]): str(r[1]) for r in rows})
+            found.update({str(r["user_id"]): str(r["window_text"]) for r in rows})
         return found
 
     async def set_availability(self, user_id: str, window_text: str, at: float) -> None:
@@ -141,6 +151,7 @@ class ContactStore:
             "ON CONFLICT(user_id) DO UPDATE SET window_text = excluded.window_text, "
             "updated_at = excluded.updated_at",
             (user_id, window_text, at),
+            name="contacts.set_availability",
         )
 
     async def user_ids(self) -> set[str]:
@@ -148,7 +159,7 @@ class ContactStore:
         rows = await self.db.fetchall(
             "SELECT user_id FROM crisis_contacts UNION SELECT user_id FROM crisis_availability"
         )
-        return {str(r[0]) for r in rows}
+        return {str(r["user_id"]) for r in rows}
 
     async def forget(self, user_id: str) -> None:
         async with self.db.transaction("contacts.forget") as conn:

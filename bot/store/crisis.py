@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiosqlite
+
 from bot.domain.crisis import Answer, Asked, RequestState, Timing
 from bot.store.db import Database
+from bot.store.rows import from_row
 
 FORMER_PREFIX = "~former-"
 # Detail of the "created" event of a request made outside its status room (in a DM): the
@@ -112,16 +115,14 @@ class TimelineEntry:
 _REQUEST_COLUMNS = "id, requester, text, urgent, drill, status_room, state, status_edits"
 
 
-def _request(row: Any) -> StoredRequest:
-    return StoredRequest(
-        id=row[0],
-        requester=row[1],
-        text=row[2],
-        urgent=bool(row[3]),
-        drill=bool(row[4]),
-        status_room=row[5],
-        state=state_from_json(row[6]),
-        status_edits=int(row[7]),
+def _request(row: aiosqlite.Row) -> StoredRequest:
+    return from_row(
+        StoredRequest,
+        row,
+        urgent=bool(row["urgent"]),
+        drill=bool(row["drill"]),
+        state=state_from_json(row["state"]),
+        status_edits=int(row["status_edits"]),
     )
 
 
@@ -151,6 +152,7 @@ class CrisisStore:
                 state.created_at.timestamp(),
                 state.created_at.timestamp(),
             ),
+            name="crisis.create",
         )
         return count == 1
 
@@ -175,6 +177,7 @@ class CrisisStore:
                 _epoch(finished),
                 request_id,
             ),
+            name="crisis.save_state",
         )
 
     async def next_status_edit(self, request_id: str) -> int:
@@ -188,7 +191,7 @@ class CrisisStore:
                 "SELECT status_edits FROM crisis_requests WHERE id = ?", (request_id,)
             ) as cur:
                 row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        return int(row["status_edits"]) if row else 0
 
     async def due(self, now: datetime) -> list[str]:
         rows = await self.db.fetchall(
@@ -196,7 +199,7 @@ class CrisisStore:
             "AND next_check_at <= ? ORDER BY next_check_at",
             (now.timestamp(),),
         )
-        return [str(r[0]) for r in rows]
+        return [str(r["id"]) for r in rows]
 
     async def active(self) -> list[StoredRequest]:
         rows = await self.db.fetchall(
@@ -223,6 +226,7 @@ class CrisisStore:
             "INSERT INTO crisis_timeline (request_id, at, kind, person, tier, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (request_id, at.timestamp(), kind, person, tier, detail),
+            name="crisis.add_event",
         )
 
     async def timeline(self, request_id: str) -> list[TimelineEntry]:
@@ -231,7 +235,7 @@ class CrisisStore:
             "ORDER BY id",
             (request_id,),
         )
-        return [TimelineEntry(float(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+        return [from_row(TimelineEntry, r, at=float(r["at"])) for r in rows]
 
     async def asked_in_dm(self, request_id: str) -> bool:
         """Whether the request was made outside its status room (see `ASKED_IN_DM`)."""
@@ -240,7 +244,7 @@ class CrisisStore:
             "ORDER BY id LIMIT 1",
             (request_id,),
         )
-        return row is not None and row[0] == ASKED_IN_DM
+        return row is not None and row["detail"] == ASKED_IN_DM
 
     async def active_texts(self) -> dict[str, tuple[str | None, str]]:
         """Request ID -> (requester, text) of every active request (the texts whose vectors
@@ -248,7 +252,7 @@ class CrisisStore:
         rows = await self.db.fetchall(
             "SELECT id, requester, text FROM crisis_requests WHERE active = 1"
         )
-        return {str(r[0]): (r[1], str(r[2])) for r in rows}
+        return {str(r["id"]): (r["requester"], str(r["text"])) for r in rows}
 
     async def asked_detail(self, request_id: str, person: str) -> str | None:
         """The contact (`organisation | sector`) a person was asked for."""
@@ -257,16 +261,16 @@ class CrisisStore:
             "AND kind = 'asked' ORDER BY id LIMIT 1",
             (request_id, person),
         )
-        return None if row is None or row[0] is None else str(row[0])
+        return None if row is None or row["detail"] is None else str(row["detail"])
 
     async def asks_since(self, since: datetime) -> dict[str, tuple[int, float]]:
         """Per person: how often they were asked since `since`, and when last."""
         rows = await self.db.fetchall(
-            "SELECT person, COUNT(*), MAX(at) FROM crisis_timeline "
+            "SELECT person, COUNT(*) AS asks, MAX(at) AS last_at FROM crisis_timeline "
             "WHERE kind = 'asked' AND at >= ? AND person IS NOT NULL GROUP BY person",
             (since.timestamp(),),
         )
-        return {str(r[0]): (int(r[1]), float(r[2])) for r in rows}
+        return {str(r["person"]): (int(r["asks"]), float(r["last_at"])) for r in rows}
 
     async def last_asked(self, people: list[str]) -> dict[str, float]:
         """When each person was last asked at all (for the rotation), if ever."""
@@ -275,11 +279,11 @@ class CrisisStore:
             chunk = people[start : start + 500]
             marks = ", ".join("?" * len(chunk))
             rows = await self.db.fetchall(
-                "SELECT person, MAX(at) FROM crisis_timeline WHERE kind = 'asked' "
+                "SELECT person, MAX(at) AS last_at FROM crisis_timeline WHERE kind = 'asked' "
                 f"AND person IN ({marks}) GROUP BY person",
                 chunk,
             )
-            found.update({str(r[0]): float(r[1]) for r in rows})
+            found.update({str(r["person"]): float(r["last_at"]) for r in rows})
         return found
 
     async def involving(self, user_id: str) -> list[StoredRequest]:
@@ -294,10 +298,10 @@ class CrisisStore:
     async def user_ids(self) -> set[str]:
         """Everybody with a row here (retention judges them, review finding S-06)."""
         rows = await self.db.fetchall(
-            "SELECT requester FROM crisis_requests WHERE requester IS NOT NULL "
+            "SELECT requester AS user_id FROM crisis_requests WHERE requester IS NOT NULL "
             "UNION SELECT person FROM crisis_timeline WHERE person IS NOT NULL"
         )
-        return {str(r[0]) for r in rows}
+        return {str(r["user_id"]) for r in rows}
 
     async def replace_person(
         self, request_id: str, user_id: str, label: str, state: RequestState, text: str | None
@@ -329,6 +333,7 @@ class CrisisStore:
         await self.db.execute(
             "DELETE FROM outbox WHERE substr(key, 1, ?) = ? AND substr(key, 1, ?) != ?",
             (len(prefix), prefix, len(keep_prefix), keep_prefix),
+            name="crisis.forget_effects",
         )
 
     async def forget_routed_note(self, request_id: str) -> None:
@@ -344,4 +349,5 @@ class CrisisStore:
         return await self.db.execute(
             "DELETE FROM crisis_requests WHERE finished_at IS NOT NULL AND finished_at < ?",
             (finished_before.timestamp(),),
+            name="crisis.prune",
         )

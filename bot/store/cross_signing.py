@@ -144,19 +144,26 @@ class CrossSigningStore:
             "ciphertext = excluded.ciphertext, created_at = excluded.created_at, "
             "uploaded_at = NULL, recovery_shown_at = excluded.recovery_shown_at",
             (user_id, master_public, salt, nonce, ciphertext, now, now if recovery_shown else None),
+            name="cross_signing.save",
         )
 
     async def mark_uploaded(self, user_id: str) -> None:
         await self.db.execute(
             "UPDATE cross_signing_keys SET uploaded_at = ? WHERE user_id = ?",
             (time.time(), user_id),
+            name="cross_signing.mark_uploaded",
         )
 
     async def mark_recovery_shown(self, user_id: str) -> None:
         await self.db.execute(
             "UPDATE cross_signing_keys SET recovery_shown_at = ? WHERE user_id = ?",
             (time.time(), user_id),
+            name="cross_signing.mark_recovery_shown",
         )
 
     async def delete(self, user_id: str) -> None:
-        await self.db.execute("DELETE FROM cross_signing_keys WHERE user_id = ?", (user_id,))
+        await self.db.execute(
+            "DELETE FROM cross_signing_keys WHERE user_id = ?",
+            (user_id,),
+            name="cross_signing.delete",
+        )

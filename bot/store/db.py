@@ -61,12 +61,6 @@ BUSY_RETRY_S = 30.0
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
-# Fault injection for the hardening tests (tests/fault): while the file named by this
-# variable exists, every write transaction fails as if the disk were full. Unset in
-# production; read once when a Database is created.
-FAULT_STORE_READONLY_ENV = "FLURFUNK_FAULT_STORE_READONLY"
-
-
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) for every packaged migration, in order."""
     found = []
@@ -79,6 +73,17 @@ def migrations() -> list[tuple[int, str, str]]:
     if versions != list(range(1, len(versions) + 1)):
         raise RuntimeError(f"migration numbers must be 1..n without gaps, got {versions}")
     return found
+
+
+def stored_schema_version(path: Path) -> int:
+    """The schema version of the database file at `path`, read without writing anything
+    (read-only mode, no migration): tools check it against `migrations()` before they open a
+    store that a running bot may be using. Raises `sqlite3.Error` if it cannot be read."""
+    uri = path.resolve().as_uri() + "?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT MAX(version) AS version FROM schema_version").fetchone()
+    return int(row["version"]) if row and row["version"] is not None else 0
 
 
 def _statements(script: str) -> Iterable[str]:
@@ -135,7 +140,6 @@ class Database:
         # With one connection and one lock, the name of a transaction says who made the
         # others wait: each holder is reported with the seconds it held the lock (/metrics).
         self.on_lock_released: list[Callable[[str, float], None]] = []
-        self._fault_marker = os.environ.get(FAULT_STORE_READONLY_ENV) or None
 
     async def open(self) -> None:
         if isinstance(self.path, Path):
@@ -172,9 +176,9 @@ class Database:
                 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
             )
         )
-        async with self.conn.execute("SELECT MAX(version) FROM schema_version") as cur:
+        async with self.conn.execute("SELECT MAX(version) AS version FROM schema_version") as cur:
             row = await cur.fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        return int(row["version"]) if row and row["version"] is not None else 0
 
     async def migrate(self) -> None:
         current = await self.schema_version()
@@ -213,7 +217,6 @@ class Database:
         async with self._held(name):
             token = _in_transaction.set(True)
             try:
-                self._fault_point()
                 await self._begin()
                 try:
                     yield self.conn
@@ -281,10 +284,6 @@ class Database:
         except sqlite3.Error:
             log.exception("rollback failed")
 
-    def _fault_point(self) -> None:
-        if self._fault_marker is not None and os.path.exists(self._fault_marker):
-            raise StoreUnavailable(f"fault injection: {self._fault_marker} exists")
-
     def _unavailable(self, error: StoreUnavailable) -> None:
         self.writable = False
         for listener in self.on_unavailable:
@@ -302,6 +301,12 @@ class Database:
             return False
         self.writable = True
         return True
+
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and empty it, so deleted data leaves the
+        disk; False if a reader blocked it (the data stays in the WAL until a later one)."""
+        row = await self.fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
+        return row is None or not row["busy"]
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         async def attempt() -> list[aiosqlite.Row]:
@@ -335,9 +340,13 @@ class Database:
                 for report in self.on_lock_released:
                     report(name, held)
 
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """One statement in its own transaction (or the caller's); returns rowcount."""
-        async with self.transaction("db.execute") as conn:
+    async def execute(
+        self, sql: str, params: Iterable[Any] = (), *, name: str = "db.execute"
+    ) -> int:
+        """One statement in its own transaction (or the caller's); returns rowcount.
+
+        `name` is the transaction's name in /metrics, as for `transaction()`."""
+        async with self.transaction(name) as conn:
             cur = await conn.execute(sql, tuple(params))
             return cur.rowcount
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.store.db import Database
+from bot.store.rows import from_row
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class PendingDecryptions:
                 waiting.deadline,
                 json.dumps(waiting.event),
             ),
+            name="decryptions.add",
         )
 
     async def all(self) -> list[WaitingDecryption]:
@@ -44,24 +46,32 @@ class PendingDecryptions:
             "FROM pending_decryptions ORDER BY deadline"
         )
         return [
-            WaitingDecryption(
-                str(r[0]), str(r[1]), str(r[2]), str(r[3]), float(r[4]), json.loads(r[5])
+            from_row(
+                WaitingDecryption, r, deadline=float(r["deadline"]), event=json.loads(r["event"])
             )
             for r in rows
         ]
 
     async def remove(self, event_id: str) -> None:
-        await self.db.execute("DELETE FROM pending_decryptions WHERE event_id = ?", (event_id,))
+        await self.db.execute(
+            "DELETE FROM pending_decryptions WHERE event_id = ?",
+            (event_id,),
+            name="decryptions.remove",
+        )
 
     async def forget_user(self, user_id: str) -> None:
-        await self.db.execute("DELETE FROM pending_decryptions WHERE sender = ?", (user_id,))
+        await self.db.execute(
+            "DELETE FROM pending_decryptions WHERE sender = ?",
+            (user_id,),
+            name="decryptions.forget_user",
+        )
 
     async def user_ids(self) -> set[str]:
         rows = await self.db.fetchall("SELECT DISTINCT sender FROM pending_decryptions")
-        return {str(r[0]) for r in rows}
+        return {str(r["sender"]) for r in rows}
 
     async def count_of(self, user_id: str) -> int:
         row = await self.db.fetchone(
-            "SELECT COUNT(*) FROM pending_decryptions WHERE sender = ?", (user_id,)
+            "SELECT COUNT(*) AS waiting FROM pending_decryptions WHERE sender = ?", (user_id,)
         )
-        return 0 if row is None else int(row[0])
+        return 0 if row is None else int(row["waiting"])

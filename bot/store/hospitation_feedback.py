@@ -4,8 +4,26 @@ from __future__ import annotations
 
 from datetime import date
 
+import aiosqlite
+
 from bot.store.db import Database
 from bot.store.hospitation_rows import Feedback, HospitationTie, Role
+from bot.store.rows import from_row
+
+FEEDBACK_COLUMNS = "offer_id, user_id, role, took_place"
+TIE_COLUMNS = (
+    "offer_id, host, participant, happened_on, host_department, host_municipality, "
+    "participant_department, participant_municipality"
+)
+
+
+def _feedback(row: aiosqlite.Row) -> Feedback:
+    took_place = row["took_place"]
+    return from_row(Feedback, row, took_place=None if took_place is None else bool(took_place))
+
+
+def _tie(row: aiosqlite.Row) -> HospitationTie:
+    return from_row(HospitationTie, row, happened_on=date.fromisoformat(row["happened_on"]))
 
 
 class HospitationFeedback:
@@ -18,15 +36,16 @@ class HospitationFeedback:
             "INSERT OR IGNORE INTO hospitation_feedback (offer_id, user_id, role, asked_at) "
             "VALUES (?, ?, ?, ?)",
             (offer_id, user_id, role, now),
+            name="hospitation_feedback.ask_feedback",
         )
 
     async def feedback(self, offer_id: str) -> list[Feedback]:
         rows = await self.db.fetchall(
-            "SELECT offer_id, user_id, role, took_place FROM hospitation_feedback "
+            f"SELECT {FEEDBACK_COLUMNS} FROM hospitation_feedback "
             "WHERE offer_id = ? ORDER BY role, user_id",
             (offer_id,),
         )
-        return [Feedback(r[0], r[1], r[2], None if r[3] is None else bool(r[3])) for r in rows]
+        return [_feedback(r) for r in rows]
 
     async def set_feedback(
         self, offer_id: str, user_id: str, took_place: bool | None, now: float
@@ -36,6 +55,7 @@ class HospitationFeedback:
             "UPDATE hospitation_feedback SET took_place = ?, answered_at = ? "
             "WHERE offer_id = ? AND user_id = ?",
             (None if took_place is None else int(took_place), now, offer_id, user_id),
+            name="hospitation_feedback.set_feedback",
         )
         return changed > 0
 
@@ -55,41 +75,34 @@ class HospitationFeedback:
                 tie.participant_municipality,
                 now,
             ),
+            name="hospitation_feedback.save_tie",
         )
 
     async def delete_tie(self, offer_id: str, participant: str) -> None:
         await self.db.execute(
             "DELETE FROM hospitation_ties WHERE offer_id = ? AND participant = ?",
             (offer_id, participant),
+            name="hospitation_feedback.delete_tie",
         )
 
     async def ties(self) -> list[HospitationTie]:
         rows = await self.db.fetchall(
-            "SELECT offer_id, host, participant, happened_on, host_department, "
-            "host_municipality, participant_department, participant_municipality "
-            "FROM hospitation_ties ORDER BY happened_on, offer_id, id"
+            f"SELECT {TIE_COLUMNS} FROM hospitation_ties ORDER BY happened_on, offer_id, id"
         )
-        return [
-            HospitationTie(r[0], r[1], r[2], date.fromisoformat(r[3]), r[4], r[5], r[6], r[7])
-            for r in rows
-        ]
+        return [_tie(r) for r in rows]
 
     async def feedback_of_user(self, user_id: str) -> list[Feedback]:
         rows = await self.db.fetchall(
-            "SELECT offer_id, user_id, role, took_place FROM hospitation_feedback "
+            f"SELECT {FEEDBACK_COLUMNS} FROM hospitation_feedback "
             "WHERE user_id = ? ORDER BY offer_id",
             (user_id,),
         )
-        return [Feedback(r[0], r[1], r[2], None if r[3] is None else bool(r[3])) for r in rows]
+        return [_feedback(r) for r in rows]
 
     async def ties_of_user(self, user_id: str) -> list[HospitationTie]:
         rows = await self.db.fetchall(
-            "SELECT offer_id, host, participant, happened_on, host_department, "
-            "host_municipality, participant_department, participant_municipality "
-            "FROM hospitation_ties WHERE host = ? OR participant = ? ORDER BY happened_on, id",
+            f"SELECT {TIE_COLUMNS} FROM hospitation_ties "
+            "WHERE host = ? OR participant = ? ORDER BY happened_on, id",
             (user_id, user_id),
         )
-        return [
-            HospitationTie(r[0], r[1], r[2], date.fromisoformat(r[3]), r[4], r[5], r[6], r[7])
-            for r in rows
-        ]
+        return [_tie(r) for r in rows]

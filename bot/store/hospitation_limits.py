@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.store.db import Database
+from bot.store.rows import from_row
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,14 @@ class HospitationLimits:
             "AND end_date >= ? ORDER BY start_date, id",
             (host, first_day.isoformat()),
         )
-        return [str(r[0]) for r in rows]
+        return [str(r["id"]) for r in rows]
 
     async def joins(self, offer_id: str, user_id: str) -> int:
         row = await self.db.fetchone(
             "SELECT joins FROM hospitation_joins WHERE offer_id = ? AND user_id = ?",
             (offer_id, user_id),
         )
-        return 0 if row is None else int(row[0])
+        return 0 if row is None else int(row["joins"])
 
     async def joins_of(self, user_id: str) -> dict[str, int]:
         """How often the person signed up for each offer (for `!meinedaten`)."""
@@ -50,13 +51,14 @@ class HospitationLimits:
             "SELECT offer_id, joins FROM hospitation_joins WHERE user_id = ? ORDER BY offer_id",
             (user_id,),
         )
-        return {str(r[0]): int(r[1]) for r in rows}
+        return {str(r["offer_id"]): int(r["joins"]) for r in rows}
 
     async def count_join(self, offer_id: str, user_id: str) -> None:
         await self.db.execute(
             "INSERT INTO hospitation_joins (offer_id, user_id, joins) VALUES (?, ?, 1) "
             "ON CONFLICT (offer_id, user_id) DO UPDATE SET joins = joins + 1",
             (offer_id, user_id),
+            name="hospitation_limits.count_join",
         )
 
     async def notice_budget(self, offer_id: str) -> NoticeBudget | None:
@@ -65,17 +67,18 @@ class HospitationLimits:
             "WHERE offer_id = ?",
             (offer_id,),
         )
-        return None if row is None else NoticeBudget(row[0], row[1], row[2], row[3], row[4])
+        return None if row is None else from_row(NoticeBudget, row, left=row["left_"])
 
     async def save_notice_budget(self, budget: NoticeBudget) -> None:
         await self.db.execute(
             "INSERT OR REPLACE INTO hospitation_notices "
             "(offer_id, tokens, updated_at, joined, left_) VALUES (?, ?, ?, ?, ?)",
             (budget.offer_id, budget.tokens, budget.updated_at, budget.joined, budget.left),
+            name="hospitation_limits.save_notice_budget",
         )
 
     async def offers_with_untold_changes(self) -> list[str]:
         rows = await self.db.fetchall(
             "SELECT offer_id FROM hospitation_notices WHERE joined + left_ > 0"
         )
-        return [str(r[0]) for r in rows]
+        return [str(r["offer_id"]) for r in rows]

@@ -9,6 +9,7 @@ from typing import Literal
 import aiosqlite
 
 from bot.domain.dates import When
+from bot.store.rows import from_row
 
 SeatState = Literal["confirmed", "waiting"]
 Role = Literal["host", "participant"]
@@ -90,23 +91,18 @@ def _time(text: str | None) -> time | None:
 
 
 def offer_row(row: aiosqlite.Row) -> HospitationOffer:
-    return HospitationOffer(
-        id=row[0],
-        host=row[1],
-        host_name=row[2],
-        department=row[3],
-        municipality=row[4],
-        title=row[5],
-        description=row[6],
-        when=When(
-            date.fromisoformat(row[7]),
-            date.fromisoformat(row[8]),
-            _time(row[9]),
-            _time(row[10]),
-        ),
-        capacity=int(row[11]),
-        status=row[12],
-        cancelled_by=row[13],
-        version=int(row[14]),
-        created_at=float(row[15]),
+    """An offer from a SELECT of OFFER_COLUMNS (more columns may follow)."""
+    when = When(
+        date.fromisoformat(row["start_date"]),
+        date.fromisoformat(row["end_date"]),
+        _time(row["start_time"]),
+        _time(row["end_time"]),
+    )
+    return from_row(
+        HospitationOffer,
+        row,
+        when=when,
+        capacity=int(row["capacity"]),
+        version=int(row["version"]),
+        created_at=float(row["created_at"]),
     )

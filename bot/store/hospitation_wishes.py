@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.store.db import Database
 from bot.store.hospitation_rows import HospitationDialog, Wish
+from bot.store.rows import from_row
 
 
 class HospitationWishesAndDialogs:
@@ -18,6 +19,7 @@ class HospitationWishesAndDialogs:
         changed = await self.db.execute(
             "INSERT OR IGNORE INTO hospitation_wishes (user_id, area, created_at) VALUES (?, ?, ?)",
             (user_id, area, now),
+            name="hospitation_wishes.add_wish",
         )
         return changed > 0
 
@@ -26,22 +28,28 @@ class HospitationWishesAndDialogs:
             "SELECT id, user_id, area FROM hospitation_wishes WHERE user_id = ? ORDER BY id",
             (user_id,),
         )
-        return [Wish(r[0], r[1], r[2]) for r in rows]
+        return [from_row(Wish, r) for r in rows]
 
     async def delete_wish(self, user_id: str, wish_id: int) -> bool:
         changed = await self.db.execute(
-            "DELETE FROM hospitation_wishes WHERE user_id = ? AND id = ?", (user_id, wish_id)
+            "DELETE FROM hospitation_wishes WHERE user_id = ? AND id = ?",
+            (user_id, wish_id),
+            name="hospitation_wishes.delete_wish",
         )
         return changed > 0
 
     async def delete_wishes(self, user_id: str) -> int:
-        return await self.db.execute("DELETE FROM hospitation_wishes WHERE user_id = ?", (user_id,))
+        return await self.db.execute(
+            "DELETE FROM hospitation_wishes WHERE user_id = ?",
+            (user_id,),
+            name="hospitation_wishes.delete_wishes",
+        )
 
     async def all_wishes(self) -> list[Wish]:
         rows = await self.db.fetchall(
             "SELECT id, user_id, area FROM hospitation_wishes ORDER BY id"
         )
-        return [Wish(r[0], r[1], r[2]) for r in rows]
+        return [from_row(Wish, r) for r in rows]
 
     # -- guided dialog -------------------------------------------------------------------
 
@@ -51,11 +59,7 @@ class HospitationWishesAndDialogs:
             "FROM hospitation_dialogs WHERE user_id = ?",
             (user_id,),
         )
-        return (
-            None
-            if row is None
-            else HospitationDialog(row[0], row[1], row[2], row[3], row[4], row[5])
-        )
+        return None if row is None else from_row(HospitationDialog, row)
 
     async def save_dialog(self, dialog: HospitationDialog) -> None:
         await self.db.execute(
@@ -71,10 +75,13 @@ class HospitationWishesAndDialogs:
                 dialog.places,
                 dialog.updated_at,
             ),
+            name="hospitation_wishes.save_dialog",
         )
 
     async def delete_dialog(self, user_id: str) -> bool:
         changed = await self.db.execute(
-            "DELETE FROM hospitation_dialogs WHERE user_id = ?", (user_id,)
+            "DELETE FROM hospitation_dialogs WHERE user_id = ?",
+            (user_id,),
+            name="hospitation_wishes.delete_dialog",
         )
         return changed > 0

@@ -18,6 +18,7 @@ from bot.store.hospitation_rows import (
     offer_row,
 )
 from bot.store.hospitation_wishes import HospitationWishesAndDialogs
+from bot.store.rows import from_row
 
 
 class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, HospitationLimits):
@@ -53,6 +54,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
                 offer.version,
                 offer.created_at,
             ),
+            name="hospitations.insert_offer",
         )
 
     async def offer(self, offer_id: str) -> HospitationOffer | None:
@@ -88,7 +90,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             ) as cur:
                 row = await cur.fetchone()
         assert row is not None
-        return int(row[0])
+        return int(row["version"])
 
     async def cancel_offer(
         self, offer_id: str, by: Literal["host", "forgotten"], now: float
@@ -97,6 +99,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             "UPDATE hospitation_offers SET status = 'cancelled', cancelled_by = ?, "
             "cancelled_at = ? WHERE id = ?",
             (by, now, offer_id),
+            name="hospitations.cancel_offer",
         )
 
     # -- seats ---------------------------------------------------------------------------
@@ -107,7 +110,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             "WHERE offer_id = ? ORDER BY seq",
             (offer_id,),
         )
-        return [SeatRow(r[0], r[1], r[2], bool(r[3])) for r in rows]
+        return [from_row(SeatRow, r, reminded=bool(r["reminded"])) for r in rows]
 
     async def seats(self, offer_id: str, capacity: int) -> Seats[str]:
         rows = await self.seat_rows(offer_id)
@@ -123,18 +126,21 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             "VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM hospitation_seats "
             "WHERE offer_id = ?), ?)",
             (offer_id, user_id, state, offer_id, now),
+            name="hospitations.add_seat",
         )
 
     async def remove_seat(self, offer_id: str, user_id: str) -> None:
         await self.db.execute(
             "DELETE FROM hospitation_seats WHERE offer_id = ? AND user_id = ?",
             (offer_id, user_id),
+            name="hospitations.remove_seat",
         )
 
     async def confirm_seat(self, offer_id: str, user_id: str) -> None:
         await self.db.execute(
             "UPDATE hospitation_seats SET state = 'confirmed' WHERE offer_id = ? AND user_id = ?",
             (offer_id, user_id),
+            name="hospitations.confirm_seat",
         )
 
     async def seats_of_user(self, user_id: str) -> list[tuple[HospitationOffer, SeatState]]:
@@ -144,12 +150,13 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             "WHERE s.user_id = ? ORDER BY o.start_date, o.id",
             (user_id,),
         )
-        return [(offer_row(r), r[16]) for r in rows]
+        return [(offer_row(r), r["state"]) for r in rows]
 
     async def mark_seat_reminded(self, offer_id: str, user_id: str) -> None:
         await self.db.execute(
             "UPDATE hospitation_seats SET reminded = 1 WHERE offer_id = ? AND user_id = ?",
             (offer_id, user_id),
+            name="hospitations.mark_seat_reminded",
         )
 
     # -- announcements -------------------------------------------------------------------
@@ -159,6 +166,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             "INSERT OR IGNORE INTO hospitation_announcements (offer_id, room_id, effect_key) "
             "VALUES (?, ?, ?)",
             (offer_id, room_id, effect_key),
+            name="hospitations.add_announcement",
         )
 
     async def announcements(self, offer_id: str) -> list[tuple[str, str]]:
@@ -168,7 +176,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             "ORDER BY room_id",
             (offer_id,),
         )
-        return [(r[0], r[1]) for r in rows]
+        return [(r["room_id"], r["effect_key"]) for r in rows]
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -181,7 +189,9 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
 
     async def mark_wishes_checked(self, offer_id: str) -> None:
         await self.db.execute(
-            "UPDATE hospitation_offers SET wishes_checked = 1 WHERE id = ?", (offer_id,)
+            "UPDATE hospitation_offers SET wishes_checked = 1 WHERE id = ?",
+            (offer_id,),
+            name="hospitations.mark_wishes_checked",
         )
 
     async def offers_needing_reminders(
@@ -201,11 +211,13 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
         row = await self.db.fetchone(
             "SELECT host_reminded FROM hospitation_offers WHERE id = ?", (offer_id,)
         )
-        return row is not None and bool(row[0])
+        return row is not None and bool(row["host_reminded"])
 
     async def mark_host_reminded(self, offer_id: str) -> None:
         await self.db.execute(
-            "UPDATE hospitation_offers SET host_reminded = 1 WHERE id = ?", (offer_id,)
+            "UPDATE hospitation_offers SET host_reminded = 1 WHERE id = ?",
+            (offer_id,),
+            name="hospitations.mark_host_reminded",
         )
 
     async def offers_needing_feedback(self, ended_by: date) -> list[HospitationOffer]:
@@ -220,7 +232,9 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
 
     async def mark_feedback_asked(self, offer_id: str) -> None:
         await self.db.execute(
-            "UPDATE hospitation_offers SET feedback_asked = 1 WHERE id = ?", (offer_id,)
+            "UPDATE hospitation_offers SET feedback_asked = 1 WHERE id = ?",
+            (offer_id,),
+            name="hospitations.mark_feedback_asked",
         )
 
     # -- forgetting ----------------------------------------------------------------------
@@ -231,12 +245,13 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             "UPDATE hospitation_offers SET host = NULL, host_name = NULL, title = '', "
             "description = NULL WHERE host = ?",
             (host,),
+            name="hospitations.wipe_host",
         )
 
     async def user_ids(self) -> set[str]:
         """Everybody with a row here (retention judges them, review finding S-06)."""
         rows = await self.db.fetchall(
-            "SELECT host FROM hospitation_offers WHERE host IS NOT NULL "
+            "SELECT host AS user_id FROM hospitation_offers WHERE host IS NOT NULL "
             "UNION SELECT user_id FROM hospitation_seats "
             "UNION SELECT user_id FROM hospitation_joins "
             "UNION SELECT user_id FROM hospitation_wishes "
@@ -245,7 +260,7 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
             "UNION SELECT host FROM hospitation_ties WHERE host IS NOT NULL "
             "UNION SELECT participant FROM hospitation_ties WHERE participant IS NOT NULL"
         )
-        return {str(r[0]) for r in rows}
+        return {str(r["user_id"]) for r in rows}
 
     async def forget_participant(self, user_id: str) -> None:
         """Seats, feedback and tie entries of a forgotten person (run after the seats of

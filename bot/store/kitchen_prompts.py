@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.store.db import Database
+from bot.store.rows import from_row
 
 SuggestionStatus = Literal["pending", "accepted", "rejected"]
 
@@ -21,6 +22,12 @@ class Suggestion:
     created_at: float
 
 
+@dataclass(frozen=True)
+class LastPost:
+    prompt_id: str
+    effect_key: str  # of the outbox item that posts it
+
+
 class PromptStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -32,27 +39,29 @@ class PromptStore:
         )
         if row is None:
             return 0, None
-        return int(row[0]), None if row[1] is None else float(row[1])
+        return int(row["cycle"]), None if row["last_slot"] is None else float(row["last_slot"])
 
     async def posted_in_cycle(self, room_id: str, cycle: int) -> set[str]:
         rows = await self.db.fetchall(
             "SELECT prompt_id FROM kitchen_posted WHERE room_id = ? AND cycle = ?",
             (room_id, cycle),
         )
-        return {str(r[0]) for r in rows}
+        return {str(r["prompt_id"]) for r in rows}
 
     async def ever_posted(self, room_id: str) -> set[str]:
         rows = await self.db.fetchall(
             "SELECT DISTINCT prompt_id FROM kitchen_posted WHERE room_id = ?", (room_id,)
         )
-        return {str(r[0]) for r in rows}
+        return {str(r["prompt_id"]) for r in rows}
 
-    async def last_effect_key(self, room_id: str) -> str | None:
+    async def last_post(self, room_id: str) -> LastPost | None:
+        """The prompt posted for the room's latest slot, if any."""
         row = await self.db.fetchone(
-            "SELECT effect_key FROM kitchen_posted WHERE room_id = ? ORDER BY slot DESC LIMIT 1",
+            "SELECT prompt_id, effect_key FROM kitchen_posted WHERE room_id = ? "
+            "ORDER BY slot DESC LIMIT 1",
             (room_id,),
         )
-        return None if row is None else str(row[0])
+        return None if row is None else LastPost(str(row["prompt_id"]), str(row["effect_key"]))
 
     async def record_post(
         self,
@@ -83,6 +92,7 @@ class PromptStore:
             "INSERT INTO kitchen_rooms (room_id, cycle, last_slot) VALUES (?, 0, ?) "
             "ON CONFLICT(room_id) DO UPDATE SET last_slot = excluded.last_slot",
             (room_id, slot),
+            name="kitchen_prompts.skip_slot",
         )
 
     # -- suggestions ---------------------------------------------------------------------
@@ -101,7 +111,7 @@ class PromptStore:
             "WHERE id = ?",
             (suggestion_id,),
         )
-        return None if row is None else _suggestion(row)
+        return None if row is None else from_row(Suggestion, row)
 
     async def suggestions(self, status: SuggestionStatus) -> list[Suggestion]:
         rows = await self.db.fetchall(
@@ -109,15 +119,15 @@ class PromptStore:
             "WHERE status = ? ORDER BY id",
             (status,),
         )
-        return [_suggestion(r) for r in rows]
+        return [from_row(Suggestion, r) for r in rows]
 
     async def pending_count_by(self, user_id: str) -> int:
         row = await self.db.fetchone(
-            "SELECT COUNT(*) FROM kitchen_suggestions "
+            "SELECT COUNT(*) AS pending FROM kitchen_suggestions "
             "WHERE suggested_by = ? AND status = 'pending'",
             (user_id,),
         )
-        return int(row[0]) if row else 0
+        return int(row["pending"]) if row else 0
 
     async def same_text_exists(self, text: str) -> bool:
         row = await self.db.fetchone(
@@ -135,6 +145,7 @@ class PromptStore:
             "UPDATE kitchen_suggestions SET status = ?, decided_at = ?, decided_by = ? "
             "WHERE id = ? AND status = 'pending'",
             (status, now, admin, suggestion_id),
+            name="kitchen_prompts.decide",
         )
         return changed == 1
 
@@ -146,15 +157,24 @@ class PromptStore:
             "WHERE suggested_by = ? ORDER BY id",
             (user_id,),
         )
-        return [{"id": r[0], "text": r[1], "status": r[2], "suggested_at": r[3]} for r in rows]
+        return [
+            {
+                "id": r["id"],
+                "text": r["text"],
+                "status": r["status"],
+                "suggested_at": r["created_at"],
+            }
+            for r in rows
+        ]
 
     async def user_ids(self) -> set[str]:
         """Everybody with a row here (retention judges them, review finding S-06)."""
         rows = await self.db.fetchall(
-            "SELECT suggested_by FROM kitchen_suggestions WHERE suggested_by IS NOT NULL "
+            "SELECT suggested_by AS user_id FROM kitchen_suggestions "
+            "WHERE suggested_by IS NOT NULL "
             "UNION SELECT decided_by FROM kitchen_suggestions WHERE decided_by IS NOT NULL"
         )
-        return {str(r[0]) for r in rows}
+        return {str(r["user_id"]) for r in rows}
 
     async def forget(self, user_id: str) -> None:
         async with self.db.transaction("kitchen_prompts.forget") as conn:
@@ -171,13 +191,3 @@ class PromptStore:
                 "UPDATE kitchen_suggestions SET decided_by = NULL WHERE decided_by = ?",
                 (user_id,),
             )
-
-
-def _suggestion(row: Any) -> Suggestion:
-    return Suggestion(
-        id=int(row[0]),
-        text=str(row[1]),
-        suggested_by=None if row[2] is None else str(row[2]),
-        status=row[3],
-        created_at=float(row[4]),
-    )

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Literal
 
+import aiosqlite
+
 from bot.store.db import Database
 
 Action = Literal["message", "edit", "file", "reaction", "create_room", "invite", "redact"]
@@ -85,18 +87,18 @@ class DueItems:
 _COLUMNS = "id, key, action, target_kind, target, payload, attempts, subject_user, created_at"
 
 
-def _item(row: Any) -> OutboxItem:
+def _item(row: aiosqlite.Row) -> OutboxItem:
     return OutboxItem(
-        id=row[0],
-        key=row[1],
-        action=row[2],
-        target_kind=row[3],
-        target=row[4],
-        stored_payload=row[5],
-        attempts=row[6],
-        subject_user=row[7],
-        created_at=row[8],
-        priority=row[9],
+        id=row["id"],
+        key=row["key"],
+        action=row["action"],
+        target_kind=row["target_kind"],
+        target=row["target"],
+        stored_payload=row["payload"],
+        attempts=row["attempts"],
+        subject_user=row["subject_user"],
+        created_at=row["created_at"],
+        priority=row["priority"],
     )
 
 
@@ -155,12 +157,13 @@ class Outbox:
         items: list[OutboxItem] = []
         next_at: float | None = None
         for row in rows:
-            target = (str(row[3]), str(row[4]))
+            target = (str(row["target_kind"]), str(row["target"]))
             if target in blocked:
                 continue
-            if float(row[10]) > now:
+            due_at = float(row["next_attempt_at"])
+            if due_at > now:
                 blocked.add(target)
-                next_at = float(row[10]) if next_at is None else min(next_at, float(row[10]))
+                next_at = due_at if next_at is None else min(next_at, due_at)
                 continue
             items.append(_item(row))
         return DueItems(items, next_at, len(rows) >= limit)
@@ -183,6 +186,7 @@ class Outbox:
             "UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ? "
             "WHERE id = ?",
             (1 if count else 0, time.time() + delay_s, error[:500], item_id),
+            name="outbox.retry_later",
         )
 
     async def due_now(self, error: str) -> int:
@@ -192,6 +196,7 @@ class Outbox:
             "UPDATE outbox SET next_attempt_at = ? "
             "WHERE status = 'pending' AND last_error = ? AND next_attempt_at > ?",
             (now, error, now),
+            name="outbox.due_now",
         )
 
     async def mark_failed(self, item_id: int, error: str) -> None:
@@ -201,6 +206,7 @@ class Outbox:
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
             "payload = '{}' WHERE id = ?",
             (error[:500], item_id),
+            name="outbox.mark_failed",
         )
 
     async def room_creation(self, room_key: str) -> str | None:
@@ -211,30 +217,37 @@ class Outbox:
             "AND action = 'create_room' ORDER BY id DESC LIMIT 1",
             (room_key,),
         )
-        return None if row is None else str(row[0])
+        return None if row is None else str(row["status"])
 
     async def sent_event(self, key: str) -> tuple[str, str] | None:
         """(room_id, event_id) of a delivered effect, for edits and reactions."""
         row = await self.db.fetchone(
             "SELECT room_id, event_id FROM outbox WHERE key = ? AND status = 'sent'", (key,)
         )
-        if row is None or row[1] is None:
+        if row is None or row["event_id"] is None:
             return None
-        return str(row[0]), str(row[1])
+        return str(row["room_id"]), str(row["event_id"])
 
     async def status(self, key: str) -> str | None:
         row = await self.db.fetchone("SELECT status FROM outbox WHERE key = ?", (key,))
-        return None if row is None else str(row[0])
+        return None if row is None else str(row["status"])
+
+    async def key_of_event(self, event_id: str) -> str | None:
+        """The key of the delivered effect that became `event_id` (a message people react
+        to); None if the event is not one of ours."""
+        row = await self.db.fetchone("SELECT key FROM outbox WHERE event_id = ?", (event_id,))
+        return None if row is None else str(row["key"])
 
     async def backlog(self) -> tuple[int, float | None]:
         """How many items wait, and when the oldest of them was queued (None: none wait);
         for /healthz and /metrics."""
         row = await self.db.fetchone(
-            "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'"
+            "SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest FROM outbox "
+            "WHERE status = 'pending'"
         )
-        if row is None or not row[0]:
+        if row is None or not row["waiting"]:
             return 0, None
-        return int(row[0]), float(row[1])
+        return int(row["waiting"]), float(row["oldest"])
 
     async def prune(self, keep_sent_days: int, give_up_after_s: float) -> int:
         """Delete delivered and given-up rows after `keep_sent_days`, and pending rows
@@ -245,6 +258,7 @@ class Outbox:
             "DELETE FROM outbox WHERE (status IN ('sent', 'failed') AND created_at < ?) "
             "OR (status = 'pending' AND created_at < ?)",
             (now - keep_sent_days * 86400, now - keep_sent_days * 86400 - give_up_after_s),
+            name="outbox.prune",
         )
 
     async def forget_user(self, user_id: str) -> None:
@@ -265,37 +279,45 @@ class Outbox:
         rows = await self.db.fetchall(
             "SELECT id, payload FROM outbox WHERE instr(payload, ?) > 0", (user_id,)
         )
-        return [int(r[0]) for r in rows if mentions(str(r[1]), user_id)]
+        return [int(r["id"]) for r in rows if mentions(str(r["payload"]), user_id)]
 
     async def drop_for_room(self, room_id: str) -> int:
         """Delete everything stored for one room (a forgotten person's DM)."""
         return await self.db.execute(
-            "DELETE FROM outbox WHERE target_kind = 'room' AND target = ?", (room_id,)
+            "DELETE FROM outbox WHERE target_kind = 'room' AND target = ?",
+            (room_id,),
+            name="outbox.drop_for_room",
         )
 
     async def people(self) -> set[str]:
         """Everybody a stored message is about or addressed to directly."""
         rows = await self.db.fetchall(
-            "SELECT subject_user FROM outbox WHERE subject_user IS NOT NULL "
+            "SELECT subject_user AS user_id FROM outbox WHERE subject_user IS NOT NULL "
             "UNION SELECT target FROM outbox WHERE target_kind = 'dm'"
         )
-        return {str(r[0]) for r in rows}
+        return {str(r["user_id"]) for r in rows}
 
     async def pending_about(self, user_id: str) -> list[dict[str, Any]]:
         """Messages not yet delivered that are about the person, for `!meinedaten`: what
         they say (text, or a file's name), when they were queued, and their state."""
         rows = await self.db.fetchall(
-            "SELECT id, key, action, target_kind, target, payload, subject_user, created_at "
+            "SELECT action, target, payload, subject_user, created_at "
             "FROM outbox WHERE status = 'pending' AND (subject_user = ? OR "
             "(target_kind = 'dm' AND target = ?) OR instr(payload, ?) > 0) ORDER BY id",
             (user_id, user_id, user_id),
         )
         found = []
         for row in rows:
-            payload = str(row[5])
-            if row[6] != user_id and row[4] != user_id and not mentions(payload, user_id):
+            payload = str(row["payload"])
+            if (
+                row["subject_user"] != user_id
+                and row["target"] != user_id
+                and not mentions(payload, user_id)
+            ):
                 continue
-            found.append(_pending_export(str(row[2]), json.loads(payload), float(row[7])))
+            found.append(
+                _pending_export(str(row["action"]), json.loads(payload), float(row["created_at"]))
+            )
         return found
 
     async def drop_pending_with_prefix(self, prefix: str) -> int:
@@ -303,6 +325,7 @@ class Outbox:
         return await self.db.execute(
             "DELETE FROM outbox WHERE status = 'pending' AND substr(key, 1, ?) = ?",
             (len(prefix), prefix),
+            name="outbox.drop_pending_with_prefix",
         )
 
     async def blank_delivered_with_prefix(self, prefix: str) -> int:
@@ -311,6 +334,7 @@ class Outbox:
         return await self.db.execute(
             "UPDATE outbox SET payload = '{}' WHERE status != 'pending' AND substr(key, 1, ?) = ?",
             (len(prefix), prefix),
+            name="outbox.blank_delivered_with_prefix",
         )
 
 

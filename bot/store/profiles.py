@@ -15,13 +15,16 @@ import aiosqlite
 
 from bot.domain.profile import Profile
 from bot.store.db import Database
+from bot.store.rows import from_row
 
 __all__ = ["Profile", "ProfileRepository", "from_epoch", "to_epoch"]
 
+# Named after the fields of Profile (read by `_row`).
 _COLUMNS = (
     "p.id, p.user_id, p.display_name, p.department, p.municipality, p.tasks, p.topics, "
     "p.languages, p.availability, p.coffee, p.coffee_paused_until, p.confirmed, p.source, "
-    "p.created_at, p.updated_at, p.last_seen_at, p.onboarded_at, l.language, p.findable"
+    "p.created_at, p.updated_at, p.last_seen_at, p.onboarded_at, l.language AS ui_language, "
+    "p.findable"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM profiles p LEFT JOIN language_choice l ON l.user_id = p.user_id"
 # Columns `update` may change, with how a Python value is stored.
@@ -66,29 +69,22 @@ def _now_epoch(now: datetime | float | None) -> float:
 
 
 def _row(row: aiosqlite.Row) -> Profile:
-    created = from_epoch(row[13])
-    updated = from_epoch(row[14])
+    created = from_epoch(row["created_at"])
+    updated = from_epoch(row["updated_at"])
     assert created is not None and updated is not None
-    return Profile(
-        id=int(row[0]),
-        user_id=str(row[1]),
-        display_name=row[2],
-        department=row[3],
-        municipality=row[4],
-        tasks=row[5],
-        topics=tuple(json.loads(row[6])),
-        languages=tuple(json.loads(row[7])),
-        availability=row[8],
-        coffee=bool(row[9]),
-        coffee_paused_until=from_epoch(row[10]),
-        confirmed=bool(row[11]),
-        source=row[12],
+    return from_row(
+        Profile,
+        row,
+        topics=tuple(json.loads(row["topics"])),
+        languages=tuple(json.loads(row["languages"])),
+        coffee=bool(row["coffee"]),
+        coffee_paused_until=from_epoch(row["coffee_paused_until"]),
+        confirmed=bool(row["confirmed"]),
         created_at=created,
         updated_at=updated,
-        last_seen_at=from_epoch(row[15]),
-        onboarded_at=from_epoch(row[16]),
-        ui_language=row[17],
-        findable=bool(row[18]),
+        last_seen_at=from_epoch(row["last_seen_at"]),
+        onboarded_at=from_epoch(row["onboarded_at"]),
+        findable=bool(row["findable"]),
     )
 
 
@@ -150,7 +146,7 @@ class ProfileRepository:
 
     async def user_ids(self) -> list[str]:
         rows = await self.db.fetchall("SELECT user_id FROM profiles ORDER BY id")
-        return [str(r[0]) for r in rows]
+        return [str(r["user_id"]) for r in rows]
 
     async def inactive_before(self, cutoff: datetime | float) -> list[str]:
         """People whose last command (or, never seen, whose profile's creation) is older."""
@@ -158,18 +154,18 @@ class ProfileRepository:
             "SELECT user_id FROM profiles WHERE COALESCE(last_seen_at, created_at) < ? ORDER BY id",
             (_now_epoch(cutoff),),
         )
-        return [str(r[0]) for r in rows]
+        return [str(r["user_id"]) for r in rows]
 
     async def last_seen(self) -> dict[str, float]:
         """Per profile: the last command, or (never seen) the profile's creation."""
         rows = await self.db.fetchall(
-            "SELECT user_id, COALESCE(last_seen_at, created_at) FROM profiles"
+            "SELECT user_id, COALESCE(last_seen_at, created_at) AS seen_at FROM profiles"
         )
-        return {str(r[0]): float(r[1]) for r in rows}
+        return {str(r["user_id"]): float(r["seen_at"]) for r in rows}
 
     async def count(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) FROM profiles")
-        return int(row[0]) if row else 0
+        row = await self.db.fetchone("SELECT COUNT(*) AS people FROM profiles")
+        return int(row["people"]) if row else 0
 
     # -- writes --------------------------------------------------------------------------
 
@@ -187,6 +183,7 @@ class ProfileRepository:
             "INSERT OR IGNORE INTO profiles (user_id, source, confirmed, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?)",
             (user_id, source, 1 if confirmed else 0, stamp, stamp),
+            name="profiles.create",
         )
         profile = await self.get(user_id)
         assert profile is not None
@@ -205,17 +202,25 @@ class ProfileRepository:
             await self.db.execute(
                 f"UPDATE profiles SET {assignments}, updated_at = ? WHERE user_id = ?",
                 (*values, _now_epoch(now), user_id),
+                name="profiles.update",
             )
         return await self.get(user_id)
 
     async def touch(self, user_id: str, now: datetime | float | None = None) -> None:
         """Remember that the person used the bot (for the inactivity retention limit)."""
         await self.db.execute(
-            "UPDATE profiles SET last_seen_at = ? WHERE user_id = ?", (_now_epoch(now), user_id)
+            "UPDATE profiles SET last_seen_at = ? WHERE user_id = ?",
+            (_now_epoch(now), user_id),
+            name="profiles.touch",
         )
 
     async def delete(self, user_id: str) -> bool:
-        return await self.db.execute("DELETE FROM profiles WHERE user_id = ?", (user_id,)) > 0
+        return (
+            await self.db.execute(
+                "DELETE FROM profiles WHERE user_id = ?", (user_id,), name="profiles.delete"
+            )
+            > 0
+        )
 
     async def export(self, user_id: str) -> dict[str, Any] | None:
         """The raw row, for `!meinedaten`: every column, times as ISO 8601."""

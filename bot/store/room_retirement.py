@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from bot.store.coffee_rows import FORGOTTEN_PREFIX
 from bot.store.db import Database
 from bot.store.rooms import PURPOSE_OWNERS
+from bot.store.rows import from_row
 
 # SQL conditions on a `purpose_rooms` row: ?1 = now, ?2 = the answer window in seconds.
 _COFFEE_GROUP_DONE = (
@@ -91,6 +92,7 @@ class RetiringRooms:
             "UPDATE purpose_rooms SET done_at = ?1 WHERE done_at IS NULL AND left_at IS NULL "
             f"AND room_id IS NOT NULL AND ({rules} OR {gone})",
             (now, answer_s),
+            name="room_retirement.mark_done",
         )
 
     async def to_leave(self, limit: int) -> list[JoinedRoom]:
@@ -101,7 +103,7 @@ class RetiringRooms:
             f"AND NOT {_PENDING} ORDER BY done_at, key LIMIT ?1",
             (limit,),
         )
-        return [JoinedRoom(str(r[0]), str(r[1]), float(r[2])) for r in rows]
+        return [from_row(JoinedRoom, r, created_at=float(r["created_at"])) for r in rows]
 
     async def joined(self) -> list[JoinedRoom]:
         """Every purpose room the bot is in according to the store."""
@@ -109,7 +111,7 @@ class RetiringRooms:
             "SELECT key, room_id, created_at FROM purpose_rooms "
             "WHERE left_at IS NULL AND room_id IS NOT NULL ORDER BY key"
         )
-        return [JoinedRoom(str(r[0]), str(r[1]), float(r[2])) for r in rows]
+        return [from_row(JoinedRoom, r, created_at=float(r["created_at"])) for r in rows]
 
     async def mark_left(self, key: str, now: float) -> None:
         """The bot is out of the room (left it, or found itself no longer in it)."""
@@ -117,6 +119,7 @@ class RetiringRooms:
             "UPDATE purpose_rooms SET left_at = ?1, done_at = COALESCE(done_at, ?1) "
             "WHERE key = ?2 AND left_at IS NULL",
             (now, key),
+            name="room_retirement.mark_left",
         )
 
     async def is_retired(self, key: str) -> bool:
@@ -132,10 +135,10 @@ class RetiringRooms:
     async def orphaned_sends(self, limit: int) -> list[OrphanedSend]:
         """Pending outbox items addressed to a purpose room the bot has left."""
         rows = await self.db.fetchall(
-            "SELECT o.id, o.key, o.action, o.target FROM outbox o "
+            "SELECT o.id, o.key, o.action, o.target AS room_key FROM outbox o "
             "JOIN purpose_rooms p ON p.key = o.target "
             "WHERE o.status = 'pending' AND o.target_kind = 'roomkey' "
             "AND p.left_at IS NOT NULL ORDER BY o.id LIMIT ?1",
             (limit,),
         )
-        return [OrphanedSend(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+        return [from_row(OrphanedSend, r) for r in rows]

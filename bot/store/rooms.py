@@ -87,24 +87,27 @@ class RoomDirectory:
 
     async def dm_room(self, user_id: str) -> str | None:
         row = await self.db.fetchone("SELECT room_id FROM dm_rooms WHERE user_id = ?", (user_id,))
-        return None if row is None else str(row[0])
+        return None if row is None else str(row["room_id"])
 
     async def dm_user(self, room_id: str) -> str | None:
         row = await self.db.fetchone("SELECT user_id FROM dm_rooms WHERE room_id = ?", (room_id,))
-        return None if row is None else str(row[0])
+        return None if row is None else str(row["user_id"])
 
     async def set_dm_room(self, user_id: str, room_id: str) -> None:
         await self.db.execute(
             "INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?) "
             "ON CONFLICT(user_id) DO UPDATE SET room_id = excluded.room_id",
             (user_id, room_id),
+            name="rooms.set_dm_room",
         )
 
     async def forget_dm(self, user_id: str) -> None:
-        await self.db.execute("DELETE FROM dm_rooms WHERE user_id = ?", (user_id,))
+        await self.db.execute(
+            "DELETE FROM dm_rooms WHERE user_id = ?", (user_id,), name="rooms.forget_dm"
+        )
 
     async def dm_user_ids(self) -> set[str]:
-        return {str(r[0]) for r in await self.db.fetchall("SELECT user_id FROM dm_rooms")}
+        return {str(r["user_id"]) for r in await self.db.fetchall("SELECT user_id FROM dm_rooms")}
 
     async def replace_room(self, old_room_id: str, new_room_id: str) -> None:
         """A room was upgraded: everything that pointed at the old room follows, and the
@@ -129,7 +132,7 @@ class RoomDirectory:
         row = await self.db.fetchone(
             "SELECT value FROM bot_state WHERE key = ?", (UPGRADED + old_room_id,)
         )
-        return None if row is None else str(row[0])
+        return None if row is None else str(row["value"])
 
     async def load_upgrades(self) -> RoomUpgrades:
         """Read every recorded upgrade into `upgrades` (once at start)."""
@@ -137,13 +140,13 @@ class RoomDirectory:
             "SELECT key, value FROM bot_state WHERE substr(key, 1, ?) = ?",
             (len(UPGRADED), UPGRADED),
         )
-        for key, value in rows:
-            self.upgrades.note(str(key)[len(UPGRADED) :], str(value))
+        for row in rows:
+            self.upgrades.note(str(row["key"])[len(UPGRADED) :], str(row["value"]))
         return self.upgrades
 
     async def purpose_room(self, key: str) -> str | None:
         row = await self.db.fetchone("SELECT room_id FROM purpose_rooms WHERE key = ?", (key,))
-        return None if row is None or row[0] is None else str(row[0])
+        return None if row is None or row["room_id"] is None else str(row["room_id"])
 
     async def set_purpose_room(self, key: str, room_id: str, invitees: list[str]) -> None:
         await self.db.execute(
@@ -151,6 +154,7 @@ class RoomDirectory:
             "ON CONFLICT(key) DO UPDATE SET room_id = excluded.room_id, "
             "invitees = excluded.invitees",
             (key, room_id, json.dumps(invitees), time.time()),
+            name="rooms.set_purpose_room",
         )
 
     async def start_creation(self, key: str, invitees: list[str]) -> None:
@@ -159,6 +163,7 @@ class RoomDirectory:
             "INSERT OR IGNORE INTO purpose_rooms (key, room_id, invitees, created_at) "
             "VALUES (?, NULL, ?, ?)",
             (key, json.dumps(invitees), time.time()),
+            name="rooms.start_creation",
         )
 
     async def creation_started(self, key: str) -> bool:
@@ -167,12 +172,14 @@ class RoomDirectory:
 
     async def purpose_invitees(self, key: str) -> list[str]:
         row = await self.db.fetchone("SELECT invitees FROM purpose_rooms WHERE key = ?", (key,))
-        return [] if row is None else list(json.loads(row[0]))
+        return [] if row is None else list(json.loads(row["invitees"]))
 
     async def purpose_room_ready(self, key: str) -> None:
         """The room for `key` is ready (everyone invited was in it): nobody's ID is needed."""
         await self.db.execute(
-            "UPDATE purpose_rooms SET invitees = '[]' WHERE key = ? AND invitees != '[]'", (key,)
+            "UPDATE purpose_rooms SET invitees = '[]' WHERE key = ? AND invitees != '[]'",
+            (key,),
+            name="rooms.purpose_room_ready",
         )
 
     async def purpose_rooms_of(self, user_id: str) -> list[dict[str, Any]]:
@@ -186,9 +193,9 @@ class RoomDirectory:
         )
         return [
             {
-                "key": str(r[0]),
-                "room_id": r[1],
-                "created_at": datetime.fromtimestamp(float(r[2]), UTC).isoformat(),
+                "key": str(r["key"]),
+                "room_id": r["room_id"],
+                "created_at": datetime.fromtimestamp(float(r["created_at"]), UTC).isoformat(),
             }
             for r in rows
         ]
@@ -196,9 +203,10 @@ class RoomDirectory:
     async def invitee_ids(self) -> set[str]:
         """Everybody on an invitee list (rooms not ready yet)."""
         rows = await self.db.fetchall(
-            "SELECT DISTINCT j.value FROM purpose_rooms, json_each(purpose_rooms.invitees) j"
+            "SELECT DISTINCT j.value AS user_id "
+            "FROM purpose_rooms, json_each(purpose_rooms.invitees) j"
         )
-        return {str(r[0]) for r in rows}
+        return {str(r["user_id"]) for r in rows}
 
     async def forget_invitee(self, user_id: str) -> None:
         """Take the person (the whole ID, exactly) off every invitee list (`!vergessen`)."""
@@ -208,10 +216,11 @@ class RoomDirectory:
                 (user_id,),
             ) as cur:
                 rows = list(await cur.fetchall())
-            for key, listed in rows:
-                kept = [u for u in json.loads(listed) if u != user_id]
+            for row in rows:
+                kept = [u for u in json.loads(row["invitees"]) if u != user_id]
                 await conn.execute(
-                    "UPDATE purpose_rooms SET invitees = ? WHERE key = ?", (json.dumps(kept), key)
+                    "UPDATE purpose_rooms SET invitees = ? WHERE key = ?",
+                    (json.dumps(kept), row["key"]),
                 )
 
     async def prune_purpose_rooms(self) -> int:
@@ -224,5 +233,6 @@ class RoomDirectory:
         return await self.db.execute(
             f"DELETE FROM purpose_rooms WHERE ({orphaned}) AND NOT EXISTS (SELECT 1 FROM outbox o "
             "WHERE o.status = 'pending' AND o.target_kind = 'roomkey' "
-            "AND o.target = purpose_rooms.key)"
+            "AND o.target = purpose_rooms.key)",
+            name="rooms.prune_purpose_rooms",
         )

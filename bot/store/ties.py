@@ -18,9 +18,11 @@ which counts into the aggregates like anybody else and never names anyone.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import combinations
-from typing import Any
+
+import aiosqlite
 
 from bot.domain.network.ties import Member, Tie
 from bot.store.contacts import ContactStore
@@ -42,6 +44,24 @@ def _blank(value: object) -> str | None:
         return None
     text = " ".join(str(value).split())
     return text or None
+
+
+def _tie(
+    kind: str,
+    row_id: object,
+    a: tuple[str, object],
+    b: tuple[str, object],
+    day: date,
+    units: tuple[object, object, object, object] = (None, None, None, None),
+) -> Tie:
+    """The tie of table row `row_id`. `a`/`b` are (side, person); a person the table keeps
+    as NULL (forgotten) becomes `~former:<kind>:<row_id>:<side>`. `units`: department and
+    municipality of a, then of b, as stored with the tie (None: take the profile's)."""
+
+    def person(side: str, who: object) -> str:
+        return str(who) if who is not None else f"~former:{kind}:{row_id}:{side}"
+
+    return Tie(kind, person(*a), person(*b), day, *(_blank(unit) for unit in units))
 
 
 class TieStore:
@@ -76,7 +96,8 @@ class TieStore:
     async def _coffee(self, first: date, last: date) -> list[Tie]:
         start, end = self._bounds(first, last)
         rows = await self.db.fetchall(
-            "SELECT g.id, r.kind, r.started_at, m.person, m.department, m.municipality, m.met "
+            "SELECT g.id AS group_id, r.kind, r.started_at, m.person, m.department, "
+            "m.municipality, m.met "
             "FROM coffee_groups g JOIN coffee_rounds r ON r.id = g.round_id "
             "JOIN coffee_members m ON m.group_id = g.id "
             "WHERE r.started_at >= ? AND r.started_at < ? AND EXISTS "
@@ -84,25 +105,17 @@ class TieStore:
             "ORDER BY g.id, m.rowid",
             (start, end),
         )
-        groups: dict[int, list[Any]] = {}
+        groups: dict[int, list[aiosqlite.Row]] = {}
         for row in rows:
-            groups.setdefault(int(row[0]), []).append(row)
+            groups.setdefault(int(row["group_id"]), []).append(row)
         ties: list[Tie] = []
-        for members in groups.values():
-            kind = "circle" if members[0][1] == "circle" else "coffee"
-            day = self._day(float(members[0][2]))
+        for group_id, members in groups.items():
+            kind = "circle" if members[0]["kind"] == "circle" else "coffee"
+            day = self._day(float(members[0]["started_at"]))
             for a, b in _coffee_pairs(members):
+                units = (a["department"], a["municipality"], b["department"], b["municipality"])
                 ties.append(
-                    Tie(
-                        kind,
-                        str(a[3]),
-                        str(b[3]),
-                        day,
-                        _blank(a[4]),
-                        _blank(a[5]),
-                        _blank(b[4]),
-                        _blank(b[5]),
-                    )
+                    _tie(kind, group_id, ("a", a["person"]), ("b", b["person"]), day, units)
                 )
         return ties
 
@@ -117,15 +130,13 @@ class TieStore:
             (start, end),
         )
         return [
-            Tie(
+            _tie(
                 "break",
-                r[1] if r[1] is not None else f"~former:break:{r[0]}:a",
-                r[2] if r[2] is not None else f"~former:break:{r[0]}:b",
-                self._day(float(r[7])),
-                _blank(r[3]),
-                _blank(r[4]),
-                _blank(r[5]),
-                _blank(r[6]),
+                r["break_id"],
+                ("a", r["user_a"]),
+                ("b", r["user_b"]),
+                self._day(float(r["confirmed_at"])),
+                (r["department_a"], r["municipality_a"], r["department_b"], r["municipality_b"]),
             )
             for r in rows
         ]
@@ -140,15 +151,18 @@ class TieStore:
             (first.isoformat(), last.isoformat()),
         )
         return [
-            Tie(
+            _tie(
                 "hospitation",
-                r[1] if r[1] is not None else f"~former:hospitation:{r[0]}:host",
-                r[2] if r[2] is not None else f"~former:hospitation:{r[0]}:participant",
-                date.fromisoformat(str(r[3])),
-                _blank(r[4]),
-                _blank(r[5]),
-                _blank(r[6]),
-                _blank(r[7]),
+                r["id"],
+                ("host", r["host"]),
+                ("participant", r["participant"]),
+                date.fromisoformat(str(r["happened_on"])),
+                (
+                    r["host_department"],
+                    r["host_municipality"],
+                    r["participant_department"],
+                    r["participant_municipality"],
+                ),
             )
             for r in rows
         ]
@@ -164,14 +178,14 @@ class TieStore:
         )
         ties = []
         for row in rows:
-            state = state_from_json(str(row[2]))
+            state = state_from_json(str(row["state"]))
             if state.connected_to is None or state.connected_at is None:
                 continue
             day = state.connected_at.astimezone(self.timezone).date()
             if not first <= day <= last:
                 continue
-            requester = row[1] if row[1] is not None else f"~former:crisis:{row[0]}:requester"
-            ties.append(Tie("crisis", str(requester), str(state.connected_to), day))
+            requester = ("requester", row["requester"])
+            ties.append(_tie("crisis", row["id"], requester, ("bridge", state.connected_to), day))
         return ties
 
     # -- units from the profiles ------------------------------------------------------------
@@ -193,15 +207,12 @@ class TieStore:
             dept_a, muni_a = units.get(t.person_a, (None, None))
             dept_b, muni_b = units.get(t.person_b, (None, None))
             filled.append(
-                Tie(
-                    t.kind,
-                    t.person_a,
-                    t.person_b,
-                    t.on,
-                    t.department_a or dept_a,
-                    t.municipality_a or muni_a,
-                    t.department_b or dept_b,
-                    t.municipality_b or muni_b,
+                replace(
+                    t,
+                    department_a=t.department_a or dept_a,
+                    municipality_a=t.municipality_a or muni_a,
+                    department_b=t.department_b or dept_b,
+                    municipality_b=t.municipality_b or muni_b,
                 )
             )
         return filled
@@ -217,7 +228,12 @@ class TieStore:
                 f"WHERE user_id IN ({marks})",
                 chunk,
             )
-            found.update({str(r[0]): (_blank(r[1]), _blank(r[2])) for r in rows})
+            found.update(
+                {
+                    str(r["user_id"]): (_blank(r["department"]), _blank(r["municipality"]))
+                    for r in rows
+                }
+            )
         return found
 
     # -- participation and bridges --------------------------------------------------------
@@ -227,16 +243,24 @@ class TieStore:
         rows = await self.db.fetchall(
             "SELECT department, municipality, confirmed, coffee FROM profiles ORDER BY id"
         )
-        return [Member(_blank(r[0]), _blank(r[1]), bool(r[2]), bool(r[3])) for r in rows]
+        return [
+            Member(
+                _blank(r["department"]),
+                _blank(r["municipality"]),
+                bool(r["confirmed"]),
+                bool(r["coffee"]),
+            )
+            for r in rows
+        ]
 
     async def live_bridges(self, confirmed_since: datetime) -> dict[str, int]:
         """Distinct people per sector holding a contact confirmed since then (not expired)."""
         return await ContactStore(self.db).live_per_sector(confirmed_since.timestamp())
 
 
-def _coffee_pairs(members: list[Any]) -> list[tuple[Any, Any]]:
+def _coffee_pairs(members: list[aiosqlite.Row]) -> list[tuple[aiosqlite.Row, aiosqlite.Row]]:
     """The ties of a group that met (somebody answered yes): every pair of its members,
     leaving out members who answered no themselves (in a circle: they did not come; in a
     pair: the two disagree, and a tie needs both not to deny it)."""
-    present = [m for m in members if m[6] is None or int(m[6]) == 1]
+    present = [m for m in members if m["met"] is None or int(m["met"]) == 1]
     return list(combinations(present, 2))

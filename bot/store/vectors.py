@@ -109,7 +109,9 @@ class VectorStore:
         rows = await self.db.fetchall(
             "SELECT DISTINCT user_id FROM text_vectors WHERE user_id IS NOT NULL"
         )
-        return {str(r[0]) for r in rows}
+        return {str(r["user_id"]) for r in rows}
 
     async def forget_user(self, user_id: str) -> None:
-        await self.db.execute("DELETE FROM text_vectors WHERE user_id = ?", (user_id,))
+        await self.db.execute(
+            "DELETE FROM text_vectors WHERE user_id = ?", (user_id,), name="vectors.forget_user"
+        )
