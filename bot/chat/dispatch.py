@@ -14,7 +14,6 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from nio import (
     AsyncClient,
@@ -31,6 +30,7 @@ from bot.chat.health import Metrics
 from bot.chat.messenger import ChatMessenger
 from bot.chat.roles import RoleResolver
 from bot.chat.rooms import DirectRooms, Strangers
+from bot.chat.write_gate import ALWAYS_WRITABLE, WriteGate
 from bot.commands.context import CommandContext
 from bot.commands.help import details, usage_error
 from bot.commands.hooks import HOOKS, Reaction, normalise_emoji
@@ -41,10 +41,9 @@ from bot.domain.token_bucket import Limiter, Rate, wait_seconds
 from bot.i18n import Lang
 from bot.services.hub import Services
 from bot.store.bot_state import ProcessedEvents
+from bot.store.chat_traces import ChatTraceStore, ReactionRow
 from bot.store.db import Database, StoreBusy, StoreUnavailable
-
-if TYPE_CHECKING:
-    from bot.chat.readonly import ReadOnlyMode
+from bot.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +75,15 @@ class Dispatcher:
         direct: DirectRooms,
         roles: RoleResolver,
         metrics: Metrics,
-        readonly: ReadOnlyMode | None = None,
+        readonly: WriteGate = ALWAYS_WRITABLE,
     ) -> None:
         self.client = client
         self.readonly = readonly
         self.config = config
         self.db = db
         self.processed = ProcessedEvents(db)
+        self.outbox = Outbox(db)
+        self.traces = ChatTraceStore(db)
         self.services = services
         self.messenger = messenger
         self.direct = direct
@@ -150,10 +151,7 @@ class Dispatcher:
                 await self._on_redaction(room, event)
         except StoreUnavailable:
             # Disk full or read-only: nothing of this event was stored; say so.
-            if self.readonly is not None:
-                await self.readonly.refuse(room, event)
-            else:
-                log.error("store unavailable, event %s not handled", event.event_id)
+            await self.readonly.refuse(room, event)
         except StoreBusy:
             raise  # nothing of it was stored: the sync loop hands it over again later
         except Exception:
@@ -205,6 +203,7 @@ class Dispatcher:
                 # A dialog answer may store something: it counts like a command that does.
                 if await self._over_limit(msg, "change"):
                     return None
+                await self._touch(ctx)
                 for hook in HOOKS.text:
                     if await hook(ctx, text):
                         return "dialog"
@@ -259,8 +258,14 @@ class Dispatcher:
             # A group typed without a subcommand: show what it offers.
             await ctx.reply_rendered(details(ctx, cmd))
             return cmd.name
+        await self._touch(ctx)
         await cmd.handler(ctx, **invocation.args)
         return cmd.name
+
+    async def _touch(self, ctx: CommandContext) -> None:
+        """Every command, dialog answer and reaction the bot acts on is activity: people
+        who only react are not "inactive" (retention of inactive people's data)."""
+        await self.services.profiles.touch(ctx.sender)
 
     def _limit_kind(self, cmd: Command, sender: str) -> str | None:
         """Which bucket `cmd` takes from; None: not limited. Crisis staff and admins are
@@ -295,33 +300,29 @@ class Dispatcher:
         return refusal(cmd, ctx.roles, is_dm=ctx.is_dm, in_crisis_room=in_crisis_room)
 
     async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
-        target_key = await self._outbox_key_of(event.reacts_to)
+        target_key = await self.outbox.key_of_event(event.reacts_to)
         if target_key is None:
             return
         emoji = normalise_emoji(event.key)
-        async with self.db.transaction("dispatch.on_reaction") as conn:
+        async with self.db.transaction("dispatch.on_reaction"):
             if await self.processed.seen(event.event_id):
                 return
-            await conn.execute(
-                "INSERT OR IGNORE INTO reactions (event_id, sender, target_key, emoji) "
-                "VALUES (?, ?, ?, ?)",
-                (event.event_id, event.sender, target_key, emoji),
+            await self.traces.add_reaction(
+                event.event_id, ReactionRow(event.sender, target_key, emoji)
             )
             await self._run_reaction_hooks(room.room_id, event, target_key, emoji, False)
             await self.processed.mark(event.event_id)
 
     async def _on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> None:
-        async with self.db.transaction("dispatch.on_redaction") as conn:
+        async with self.db.transaction("dispatch.on_redaction"):
             if await self.processed.seen(event.event_id):
                 return
-            async with conn.execute(
-                "SELECT target_key, emoji, sender FROM reactions WHERE event_id = ?",
-                (event.redacts,),
-            ) as cur:
-                row = await cur.fetchone()
-            if row is not None and row[2] == event.sender:
-                await conn.execute("DELETE FROM reactions WHERE event_id = ?", (event.redacts,))
-                await self._run_reaction_hooks(room.room_id, event, row[0], row[1], True)
+            reaction = await self.traces.reaction(event.redacts)
+            if reaction is not None and reaction.sender == event.sender:
+                await self.traces.remove_reaction(event.redacts)
+                await self._run_reaction_hooks(
+                    room.room_id, event, reaction.target_key, reaction.emoji, True
+                )
             await self.processed.mark(event.event_id)
 
     async def _run_reaction_hooks(
@@ -329,13 +330,10 @@ class Dispatcher:
     ) -> None:
         ctx = await self.context(room_id, event.event_id, event.sender)
         reaction = Reaction(event.sender, room_id, target_key, emoji, withdrawn)
+        await self._touch(ctx)
         for hook in HOOKS.reaction:
             if await hook(ctx, reaction):
                 return
-
-    async def _outbox_key_of(self, event_id: str) -> str | None:
-        row = await self.db.fetchone("SELECT key FROM outbox WHERE event_id = ?", (event_id,))
-        return None if row is None else str(row[0])
 
     async def on_undecryptable(self, room_id: str, event: MegolmEvent) -> None:
         """Called once we gave up waiting for the keys of an encrypted message. Answered

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable
 
-from bot.chat.content import notice
+from bot.chat.content import notice, with_reply
 from bot.i18n import Lang
 from bot.i18n.render import Rendered, render
 from bot.services.ports import Attachment, Say
@@ -65,6 +65,27 @@ class ChatMessenger:
         )
         self.wake()
 
+    async def reply(
+        self,
+        room_id: str,
+        rendered: Rendered,
+        *,
+        effect_key: str,
+        in_reply_to: str | None = None,
+        subject_user: str | None = None,
+    ) -> None:
+        """The answer to a command or dialog text; `in_reply_to` (the event answered)
+        makes it a Matrix reply, which says whom it is for in a shared room."""
+        relation = {} if in_reply_to is None else with_reply({}, in_reply_to)
+        await self.send_rendered(
+            "room",
+            room_id,
+            rendered,
+            effect_key=effect_key,
+            extra=relation,
+            subject_user=subject_user,
+        )
+
     async def tell(
         self,
         user_id: str,
@@ -120,6 +141,27 @@ class ChatMessenger:
             subject_user=target if target_kind == "dm" else None,
         )
         self.wake()
+
+    async def post_file(
+        self,
+        room_id: str,
+        attachment: Attachment,
+        *,
+        effect_key: str,
+        picture: tuple[int, int] | None = None,
+    ) -> None:
+        if picture is None:
+            await self.send_file("room", room_id, attachment, effect_key=effect_key)
+            return
+        width, height = picture
+        await self.send_file(
+            "room",
+            room_id,
+            attachment,
+            effect_key=effect_key,
+            msgtype="m.image",
+            info={"w": width, "h": height},
+        )
 
     async def post(
         self, room_id: str, message: Say, *, effect_key: str, mention: list[str] | None = None

@@ -10,23 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
-import signal
-from pathlib import Path
 from typing import Any
 
 from nio import AsyncClient, ErrorResponse, RoomSendResponse, UploadResponse
 
 from bot.chat.errors import check
 from bot.store.outbox import OutboxItem
-
-
-def fault_point_before_send() -> None:
-    """Fault injection for the crash tests: die once, after storing and before sending."""
-    marker = os.environ.get("FLURFUNK_FAULT_KILL_BEFORE_SEND")
-    if marker and not os.path.exists(marker):
-        Path(marker).touch()
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def transaction_id(key: str) -> str:
@@ -65,7 +54,6 @@ class MatrixActions:
         raise ValueError(f"no action on an original: {item.action}")
 
     async def send(self, room_id: str, event_type: str, content: dict[str, Any], key: str) -> str:
-        fault_point_before_send()
         response = check(
             await self.client.room_send(
                 room_id,

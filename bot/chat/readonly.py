@@ -40,14 +40,16 @@ from prometheus_client import Gauge
 from bot.chat.content import notice, with_reply
 from bot.chat.errors import NETWORK_ERRORS
 from bot.chat.health import Metrics
+from bot.chat.outbox_actions import transaction_id
 from bot.chat.rooms import DirectRooms
-from bot.chat.sender import transaction_id
+from bot.chat.write_gate import Perform
 from bot.commands.registry import REGISTRY, ArgumentError
 from bot.config import Config
 from bot.i18n import Lang
 from bot.i18n.render import render
 from bot.store.bot_state import ProcessedEvents
 from bot.store.db import Database, StoreBusy, StoreUnavailable
+from bot.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,6 @@ PROBE_INTERVAL_S = 5.0
 BUSY_PAUSE_S = 5.0  # the store locked by another process at start: wait this long, again
 REMEMBER_REFUSED = 10_000  # event IDs to mark processed after recovery (oldest dropped)
 
-# Does a put-off action: (key, kind, arguments); the sync loop registers its own.
-Perform = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 LanguageOf = Callable[[str], Awaitable[Lang]]
 PENDING_SUFFIX = "-readonly.json"
 
@@ -69,6 +69,8 @@ def pending_file(db: Database) -> Path | None:
 
 
 class ReadOnlyMode:
+    """The `WriteGate` (`bot.chat.write_gate`) of the running bot."""
+
     def __init__(
         self,
         client: AsyncClient,
@@ -87,13 +89,14 @@ class ReadOnlyMode:
         self.language_of = language_of
         self.probe_interval_s = probe_interval_s
         self.processed = ProcessedEvents(db)
+        self.outbox = Outbox(db)
         self._failed = asyncio.Event()
         self._reason = ""
         self._since: float | None = None
         self._refused: OrderedDict[str, None] = OrderedDict()
         self._refused_count = 0
         self._deferred: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
-        self.perform: Perform | None = None
+        self._perform: Perform | None = None
         self._file = pending_file(db)
         self._load()
         self._writable_again = asyncio.Event()
@@ -134,6 +137,9 @@ class ReadOnlyMode:
         kept in the side file until then."""
         self._deferred[key] = (kind, args)
         await self._save()
+
+    def perform_with(self, perform: Perform) -> None:
+        self._perform = perform
 
     # -- the side file ---------------------------------------------------------------------
 
@@ -246,14 +252,14 @@ class ReadOnlyMode:
         return True
 
     async def _perform_deferred(self) -> None:
-        if self.perform is None:
+        if self._perform is None:
             return  # kept (and in the side file) until someone can do them
         for key in list(self._deferred):
             if self.active:
                 break  # a new episode began: the rest after it
             kind, args = self._deferred.pop(key)
             # Puts it off again itself if the store fails, and retries other failures.
-            await self.perform(key, kind, args)
+            await self._perform(key, kind, args)
         await self._save()
 
     async def _tell_admins(self, key: str, txn: str, **params: object) -> None:
@@ -322,12 +328,10 @@ class ReadOnlyMode:
 
     async def _what_to_say(self, room_id: str, event: Event) -> tuple[str | None, bool]:
         if isinstance(event, ReactionEvent):
-            row = await self.db.fetchone(
-                "SELECT key FROM outbox WHERE event_id = ?", (event.reacts_to,)
-            )
-            if row is None:
+            target_key = await self.outbox.key_of_event(event.reacts_to)
+            if target_key is None:
                 return None, False
-            return "store.readonly.reaction", str(row[0]).startswith("crisis:")
+            return "store.readonly.reaction", target_key.startswith("crisis:")
         if not isinstance(event, RoomMessageText):
             return None, False
         prefix = self.config.bot.command_prefix

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nio import (
     AsyncClient,
@@ -30,11 +30,9 @@ from bot.chat.dispatch import Dispatcher
 from bot.chat.errors import NETWORK_ERRORS, check
 from bot.chat.key_waits import KeyWaits
 from bot.chat.rooms import DirectRooms, InviteGate, join_or_log
+from bot.chat.write_gate import ALWAYS_WRITABLE, WriteGate
 from bot.store.db import StoreBusy, StoreUnavailable
 from bot.store.rooms import RoomDirectory
-
-if TYPE_CHECKING:
-    from bot.chat.readonly import ReadOnlyMode
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +50,7 @@ class RoomActions:
     dispatcher: Dispatcher
     invites: InviteGate
     keys: KeyWaits
-    readonly: ReadOnlyMode | None = None
+    readonly: WriteGate = ALWAYS_WRITABLE
     # Rooms named in the config: never left for being alone; an upgrade of one is logged
     # as a warning (the config should name the new room).
     configured_rooms: dict[str, list[str]] = field(default_factory=dict)
@@ -98,10 +96,7 @@ class RoomActions:
         try:
             await self._actions()[kind](**args)
         except StoreUnavailable:
-            if self.readonly is not None:
-                await self.readonly.defer(key, kind, args)
-            else:
-                self._retry_later(key, kind, args, attempts + 1, "the store cannot be written")
+            await self.readonly.defer(key, kind, args)
         except (StoreBusy, *NETWORK_ERRORS) as exc:
             self._retry_later(key, kind, args, attempts + 1, str(exc) or type(exc).__name__)
         except Exception as exc:

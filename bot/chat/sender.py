@@ -23,7 +23,6 @@ import logging
 import time
 from collections import OrderedDict
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from nio import AsyncClient
 
@@ -32,17 +31,14 @@ from bot.chat.errors import NETWORK_ERRORS, OFFLINE, SendFailure
 from bot.chat.given_up import GivenUpNotices
 from bot.chat.health import Metrics
 from bot.chat.outbox_actions import MatrixActions
-from bot.chat.outbox_actions import transaction_id as transaction_id  # readonly sends too
 from bot.chat.priority_gate import PriorityGate
 from bot.chat.purpose_rooms import create_purpose_room
 from bot.chat.rooms import DirectRooms
+from bot.chat.write_gate import ALWAYS_WRITABLE, WriteGate
 from bot.config import OutboxConfig
 from bot.store.db import StoreBusy, StoreUnavailable
 from bot.store.outbox import ORIGINAL_BASED, PER_TARGET, Outbox, OutboxItem
 from bot.store.rooms import RoomDirectory
-
-if TYPE_CHECKING:
-    from bot.chat.readonly import ReadOnlyMode
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +74,7 @@ class OutboxSender:
         direct: DirectRooms,
         config: OutboxConfig,
         metrics: Metrics,
-        readonly: ReadOnlyMode | None = None,
+        readonly: WriteGate = ALWAYS_WRITABLE,
         *,
         notices: GivenUpNotices | None = None,
     ) -> None:
@@ -126,9 +122,8 @@ class OutboxSender:
                     await self._flusher
 
     async def _round(self, in_flight: dict[Target, asyncio.Task[bool]]) -> None:
-        if self.readonly is not None:
-            # Read-only store: a send could not be marked as sent; lose nothing.
-            await self.readonly.wait_writable()
+        # Read-only store: a send could not be marked as sent; lose nothing.
+        await self.readonly.wait_writable()
         if not self.metrics.homeserver_up.is_set():
             await self._wait_for_homeserver()
         self._wake.clear()
@@ -180,9 +175,7 @@ class OutboxSender:
         # A send that reached the server but is not marked sent goes out again with the
         # same transaction ID: the server de-duplicates it.
         if isinstance(failure, StoreUnavailable):
-            if self.readonly is None:
-                await asyncio.sleep(5.0)
-            return
+            return  # read-only mode: the next round waits until the store takes writes
         if isinstance(failure, StoreBusy):
             log.warning("outbox: the store stayed locked by another process; trying again")
         else:

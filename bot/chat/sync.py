@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nio import (
     AsyncClient,
@@ -47,13 +47,11 @@ from bot.chat.pacing import SyncPacing
 from bot.chat.room_actions import RoomActions
 from bot.chat.rooms import DirectRooms, InviteGate
 from bot.chat.session import FATAL_ERRCODES
+from bot.chat.write_gate import ALWAYS_WRITABLE, WriteGate
 from bot.config import SyncConfig
 from bot.store.bot_state import BotState
 from bot.store.db import StoreBusy, StoreUnavailable
 from bot.store.rooms import RoomDirectory
-
-if TYPE_CHECKING:
-    from bot.chat.readonly import ReadOnlyMode
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +99,7 @@ class SyncLoop:
     metrics: Metrics
     decrypt_wait_s: float
     # Read-only store: what needs a write is put off until writes work again.
-    readonly: ReadOnlyMode | None = None
+    readonly: WriteGate = ALWAYS_WRITABLE
     first_sync_done: asyncio.Event = field(default_factory=asyncio.Event)
     _not_before_ms: int = 0
     # When the sync request behind the current `since` token was sent (None: unknown).
@@ -126,9 +124,8 @@ class SyncLoop:
             self.readonly,
             configured_rooms(self.dispatcher.config),
         )
-        if self.readonly is not None:
-            # What read-only mode put off (also before a restart) is done through here.
-            self.readonly.perform = self.actions.guarded
+        # What read-only mode put off (also before a restart) is done through here.
+        self.readonly.perform_with(self.actions.guarded)
 
     async def run(self) -> None:
         """Sync until `stop()`; returns then (a fatal answer raises `FatalSyncError`)."""
@@ -221,9 +218,8 @@ class SyncLoop:
             # Read-only: go on from the token in memory; the first batch after the store
             # works again stores it. What was refused meanwhile is marked processed then
             # (and kept in a side file until then), so a restart from the older token
-            # repeats nothing.
-            if self.readonly is None:
-                log.error("sync position not stored: the store cannot be written")
+            # repeats nothing. Read-only mode tells the operators.
+            pass
         except StoreBusy:
             # Every event of the batch was handled; the next batch stores its token.
             log.warning("sync position not stored (store locked); stored with the next batch")

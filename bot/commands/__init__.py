@@ -27,7 +27,3 @@ MODULES = (
 def load_all() -> None:
     for name in MODULES:
         importlib.import_module(f"bot.commands.{name}")
-    # Every command notes the sender's last activity (retention of inactive profiles).
-    from bot.commands.profile import track_activity
-
-    track_activity()

@@ -7,16 +7,17 @@ picks it up at once, forms the round outside any transaction and answers with th
 
 from __future__ import annotations
 
-from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must exist first)
+from bot.commands.admin import ADMIN
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, Reaction
-from bot.commands.registry import REGISTRY, Arg
+from bot.commands.registry import REGISTRY, Arg, Section
+from bot.domain.answers import yes_no
 from bot.domain.roles import Where
 from bot.services.rounds import Rounds
 
 PREVIEW_WORDS = frozenset({"probe", "preview", "vorschau", "test", "probelauf", "dry-run"})
-YES_WORDS = frozenset({"ja", "yes", "j", "y", "jo", "jep", "👍"})
-NO_WORDS = frozenset({"nein", "no", "n", "nö", "ne", "👎"})
+# `!admin runde [probe]` and `!admin themenrunde [probe]`.
+PREVIEW_ARG = Arg("preview", "probe", "preview", optional=True)
 
 
 def roles_of(ctx: CommandContext) -> frozenset[str]:
@@ -44,9 +45,9 @@ async def request_round(
 @REGISTRY.command(
     "runde",
     "round",
-    args=(Arg("probe", "preview", optional=True),),
+    args=(PREVIEW_ARG,),
     where=Where.ANY,
-    parent="admin",
+    parent=ADMIN,
 )
 async def runde(ctx: CommandContext, preview: str | None) -> None:
     await request_round(ctx, ctx.services.coffee, preview, "coffee")
@@ -55,17 +56,11 @@ async def runde(ctx: CommandContext, preview: str | None) -> None:
 @REGISTRY.command(
     "getroffen",
     "met",
-    args=(Arg("ja|nein", "yes|no"),),
+    args=(Arg("met", "ja|nein", "yes|no", parse=yes_no),),
     where=Where.ANY,
-    section="coffee",
+    section=Section.COFFEE,
 )
-async def getroffen(ctx: CommandContext, **args: str) -> None:
-    given = args["yes|no"]
-    word = given.casefold()
-    if word not in YES_WORDS and word not in NO_WORDS:
-        await ctx.reply("coffee.met.unknown", given=given)
-        return
-    met = word in YES_WORDS
+async def getroffen(ctx: CommandContext, met: bool) -> None:
     answer = await ctx.services.followups.answer_by_text(ctx.sender, ctx.room_id, met)
     if answer.status == "recorded":
         await ctx.reply("coffee.met.yes" if met else "coffee.met.no")

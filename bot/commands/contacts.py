@@ -6,14 +6,14 @@ from typing import Any
 
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, Reaction
-from bot.commands.registry import REGISTRY, Arg
+from bot.commands.registry import REGISTRY, Arg, Command, Section
 from bot.domain.availability import AvailabilityError
 from bot.domain.contacts import ContactError, ContactErrorCode
 from bot.domain.roles import Where
 from bot.i18n.render import Rendered, join
 
-ENTRY = Arg("Organisation | Bereich", "organisation | sector", kind="rest")
-CONTACT_ID = Arg("ID", "ID")
+ENTRY = Arg("entry", "Organisation | Bereich", "organisation | sector", kind="rest")
+CONTACT_ID = Arg("contact_id", "ID", "ID")
 
 
 def _window(ctx: CommandContext, availability: Any) -> str:
@@ -34,9 +34,7 @@ async def _refuse(ctx: CommandContext, error: ContactError) -> None:
     await ctx.reply(f"contacts.error.{error.code.value}", fragment=error.fragment, sectors=sectors)
 
 
-@REGISTRY.command("kontakt", "contact", args=(ENTRY,), where=Where.DM, section="crisis")
-async def kontakt(ctx: CommandContext, **args: str) -> None:
-    entry = args[ENTRY.key]
+async def kontakt(ctx: CommandContext, entry: str) -> None:
     organisation, bar, sector = entry.partition("|")
     if not bar:
         # "Tafel Dresden, Soziale Träger" is what people type when they forget the bar.
@@ -53,27 +51,33 @@ async def kontakt(ctx: CommandContext, **args: str) -> None:
     await ctx.reply(key, id=contact.id, organisation=contact.organisation, sector=contact.sector)
 
 
-@REGISTRY.command("löschen", "delete", args=(CONTACT_ID,), aliases=("loeschen",), parent="kontakt")
-async def kontakt_loeschen(ctx: CommandContext, ID: str) -> None:
-    deleted = await ctx.services.contacts.delete(ctx.sender, ID)
+# A command with subcommands: `!kontakt <Eintrag>` itself, and `!kontakt löschen <ID>`.
+KONTAKT = REGISTRY.add(
+    Command("kontakt", "contact", kontakt, (ENTRY,), where=Where.DM, section=Section.CRISIS)
+)
+
+
+@REGISTRY.command("löschen", "delete", args=(CONTACT_ID,), aliases=("loeschen",), parent=KONTAKT)
+async def kontakt_loeschen(ctx: CommandContext, contact_id: str) -> None:
+    deleted = await ctx.services.contacts.delete(ctx.sender, contact_id)
     if deleted is None:
-        await ctx.reply("contacts.not_found", given=ID)
+        await ctx.reply("contacts.not_found", given=contact_id)
         return
     await ctx.reply("contacts.deleted", id=deleted)
 
 
 @REGISTRY.command(
-    "bestätigen", "confirm", args=(CONTACT_ID,), aliases=("bestaetigen",), parent="kontakt"
+    "bestätigen", "confirm", args=(CONTACT_ID,), aliases=("bestaetigen",), parent=KONTAKT
 )
-async def kontakt_bestaetigen(ctx: CommandContext, ID: str) -> None:
-    contact = await ctx.services.contacts.confirm(ctx.sender, ID)
+async def kontakt_bestaetigen(ctx: CommandContext, contact_id: str) -> None:
+    contact = await ctx.services.contacts.confirm(ctx.sender, contact_id)
     if contact is None:
-        await ctx.reply("contacts.not_found", given=ID)
+        await ctx.reply("contacts.not_found", given=contact_id)
         return
     await ctx.reply("contacts.confirmed", id=contact.id, organisation=contact.organisation)
 
 
-@REGISTRY.command("kontakte", "contacts", where=Where.DM, section="crisis")
+@REGISTRY.command("kontakte", "contacts", where=Where.DM, section=Section.CRISIS)
 async def kontakte(ctx: CommandContext) -> None:
     views = await ctx.services.contacts.list_own(ctx.sender)
     window = await ctx.services.contacts.availability(ctx.sender)
@@ -107,9 +111,9 @@ async def kontakte(ctx: CommandContext) -> None:
 @REGISTRY.command(
     "erreichbar",
     "available",
-    args=(Arg("Zeitfenster", "window", kind="rest", optional=True),),
+    args=(Arg("window", "Zeitfenster", "window", kind="rest", optional=True),),
     where=Where.DM,
-    section="crisis",
+    section=Section.CRISIS,
 )
 async def erreichbar(ctx: CommandContext, window: str | None) -> None:
     contacts = ctx.services.contacts

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.chat.content import notice, with_reply
 from bot.domain.roles import Role
 from bot.i18n import Lang
 from bot.i18n.render import Rendered, render
@@ -47,19 +46,14 @@ class CommandContext:
         await self.reply_rendered(self.messenger.render(message, self.lang))
 
     async def reply_rendered(self, rendered: Rendered) -> None:
-        content = notice(rendered)
-        if not self.is_dm:
-            # In shared rooms, make clear whom the answer is for.
-            content = with_reply(content, self.event_id)
-        await self.messenger.outbox.enqueue(
-            self._next_key(),
-            "message",
-            "room",
+        await self.messenger.reply(
             self.room_id,
-            {"content": content},
+            rendered,
+            # In shared rooms, make clear whom the answer is for.
+            in_reply_to=None if self.is_dm else self.event_id,
+            effect_key=self._next_key(),
             subject_user=self.sender,
         )
-        self.messenger.wake()
 
     async def reply_file(
         self,

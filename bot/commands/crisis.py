@@ -7,10 +7,10 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must exist first)
+from bot.commands.admin import ADMIN
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS, Reaction
-from bot.commands.registry import REGISTRY, Arg
+from bot.commands.registry import REGISTRY, Arg, Section
 from bot.domain.crisis import AnswerOutcome, CloseOutcome, RequestState
 from bot.domain.crisis_stats import DurationSummary, ResponseStats
 from bot.domain.roles import Role, Where
@@ -24,6 +24,7 @@ URGENT_WORDS = frozenset({"dringend", "urgent", "eilig", "eilt"})
 CLOSE_WORDS = frozenset({"erledigt", "done", "schließen", "schliessen", "close", "closed"})
 LOG_WORDS = frozenset({"protokoll", "log", "protocol"})
 REPORT_WORDS = frozenset({"bericht", "report"})
+REQUEST_ID = Arg("request_id", "ID", "ID")
 
 
 def _split_urgent(text: str) -> tuple[bool, str]:
@@ -55,11 +56,11 @@ async def _start(ctx: CommandContext, text: str, *, drill: bool) -> None:
 @REGISTRY.command(
     "werkennt",
     "whoknows",
-    args=(Arg("Anliegen", "request", kind="rest"),),
+    args=(Arg("request", "Anliegen", "request", kind="rest"),),
     aliases=("wer-kennt",),
     roles=CRISIS,
     where=Where.CRISIS,
-    section="crisis",
+    section=Section.CRISIS,
 )
 async def werkennt(ctx: CommandContext, request: str) -> None:
     await _start(ctx, request, drill=False)
@@ -76,22 +77,22 @@ async def _answer_reply(
     await ctx.reply(key, label=label, id=reply.request_id or typed)
 
 
-@REGISTRY.command("ja", "yes", args=(Arg("ID", "ID"),), where=Where.DM, section="crisis")
-async def ja(ctx: CommandContext, ID: str) -> None:
-    reply = await ctx.services.crisis.answer(ctx.sender, ID, True)
-    await _answer_reply(ctx, reply, False, ID)
+@REGISTRY.command("ja", "yes", args=(REQUEST_ID,), where=Where.DM, section=Section.CRISIS)
+async def ja(ctx: CommandContext, request_id: str) -> None:
+    reply = await ctx.services.crisis.answer(ctx.sender, request_id, True)
+    await _answer_reply(ctx, reply, False, request_id)
 
 
 @REGISTRY.command(
     "nein",
     "no",
-    args=(Arg("ID", "ID"), Arg("Hinweis", "hint", kind="rest", optional=True)),
+    args=(REQUEST_ID, Arg("hint", "Hinweis", "hint", kind="rest", optional=True)),
     where=Where.DM,
-    section="crisis",
+    section=Section.CRISIS,
 )
-async def nein(ctx: CommandContext, ID: str, hint: str | None) -> None:
-    reply = await ctx.services.crisis.answer(ctx.sender, ID, False, hint)
-    await _answer_reply(ctx, reply, bool(hint and hint.strip()), ID)
+async def nein(ctx: CommandContext, request_id: str, hint: str | None) -> None:
+    reply = await ctx.services.crisis.answer(ctx.sender, request_id, False, hint)
+    await _answer_reply(ctx, reply, bool(hint and hint.strip()), request_id)
 
 
 async def _on_reaction(ctx: CommandContext, reaction: Reaction) -> bool:
@@ -138,7 +139,7 @@ def _line(ctx: CommandContext, view: RequestView) -> Rendered:
     )
 
 
-@REGISTRY.command("anfragen", "requests", roles=CRISIS, where=Where.CRISIS, section="crisis")
+@REGISTRY.command("anfragen", "requests", roles=CRISIS, where=Where.CRISIS, section=Section.CRISIS)
 async def anfragen(ctx: CommandContext) -> None:
     views = await ctx.services.crisis.active_requests(ctx.roles)
     if not views:
@@ -151,29 +152,30 @@ async def anfragen(ctx: CommandContext) -> None:
 @REGISTRY.command(
     "anfrage",
     "request",
-    args=(Arg("ID", "ID"), Arg("erledigt|protokoll", "done|log")),
+    # The action stays a plain word: it may come first (`!anfrage erledigt A-4MZP`).
+    args=(REQUEST_ID, Arg("action", "erledigt|protokoll", "done|log")),
     roles=CRISIS,
     where=Where.CRISIS,
-    section="crisis",
+    section=Section.CRISIS,
 )
-async def anfrage(ctx: CommandContext, ID: str, **args: str) -> None:
-    action = args["done|log"].casefold()
-    if ID.casefold() in CLOSE_WORDS | LOG_WORDS:
-        ID, action = args["done|log"], ID.casefold()  # "!anfrage erledigt A-4MZP"
+async def anfrage(ctx: CommandContext, request_id: str, action: str) -> None:
+    if request_id.casefold() in CLOSE_WORDS | LOG_WORDS:
+        request_id, action = action, request_id  # "!anfrage erledigt A-4MZP"
+    action = action.casefold()
     crisis = ctx.services.crisis
     if action in CLOSE_WORDS:
-        result = await crisis.close_request(ctx.sender, ctx.roles, ID)
+        result = await crisis.close_request(ctx.sender, ctx.roles, request_id)
         if result.outcome is CloseOutcome.CLOSED:
             await ctx.reply("crisis.closed", id=result.request_id)
         elif result.outcome is CloseOutcome.ALREADY_CLOSED:
             await ctx.reply("crisis.already_closed", id=result.request_id)
         else:
-            await ctx.reply("crisis.not_found", given=ID)
+            await ctx.reply("crisis.not_found", given=request_id)
         return
     if action in LOG_WORDS:
-        protocol = await crisis.protocol(ctx.roles, ID)
+        protocol = await crisis.protocol(ctx.roles, request_id)
         if protocol is None:
-            await ctx.reply("crisis.not_found", given=ID)
+            await ctx.reply("crisis.not_found", given=request_id)
             return
         await ctx.reply_file(protocol_file(ctx, protocol))
         await ctx.reply("crisis.protocol.sent", id=protocol.request.id)
@@ -304,13 +306,12 @@ def _stats(ctx: CommandContext, title: str, stats: ResponseStats) -> Rendered:
 @REGISTRY.command(
     "übung",
     "drill",
-    args=(Arg("Anliegen|bericht", "request|report", kind="rest"),),
+    args=(Arg("text", "Anliegen|bericht", "request|report", kind="rest"),),
     aliases=("uebung",),
     where=Where.ANY,
-    parent="admin",
+    parent=ADMIN,
 )
-async def uebung(ctx: CommandContext, **args: str) -> None:
-    text = args["request|report"]
+async def uebung(ctx: CommandContext, text: str) -> None:
     if text.strip().casefold() not in REPORT_WORDS:
         await _start(ctx, text, drill=True)
         return

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 from bot.commands.context import CommandContext
-from bot.commands.registry import REGISTRY, Arg, ArgumentError, Command, Registry
+from bot.commands.registry import REGISTRY, Arg, ArgumentError, Command, Registry, Section
 from bot.domain.roles import Where
 from bot.i18n import has
 from bot.i18n.render import Rendered, join
-
-SECTIONS = (
-    "general",
-    "profile",
-    "search",
-    "coffee",
-    "hospitation",
-    "crisis",
-    "privacy",
-    "admin",
-)
 
 
 def _summary(cmd: Command, ctx: CommandContext) -> Rendered:
@@ -39,7 +28,7 @@ def _entries(cmd: Command) -> list[Command]:
 def overview(ctx: CommandContext, registry: Registry) -> Rendered:
     parts = [ctx.text("help.intro")]
     commands = registry.visible(ctx.roles)
-    for section in SECTIONS:
+    for section in Section:
         lines = [
             _summary(entry, ctx)
             for cmd in commands
@@ -81,12 +70,14 @@ def usage_error(ctx: CommandContext, exc: ArgumentError) -> Rendered:
     lists a group's words) and the `!hilfe` topic that explains the command."""
     cmd = exc.command
     arg = exc.arg.usage(ctx.lang) if exc.arg is not None else ""
+    # A refused word lists what its argument allows, or else the group's words.
+    choices = (exc.arg.choices(ctx.lang) if exc.arg is not None else []) or cmd.choices(ctx.lang)
     reason = ctx.text(
         f"error.arg.{exc.reason}",
         arg=arg,
         given=exc.given,
         command=ctx.prefix + cmd.topic(ctx.lang),
-        choices=", ".join(cmd.choices(ctx.lang)),
+        choices=", ".join(choices),
     )
     return ctx.text(
         "error.usage",
@@ -97,7 +88,10 @@ def usage_error(ctx: CommandContext, exc: ArgumentError) -> Rendered:
 
 
 @REGISTRY.command(
-    "hilfe", "help", args=(Arg("befehl", "command", kind="rest", optional=True),), where=Where.ANY
+    "hilfe",
+    "help",
+    args=(Arg("command", "befehl", "command", kind="rest", optional=True),),
+    where=Where.ANY,
 )
 async def hilfe(ctx: CommandContext, command: str | None) -> None:
     if not command:

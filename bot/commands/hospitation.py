@@ -9,23 +9,26 @@ shows one offer. `wunsch`/`wish` and `feedback` live in hospitation_followups.py
 from __future__ import annotations
 
 from bot.commands.context import CommandContext
-from bot.commands.hooks import HOOKS
-from bot.commands.registry import REGISTRY, Arg
+from bot.commands.hooks import HOOKS, TextOrder
+from bot.commands.registry import REGISTRY, Arg, Section
 from bot.domain.dates import When
 from bot.domain.hospitation import OfferError, normalise_short_id, parse_offer
 from bot.domain.roles import Where
 from bot.i18n.render import Rendered, join
 from bot.services.hospitation_messages import example_dates, host_label, person_label
-from bot.services.hospitation_setup import Hospitations
 from bot.services.hospitations import OfferView
+from bot.services.hub import Hospitations
 from bot.services.ports import Say
 
 LIST_LIMIT = 15
 
-REGISTRY.group("hospitation", "hospitation", where=Where.ANY, section="hospitation")
-
-# Handlers receive arguments by their English name.
+HOSPITATION = REGISTRY.group(
+    "hospitation", "hospitation", where=Where.ANY, section=Section.HOSPITATION
+)
+# The offer's ID, as the person typed it (`H-7KQX`, `h7kqx`).
+OFFER_ID = Arg("offer_id", "id", "id")
 OFFER_ARG = Arg(
+    "text",
     "Titel | Datum | Plätze | Beschreibung",
     "title | date | places | description",
     kind="rest",
@@ -63,9 +66,9 @@ async def refusal(ctx: CommandContext, outcome: str, typed_id: str) -> None:
 @REGISTRY.command(
     "hospitationen",
     "hospitations",
-    args=(Arg("suchwort", "keyword", kind="rest", optional=True),),
+    args=(Arg("keyword", "suchwort", "keyword", kind="rest", optional=True),),
     where=Where.ANY,
-    section="hospitation",
+    section=Section.HOSPITATION,
 )
 async def hospitationen(ctx: CommandContext, keyword: str | None) -> None:
     views = await feature_of(ctx).offers.open_offers(keyword)
@@ -103,13 +106,13 @@ async def hospitationen(ctx: CommandContext, keyword: str | None) -> None:
     "meine",
     "mine",
     aliases=("",),
-    args=(Arg("id", "id", kind="rest", optional=True),),
+    args=(Arg("offer_id", "id", "id", kind="rest", optional=True),),
     where=Where.ANY,
-    parent="hospitation",
+    parent=HOSPITATION,
 )
-async def meine(ctx: CommandContext, id: str | None) -> None:
-    if id:
-        await _details(ctx, id)
+async def meine(ctx: CommandContext, offer_id: str | None) -> None:
+    if offer_id:
+        await _details(ctx, offer_id)
         return
     if not ctx.is_dm:
         # One's own offers and sign-ups are personal: only in the DM.
@@ -196,10 +199,9 @@ async def _personal_lines(ctx: CommandContext, view: OfferView) -> list[Rendered
     "offer",
     args=(OFFER_ARG,),
     where=Where.ANY,
-    parent="hospitation",
+    parent=HOSPITATION,
 )
-async def anbieten(ctx: CommandContext, **args: str | None) -> None:
-    text = args.get(OFFER_ARG.key)
+async def anbieten(ctx: CommandContext, text: str | None) -> None:
     feature = feature_of(ctx)
     refused = await feature.offers.offer_limit(ctx.sender)
     if refused is not None:
@@ -235,7 +237,7 @@ async def dialog_text(ctx: CommandContext, text: str) -> bool:
     return True
 
 
-HOOKS.text.append(dialog_text)
+HOOKS.on_text(TextOrder.OFFER_DIALOG, dialog_text)
 
 
 # -- teilnehmen / absagen / zurückziehen ---------------------------------------------------
@@ -245,54 +247,56 @@ HOOKS.text.append(dialog_text)
     "teilnehmen",
     "join",
     aliases=("anmelden",),
-    args=(Arg("id", "id"),),
+    args=(OFFER_ID,),
     where=Where.ANY,
-    parent="hospitation",
+    parent=HOSPITATION,
 )
-async def teilnehmen(ctx: CommandContext, id: str) -> None:
-    result = await feature_of(ctx).offers.join(ctx.sender, id)
+async def teilnehmen(ctx: CommandContext, offer_id: str) -> None:
+    result = await feature_of(ctx).offers.join(ctx.sender, offer_id)
     offer = result.offer
     if result.outcome in ("confirmed", "waiting"):
         # The confirmation (with the calendar file) went to the DM.
         if not ctx.is_dm:
-            await ctx.reply(f"hosp.join.{result.outcome}_elsewhere", id=offer.id if offer else id)
+            await ctx.reply(
+                f"hosp.join.{result.outcome}_elsewhere", id=offer.id if offer else offer_id
+            )
         return
     if result.outcome in ("already_confirmed", "already_waiting"):
         assert offer is not None
         await ctx.reply(f"hosp.join.{result.outcome}", id=offer.id, position=result.position or 0)
         return
-    await refusal(ctx, result.outcome, id)
+    await refusal(ctx, result.outcome, offer_id)
 
 
 @REGISTRY.command(
     "absagen",
     "cancel",
     aliases=("abmelden",),
-    args=(Arg("id", "id"),),
+    args=(OFFER_ID,),
     where=Where.ANY,
-    parent="hospitation",
+    parent=HOSPITATION,
 )
-async def absagen(ctx: CommandContext, id: str) -> None:
-    result = await feature_of(ctx).offers.cancel_seat(ctx.sender, id)
+async def absagen(ctx: CommandContext, offer_id: str) -> None:
+    result = await feature_of(ctx).offers.cancel_seat(ctx.sender, offer_id)
     if result.outcome in ("left_confirmed", "left_waiting", "not_registered"):
         assert result.offer is not None
         await ctx.reply(
             f"hosp.cancel.{result.outcome}", id=result.offer.id, title=result.offer.title
         )
         return
-    await refusal(ctx, result.outcome, id)
+    await refusal(ctx, result.outcome, offer_id)
 
 
 @REGISTRY.command(
     "zurückziehen",
     "withdraw",
     aliases=("zurueckziehen",),
-    args=(Arg("id", "id"),),
+    args=(OFFER_ID,),
     where=Where.ANY,
-    parent="hospitation",
+    parent=HOSPITATION,
 )
-async def zurueckziehen(ctx: CommandContext, id: str) -> None:
-    result = await feature_of(ctx).offers.withdraw(ctx.sender, id)
+async def zurueckziehen(ctx: CommandContext, offer_id: str) -> None:
+    result = await feature_of(ctx).offers.withdraw(ctx.sender, offer_id)
     if result.outcome == "withdrawn":
         assert result.offer is not None
         await ctx.reply(
@@ -302,4 +306,4 @@ async def zurueckziehen(ctx: CommandContext, id: str) -> None:
             notified=result.notified,
         )
         return
-    await refusal(ctx, result.outcome, id)
+    await refusal(ctx, result.outcome, offer_id)

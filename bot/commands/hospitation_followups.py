@@ -5,18 +5,23 @@
 from __future__ import annotations
 
 from bot.commands.context import CommandContext
-from bot.commands.hooks import HOOKS, NO, YES, Reaction
-from bot.commands.hospitation import feature_of, refusal
+from bot.commands.hooks import HOOKS, Reaction
+from bot.commands.hospitation import HOSPITATION, OFFER_ID, feature_of, refusal
 from bot.commands.registry import REGISTRY, Arg
-from bot.domain.hospitation import WISH_MAX, normalise_short_id
+from bot.domain.answers import NO_EMOJI, YES_EMOJI, answer_word, yes_no
+from bot.domain.hospitation import WISH_MAX
 from bot.domain.roles import Where
 from bot.i18n.render import Rendered, join
-from bot.services.hospitation_followups import parse_answer, parse_feedback_key
+from bot.services.hospitation_followups import parse_feedback_key
 from bot.services.ports import Say
 
 DELETE_WORDS = frozenset({"löschen", "loeschen", "entfernen", "delete", "remove"})
 ALL_WORDS = frozenset({"alle", "alles", "all"})
-ANSWER_ARG = Arg("ja|nein", "yes|no")
+
+
+def took_place(word: str) -> bool:
+    """Yes/no, or the question's own word (`stattgefunden?` asks the feedback)."""
+    return True if answer_word(word) == "stattgefunden" else yes_no(word)
 
 
 # -- wunsch --------------------------------------------------------------------------------
@@ -25,9 +30,9 @@ ANSWER_ARG = Arg("ja|nein", "yes|no")
 @REGISTRY.command(
     "wunsch",
     "wish",
-    args=(Arg("bereich", "area", kind="rest", optional=True),),
+    args=(Arg("area", "bereich", "area", kind="rest", optional=True),),
     where=Where.DM,
-    parent="hospitation",
+    parent=HOSPITATION,
 )
 async def wunsch(ctx: CommandContext, area: str | None) -> None:
     wishes_of = feature_of(ctx).followups
@@ -80,17 +85,12 @@ async def _delete_wish(ctx: CommandContext, rest: list[str]) -> None:
     "feedback",
     "feedback",
     aliases=("rückmeldung",),
-    args=(Arg("id", "id"), ANSWER_ARG),
+    args=(OFFER_ID, Arg("answer", "ja|nein", "yes|no", parse=took_place)),
     where=Where.DM,
-    parent="hospitation",
+    parent=HOSPITATION,
 )
-async def feedback(ctx: CommandContext, **args: str) -> None:
-    typed_id, answer_text = args["id"], args[ANSWER_ARG.key]
-    answer = parse_answer(answer_text)
-    if answer is None:
-        await ctx.reply("hosp.feedback.bad_answer", id=normalise_short_id(typed_id) or typed_id)
-        return
-    result = await feature_of(ctx).followups.record_feedback(ctx.sender, typed_id, answer)
+async def feedback(ctx: CommandContext, offer_id: str, answer: bool) -> None:
+    result = await feature_of(ctx).followups.record_feedback(ctx.sender, offer_id, answer)
     if result.outcome == "recorded":
         assert result.offer is not None
         await ctx.reply(f"hosp.feedback.recorded_{'yes' if answer else 'no'}", id=result.offer.id)
@@ -98,7 +98,7 @@ async def feedback(ctx: CommandContext, **args: str) -> None:
         assert result.offer is not None
         await ctx.reply("hosp.feedback.not_asked", id=result.offer.id)
     else:
-        await refusal(ctx, result.outcome, typed_id)
+        await refusal(ctx, result.outcome, offer_id)
 
 
 async def feedback_reaction(ctx: CommandContext, reaction: Reaction) -> bool:
@@ -107,18 +107,18 @@ async def feedback_reaction(ctx: CommandContext, reaction: Reaction) -> bool:
     if target is None:
         return False
     offer_id, asked = target
-    if asked != reaction.sender or reaction.emoji not in YES | NO:
+    if asked != reaction.sender or reaction.emoji not in YES_EMOJI | NO_EMOJI:
         return True
-    took_place = reaction.emoji in YES
+    happened = reaction.emoji in YES_EMOJI
     followups = feature_of(ctx).followups
     if reaction.withdrawn:
-        await followups.withdraw_feedback(asked, offer_id, took_place)
+        await followups.withdraw_feedback(asked, offer_id, happened)
         return True
-    result = await followups.record_feedback(asked, offer_id, took_place)
+    result = await followups.record_feedback(asked, offer_id, happened)
     if result.outcome == "recorded":
         await ctx.services.messenger.tell(
             asked,
-            Say(f"hosp.feedback.recorded_{'yes' if took_place else 'no'}", {"id": offer_id}),
+            Say(f"hosp.feedback.recorded_{'yes' if happened else 'no'}", {"id": offer_id}),
             effect_key=f"hosp:{offer_id}:feedback-ack:{ctx.event_id}",
         )
     return True

@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from bot.commands.admin import ADMIN
 from bot.commands.context import CommandContext
-from bot.commands.hooks import HOOKS, NO, YES, Reaction
-from bot.commands.registry import REGISTRY, Arg
+from bot.commands.hooks import HOOKS, Reaction
+from bot.commands.registry import REGISTRY, Arg, Section
+from bot.domain.answers import NO_EMOJI, YES_EMOJI, answer_word, yes_no
 from bot.domain.roles import Where
 from bot.i18n.render import join
 from bot.services.coffee_break import (
@@ -33,8 +35,16 @@ from bot.services.kitchen import (
 from bot.services.ports import Say
 
 CANCEL_WORDS = frozenset({"abbrechen", "cancel", "stopp", "stop", "zurückziehen", "withdraw"})
-ACCEPT_WORDS = frozenset({"annehmen", "accept", "ja", "yes"})
-REJECT_WORDS = frozenset({"ablehnen", "reject", "nein", "no"})
+ACCEPT_WORDS = frozenset({"annehmen", "accept"})
+REJECT_WORDS = frozenset({"ablehnen", "reject"})
+
+
+def accept_or_reject(word: str) -> bool:
+    """True to accept a suggestion: `annehmen`/`ablehnen`, or a plain yes/no."""
+    key = answer_word(word)
+    if key in ACCEPT_WORDS or key in REJECT_WORDS:
+        return key in ACCEPT_WORDS
+    return yes_no(word)
 
 
 def _clock(ctx: CommandContext, moment: float) -> str:
@@ -62,9 +72,9 @@ def parse_suggestion_id(given: str) -> int | None:
 @REGISTRY.command(
     "kaffeepause",
     "coffeebreak",
-    args=(Arg("minuten", "minutes", optional=True),),
+    args=(Arg("minutes", "minuten", "minutes", optional=True),),
     where=Where.ANY,
-    section="coffee",
+    section=Section.COFFEE,
 )
 async def kaffeepause(ctx: CommandContext, minutes: str | None) -> None:
     service = ctx.services.coffee_breaks
@@ -108,9 +118,9 @@ async def _followup_answer(ctx: CommandContext, reaction: Reaction) -> bool:
     if break_id_of_followup(reaction.target_key) is None:
         return False
     answer: Literal["yes", "no"]
-    if reaction.emoji in YES:
+    if reaction.emoji in YES_EMOJI:
         answer = "yes"
-    elif reaction.emoji in NO:
+    elif reaction.emoji in NO_EMOJI:
         answer = "no"
     else:
         return True  # another emoji on our follow-up: nothing to record
@@ -124,15 +134,15 @@ HOOKS.reaction.append(_followup_answer)
 
 # -- !frage vorschlagen --------------------------------------------------------------------
 
-REGISTRY.group("frage", "prompt", where=Where.ANY, section="coffee")
+FRAGE = REGISTRY.group("frage", "prompt", where=Where.ANY, section=Section.COFFEE)
 
 
 @REGISTRY.command(
     "vorschlagen",
     "suggest",
-    args=(Arg("Text", "text", kind="rest"),),
+    args=(Arg("text", "Text", "text", kind="rest"),),
     where=Where.ANY,
-    parent="frage",
+    parent=FRAGE,
 )
 async def frage_vorschlagen(ctx: CommandContext, text: str) -> None:
     result = await ctx.services.kitchen.suggest(ctx.sender, text, time.time())
@@ -150,7 +160,7 @@ async def frage_vorschlagen(ctx: CommandContext, text: str) -> None:
 # -- !admin fragen / !admin frage annehmen|ablehnen ----------------------------------------
 
 
-@REGISTRY.command("fragen", "prompts", where=Where.ANY, parent="admin")
+@REGISTRY.command("fragen", "prompts", where=Where.ANY, parent=ADMIN)
 async def admin_fragen(ctx: CommandContext) -> None:
     pending = await ctx.services.kitchen.pending(ctx.sender)
     if pending is None:
@@ -177,30 +187,24 @@ async def admin_fragen(ctx: CommandContext) -> None:
 @REGISTRY.command(
     "frage",
     "prompt",
-    args=(Arg("annehmen|ablehnen", "accept|reject"), Arg("ID", "ID")),
+    args=(
+        Arg("accept", "annehmen|ablehnen", "accept|reject", parse=accept_or_reject),
+        Arg("typed_id", "ID", "ID"),
+    ),
     where=Where.ANY,
-    parent="admin",
+    parent=ADMIN,
 )
-async def admin_frage(ctx: CommandContext, **args: str) -> None:
-    action = args["accept|reject"].casefold()
-    given = args["ID"]
-    if action in ACCEPT_WORDS:
-        accept = True
-    elif action in REJECT_WORDS:
-        accept = False
-    else:
-        await ctx.reply("kitchen.admin.bad_action", given=args["accept|reject"])
-        return
-    suggestion_id = parse_suggestion_id(given)
+async def admin_frage(ctx: CommandContext, accept: bool, typed_id: str) -> None:
+    suggestion_id = parse_suggestion_id(typed_id)
     if suggestion_id is None:
-        await ctx.reply("kitchen.admin.bad_id", given=given)
+        await ctx.reply("kitchen.admin.bad_id", given=typed_id)
         return
     result = await ctx.services.kitchen.decide(ctx.sender, suggestion_id, accept, time.time())
     if isinstance(result, DecideRefused):
         if result.reason == "not_admin":
             await ctx.reply("error.admins_only")
         elif result.reason == "not_found":
-            await ctx.reply("kitchen.admin.not_found", given=given)
+            await ctx.reply("kitchen.admin.not_found", given=typed_id)
         else:
             await ctx.reply(
                 "kitchen.admin.already_decided",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from bot.commands.context import CommandContext
-from bot.commands.registry import REGISTRY, Arg
+from bot.commands.registry import REGISTRY, Arg, Section
 from bot.domain.roles import Where
+from bot.i18n import Lang
+from bot.store.chat_traces import ChatTraceStore
 
-CHOICES = {
+CHOICES: dict[str, Lang] = {
     "de": "de",
     "deutsch": "de",
     "german": "de",
@@ -17,17 +19,17 @@ CHOICES = {
 
 
 @REGISTRY.command(
-    "sprache", "language", args=(Arg("sprache", "language"),), where=Where.ANY, section="profile"
+    "sprache",
+    "language",
+    args=(Arg("language", "sprache", "language"),),
+    where=Where.ANY,
+    section=Section.PROFILE,
 )
 async def sprache(ctx: CommandContext, language: str) -> None:
     choice = CHOICES.get(language.casefold())
     if choice is None:
         await ctx.reply("language.unknown", given=language)
         return
-    await ctx.services.db.execute(
-        "INSERT INTO language_choice (user_id, language) VALUES (?, ?) "
-        "ON CONFLICT(user_id) DO UPDATE SET language = excluded.language",
-        (ctx.sender, choice),
-    )
-    ctx.lang = choice  # type: ignore[assignment]
+    await ChatTraceStore(ctx.services.db).set_language(ctx.sender, choice)
+    ctx.lang = choice
     await ctx.reply("language.set")

@@ -3,10 +3,11 @@ greeting when the bot joins a new DM."""
 
 from __future__ import annotations
 
+from bot.commands.common import now_utc, render_say, reply_says
 from bot.commands.context import CommandContext
-from bot.commands.hooks import HOOKS
-from bot.commands.profile import now_utc, profile_view, render_say, reply_says
-from bot.commands.registry import REGISTRY
+from bot.commands.hooks import HOOKS, TextOrder
+from bot.commands.profile import profile_view
+from bot.commands.registry import REGISTRY, Section
 from bot.domain.roles import Where
 from bot.i18n.render import Rendered
 from bot.services.onboarding import OnboardingReply
@@ -21,7 +22,7 @@ async def send(ctx: CommandContext, reply: OnboardingReply) -> None:
     await reply_says(ctx, parts)
 
 
-@REGISTRY.command("start", "start", where=Where.DM, section="profile")
+@REGISTRY.command("start", "start", where=Where.DM, section=Section.PROFILE)
 async def start(ctx: CommandContext) -> None:
     await send(ctx, await ctx.services.onboarding.start(ctx.sender, now_utc()))
 
@@ -50,5 +51,5 @@ async def current_question(ctx: CommandContext) -> Rendered | None:
     return None if question is None else render_say(ctx, question)
 
 
-HOOKS.text.append(onboarding_answer)
+HOOKS.on_text(TextOrder.ONBOARDING, onboarding_answer)
 HOOKS.dm_joined.append(greet)

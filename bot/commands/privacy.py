@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from bot.commands.common import now_utc
 from bot.commands.context import CommandContext
-from bot.commands.hooks import HOOKS
+from bot.commands.hooks import HOOKS, TextOrder
 from bot.commands.onboarding import current_question
-from bot.commands.profile import now_utc
-from bot.commands.registry import REGISTRY, Arg
-from bot.domain.dialog_answers import Control, parse_control, parse_yes_no
+from bot.commands.registry import REGISTRY, Arg, Section
+from bot.domain.answers import answer_word, parse_yes_no
+from bot.domain.dialog_answers import Control, parse_control
 from bot.domain.roles import Where
-from bot.domain.text_cleaning import clean_text
 from bot.i18n.render import join
 
-CONFIRM_WORDS = frozenset({"bestätigen", "bestaetigen", "bestätigt", "confirm", "ja", "yes"})
+CONFIRM_WORDS = frozenset({"bestätigen", "bestaetigen", "bestätigt", "confirm"})
 
 
-@REGISTRY.command("meinedaten", "mydata", where=Where.DM, section="privacy")
+def confirmed(word: str) -> bool:
+    """The confirming word of `!vergessen bestätigen`, or a plain yes."""
+    return answer_word(word) in CONFIRM_WORDS or parse_yes_no(word) is True
+
+
+@REGISTRY.command("meinedaten", "mydata", where=Where.DM, section=Section.PRIVACY)
 async def meinedaten(ctx: CommandContext) -> None:
     now = now_utc()
     stem = "flurfunk-meine-daten" if ctx.lang == "de" else "flurfunk-my-data"
@@ -28,16 +33,16 @@ async def meinedaten(ctx: CommandContext) -> None:
 @REGISTRY.command(
     "vergessen",
     "forget",
-    args=(Arg("bestätigen", "confirm", optional=True),),
+    args=(Arg("confirm", "bestätigen", "confirm", optional=True),),
     where=Where.DM,
-    section="privacy",
+    section=Section.PRIVACY,
 )
 async def vergessen(ctx: CommandContext, confirm: str | None) -> None:
     if confirm is None:
         await ctx.services.privacy.request_forget(ctx.sender, now_utc())
         await ctx.reply("privacy.forget.ask")
         return
-    if clean_text(confirm).casefold() not in CONFIRM_WORDS:
+    if not confirmed(confirm):
         await ctx.reply("privacy.forget.bad_word", given=confirm)
         return
     await forget_now(ctx)
@@ -72,5 +77,4 @@ async def forget_answer(ctx: CommandContext, text: str) -> bool:
     return True
 
 
-# Before the onboarding's hook: a pending "really delete?" takes the next answer.
-HOOKS.text.insert(0, forget_answer)
+HOOKS.on_text(TextOrder.FORGET, forget_answer)

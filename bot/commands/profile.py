@@ -1,22 +1,24 @@
 """`!profil` / `!profile` and `!kaffee an|aus|pause` / `!coffee on|off|pause`: the
 person's own profile. No command takes another person's ID.
 
-Also: rendering helpers for the profile feature's messages (shared with onboarding and
-privacy), and `track_activity`, which notes the last command of every known person for
-the retention limit.
+Also: the profile view and field messages (the onboarding shows the view when it ends).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
+from bot.commands.common import (
+    alternatives,
+    format_moment,
+    now_utc,
+    render_say,
+    reply_says,
+    value,
+)
 from bot.commands.context import CommandContext
-from bot.commands.hooks import HOOKS, Reaction
-from bot.commands.registry import REGISTRY, Arg, Handler, Registry
-from bot.domain.languages import language_name
+from bot.commands.registry import REGISTRY, Arg, Section
 from bot.domain.profile import (
     FIELD_DISPLAY,
     PAUSE_WEEKS_MAX,
@@ -28,71 +30,13 @@ from bot.domain.profile import (
 from bot.domain.profile_fields import FieldError, FieldErrorCode
 from bot.domain.roles import Where
 from bot.i18n.render import Rendered, join
-from bot.services.ports import Say
-from bot.services.profiles import (
-    Alternatives,
-    FieldChanged,
-    LanguageNames,
-    Moment,
-    PerLanguage,
-    error_say,
-)
+from bot.services.profiles import FieldChanged, LanguageNames, Moment, error_say
 
 # Settings other features keep in the profile, by the word after `!profil`
 # (`!profil auffindbar ja`, see bot.commands.search); each gets the rest of the line.
 PROFILE_SWITCHES: dict[str, Callable[[CommandContext, str | None], Awaitable[None]]] = {}
 
 # -- rendering ---------------------------------------------------------------------------
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def format_moment(ctx: CommandContext, moment: Moment) -> str:
-    local = moment.at.astimezone(ZoneInfo(ctx.services.config.timezone))
-    if ctx.lang == "de":
-        return local.strftime("%d.%m.%Y, %H:%M Uhr" if moment.with_time else "%d.%m.%Y")
-    return local.strftime("%Y-%m-%d %H:%M" if moment.with_time else "%Y-%m-%d")
-
-
-def alternatives(ctx: CommandContext, items: Iterable[str]) -> str:
-    quoted = [f"»{item}«" for item in items]
-    if len(quoted) <= 1:
-        return "".join(quoted)
-    return ", ".join(quoted[:-1]) + f" {ctx.text('profile.alternatives.or').plain} " + quoted[-1]
-
-
-def value(ctx: CommandContext, item: object) -> object:
-    """A message parameter in the reader's language."""
-    if isinstance(item, Say):
-        return render_say(ctx, item)
-    if isinstance(item, Alternatives):
-        return alternatives(ctx, item.items)
-    if isinstance(item, LanguageNames):
-        return ", ".join(language_name(code, ctx.lang) for code in item.codes)
-    if isinstance(item, Moment):
-        return format_moment(ctx, item)
-    if isinstance(item, PerLanguage):
-        return item.de if ctx.lang == "de" else item.en
-    if isinstance(item, bool):
-        return ctx.text("profile.yes" if item else "profile.no")
-    if item is None or item == () or item == []:
-        return ctx.text("profile.empty")
-    if isinstance(item, list | tuple):
-        return ", ".join(str(i) for i in item)
-    return item
-
-
-def render_say(ctx: CommandContext, message: Say) -> Rendered:
-    params = {key: value(ctx, item) for key, item in message.params.items()}
-    return ctx.text(message.key, **params)
-
-
-async def reply_says(ctx: CommandContext, messages: Iterable[Say | Rendered]) -> None:
-    """One notice made of several messages."""
-    parts = [m if isinstance(m, Rendered) else render_say(ctx, m) for m in messages]
-    await ctx.reply_rendered(join(parts, "\n\n"))
 
 
 def field_value(ctx: CommandContext, which: ProfileField, item: object) -> object:
@@ -150,9 +94,12 @@ def field_word(ctx: CommandContext, which: ProfileField) -> str:
 @REGISTRY.command(
     "profil",
     "profile",
-    args=(Arg("feld", "field", optional=True), Arg("wert", "value", kind="rest", optional=True)),
+    args=(
+        Arg("field", "feld", "field", optional=True),
+        Arg("value", "wert", "value", kind="rest", optional=True),
+    ),
     where=Where.DM,
-    section="profile",
+    section=Section.PROFILE,
 )
 async def profil(ctx: CommandContext, field: str | None, value: str | None) -> None:
     if field is None:
@@ -222,10 +169,10 @@ def changed_text(ctx: CommandContext, change: FieldChanged) -> Rendered:
 
 # -- !kaffee -----------------------------------------------------------------------------
 
-REGISTRY.group("kaffee", "coffee", where=Where.ANY, section="coffee")
+KAFFEE = REGISTRY.group("kaffee", "coffee", where=Where.ANY, section=Section.COFFEE)
 
 
-@REGISTRY.command("", "", where=Where.ANY, parent="kaffee")
+@REGISTRY.command("", "", where=Where.ANY, parent=KAFFEE)
 async def kaffee_status(ctx: CommandContext) -> None:
     profile = await ctx.services.profiles.get(ctx.sender)
     now = now_utc()
@@ -238,7 +185,7 @@ async def kaffee_status(ctx: CommandContext) -> None:
         await ctx.reply("profile.coffee.status_on")
 
 
-@REGISTRY.command("an", "on", where=Where.ANY, parent="kaffee")
+@REGISTRY.command("an", "on", where=Where.ANY, parent=KAFFEE)
 async def kaffee_an(ctx: CommandContext) -> None:
     profile = await ctx.services.profiles.set_coffee(ctx.sender, True)
     parts = [ctx.text("profile.coffee.on_set")]
@@ -247,14 +194,18 @@ async def kaffee_an(ctx: CommandContext) -> None:
     await ctx.reply_rendered(join(parts, "\n\n"))
 
 
-@REGISTRY.command("aus", "off", where=Where.ANY, parent="kaffee")
+@REGISTRY.command("aus", "off", where=Where.ANY, parent=KAFFEE)
 async def kaffee_aus(ctx: CommandContext) -> None:
     profile = await ctx.services.profiles.set_coffee(ctx.sender, False)
     await ctx.reply("profile.coffee.off_none" if profile is None else "profile.coffee.off_set")
 
 
 @REGISTRY.command(
-    "pause", "pause", args=(Arg("wochen", "weeks", kind="int"),), where=Where.ANY, parent="kaffee"
+    "pause",
+    "pause",
+    args=(Arg("weeks", "wochen", "weeks", kind="int"),),
+    where=Where.ANY,
+    parent=KAFFEE,
 )
 async def kaffee_pause(ctx: CommandContext, weeks: int) -> None:
     if not 1 <= weeks <= PAUSE_WEEKS_MAX:
@@ -264,42 +215,3 @@ async def kaffee_pause(ctx: CommandContext, weeks: int) -> None:
     assert profile.coffee_paused_until is not None
     until = format_moment(ctx, Moment(profile.coffee_paused_until))
     await ctx.reply("profile.coffee.paused_set", until=until)
-
-
-# -- last activity, for the retention limit ----------------------------------------------
-
-
-def track_activity(registry: Registry = REGISTRY) -> None:
-    """Wrap every registered command so that it first notes the sender's last activity
-    (profile or not: table `activity`). Idempotent; call after all modules loaded."""
-    commands = list(registry.commands.values())
-    for group in list(commands):
-        commands.extend(group.subcommands.values())
-    for cmd in commands:
-        if cmd.handler is not None and not getattr(cmd.handler, "tracks_activity", False):
-            cmd.handler = _tracked(cmd.handler)
-
-
-def _tracked(original: Handler) -> Handler:
-    async def tracked(ctx: CommandContext, **args: Any) -> None:
-        await ctx.services.profiles.touch(ctx.sender)
-        await original(ctx, **args)
-
-    tracked.tracks_activity = True  # type: ignore[attr-defined]
-    return tracked
-
-
-async def _active_in_dm(ctx: CommandContext, text: str) -> bool:
-    """A dialog answer is activity too (never consumes the text)."""
-    await ctx.services.profiles.touch(ctx.sender)
-    return False
-
-
-async def _active_by_reaction(ctx: CommandContext, reaction: Reaction) -> bool:
-    """So is a 👍 on a follow-up: people who only react are not "inactive"."""
-    await ctx.services.profiles.touch(ctx.sender)
-    return False
-
-
-HOOKS.text.insert(0, _active_in_dm)
-HOOKS.reaction.insert(0, _active_by_reaction)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 from bot.domain.roles import Role, Where
@@ -32,22 +33,48 @@ READS = frozenset(
     }
 )
 ArgKind = Literal["word", "rest", "int"]
+# Turns the typed word into the handler's value; raises ValueError for a word it refuses.
+Parse = Callable[[str], Any]
+
+
+class Section(StrEnum):
+    """Where `!hilfe` lists a command, in this order (`help.section.<value>`)."""
+
+    GENERAL = "general"
+    PROFILE = "profile"
+    SEARCH = "search"
+    COFFEE = "coffee"
+    HOSPITATION = "hospitation"
+    CRISIS = "crisis"
+    PRIVACY = "privacy"
+    ADMIN = "admin"
 
 
 @dataclass(frozen=True)
 class Arg:
+    """`key` is the handler's parameter name; `de`/`en` the label usage and errors show
+    (`ja|nein` lists the words `parse` accepts)."""
+
+    key: str
     de: str
     en: str
     kind: ArgKind = "word"
     optional: bool = False
+    parse: Parse | None = None
+
+    def __post_init__(self) -> None:
+        if not self.key.isidentifier():
+            raise ValueError(f"argument key {self.key!r} is no Python identifier")
+
+    def label(self, lang: Lang) -> str:
+        return self.de if lang == "de" else self.en
 
     def usage(self, lang: Lang) -> str:
-        name = self.de if lang == "de" else self.en
-        return f"[{name}]" if self.optional else f"<{name}>"
+        return f"[{self.label(lang)}]" if self.optional else f"<{self.label(lang)}>"
 
-    @property
-    def key(self) -> str:
-        return self.en
+    def choices(self, lang: Lang) -> list[str]:
+        """The words a parsed argument allows, as its label lists them (`ja|nein`)."""
+        return self.label(lang).split("|") if self.parse is not None else []
 
 
 @dataclass
@@ -59,7 +86,7 @@ class Command:
     aliases: tuple[str, ...] = ()
     roles: frozenset[Role] = frozenset()
     where: Where = Where.DM
-    section: str = "general"
+    section: Section = Section.GENERAL
     subcommands: dict[str, Command] = field(default_factory=dict)
     parent: Command | None = None
 
@@ -110,7 +137,9 @@ class Command:
 
 class ArgumentError(Exception):
     """`reason` is one of missing, not_a_number, too_many, unknown_sub (the message key
-    `error.arg.<reason>`); `arg` the argument it concerns, `given` what the person wrote."""
+    `error.arg.<reason>`; unknown_sub: a word that is neither a subcommand nor one an
+    argument's `parse` accepts); `arg` the argument it concerns, `given` what the person
+    wrote."""
 
     def __init__(
         self, command: Command, reason: str, arg: Arg | None = None, given: str = ""
@@ -157,8 +186,8 @@ class Registry:
         aliases: tuple[str, ...] = (),
         roles: frozenset[Role] = frozenset(),
         where: Where = Where.DM,
-        section: str = "general",
-        parent: str | None = None,
+        section: Section = Section.GENERAL,
+        parent: Command | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.add(
@@ -177,23 +206,23 @@ class Registry:
         aliases: tuple[str, ...] = (),
         roles: frozenset[Role] = frozenset(),
         where: Where = Where.DM,
-        section: str = "general",
+        section: Section = Section.GENERAL,
     ) -> Command:
         """A command that only has subcommands (or a default registered as `""`)."""
         cmd = Command(name, english, None, (), aliases, roles, where, section)
         self.add(cmd)
         return cmd
 
-    def add(self, cmd: Command, parent: str | None = None) -> None:
+    def add(self, cmd: Command, parent: Command | None = None) -> Command:
+        """Register `cmd`, as a subcommand of `parent` if given; returns `cmd`."""
         if parent is not None:
-            owner = self.commands[parent]
-            cmd.parent = owner
-            cmd.section = owner.section
+            cmd.parent = parent
+            cmd.section = parent.section
             if not cmd.roles:
-                cmd.roles = owner.roles
+                cmd.roles = parent.roles
             for name in cmd.names():
-                owner.subcommands[name.casefold()] = cmd
-            return
+                parent.subcommands[name.casefold()] = cmd
+            return cmd
         # A command whose German and English names are the same ("admin") is one name.
         for name in dict.fromkeys(n.casefold() for n in cmd.names()):
             key = name
@@ -201,6 +230,7 @@ class Registry:
                 raise ValueError(f"command name {name!r} registered twice")
             self._by_name[key] = cmd
         self.commands[cmd.name] = cmd
+        return cmd
 
     def lookup(self, name: str) -> Command | None:
         return self._by_name.get(name.casefold())
@@ -256,6 +286,11 @@ def parse_args(cmd: Command, text: str) -> dict[str, Any]:
                 value = int(value)
             except ValueError:
                 raise ArgumentError(cmd, "not_a_number", arg, value) from None
+        elif arg.parse is not None:
+            try:
+                value = arg.parse(value)
+            except ValueError:
+                raise ArgumentError(cmd, "unknown_sub", arg, value) from None
         values[arg.key] = value
     if remaining:
         raise ArgumentError(cmd, "too_many", given=remaining)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.commands import admin as _admin  # noqa: F401  (the `admin` group must exist first)
+from bot.commands.admin import ADMIN
 from bot.commands.context import CommandContext
 from bot.commands.registry import REGISTRY, Arg
 from bot.domain.network.periods import PeriodError, month_period
@@ -24,23 +24,23 @@ CSV_WORDS = frozenset({"csv", "tabelle", "tabellen", "table", "tables"})
     "report",
     # Both optional and in any order (`quartal csv` works too): the handler reads the words.
     args=(
-        Arg("csv", "csv", optional=True),
-        Arg("Zeitraum", "period", kind="rest", optional=True),
+        Arg("csv", "csv", "csv", optional=True),
+        Arg("period", "Zeitraum", "period", kind="rest", optional=True),
     ),
     where=Where.ANY,
-    parent="admin",
+    parent=ADMIN,
 )
-async def bericht(ctx: CommandContext, **args: str | None) -> None:
-    words = " ".join(filter(None, (args.get("csv"), args.get("period")))).split()
-    csv = any(word.casefold() in CSV_WORDS for word in words)
+async def bericht(ctx: CommandContext, csv: str | None, period: str | None) -> None:
+    words = " ".join(filter(None, (csv, period))).split()
+    as_tables = any(word.casefold() in CSV_WORDS for word in words)
     given = " ".join(word for word in words if word.casefold() not in CSV_WORDS)
     service = ctx.services.report
-    period = service.parse_period(given or None)
-    if isinstance(period, PeriodError):
+    parsed = service.parse_period(given or None)
+    if isinstance(parsed, PeriodError):
         today = service.today()
         example = month_period(today.replace(day=1) - timedelta(days=1)).key
         await ctx.reply(
-            f"report.period.{period.value}", given=given, month=example, year=today.year - 1
+            f"report.period.{parsed.value}", given=given, month=example, year=today.year - 1
         )
         return
     accepted = await service.request(
@@ -49,8 +49,8 @@ async def bericht(ctx: CommandContext, **args: str | None) -> None:
         event_id=ctx.event_id,
         room_id=ctx.room_id,
         lang=ctx.lang,
-        period=period,
-        csv=csv,
+        period=parsed,
+        csv=as_tables,
     )
     if not accepted:
         await ctx.reply("error.admins_only")

@@ -10,11 +10,11 @@ message once the search runner has compared meanings outside the event's transac
 from __future__ import annotations
 
 from bot.commands.context import CommandContext
-from bot.commands.hooks import HOOKS, NO, YES, Reaction
+from bot.commands.hooks import HOOKS, Reaction, TextOrder
 from bot.commands.profile import PROFILE_SWITCHES
-from bot.commands.registry import REGISTRY, Arg
+from bot.commands.registry import REGISTRY, Arg, Section
+from bot.domain.answers import NO_EMOJI, YES_EMOJI, parse_yes_no
 from bot.domain.colleague_search import SEARCH_MAX_CHARS
-from bot.domain.dialog_answers import parse_yes_no
 from bot.domain.roles import Where
 from bot.domain.text_cleaning import clean_text
 from bot.i18n.render import join
@@ -64,10 +64,10 @@ for _name in ("auffindbar", "findable"):
 @REGISTRY.command(
     "suche",
     "search",
-    args=(Arg("Aufgabe", "task", kind="rest"),),
+    args=(Arg("task", "Aufgabe", "task", kind="rest"),),
     aliases=("suchen",),
     where=Where.DM,
-    section="search",
+    section=Section.SEARCH,
 )
 async def suche(ctx: CommandContext, task: str) -> None:
     started = await ctx.services.search.start(ctx.sender, task)
@@ -89,9 +89,9 @@ async def suche(ctx: CommandContext, task: str) -> None:
 @REGISTRY.command(
     "vorstellen",
     "introduce",
-    args=(Arg("Nr", "no", kind="rest"),),
+    args=(Arg("no", "Nr", "no", kind="rest"),),
     where=Where.DM,
-    section="search",
+    section=Section.SEARCH,
 )
 async def vorstellen(ctx: CommandContext, no: str) -> None:
     outcome = await ctx.services.search.introduce(ctx.sender, no)
@@ -122,9 +122,11 @@ async def _on_reaction(ctx: CommandContext, reaction: Reaction) -> bool:
     intro_id = intro_of_ask_key(reaction.target_key)
     if intro_id is None:
         return False
-    if reaction.withdrawn or reaction.emoji not in YES | NO:
+    if reaction.withdrawn or reaction.emoji not in YES_EMOJI | NO_EMOJI:
         return True  # an answer, once given, stands; other emoji mean nothing here
-    outcome = await ctx.services.search.answer(reaction.sender, intro_id, reaction.emoji in YES)
+    outcome = await ctx.services.search.answer(
+        reaction.sender, intro_id, reaction.emoji in YES_EMOJI
+    )
     await _answered(ctx, outcome)
     return True
 
@@ -145,5 +147,4 @@ async def _on_text(ctx: CommandContext, text: str) -> bool:
 
 
 HOOKS.reaction.append(_on_reaction)
-# After the dialogs (onboarding, hospitation offer): a `ja` there answers their question.
-HOOKS.text.append(_on_text)
+HOOKS.on_text(TextOrder.INTRODUCTION, _on_text)

@@ -1,11 +1,14 @@
-"""Answers in a step-by-step dialog (onboarding): the steps, the control words (back, skip,
-cancel) and yes/no. Pure: no I/O."""
+"""Answers in a step-by-step dialog (onboarding): the steps and the control words (back,
+skip, cancel). Yes/no is the vocabulary every feature shares (`bot.domain.answers`).
+Pure: no I/O."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.domain.text_cleaning import clean_text
+from bot.domain.answers import answer_word
+
+__all__ = ["STEPS", "Control", "DialogStep", "parse_control"]
 
 
 class DialogStep(StrEnum):
@@ -41,22 +44,7 @@ _CONTROLS: dict[str, Control] = {
     "cancel": Control.CANCEL,
     "stop": Control.CANCEL,
 }
-_YES = frozenset({"ja", "j", "jawohl", "gerne", "gern", "yes", "y", "ok", "okay", "👍", "✅"})
-_NO = frozenset({"nein", "n", "nö", "no", "nope", "👎", "❌"})
-
-
-def _word(text: str) -> str:
-    return clean_text(text).casefold().strip(" .!?")
 
 
 def parse_control(text: str) -> Control | None:
-    return _CONTROLS.get(_word(text))
-
-
-def parse_yes_no(text: str) -> bool | None:
-    word = _word(text)
-    if word in _YES:
-        return True
-    if word in _NO:
-        return False
-    return None
+    return _CONTROLS.get(answer_word(text))

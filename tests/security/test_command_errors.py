@@ -12,8 +12,9 @@ import pytest
 
 from bot.commands.help import topic_command
 from bot.commands.registry import REGISTRY, ArgumentError, Command
+from bot.i18n import Lang
+from tests.support.harness import ADMIN, CRISIS, CRISIS_ROOM, STAFF, Harness, dm
 
-from .harness import ADMIN, CRISIS, CRISIS_ROOM, STAFF, Harness, dm
 from .test_authorization import commands
 
 HELP_TOPIC = "mehr mit !hilfe "
@@ -82,6 +83,41 @@ async def test_the_typed_id_is_echoed_escaped(tmp_path: Path) -> None:
         replies = await bot.say(STAFF, dm(STAFF), "!ja <i>XYZ</i>")
     assert "Zu »<i>XYZ</i>« habe ich Sie nicht angefragt" in replies[0].body
     assert replies[0].html is not None and "&lt;i&gt;XYZ&lt;/i&gt;" in replies[0].html
+
+
+def _parsed_words() -> list[tuple[str, Command, str]]:
+    """Per command with a parsed argument (`ja|nein`): a line that gives it a word it
+    refuses, every argument before it a plausible word."""
+    found = []
+    for path, cmd in commands().items():
+        for at, arg in enumerate(cmd.args):
+            if arg.parse is not None:
+                words = ["F3"] * at + ["vielleicht"] + ["F3"] * (len(cmd.args) - at - 1)
+                found.append((path, cmd, f"!{path} " + " ".join(words)))
+    return found
+
+
+def test_typed_answers_are_parsed_by_the_registry() -> None:
+    assert {path for path, _, _ in _parsed_words()} >= {
+        "getroffen",
+        "hospitation feedback",
+        "admin frage",
+    }
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+async def test_a_refused_word_names_the_argument_its_words_and_the_usage(
+    tmp_path: Path, lang: Lang
+) -> None:
+    async with Harness.open(tmp_path) as bot:
+        if lang == "en":
+            await _one(bot, ADMIN, "!sprache en")
+        for _path, cmd, line in _parsed_words():
+            body = await _one(bot, ADMIN, line)
+            arg = next(a for a in cmd.args if a.parse is not None)
+            assert "»vielleicht«" in body, (line, body)
+            assert ", ".join(arg.choices(lang)) in body, (line, body)
+            assert cmd.usage("!", lang) in body, (line, body)
 
 
 @pytest.mark.parametrize(

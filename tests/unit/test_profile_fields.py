@@ -8,7 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bot.domain.dialog_answers import Control, parse_control, parse_yes_no
+from bot.domain.answers import parse_yes_no
+from bot.domain.dialog_answers import Control, parse_control
 from bot.domain.languages import LANGUAGES, language_name, parse_languages
 from bot.domain.profile import (
     PAUSE_WEEKS_MAX,
