@@ -37,18 +37,16 @@ from bot.chat.session import build_client, log_in
 from bot.chat.sync import SyncLoop
 from bot.commands import load_all
 from bot.config import Config
-from bot.i18n import Lang
 from bot.jobs import Jobs
 from bot.services.encoder import encoder_failure
 from bot.services.hub import Services, build_services
-from bot.store.bot_state import BotState, ProcessedEvents
+from bot.store.bot_state import BotState
+from bot.store.chat_traces import ChatTraceStore
 from bot.store.db import Database
 from bot.store.outbox import Outbox
 from bot.store.rooms import RoomDirectory
 
 log = logging.getLogger(__name__)
-
-DAY_S = 86400.0
 
 
 @dataclass
@@ -88,7 +86,7 @@ class App:
         direct = DirectRooms(client, directory, encrypted=config.bot.encrypted_direct_chats)
         await direct.load()
         messenger = ChatMessenger(
-            outbox, self._language_preference, config.bot.default_language, lambda: None
+            outbox, ChatTraceStore(self.db).language, config.bot.default_language, lambda: None
         )
         readonly = ReadOnlyMode(
             client, config, self.db, direct, messenger.language_of, self.metrics
@@ -130,8 +128,8 @@ class App:
         roles = RoleResolver(
             client,
             config.bot.admins,
-            services.crisis_staff_ids(),
-            services.crisis_room(),
+            list(config.crisis.staff),
+            config.crisis.room,
             directory.upgrades,
             messenger=messenger,
             admin_room=config.bot.admin_room,
@@ -153,13 +151,6 @@ class App:
             decrypt_wait_s=config.bot.decrypt_wait_s,
             readonly=readonly,
         )
-        processed = ProcessedEvents(self.db)
-
-        async def housekeeping() -> None:
-            await processed.prune(30 * DAY_S)
-            await outbox.prune(config.outbox.keep_sent_days, config.outbox.give_up_after_s)
-
-        self.jobs.every("housekeeping", housekeeping, DAY_S)
         # Purpose rooms whose work is done are left, so joined rooms stay bounded (#17).
         retirement = RoomRetirement(
             client, directory, outbox, config, leave_if_alone=sync.actions.leave_if_alone
@@ -168,9 +159,6 @@ class App:
             "room_retirement", retirement.run, config.bot.purpose_room_check_s, now=True
         )
         return Running(client, sync, sender, services, readonly, outbox)
-
-    async def _language_preference(self, user_id: str) -> Lang | None:
-        return await self.services.language_preference(user_id)
 
     async def run(self) -> None:
         await self.db.open()

@@ -12,27 +12,22 @@ configured topics encoded when the round is planned (outside any store transacti
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import defaultdict
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.config import Config
+from bot.config import CirclesConfig, Config
 from bot.domain.circles import Circle, CirclePerson, form_circles
 from bot.domain.phrases import split_phrases
 from bot.domain.profile import Profile
 from bot.services.ports import Messenger, Say
 from bot.services.profile_vectors import profile_documents
-from bot.services.round_schedule import Schedule
 from bot.services.rounds import Clock, Planned, PlannedGroup, Rounds, name_of, place
 from bot.services.vectors import VectorService
 from bot.store.coffee_rows import FigureRow, GroupRow, RoundRow
 from bot.store.db import Database
-
-log = logging.getLogger(__name__)
 
 MEETING_MINUTES = 30
 
@@ -61,7 +56,9 @@ def circle_figures(rows: list[FigureRow], people: int) -> dict[str, object]:
     }
 
 
-class CirclesService(Rounds):
+class CirclesService(Rounds[CirclesConfig]):
+    """Circle rounds; their follow-ups are posted by the coffee job (`extra_steps`)."""
+
     kind = "circle"
 
     def __init__(
@@ -73,41 +70,16 @@ class CirclesService(Rounds):
         clock: Clock = time.time,
         vectors: VectorService | None = None,
     ) -> None:
-        super().__init__(db, messenger, config, clock)
-        self.settings = config.circles
-        self.vectors = vectors
-        weekday, at = self.settings.slot()
-        self.schedule = Schedule(
-            weekday=weekday,
-            at=at,
-            timezone=ZoneInfo(config.timezone),
-            every_weeks=self.settings.every_weeks,
-            week_of_month=self.settings.week_of_month,
-            holiday_state=self.settings.holiday_state,
+        settings = config.circles
+        super().__init__(
+            db,
+            messenger,
+            config,
+            settings,
+            clock,
+            vectors=vectors,
+            week_of_month=settings.week_of_month,
         )
-
-    async def tick(self) -> None:
-        """The job: admin requests, the due circle round, unfinished introductions.
-        (Follow-ups of circles are posted by the coffee job, `FollowUps.send_due`.)"""
-        # Requests once more at the end: one that came in meanwhile need not wait.
-        steps = (self.handle_requests, self._scheduled, self.queue_intros, self.handle_requests)
-        for step in steps:
-            try:
-                await step()
-            except Exception:
-                log.exception("circles: %s failed; retried at the next check", step.__name__)
-
-    async def _scheduled(self) -> None:
-        if not self.settings.enabled:
-            return
-        grace = max(self.settings.grace_hours * 3600, 2 * self.config.coffee.check_interval_s)
-        period = self.schedule.due_period(self.clock(), grace)
-        if period is None:
-            return
-        key = self.round_key(period.key)
-        if await self.store.round_by_key(key) is None:
-            row = await self.run_round(key, "schedule")
-            log.info("circle round %s: %d circles for %d people", key, row.groups, row.people)
 
     async def plan(self) -> Planned:
         profiles = [p for p in await self.eligible(self.clock()) if p.topics]

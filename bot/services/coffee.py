@@ -18,9 +18,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from bot.config import Config
+from bot.config import CoffeeConfig, Config
+from bot.domain.answers import NO_EMOJI, YES_EMOJI
 from bot.domain.matching import (
     MatchPerson,
     MatchRules,
@@ -31,12 +31,13 @@ from bot.domain.matching import (
 )
 from bot.domain.profile import Profile
 from bot.domain.similarity import Document, Similarity
-from bot.services.followup import BUTTONS, NO, YES, FollowUps
+from bot.services.followup import BUTTONS, FollowUps
 from bot.services.ports import Messenger, Say
 from bot.services.profile_vectors import profile_documents
-from bot.services.round_schedule import Schedule
-from bot.services.rounds import Clock, Planned, PlannedGroup, Rounds, name_of, place
+from bot.services.profiles import ProfileService
+from bot.services.rounds import Clock, JobStep, Planned, PlannedGroup, Rounds, name_of, place
 from bot.services.vectors import VectorService
+from bot.store.coffee import CoffeeStore
 from bot.store.coffee_rows import FigureRow, GroupRow, RoundRow, is_placeholder
 from bot.store.db import Database
 
@@ -127,7 +128,7 @@ def explained(phrases: tuple[str, ...], words: tuple[str, ...]) -> tuple[str, ..
     return tuple(item for phrase in phrases for item in (CLOSE, phrase))[1:]
 
 
-class CoffeeService(Rounds):
+class CoffeeService(Rounds[CoffeeConfig]):
     kind = "coffee"
 
     def __init__(
@@ -141,20 +142,9 @@ class CoffeeService(Rounds):
         similarity: Similarity | None = None,
         vectors: VectorService | None = None,
     ) -> None:
-        super().__init__(db, messenger, config, clock)
-        self.settings = config.coffee
+        super().__init__(db, messenger, config, config.coffee, clock, vectors=vectors)
         self.similarity = similarity
-        # Stored embedding vectors of the profiles; a round never encodes (bot.services.vectors).
-        self.vectors = vectors
         self.followups = followups or FollowUps(db, messenger, clock, self.prefix)
-        weekday, at = self.settings.slot()
-        self.schedule = Schedule(
-            weekday=weekday,
-            at=at,
-            timezone=ZoneInfo(config.timezone),
-            every_weeks=self.settings.every_weeks,
-            holiday_state=self.settings.holiday_state,
-        )
         self._last_prune = 0.0
 
     @property
@@ -163,36 +153,16 @@ class CoffeeService(Rounds):
 
     # -- the job -------------------------------------------------------------------------
 
-    async def tick(self) -> None:
-        """Admin requests, the due round, unfinished introductions, due follow-ups (of
-        circles too), retention. Each step on its own: one failing holds back no other."""
+    def extra_steps(self) -> tuple[JobStep, ...]:
+        # The coffee job also posts the due follow-ups of circles (`FollowUps.send_due`).
+        return (self.followups.send_due, self._prune)
+
+    async def _prune(self) -> None:
+        """Retention of past rounds, once a day."""
         now = self.clock()
-        # Requests once more at the end: one that came in meanwhile need not wait.
-        steps = (self.handle_requests, self._scheduled, self.queue_intros, self.handle_requests)
-        for step in steps:
-            try:
-                await step()
-            except Exception:
-                log.exception("coffee: %s failed; retried at the next check", step.__name__)
-        try:
-            await self.followups.send_due()
-        except Exception:
-            log.exception("follow-ups failed; retried at the next check")
         if now - self._last_prune > DAY_S:
             self._last_prune = now
             await self.store.prune(self.settings.keep_history_days * DAY_S)
-
-    async def _scheduled(self) -> None:
-        if not self.settings.enabled:
-            return
-        grace = max(self.settings.grace_hours * 3600, 2 * self.settings.check_interval_s)
-        period = self.schedule.due_period(self.clock(), grace)
-        if period is None:
-            return
-        key = self.round_key(period.key)
-        if await self.store.round_by_key(key) is None:
-            row = await self.run_round(key, "schedule")
-            log.info("coffee round %s: %d groups for %d people", key, row.groups, row.people)
 
     # -- planning ------------------------------------------------------------------------
 
@@ -356,11 +326,9 @@ class CoffeeService(Rounds):
         if not target_key.startswith(PAUSE_KEY):
             return False
         _, _, person = target_key.removeprefix(PAUSE_KEY).partition(":")
-        if person != sender or withdrawn or (emoji not in YES and emoji not in NO):
+        if person != sender or withdrawn or (emoji not in YES_EMOJI and emoji not in NO_EMOJI):
             return True
-        if emoji in YES:
-            from bot.services.profiles import ProfileService
-
+        if emoji in YES_EMOJI:
             service = ProfileService(self.db, self.config.directory)
             now = datetime.fromtimestamp(self.clock(), UTC)
             await service.pause_coffee(sender, PAUSE_WEEKS, now)
@@ -377,8 +345,6 @@ class CoffeeHistory:
     section = "coffee_and_circles"
 
     def __init__(self, db: Database, config: Config) -> None:
-        from bot.store.coffee import CoffeeStore
-
         self.store = CoffeeStore(db)
         self.config = config
 

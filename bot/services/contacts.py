@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import CrisisConfig
+from bot.domain.answers import YES_EMOJI
 from bot.domain.availability import Availability, parse_availability
 from bot.domain.contacts import ContactStatus, status, validate_contact
 from bot.services.contact_vectors import contact_source
@@ -24,8 +25,6 @@ from bot.store.db import Database
 ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 ID_LENGTH = 4
 CONTACT_PREFIX = "K"
-YES_EMOJI = frozenset({"👍", "✅", "✔", "☑", "👌"})
-NO_EMOJI = frozenset({"👎", "❌", "✖", "🚫"})
 
 Clock = Callable[[], datetime]
 

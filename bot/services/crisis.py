@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
+from bot.domain.answers import NO_EMOJI, YES_EMOJI
 from bot.domain.crisis import (
     BROADCAST_TIER,
     AnswerOutcome,
@@ -36,7 +37,7 @@ from bot.domain.crisis import (
 from bot.domain.crisis_stats import CrisisReport, RequestTimes, crisis_report
 from bot.domain.roles import Role
 from bot.services.contact_vectors import CrisisVectors, request_source
-from bot.services.contacts import NO_EMOJI, YES_EMOJI, ContactService, new_id, normalise_id
+from bot.services.contacts import ContactService, new_id, normalise_id
 from bot.services.crisis_personal_data import export_requests, forget_person
 from bot.services.crisis_replies import (
     Access,

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+# The shared yes/no emoji, under the names this module and bot.services.coffee use.
+from bot.domain.answers import NO_EMOJI, YES_EMOJI
 from bot.services.ports import Messenger, Say
 from bot.services.rounds import Clock
 from bot.store.coffee import CoffeeStore
@@ -21,8 +23,6 @@ from bot.store.room_retirement import RetiringRooms
 
 log = logging.getLogger(__name__)
 
-YES = frozenset({"👍", "✅", "✔", "☑", "👌"})
-NO = frozenset({"👎", "❌", "✖", "🚫"})
 BUTTONS = ("👍", "👎")
 FOLLOWUP_BATCH = 200
 
@@ -85,14 +85,14 @@ class FollowUps:
         group = await self.store.group_by_followup_key(target_key)
         if group is None:
             return FollowupAnswer("no_group")
-        if emoji not in YES and emoji not in NO:
+        if emoji not in YES_EMOJI and emoji not in NO_EMOJI:
             return FollowupAnswer("unchanged", group)
         if not await self.store.is_member(group.id, sender):
             return FollowupAnswer("not_member", group)
         if withdrawn:
             taken_back = await self.store.withdraw_answer(group.id, sender, emoji)
             return FollowupAnswer("withdrawn" if taken_back else "unchanged", group)
-        met = emoji in YES
+        met = emoji in YES_EMOJI
         await self.store.set_answer(group.id, sender, met, emoji, self.clock())
         return FollowupAnswer("recorded", group, met)
 

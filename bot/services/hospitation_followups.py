@@ -29,8 +29,6 @@ from bot.store.hospitation_rows import HospitationOffer, HospitationTie, Wish
 log = logging.getLogger(__name__)
 
 FEEDBACK_REACTIONS = ("👍", "👎")
-YES_WORDS = frozenset({"ja", "j", "yes", "y", "👍", "stattgefunden"})
-NO_WORDS = frozenset({"nein", "n", "no", "👎"})
 
 
 def wish_score(offer_text: str, area: str) -> float:
@@ -304,15 +302,6 @@ def parse_feedback_key(key: str) -> tuple[str, str] | None:
     parts = key.split(":", 3)
     if len(parts) == 4 and parts[0] == "hosp" and parts[2] == "feedback":
         return parts[1], parts[3]
-    return None
-
-
-def parse_answer(text: str) -> bool | None:
-    word = text.strip().casefold()
-    if word in YES_WORDS:
-        return True
-    if word in NO_WORDS:
-        return False
     return None
 
 

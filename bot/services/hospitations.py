@@ -16,13 +16,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
-from bot.domain.hospitation import (
-    OfferDraft,
-    OfferError,
-    Seats,
-    new_short_id,
-    normalise_short_id,
-)
+from bot.domain.hospitation import OfferDraft, OfferError, Seats, new_short_id, normalise_short_id
 from bot.domain.ics import offer_to_ics
 from bot.services import hospitation_messages as messages
 from bot.services.hospitation_messages import (

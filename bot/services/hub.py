@@ -1,9 +1,23 @@
-"""The services a command handler or job can use, built once in `bot.app`."""
+"""The services a command handler or job can use, built once in `bot.app`: the one place
+that wires features. Each `_build_<feature>` constructs the feature's services, appends its
+personal data owners to `services.personal_data` and its jobs to `services.job_setups`
+(started after the first sync). Service modules only take what they need; none of them
+imports this module.
+
+The builders run in the order of `build_services`: a builder may use what an earlier one
+built. Reading a service before its builder ran fails at once, naming it (`__getattr__`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, NoReturn
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Config
 from bot.i18n import Lang
@@ -16,7 +30,12 @@ from bot.services.contacts import ContactService
 from bot.services.crisis import CrisisService
 from bot.services.encoder import load_encoder
 from bot.services.followup import FollowUps
-from bot.services.hospitation_setup import Hospitations, install_hospitations
+from bot.services.hospitation_dialog import OfferDialog
+from bot.services.hospitation_followups import HospitationFollowups
+from bot.services.hospitation_notices import TICK_S as HOSPITATION_NOTICES_TICK_S
+from bot.services.hospitation_privacy import HospitationData
+from bot.services.hospitation_vectors import offer_source, wish_source
+from bot.services.hospitations import HospitationService
 from bot.services.kitchen import KitchenPersonalData, KitchenService
 from bot.services.onboarding import OnboardingService
 from bot.services.personal_data import ChatTraces, PersonalDataOwner, PurposeRoomData
@@ -24,11 +43,26 @@ from bot.services.ports import AccountDirectory, Messenger, NoAccountDirectory
 from bot.services.privacy import DialogData, PrivacyService, ProfileData
 from bot.services.profile_vectors import profile_source
 from bot.services.profiles import ProfileService
-from bot.services.report import ReportService, install_report
+from bot.services.report import ReportService
 from bot.services.retention import RetentionService
 from bot.services.vectors import VectorService
 from bot.services.wake_job import wake_job
+from bot.store.bot_state import ProcessedEvents
+from bot.store.chat_traces import ChatTraceStore
 from bot.store.db import Database
+from bot.store.outbox import Outbox
+
+DAY_S = 86400.0
+
+
+@dataclass
+class Hospitations:
+    """The hospitation feature, one object per concern."""
+
+    offers: HospitationService
+    dialog: OfferDialog
+    followups: HospitationFollowups
+    data: HospitationData
 
 
 @dataclass
@@ -37,21 +71,22 @@ class Services:
     db: Database
     messenger: Messenger
     jobs: Jobs
+    # What the homeserver knows about accounts (profiles, hospitations, retention).
+    accounts: AccountDirectory
     # Feature modules append their scheduled jobs here; started after the first sync.
     job_setups: list[Callable[[], None]] = field(default_factory=list)
     # Every part of the store that holds personal data (see personal_data.py).
     personal_data: list[PersonalDataOwner] = field(default_factory=list)
-    # Profiles, onboarding, export/forget, retention (set in _build_profiles).
-    accounts: AccountDirectory = field(default_factory=NoAccountDirectory)
+    # Profiles, onboarding, export/forget, retention (_build_profiles).
     # Embedding vectors of what people wrote, for every comparison of meaning (_build_vectors).
     vectors: VectorService = field(init=False)
     profiles: ProfileService = field(init=False)
     onboarding: OnboardingService = field(init=False)
     privacy: PrivacyService = field(init=False)
     retention: RetentionService = field(init=False)
-    # Hospitation offers, sign-ups, wishes, follow-ups (set in build_services).
+    # Hospitation offers, sign-ups, wishes, follow-ups (_build_hospitations).
     hospitations: Hospitations = field(init=False)
-    # Crisis routing "Wer kennt wen?" (set in build_services).
+    # Crisis routing "Wer kennt wen?" (_build_crisis).
     contacts: ContactService = field(init=False)
     crisis: CrisisService = field(init=False)
     # Kaffeeküche: prompts and suggestions; spontaneous coffee breaks (_build_kitchen).
@@ -61,22 +96,25 @@ class Services:
     coffee: CoffeeService = field(init=False)
     circles: CirclesService = field(init=False)
     followups: FollowUps = field(init=False)
-    # Network report for admins: `!admin bericht`, monthly post (install_report).
+    # Network report for admins: `!admin bericht`, monthly post (_build_report).
     report: ReportService = field(init=False)
     # Colleague search `!suche`, introductions `!vorstellen` (_build_search).
     search: ColleagueSearchService = field(init=False)
 
     async def language_preference(self, user_id: str) -> Lang | None:
-        row = await self.db.fetchone(
-            "SELECT language FROM language_choice WHERE user_id = ?", (user_id,)
-        )
-        return None if row is None else row[0]
+        return await ChatTraceStore(self.db).language(user_id)
 
-    def crisis_staff_ids(self) -> list[str]:
-        return list(self.config.crisis.staff)
+    # Hidden from mypy, which would otherwise accept any attribute name on Services.
+    if not TYPE_CHECKING:
 
-    def crisis_room(self) -> str | None:
-        return self.config.crisis.room
+        def __getattr__(self, name: str) -> NoReturn:
+            # Only reached for an attribute that is not set: a service not built yet.
+            if name in {f.name for f in fields(Services) if not f.init}:
+                raise AttributeError(
+                    f"services.{name} is used before it is built: "
+                    "build it earlier in build_services()"
+                )
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def start_jobs(self) -> None:
         for setup in self.job_setups:
@@ -90,17 +128,35 @@ def build_services(
     jobs: Jobs,
     accounts: AccountDirectory | None = None,
 ) -> Services:
-    services = Services(config=config, db=db, messenger=messenger, jobs=jobs)
+    services = Services(
+        config=config,
+        db=db,
+        messenger=messenger,
+        jobs=jobs,
+        accounts=accounts or NoAccountDirectory(),
+    )
     services.personal_data += [ChatTraces(db), PurposeRoomData(db)]
+    _build_housekeeping(services)
     _build_vectors(services)
-    _build_profiles(services, accounts or NoAccountDirectory())
-    services.hospitations = install_hospitations(services)
+    _build_profiles(services)
+    _build_hospitations(services)
     _build_crisis(services)
     _build_kitchen(services)
     _build_coffee(services)
-    services.report = install_report(services)
+    _build_report(services)
     _build_search(services)
     return services
+
+
+def _build_housekeeping(services: Services) -> None:
+    config, jobs = services.config, services.jobs
+    processed, outbox = ProcessedEvents(services.db), Outbox(services.db)
+
+    async def housekeeping() -> None:
+        await processed.prune(30 * DAY_S)
+        await outbox.prune(config.outbox.keep_sent_days, config.outbox.give_up_after_s)
+
+    services.job_setups.append(lambda: jobs.every("housekeeping", housekeeping, DAY_S))
 
 
 def _build_vectors(services: Services) -> None:
@@ -117,9 +173,8 @@ def _build_vectors(services: Services) -> None:
     )
 
 
-def _build_profiles(services: Services, accounts: AccountDirectory) -> None:
-    config, db = services.config, services.db
-    services.accounts = accounts
+def _build_profiles(services: Services) -> None:
+    config, db, accounts = services.config, services.db, services.accounts
     services.profiles = ProfileService(db, config.directory, accounts)
     services.profiles.texts_changed = services.vectors.wake
     services.vectors.add_source(profile_source(services.profiles.repo))
@@ -133,13 +188,31 @@ def _build_profiles(services: Services, accounts: AccountDirectory) -> None:
     services.job_setups.append(lambda: services.retention.schedule(services.jobs))
 
 
+def _build_hospitations(services: Services) -> None:
+    config, jobs = services.config, services.jobs
+    offers = HospitationService(config, services.db, services.messenger, accounts=services.accounts)
+    feature = Hospitations(
+        offers,
+        OfferDialog(offers),
+        HospitationFollowups(offers, services.vectors),
+        HospitationData(offers),
+    )
+    services.hospitations = feature
+    services.personal_data.append(feature.data)
+    # Offers and wishes are compared by meaning: their vectors are kept with the others'.
+    services.vectors.add_source(offer_source(offers.store, offers.today))
+    services.vectors.add_source(wish_source(offers.store))
+    offers.texts_changed = services.vectors.wake
+
+    def schedule() -> None:
+        interval = config.hospitation.check_interval_s
+        jobs.every("hospitation_followups", feature.followups.run_due, interval)
+        jobs.every("hospitation_notices", offers.notices.run_due, HOSPITATION_NOTICES_TICK_S)
+
+    services.job_setups.append(schedule)
+
+
 def _build_crisis(services: Services) -> None:
-    import asyncio
-    import contextvars
-    from zoneinfo import ZoneInfo
-
-    from apscheduler.triggers.cron import CronTrigger
-
     config, jobs = services.config, services.jobs
     timezone = ZoneInfo(config.timezone)
     prefix = config.bot.command_prefix
@@ -212,6 +285,18 @@ def _build_coffee(services: Services) -> None:
         ticks = {"coffee_rounds": services.coffee.tick, "circle_rounds": services.circles.tick}
         for job_id, job in ticks.items():
             jobs.every(job_id, job, config.coffee.check_interval_s, now=True)
+
+    services.job_setups.append(schedule)
+
+
+def _build_report(services: Services) -> None:
+    config, jobs = services.config, services.jobs
+    services.report = ReportService(services.db, config, services.messenger)
+    services.report.wake = wake_job(jobs, "network_report")
+
+    def schedule() -> None:
+        # Pending requests and the monthly report; the first check right at start.
+        jobs.every("network_report", services.report.tick, config.report.check_interval_s, now=True)
 
     services.job_setups.append(schedule)
 

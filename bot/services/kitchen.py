@@ -24,6 +24,7 @@ from typing import Literal
 import yaml
 
 from bot.config import Config
+from bot.services.admins import post_to_admins
 from bot.services.ports import Messenger, Say
 from bot.store.db import Database
 from bot.store.kitchen_prompts import PromptStore, Suggestion
@@ -212,8 +213,8 @@ class KitchenService:
         if now - slot > grace:
             await self.store.skip_slot(room_id, slot)
             return False
-        previous = await self.store.last_effect_key(room_id)
-        if previous is not None and await self.outbox.status(previous) == "pending":
+        previous = await self.store.last_post(room_id)
+        if previous is not None and await self.outbox.status(previous.effect_key) == "pending":
             # The last prompt has not reached the room (bot not invited?): don't pile up.
             log.warning("kitchen room %s: previous prompt still undelivered, skipping", room_id)
             await self.store.skip_slot(room_id, slot)
@@ -224,7 +225,7 @@ class KitchenService:
             cycle=cycle,
             posted_this_cycle=await self.store.posted_in_cycle(room_id, cycle),
             ever_posted=await self.store.ever_posted(room_id),
-            last_posted=await self._last_prompt_id(room_id),
+            last_posted=None if previous is None else previous.prompt_id,
         )
         if chosen is None:
             await self.store.skip_slot(room_id, slot)
@@ -237,13 +238,6 @@ class KitchenService:
             room_id, Say("kitchen.prompt.post", {"text": text}), effect_key=effect_key
         )
         return True
-
-    async def _last_prompt_id(self, room_id: str) -> str | None:
-        row = await self.db.fetchone(
-            "SELECT prompt_id FROM kitchen_posted WHERE room_id = ? ORDER BY slot DESC LIMIT 1",
-            (room_id,),
-        )
-        return None if row is None else str(row[0])
 
     async def tick(self) -> None:
         await self.post_due_prompts(time.time())
@@ -268,20 +262,15 @@ class KitchenService:
             if await self.store.pending_count_by(user_id) >= PENDING_PER_PERSON:
                 return SuggestRefused("too_many")
             suggestion_id = await self.store.add_suggestion(text, user_id, now)
-            admin_room = self.config.bot.admin_room
-            if admin_room is not None:
-                await self.messenger.post(
-                    admin_room,
-                    Say(
-                        "kitchen.suggestion.for_admins",
-                        {
-                            "id": suggestion_id,
-                            "text": text,
-                            "prefix": self.config.bot.command_prefix,
-                        },
-                    ),
-                    effect_key=f"kitchen:suggestion:{suggestion_id}:admins",
-                )
+            await post_to_admins(
+                self.messenger,
+                self.config,
+                Say(
+                    "kitchen.suggestion.for_admins",
+                    {"id": suggestion_id, "text": text, "prefix": self.config.bot.command_prefix},
+                ),
+                effect_key=f"kitchen:suggestion:{suggestion_id}:admins",
+            )
         return Suggested(suggestion_id)
 
     async def pending(self, user_id: str) -> list[Suggestion] | None:

@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Config
-from bot.domain.dialog_answers import STEPS, Control, DialogStep, parse_control, parse_yes_no
+from bot.domain.answers import parse_yes_no
+from bot.domain.dialog_answers import STEPS, Control, DialogStep, parse_control
 from bot.domain.profile import Profile, ProfileField
 from bot.domain.profile_fields import FieldError, FieldErrorCode
 from bot.domain.text_cleaning import clean_text, fold, is_clear

@@ -57,6 +57,17 @@ class Messenger(Protocol):
     ) -> None:
         """A notice in a room created by `open_room`, optionally with reaction buttons."""
 
+    async def post_file(
+        self,
+        room_id: str,
+        attachment: Attachment,
+        *,
+        effect_key: str,
+        picture: tuple[int, int] | None = None,
+    ) -> None:
+        """A file in a room the bot is in; with `picture` (width, height in pixels) it is
+        shown inline as an image."""
+
 
 class AccountDirectory(Protocol):
     """What the homeserver knows about accounts (implemented in `bot.chat.accounts`)."""

@@ -158,6 +158,5 @@ class PrivacyService:
         self.jobs.add("privacy-checkpoint", self.checkpoint, DateTrigger(run_date=when))
 
     async def checkpoint(self) -> None:
-        row = await self.db.fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
-        if row is not None and row[0]:
+        if not await self.db.checkpoint():
             log.warning("WAL checkpoint was blocked; deleted data stays in the WAL until later")

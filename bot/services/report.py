@@ -14,7 +14,6 @@ repeats nothing and loses nothing. The monthly report works the same way with th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import json
 import logging
@@ -23,7 +22,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
@@ -41,33 +40,13 @@ from bot.report.report_file import ReportFile
 from bot.report.summary import chat_message
 from bot.services.ports import Attachment, Messenger, Say
 from bot.store.bot_state import BotState
-from bot.store.db import Database, migrations
+from bot.store.db import Database, migrations, stored_schema_version
 from bot.store.ties import TieStore
-
-if TYPE_CHECKING:
-    from bot.services.hub import Services
 
 log = logging.getLogger(__name__)
 
-JOB_ID = "network_report"
 PENDING_KEY = "report:pending"
 MONTHLY_KEY = "report:monthly:last"
-
-
-@runtime_checkable
-class FileSender(Protocol):
-    """Files and pictures into a room (implemented by `bot.chat.messenger.ChatMessenger`)."""
-
-    async def send_file(
-        self,
-        target_kind: str,
-        target: str,
-        attachment: Attachment,
-        *,
-        effect_key: str,
-        msgtype: str = "m.file",
-        info: dict[str, object] | None = None,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -161,7 +140,7 @@ class ReportService(ReportBuilder):
         super().__init__(db, config, clock)
         self.messenger = messenger
         self.state = BotState(db)
-        # Makes the report job run now (set in `install_report`).
+        # Makes the report job run now (set by the hub).
         self.wake: Callable[[], None] = lambda: None
 
     # -- requests ---------------------------------------------------------------------------
@@ -298,37 +277,18 @@ class ReportService(ReportBuilder):
         )
 
     async def _file(self, room_id: str, file: ReportFile, effect_key: str) -> None:
-        if not isinstance(self.messenger, FileSender):
-            log.warning("this messenger cannot send files; %s not sent", file.name)
-            return
-        picture = file.width is not None and file.height is not None
-        await self.messenger.send_file(
-            "room",
+        # A chart knows its size and is shown inline; the CSV archive is a download.
+        picture = None if file.width is None or file.height is None else (file.width, file.height)
+        await self.messenger.post_file(
             room_id,
             Attachment(file.name, file.mimetype, file.data),
             effect_key=effect_key,
-            msgtype="m.image" if picture else "m.file",
-            info={"w": file.width, "h": file.height} if picture else None,
+            picture=picture,
         )
 
 
 def _text(plain: str) -> Rendered:
     return Rendered(plain, html.escape(plain, quote=False))
-
-
-def install_report(services: Services) -> ReportService:
-    """Build the service and its job (pending requests and the monthly report)."""
-    from bot.services.wake_job import wake_job
-
-    config, jobs = services.config, services.jobs
-    report = ReportService(services.db, config, services.messenger)
-    report.wake = wake_job(jobs, JOB_ID)
-
-    def schedule() -> None:
-        jobs.every(JOB_ID, report.tick, config.report.check_interval_s, now=True)
-
-    services.job_setups.append(schedule)
-    return report
 
 
 # -- the command line ------------------------------------------------------------------------
@@ -339,13 +299,10 @@ class ReportCliError(Exception):
 
 
 def _schema_version(path: Path) -> int:
-    uri = path.resolve().as_uri() + "?mode=ro"
     try:
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return stored_schema_version(path)
     except sqlite3.Error as exc:
         raise ReportCliError(f"{path}: cannot read the database ({exc})") from None
-    return int(row[0]) if row and row[0] is not None else 0
 
 
 async def report_to_directory(

@@ -24,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Config
 from bot.jobs import Jobs
+from bot.services.admins import post_to_admins
 from bot.services.ports import AccountDirectory, Messenger, Say
 from bot.services.privacy import PrivacyService
 from bot.store.activity import ActivityStore
@@ -159,23 +160,19 @@ class RetentionService:
         return dict(await asyncio.gather(*(one(u) for u in user_ids)))
 
     async def _warn(self, held: int, checked: int, now: datetime) -> None:
-        room = self.config.bot.admin_room
-        if room is None:
-            return
         day = now.astimezone(UTC).date().isoformat()
-        await self.messenger.post(
-            room,
+        await post_to_admins(
+            self.messenger,
+            self.config,
             Say("retention.suspicious", {"held": held, "checked": checked}),
             effect_key=f"retention:held:{day}",
         )
 
     async def _report(self, result: RetentionResult, now: datetime) -> None:
-        room = self.config.bot.admin_room
-        if room is None:
-            return
         day = now.astimezone(UTC).date().isoformat()
-        await self.messenger.post(
-            room,
+        await post_to_admins(
+            self.messenger,
+            self.config,
             Say(
                 "retention.report",
                 {

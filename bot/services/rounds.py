@@ -1,18 +1,22 @@
-"""The round engine shared by coffee rounds and topic circles: run at most once per key,
-store the plan, queue rooms and introductions in chunks, answer admin requests."""
+"""The round engine shared by coffee rounds and topic circles: the schedule and the job,
+run at most once per key, store the plan, queue rooms and introductions in chunks, answer
+admin requests."""
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
-from bot.config import Config
+from bot.config import CirclesConfig, CoffeeConfig, Config
 from bot.domain.profile import Profile
 from bot.domain.roles import Role
 from bot.services.ports import Messenger, Say
 from bot.services.round_schedule import Schedule
+from bot.services.vectors import VectorService
 from bot.store.coffee import CoffeeStore
 from bot.store.coffee_eligibility import coffee_eligible_ids, count_coffee_eligible
 from bot.store.coffee_rows import (
@@ -28,7 +32,13 @@ from bot.store.coffee_rows import (
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], float]  # Unix epoch seconds
+# A step of the job, run on its own: one failing holds back no other.
+JobStep = Callable[[], Awaitable[object]]
+# The config section of a kind of round.
+S = TypeVar("S", bound=CoffeeConfig | CirclesConfig)
 
 INTRO_CHUNK = 100  # groups whose room and introduction are queued per transaction
 BIG_ROUND = 1000  # from this many people on, an admin request is acknowledged first
@@ -66,22 +76,43 @@ def name_of(profile: Profile) -> str:
     return profile.display_name or profile.user_id
 
 
-class Rounds(ABC):
+class Rounds(ABC, Generic[S]):
     """Runs rounds of one kind: at most once per key, the plan stored in one transaction
     before any message is queued, rooms and introductions queued in chunks afterwards (a
     restart finishes the chunks still missing), admin requests answered by the job."""
 
     kind: RoundKind
-    schedule: Schedule
 
-    def __init__(self, db: Database, messenger: Messenger, config: Config, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        messenger: Messenger,
+        config: Config,
+        settings: S,
+        clock: Clock,
+        *,
+        vectors: VectorService | None = None,
+        week_of_month: int = 1,
+    ) -> None:
         self.db = db
         self.messenger = messenger
         self.config = config
+        self.settings = settings
         self.clock = clock
+        # Stored embedding vectors of the profiles; a round never encodes (bot.services.vectors).
+        self.vectors = vectors
         self.store = CoffeeStore(db)
         self.profiles = ProfileRepository(db)
         self.wake: Callable[[], None] = lambda: None  # set by the hub: run the job now
+        weekday, at = settings.slot()
+        self.schedule = Schedule(
+            weekday=weekday,
+            at=at,
+            timezone=ZoneInfo(config.timezone),
+            every_weeks=settings.every_weeks,
+            week_of_month=week_of_month,
+            holiday_state=settings.holiday_state,
+        )
 
     # -- what a kind of round defines ----------------------------------------------------
 
@@ -99,8 +130,12 @@ class Rounds(ABC):
         """The group as it may still go ahead when only `still` take part any more."""
         return group if all(p.user_id in still for p in group.members) else None
 
-    async def after_store(self, planned: Planned, row: RoundRow, now: float) -> None:  # noqa: B027
+    async def after_store(self, planned: Planned, row: RoundRow, now: float) -> None:
         """More effects of the round, in the transaction that stores it (default: none)."""
+
+    def extra_steps(self) -> tuple[JobStep, ...]:
+        """What the job does after the rounds' own steps (default: nothing)."""
+        return ()
 
     async def eligible(self, now: float) -> list[Profile]:
         allowed = self.config.homeserver.allowed_homeservers
@@ -109,6 +144,33 @@ class Rounds(ABC):
             for p in await self.profiles.eligible_for_coffee(now)
             if on_allowed_server(p.user_id, allowed)
         ]
+
+    # -- the job -------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Admin requests, the due round, unfinished introductions, then `extra_steps`.
+        Each step on its own: one failing holds back no other."""
+        # Requests once more at the end: one that came in meanwhile need not wait.
+        steps = (self.handle_requests, self._scheduled, self.queue_intros, self.handle_requests)
+        for step in (*steps, *self.extra_steps()):
+            try:
+                await step()
+            except Exception:
+                log.exception("%s: %s failed; retried at the next check", self.kind, step.__name__)
+
+    async def _scheduled(self) -> None:
+        if not self.settings.enabled:
+            return
+        # Both kinds are checked every `coffee.check_interval_s` (the hub schedules them so):
+        # the grace covers at least two checks.
+        grace = max(self.settings.grace_hours * 3600, 2 * self.config.coffee.check_interval_s)
+        period = self.schedule.due_period(self.clock(), grace)
+        if period is None:
+            return
+        key = self.round_key(period.key)
+        if await self.store.round_by_key(key) is None:
+            row = await self.run_round(key, "schedule")
+            log.info("%s round %s: %d groups for %d people", self.kind, key, row.groups, row.people)
 
     # -- running -------------------------------------------------------------------------
 
@@ -154,8 +216,7 @@ class Rounds(ABC):
 
     @property
     def followup_after_s(self) -> float:
-        settings = self.config.coffee if self.kind == "coffee" else self.config.circles
-        return settings.followup_after_days * 86400
+        return self.settings.followup_after_days * 86400
 
     def _new_group(self, key: str, idx: int, group: PlannedGroup, due: float) -> NewGroup:
         room_key = f"{key}/{idx}"
