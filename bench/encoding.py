@@ -1,6 +1,6 @@
 """Encoding 10,000 imported profiles at first start, and what it costs the chat meanwhile.
 
-    .venv/bin/python bench/encoding.py [--profiles 10000] [--rounds 60]
+    .venv/bin/python -m bench.encoding [--profiles 10000] [--rounds 60]
 
 Starts its own Synapse and the bot as a real process on a store that already holds the
 imported (synthetic, bench/profiles.py) profiles without vectors, as after `import-staff` with
@@ -17,22 +17,20 @@ import argparse
 import asyncio
 import platform
 import sqlite3
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.latency import p, round_trips
+from bench.common import ms
+from bench.latency import round_trips
 from bench.profiles import generate
 from bot.devserver import LocalSynapse, free_port
 from bot.domain.phrases import split_phrases
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
-from tests.integration.bot_process import BotProcess
-from tests.integration.matrix_user import MatrixUser, unique_localpart
+from tests.support.bot_process import BotProcess
+from tests.support.matrix_user import MatrixUser, unique_localpart
 
 PACE_S = 1.0
 
@@ -103,9 +101,9 @@ async def main(profiles: int, rounds: int) -> None:
             print("|---|---|---|---|---|---|---|")
             print(
                 f"| {ready} | {all_ready:.0f} s | {ready / all_ready:.0f} "
-                f"| {distinct / all_ready:.0f} | {p(busy, 0.5):.0f} / {p(idle, 0.5):.0f} ms "
-                f"| {p(busy, 0.95):.0f} / {p(idle, 0.95):.0f} ms "
-                f"| {p(busy, 0.95) / p(idle, 0.95):.2f}× |"
+                f"| {distinct / all_ready:.0f} | {ms(busy, 50):.0f} / {ms(idle, 50):.0f} ms "
+                f"| {ms(busy, 95):.0f} / {ms(idle, 95):.0f} ms "
+                f"| {ms(busy, 95) / ms(idle, 95):.2f}× |"
             )
             print(f"({len(busy)} round trips while encoding, {len(idle)} idle)")
             await user.close()

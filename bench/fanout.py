@@ -1,6 +1,6 @@
 """Crisis fan-out: one "Wer kennt wen?" request to 200 bridge persons, against raw matrix-nio.
 
-    .venv/bin/python bench/fanout.py [--bridges 200] [--requests 50] [--rounds 3]
+    .venv/bin/python -m bench.fanout [--bridges 200] [--requests 50] [--rounds 3]
 
 Starts its own Synapse (rate limits lifted, SQLite under /dev/shm) and the bot as a real
 process. Phase 1: a request whose first tier reaches all N fitting bridges (the DMs a
@@ -21,27 +21,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomSendResponse, SyncResponse
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from bench.common import ENCRYPTION, crisis_bot, machine, ms
 from bot.devserver import LocalSynapse, free_port
-from tests.integration.bot_process import BotProcess
-from tests.integration.matrix_user import MEGOLM, MatrixUser, unique_localpart
+from tests.support.bot_process import BotProcess
+from tests.support.matrix_user import MatrixUser, unique_localpart
 
-ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
 ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
@@ -83,13 +77,6 @@ def outbox_progress(database: Path, request_id: str) -> tuple[int, int, float | 
             (len(prefix), prefix),
         ).fetchone()
     return int(asks[0]), int(items[0]), asks[1], items[1]
-
-
-async def crisis_room(chief: MatrixUser) -> str:
-    response = await chief.client.room_create(name="Krisenstab", initial_state=[ENCRYPTION])
-    assert isinstance(response, RoomCreateResponse), response
-    await chief.wait_for_room(response.room_id, encrypted=True)
-    return str(response.room_id)
 
 
 async def wait_until(check: Callable[[], object], limit_s: float, what: str) -> None:
@@ -226,31 +213,6 @@ class RawSender:
         return time.perf_counter() - started
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo", encoding="utf-8") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo", encoding="utf-8") as info:
-        mem_kb = int(info.readline().split()[1])
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs, {mem_kb / 2**20:.0f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"matrix-nio {metadata.version('matrix-nio')}, "
-        f"Synapse {metadata.version('matrix-synapse')} (SQLite under /dev/shm)"
-    )
-
-
 async def first_dm(bridges: list[tuple[MatrixUser, str]], bot_id: str, marker: str) -> None:
     def seen() -> bool:
         return any(
@@ -260,44 +222,6 @@ async def first_dm(bridges: list[tuple[MatrixUser, str]], bot_id: str, marker: s
         )
 
     await wait_until(seen, 60, f"first DM for {marker}")
-
-
-async def crisis_bot(
-    synapse: LocalSynapse,
-    base: Path,
-    chief: MatrixUser,
-    bridges: int,
-    config: dict[str, Any] | None = None,
-) -> tuple[BotProcess, str, list[str]]:
-    """The bot as a process in a crisis room of `chief` (the crisis staff), asking all
-    `bridges` bridge persons at once, and that many registered bridge accounts (their
-    contacts are the caller's to seed): (bot, crisis room, bridge IDs)."""
-    room_id = await crisis_room(chief)
-    crisis = {
-        "room": room_id,
-        "staff": [chief.user_id],
-        "tier1_size": bridges,
-        "tier1_timeout_s": 3600,
-        "tier2_timeout_s": 3600,
-        "cap_per_week": None,
-        "default_availability": "immer",
-        "tick_seconds": 5,
-    }
-    settings = {"crisis": crisis, "operations": {"log_level": "WARNING"}, **(config or {})}
-    bot = BotProcess(synapse, base / "bot", config=settings)
-    await chief.client.room_invite(room_id, bot.user_id)
-    await bot.start_and_wait()
-    await chief._wait_until(
-        lambda: bot.user_id in chief.client.rooms[room_id].users or None, 60, "bot joined"
-    )
-    print(f"registering {bridges} bridge persons …", file=sys.stderr)
-    people = await asyncio.gather(
-        *(
-            asyncio.to_thread(synapse.register_user, f"bridge{i:04d}", f"pw-bridge{i:04d}")
-            for i in range(bridges)
-        )
-    )
-    return bot, room_id, list(people)
 
 
 async def main(n: int, requests: int, rounds: int) -> None:
@@ -382,7 +306,7 @@ async def main(n: int, requests: int, rounds: int) -> None:
         synapse.remove_database()
 
     command = (
-        f".venv/bin/python bench/fanout.py --bridges {n} --requests {requests} --rounds {rounds}"
+        f".venv/bin/python -m bench.fanout --bridges {n} --requests {requests} --rounds {rounds}"
     )
     events = 3 * n
     rows = [
@@ -430,8 +354,8 @@ raw nio: {(cold_asks - cold_queued) / raw_cold:.2f}× cold,
 
 Time from `!werkennt` (sent by the crisis staff's client) to the first tier-1 DM decrypted by
 one of the three fitting bridges (real E2EE clients), {requests} requests one after another,
-{n + 3} contacts on file: p50 {1000 * percentile(latencies, 50):.0f} ms,
-**p95 {1000 * percentile(latencies, 95):.0f} ms**, max {1000 * max(latencies):.0f} ms
+{n + 3} contacts on file: p50 {ms(latencies, 50):.0f} ms,
+**p95 {ms(latencies, 95):.0f} ms**, max {1000 * max(latencies):.0f} ms
 (mean {1000 * statistics.mean(latencies):.0f} ms).
 """)
 

@@ -1,6 +1,6 @@
 """Flood: one person sends 500 commands in 10 s while a crisis broadcast to 50 bridges runs.
 
-    .venv/bin/python bench/flood.py [--commands 500] [--seconds 10] [--bridges 50] [--others 3]
+    .venv/bin/python -m bench.flood [--commands 500] [--seconds 10] [--bridges 50] [--others 3]
 
 Starts its own Synapse (rate limits lifted) and the bot as a real process with its default
 per-person limits. A few other people send `!hilfe` and wait for the answer, by turns to the
@@ -28,21 +28,14 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.fanout import crisis_bot, fanout, machine, percentile, request_id, seed_contacts
+from bench.common import crisis_bot, machine, percentile
+from bench.fanout import fanout, request_id, seed_contacts
 from bench.latency import EchoBot, round_trips
 from bot.devserver import LocalSynapse, free_port
-from tests.integration.bot_process import BotProcess
-from tests.integration.matrix_user import MatrixUser, unique_localpart
+from tests.support.bot_process import BotProcess, dm_with_bot
+from tests.support.matrix_user import MatrixUser, unique_localpart
 
 SLOW_DOWN = "Sekunden wieder"  # limits.slow_down (de)
-
-
-async def dm_with_bot(user: MatrixUser, bot: BotProcess) -> str:
-    room = await user.open_dm(bot.user_id)
-    await user.wait_for_message(room, sender=bot.user_id, timeout=60)  # the greeting
-    return room
 
 
 async def flood(user: MatrixUser, room: str, commands: int, seconds: float) -> float:
@@ -173,12 +166,14 @@ async def main(commands: int, seconds: float, bridges: int, others: int, limits:
         for i in range(others):
             user = await MatrixUser.create(synapse, unique_localpart(f"kollegin{i}"), base)
             users.append(user)
-            colleagues.append((user, await dm_with_bot(user, bot), await user.open_dm(echo_id)))
+            colleagues.append(
+                (user, await dm_with_bot(user, bot, timeout=60), await user.open_dm(echo_id))
+            )
         floods: list[Flood] = []
         for i in range(2):  # a fresh flooder per flood: the first one's episode may go on
             user = await MatrixUser.create(synapse, unique_localpart(f"flut{i}"), base)
             users.append(user)
-            floods.append(Flood(user, await dm_with_bot(user, bot)))
+            floods.append(Flood(user, await dm_with_bot(user, bot, timeout=60)))
 
         print("broadcast, cold (DM rooms made on the way) …", file=sys.stderr)
         await fanout(chief, bot, room_id, bridges, "Lauf-kalt")
@@ -243,7 +238,7 @@ async def main(commands: int, seconds: float, bridges: int, others: int, limits:
     )
     load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after the run"
     command = (
-        f".venv/bin/python bench/flood.py --commands {commands} --seconds {seconds:g} "
+        f".venv/bin/python -m bench.flood --commands {commands} --seconds {seconds:g} "
         f"--bridges {bridges} --others {others}" + ("" if limits else " --no-limits")
     )
     rows = "\n".join(p.row(idle) for p in phases)

@@ -1,6 +1,6 @@
 """Command round-trip latency: Flurfunk vs a minimal raw matrix-nio echo bot, same run.
 
-    .venv/bin/python bench/latency.py [--rounds 200]
+    .venv/bin/python -m bench.latency [--rounds 200]
 
 Starts its own Synapse (rate limits lifted), the bot as a real process, and an echo
 client that answers every text with a notice in the same encrypted DM. A user sends
@@ -13,18 +13,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from nio import AsyncClient, AsyncClientConfig, InviteMemberEvent, RoomMessageText, SyncResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    InviteMemberEvent,
+    RoomMessage,
+    RoomMessageText,
+    SyncResponse,
+)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from bench.common import ms
 from bot.devserver import LocalSynapse, free_port
-from tests.integration.bot_process import BotProcess
-from tests.integration.matrix_user import MatrixUser, unique_localpart
+from tests.support.bot_process import BotProcess
+from tests.support.matrix_user import MatrixUser, unique_localpart
 
 
 class EchoBot:
@@ -84,16 +89,13 @@ async def round_trips(user: MatrixUser, room_id: str, sender: str, rounds: int) 
     for i in range(rounds):
         started = time.perf_counter()
         await user.send_text(room_id, f"!hilfe runde{i}")
-        await user.wait_for_message(
-            room_id, sender=sender, predicate=lambda m, i=i: f"runde{i}" in m.body, timeout=30
-        )
+
+        def answered(message: RoomMessage, i: int = i) -> bool:
+            return f"runde{i}" in message.body
+
+        await user.wait_for_message(room_id, sender=sender, predicate=answered, timeout=30)
         samples.append(time.perf_counter() - started)
     return samples
-
-
-def p(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
 async def main(rounds: int) -> None:
@@ -126,10 +128,10 @@ async def main(rounds: int) -> None:
                 bot_samples += await round_trips(user, bot_room, bot.user_id, block)
                 echo_samples += await round_trips(user, echo_room, str(echo.client.user_id), block)
             b50, b95, e50, e95 = (
-                p(bot_samples, 0.5),
-                p(bot_samples, 0.95),
-                p(echo_samples, 0.5),
-                p(echo_samples, 0.95),
+                ms(bot_samples, 50),
+                ms(bot_samples, 95),
+                ms(echo_samples, 50),
+                ms(echo_samples, 95),
             )
             print("| round trips | bot p50 | bot p95 | echo p50 | echo p95 | p50 ratio |")
             print("|---|---|---|---|---|---|")

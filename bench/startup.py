@@ -1,6 +1,6 @@
 """Start-up on a large store: seconds from process start to the first command answered.
 
-    .venv/bin/python bench/startup.py [--profiles 10000] [--outbox 50000] [--rooms 1000]
+    .venv/bin/python -m bench.startup [--profiles 10000] [--outbox 50000] [--rooms 1000]
                                       [--restarts 3]
 
 Starts its own Synapse (rate limits lifted) and two bots as real processes in the same run:
@@ -25,23 +25,18 @@ import os
 import platform
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from fault.homeserver import Homeserver, q  # noqa: E402
-from fault.seed import seed_dm_rooms  # noqa: E402
-from integration.bot_process import BotProcess  # noqa: E402
-from integration.matrix_user import MEGOLM, MatrixUser, unique_localpart  # noqa: E402
-
-from bench.encoding import seed as seed_profiles  # noqa: E402
-from bench.encoding import vectors_ready  # noqa: E402
-from bot.devserver import LocalSynapse, free_port  # noqa: E402
+from bench.encoding import seed as seed_profiles
+from bench.encoding import vectors_ready
+from bot.devserver import LocalSynapse, free_port
+from tests.support.bot_process import BotProcess
+from tests.support.homeserver import Homeserver, q
+from tests.support.matrix_user import MEGOLM, MatrixUser, unique_localpart
+from tests.support.seed import seed_dm_rooms
 
 ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
 DM_SHARE = 0.7  # of the rooms: DMs; the rest purpose rooms

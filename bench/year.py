@@ -1,6 +1,6 @@
 """A simulated year of weekly coffee rounds: does the bot stay as small as a fresh one?
 
-    .venv/bin/python bench/year.py [--people 40] [--weeks 52] [--answer-share 0.5]
+    .venv/bin/python -m bench.year [--people 40] [--weeks 52] [--answer-share 0.5]
 
 Starts its own Synapse (rate limits lifted, SQLite under /dev/shm) and two bots as real
 processes with the same DMs: `--people` colleagues, each with an encrypted DM to both bots
@@ -32,33 +32,30 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from nio import AsyncClient
 
-from fault.homeserver import Homeserver, q  # noqa: E402
-from fault.seed import seed_dm_rooms  # noqa: E402
-from integration.bot_process import BotProcess  # noqa: E402
-from integration.matrix_user import MEGOLM, MatrixUser, unique_localpart  # noqa: E402
-from nio import AsyncClient  # noqa: E402
-
-from bot.chat.health import Metrics  # noqa: E402
-from bot.chat.messenger import ChatMessenger  # noqa: E402
-from bot.chat.room_retirement import RoomRetirement  # noqa: E402
-from bot.chat.rooms import DirectRooms  # noqa: E402
-from bot.chat.sender import OutboxSender  # noqa: E402
-from bot.chat.session import build_client, log_in  # noqa: E402
-from bot.chat.sync import sync_filter  # noqa: E402
-from bot.config import parse_config  # noqa: E402
-from bot.devserver import LocalSynapse, free_port  # noqa: E402
-from bot.services.followup import FollowUps  # noqa: E402
-from bot.services.ports import Say  # noqa: E402
-from bot.store.bot_state import BotState  # noqa: E402
-from bot.store.coffee import CoffeeStore  # noqa: E402
-from bot.store.coffee_rows import NewGroup, NewMember  # noqa: E402
-from bot.store.db import Database  # noqa: E402
-from bot.store.outbox import Outbox  # noqa: E402
-from bot.store.room_retirement import RetiringRooms  # noqa: E402
-from bot.store.rooms import RoomDirectory  # noqa: E402
+from bot.chat.health import Metrics
+from bot.chat.messenger import ChatMessenger
+from bot.chat.room_retirement import RoomRetirement
+from bot.chat.rooms import DirectRooms
+from bot.chat.sender import OutboxSender
+from bot.chat.session import build_client, log_in
+from bot.chat.sync import sync_filter
+from bot.config import parse_config
+from bot.devserver import LocalSynapse, free_port
+from bot.services.followup import FollowUps
+from bot.services.ports import Say
+from bot.store.bot_state import BotState
+from bot.store.coffee import CoffeeStore
+from bot.store.coffee_rows import NewGroup, NewMember
+from bot.store.db import Database
+from bot.store.outbox import Outbox
+from bot.store.room_retirement import RetiringRooms
+from bot.store.rooms import RoomDirectory
+from tests.support.bot_process import BotProcess
+from tests.support.homeserver import Homeserver, q
+from tests.support.matrix_user import MEGOLM, MatrixUser, unique_localpart
+from tests.support.seed import seed_dm_rooms
 
 DAY_S = 86_400.0
 ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}

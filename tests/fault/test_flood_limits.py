@@ -14,9 +14,9 @@ import json
 import re
 from datetime import date, timedelta
 
-from .conftest import MakeBot
-from .homeserver import Account, Homeserver, until
-from .seed import query
+from tests.support.fixtures import MakeBot
+from tests.support.homeserver import Account, Homeserver, until
+from tests.support.seed import query
 
 FLOOD = 12
 SETTLE_S = 3.0  # anything sent twice would have arrived by then

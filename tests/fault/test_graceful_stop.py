@@ -17,9 +17,9 @@ import signal
 import time
 from pathlib import Path
 
-from .conftest import MakeBot
-from .homeserver import Homeserver, until
-from .seed import query, seed_contacts
+from tests.support.fixtures import MakeBot
+from tests.support.homeserver import Homeserver, until
+from tests.support.seed import query, seed_contacts
 
 BRIDGES = 200
 # Docker's default stop timeout is 10 s; the bot promises half of it.

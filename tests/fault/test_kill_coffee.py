@@ -16,11 +16,10 @@ import os
 import random
 from collections import Counter
 
-from integration.bot_process import BotProcess
-
-from .conftest import MakeBot
-from .homeserver import Homeserver, until
-from .seed import query, seed_profiles
+from tests.support.bot_process import BotProcess
+from tests.support.fixtures import MakeBot
+from tests.support.homeserver import Homeserver, until
+from tests.support.seed import query, seed_profiles
 
 SEED = int(os.environ.get("FLURFUNK_FAULT_SEED", "20261125"))
 PAIRS = 50

@@ -16,9 +16,9 @@ import random
 import re
 import time
 
-from .conftest import MakeBot
-from .homeserver import Homeserver, until
-from .seed import query, seed_contacts
+from tests.support.fixtures import MakeBot
+from tests.support.homeserver import Homeserver, until
+from tests.support.seed import query, seed_contacts
 
 SEED = int(os.environ.get("FLURFUNK_FAULT_SEED", "20261125"))
 BRIDGES = 20

@@ -20,15 +20,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from integration.bot_process import BotProcess
-from integration.conftest import dm_with_bot
-from integration.matrix_user import MatrixUser, unique_localpart
-
 from bot.devserver import LocalSynapse
-
-from .conftest import MakeBot
-from .homeserver import Homeserver, until
-from .seed import query, seed_contacts, seed_profiles
+from tests.support.bot_process import BotProcess, dm_with_bot
+from tests.support.fixtures import MakeBot
+from tests.support.homeserver import Homeserver, until
+from tests.support.matrix_user import MatrixUser, unique_localpart
+from tests.support.seed import query, seed_contacts, seed_profiles
 
 SEED = int(os.environ.get("FLURFUNK_FAULT_SEED", "20261205"))
 PEOPLE = 11  # coffee colleagues; the first BRIDGES of them are bridges too

@@ -4,7 +4,7 @@ reply that was queued, each exactly once.
 
 - 10 s behind a counting reverse proxy that answers 502 while Synapse is down: every
   request of the bot is counted, /healthz says "unreachable" with 503 meanwhile; the clock
-  runs from Synapse's return to the next command's answer (tests/fault/outage.py; the
+  runs from Synapse's return to the next command's answer (tests/support/outage.py; the
   30 s and 120 s outages are in bench/outage.py).
 - 60 s with Synapse simply gone (connection refused), in the middle of 30 replies.
 
@@ -21,12 +21,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.devserver import LocalSynapse
-
-from .conftest import MakeBot
-from .counting_proxy import CountingProxy
-from .homeserver import Homeserver, until
-from .outage import PRODUCTION_SYNC, outage
-from .seed import query
+from tests.support.counting_proxy import CountingProxy
+from tests.support.fixtures import MakeBot
+from tests.support.homeserver import Homeserver, until
+from tests.support.outage import PRODUCTION_SYNC, outage
+from tests.support.seed import query
 
 OUTAGE_S = 60
 COMMANDS = 30

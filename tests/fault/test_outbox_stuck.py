@@ -32,8 +32,7 @@ from bot.devserver import LocalSynapse
 from bot.store.db import Database
 from bot.store.outbox import Outbox
 from bot.store.rooms import RoomDirectory
-
-from .homeserver import Homeserver, unique, until
+from tests.support.homeserver import Homeserver, unique, until
 
 NOTE = {"msgtype": "m.notice", "body": "Hallo", "m.mentions": {}}
 FINAL = ("sent", "failed")
@@ -182,7 +181,11 @@ async def test_a_dm_too_large_fails_with_its_buttons_and_keeps_the_dm(live: Live
         for e in await live.server.sent_by(room_id, live.client.user_id)
     ]
     assert bodies == ["Danach"]
-    await until(lambda: live.admin_notices(), 15, "the admin notice")
+
+    async def noticed() -> bool:
+        return bool(await live.admin_notices())
+
+    await until(noticed, 15, "the admin notice")
     await asyncio.sleep(1.5)  # nothing else follows
     [notice] = await live.admin_notices()
     assert notice.startswith("⚠️ 3 Nachrichten von Flurfunk")

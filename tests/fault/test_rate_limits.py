@@ -24,10 +24,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.devserver import LocalSynapse
-
-from .conftest import MakeBot
-from .homeserver import Homeserver
-from .scenarios import broadcast, coffee_round
+from tests.support.fixtures import MakeBot
+from tests.support.homeserver import Homeserver
+from tests.support.scenarios import broadcast, coffee_round
 
 BRIDGES = 8
 PAIRS = 11

@@ -1,5 +1,5 @@
 """A slow homeserver: every request of the bot reaches Synapse 300 ms late (a TCP proxy on
-loopback, tests/fault/latency_proxy.py). Commands are still answered, each exactly once,
+loopback, tests/support/latency_proxy.py). Commands are still answered, each exactly once,
 no sync or send times out (nothing cascades), and a crisis broadcast reaches every bridge.
 
 The people in these tests talk to Synapse directly; only the bot is behind the proxy. A
@@ -15,15 +15,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from integration.bot_process import BotProcess
 
 from bot.devserver import LocalSynapse
-
-from .conftest import MakeBot
-from .homeserver import Homeserver, until
-from .latency_proxy import LatencyProxy, behind
-from .scenarios import broadcast
-from .seed import query
+from tests.support.bot_process import BotProcess
+from tests.support.fixtures import MakeBot
+from tests.support.homeserver import Homeserver, until
+from tests.support.latency_proxy import LatencyProxy, behind
+from tests.support.scenarios import broadcast
+from tests.support.seed import query
 
 DELAY_S = 0.3
 COMMANDS = 8

@@ -3,9 +3,9 @@
 Unit level: SQLite's own "read-only" and "disk full" errors become `StoreUnavailable`, the
 connection is never left inside a transaction, and a probe notices when writes work again.
 
-Against a real Synapse: the fault point `FLURFUNK_FAULT_STORE_READONLY` (while its marker
-file exists every write transaction fails as if the disk were full; `chmod` does not stop
-root, which CI runs as) puts the running bot into read-only mode. The admin room hears it,
+Against a real Synapse: the fault `Faults(store_readonly=marker)` of the test kit (while its
+marker file exists every write transaction fails as if the disk were full; `chmod` does not
+stop root, which CI runs as) puts the running bot into read-only mode. The admin room hears it,
 a command is answered with a clear notice and not carried out, nothing stored before is
 lost, a restart during the fault repeats nothing, and when writes work again the bot says
 so in the admin room, delivers what was waiting, and takes commands again.
@@ -18,7 +18,6 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
 
@@ -26,20 +25,12 @@ import aiosqlite
 import pytest
 
 from bot.store.db import Database, StoreUnavailable
-
-from .conftest import MakeBot
-from .homeserver import Homeserver, q, until
-from .seed import query
+from tests.support.faults import Faults, failing_begin
+from tests.support.fixtures import MakeBot
+from tests.support.homeserver import Homeserver, q, until
+from tests.support.seed import query
 
 # -- unit level: classification and the probe -------------------------------------------
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "flurfunk.db")
-    await database.open()
-    yield database
-    await database.close()
 
 
 async def test_read_only_database_is_store_unavailable(db: Database) -> None:
@@ -81,7 +72,7 @@ async def test_fault_marker_fails_every_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     marker = tmp_path / "readonly"
-    monkeypatch.setenv("FLURFUNK_FAULT_STORE_READONLY", str(marker))
+    monkeypatch.setattr(Database, "_begin", failing_begin(marker, Database._begin))
     database = Database(tmp_path / "flurfunk.db")
     await database.open()
     try:
@@ -137,7 +128,7 @@ async def test_bot_in_read_only_mode_refuses_keeps_and_recovers(
     admin_room = room["room_id"]
     bot = make_bot(
         config={"bot": {"admin_room": admin_room}},
-        env={"FLURFUNK_FAULT_STORE_READONLY": str(marker)},
+        faults=Faults(store_readonly=marker),
     )
     await homeserver.call(
         "POST", f"/_matrix/client/v3/rooms/{q(admin_room)}/invite", {"user_id": bot.user_id}

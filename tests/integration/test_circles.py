@@ -14,9 +14,8 @@ from nio import MegolmEvent, MessageDirection, RoomMessage, RoomMessagesResponse
 from bot.devserver import LocalSynapse
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
-
-from .bot_process import BotProcess
-from .matrix_user import MatrixUser, unique_localpart
+from tests.support.bot_process import BotProcess
+from tests.support.matrix_user import MatrixUser, unique_localpart
 
 # (name, on the remote server?, department, municipality)
 MEMBERS = [
@@ -46,7 +45,7 @@ async def earlier_message(
     while loop.time() < deadline:
         synced = [e for e in user.room_events(room_id) if wanted(e)]
         if synced:
-            return synced[0]  # type: ignore[return-value]
+            return synced[0]
         # No `from` token: the newest events, backwards.
         response = await user.client.room_messages(
             room_id, start=None, direction=MessageDirection.back, limit=100
@@ -55,7 +54,7 @@ async def earlier_message(
             seen = [type(e).__name__ for e in response.chunk]
             found = [e for e in response.chunk if wanted(e)]
             if found:
-                return found[0]  # type: ignore[return-value]
+                return found[0]
         await asyncio.sleep(1)
     raise TimeoutError(f"no earlier message in {room_id}; last page: {seen}")
 

@@ -1,4 +1,3 @@
-# ruff: noqa: ASYNC109
 """Coffee matches against a real Synapse: six onboarded colleagues from three departments,
 `!admin runde` opens one encrypted room per pair with an introduction that names what they
 share; a SIGKILL in the middle of sending the round neither loses nor repeats anything;
@@ -8,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,10 +15,12 @@ from nio import RoomMessage
 
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
-
-from .bot_process import BotProcess
-from .conftest import MakeBot, MakeUser, dm_with_bot
-from .matrix_user import MatrixUser
+from tests.support.bot_process import BotProcess, dm_with_bot
+from tests.support.faults import Faults
+from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.homeserver import until
+from tests.support.matrix_user import MatrixUser
+from tests.support.seed import query
 
 # name: department, municipality, tasks, topics. Frida onboards through the chat instead.
 PROFILES = {
@@ -65,20 +65,6 @@ async def ask(user: MatrixUser, bot: BotProcess, room_id: str, text: str, expect
     )
 
 
-def query(bot: BotProcess, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(f"file:{bot.database}?mode=ro", uri=True) as db:
-        return db.execute(sql, params).fetchall()
-
-
-async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
 def is_intro(message: RoomMessage) -> bool:
     return "Kaffeerunde" in message.body and "darf ich vorstellen" in message.body
 
@@ -113,7 +99,7 @@ async def test_admin_round_introduces_everyone_once_across_a_crash(
             # One send at a time: the crash lands after the rooms exist, before any intro.
             "outbox": {"concurrency": 1},
         },
-        env={"FLURFUNK_FAULT_KILL_BEFORE_SEND": str(marker)},
+        faults=Faults(kill_before_send=marker),
     )
     await seed_profiles(bot, {n: (users[n], p) for n, p in PROFILES.items()})
     marker.touch()  # no crash while greeting and onboarding
@@ -131,13 +117,13 @@ async def test_admin_round_introduces_everyone_once_across_a_crash(
     await frida.send_text(dm, "!kaffee an")
     await frida.wait_for_message(dm, sender=bot.user_id, timeout=30)
     opted_in = query(
-        bot, "SELECT coffee, confirmed FROM profiles WHERE user_id = ?", (frida.user_id,)
+        bot.database, "SELECT coffee, confirmed FROM profiles WHERE user_id = ?", (frida.user_id,)
     )
     assert opted_in == [(1, 1)]
 
     admin_dm = await dm_with_bot(admin, bot)
     await ask(admin, bot, admin_dm, "!admin runde probe", "Probelauf")
-    assert query(bot, "SELECT COUNT(*) FROM coffee_rounds") == [(0,)]
+    assert query(bot.database, "SELECT COUNT(*) FROM coffee_rounds") == [(0,)]
 
     marker.unlink()
     await admin.send_text(admin_dm, "!admin runde")
@@ -145,10 +131,10 @@ async def test_admin_round_introduces_everyone_once_across_a_crash(
     # The whole round was stored before the crash; the rooms exist, no intro went out yet.
     # Deliveries are recorded in batches: a room may be made but still read `pending`;
     # after the restart it is found again, not made twice (one invite each, below).
-    assert query(bot, "SELECT key, groups, people FROM coffee_rounds")[0][1:] == (3, 6)
+    assert query(bot.database, "SELECT key, groups, people FROM coffee_rounds")[0][1:] == (3, 6)
     states = dict(
         query(
-            bot,
+            bot.database,
             "SELECT action || ':' || (key LIKE '%:intro'), group_concat(status) "
             "FROM outbox WHERE key LIKE 'coffee:2%' GROUP BY 1",
         )
@@ -208,7 +194,9 @@ async def test_admin_round_introduces_everyone_once_across_a_crash(
     reaction = await anna.react(rooms["anna"], question.event_id, "👍")
 
     def met(user: MatrixUser) -> list[tuple[Any, ...]]:
-        return query(bot, "SELECT met FROM coffee_members WHERE person = ?", (user.user_id,))
+        return query(
+            bot.database, "SELECT met FROM coffee_members WHERE person = ?", (user.user_id,)
+        )
 
     await until(lambda: met(anna) == [(1,)], 30, "Anna's 👍 to be recorded")
     await cem.wait_for_message(rooms["cem"], is_followup, sender=bot.user_id, timeout=60)

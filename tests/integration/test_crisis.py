@@ -14,9 +14,9 @@ import pytest
 from nio import MemoryDownloadResponse, RoomCreateResponse, RoomEncryptedFile, RoomMessage
 from nio.crypto.attachments import decrypt_attachment
 
-from .bot_process import BotProcess
-from .conftest import MakeBot, MakeUser, dm_with_bot
-from .matrix_user import MEGOLM, MatrixUser
+from tests.support.bot_process import BotProcess, dm_with_bot
+from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.matrix_user import MEGOLM, MatrixUser
 
 REQUEST_ID = re.compile(r"\bA-[0-9A-Z]{4}\b")
 TIMEOUT = 30.0

@@ -14,10 +14,9 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bot.chat.cross_signing import RECOVERY_FILE, Keys, SigningKey, decode_recovery_key
-
-from .bot_process import BotProcess
-from .conftest import MakeBot, MakeUser
-from .matrix_user import MatrixUser
+from tests.support.bot_process import BotProcess
+from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.matrix_user import MatrixUser
 
 SECRET = "integration-test-key-secret"
 ENV = {"FLURFUNK_KEY_SECRET": SECRET}

@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 
 from nio import RoomCreateResponse, RoomMessage
 
-from .bot_process import BotProcess
-from .conftest import MakeBot, MakeUser, dm_with_bot
-from .matrix_user import MEGOLM, MatrixUser
+from tests.support.bot_process import BotProcess, dm_with_bot
+from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.matrix_user import MEGOLM, MatrixUser
 
 TIMEOUT = 30.0
 REQUEST_ID = re.compile(r"\bA-[0-9A-Z]{4}\b")

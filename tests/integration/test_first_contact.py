@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nio import RoomMessage
 
-from .conftest import MakeBot, MakeUser
+from tests.support.fixtures import MakeBot, MakeUser
 
 GREETING = "Hallo! Ich bin"
 

@@ -6,13 +6,13 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from nio import RoomMessageNotice
+from nio import RoomMessage, RoomMessageNotice
 
 from bot.devserver import LocalSynapse
-
-from .bot_process import BotProcess
-from .conftest import MakeBot, MakeUser, dm_with_bot
-from .matrix_user import MatrixUser
+from tests.support.bot_process import BotProcess, dm_with_bot
+from tests.support.faults import Faults
+from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.matrix_user import MatrixUser, unique_localpart
 
 
 def notices(user: MatrixUser, bot: BotProcess, room_id: str) -> list[RoomMessageNotice]:
@@ -118,7 +118,7 @@ async def test_sigkill_between_store_and_send_sends_once(
     make_bot: MakeBot, make_user: MakeUser, tmp_path: Path
 ) -> None:
     marker = tmp_path / "killed-once"
-    bot = make_bot(env={"FLURFUNK_FAULT_KILL_BEFORE_SEND": str(marker)})
+    bot = make_bot(faults=Faults(kill_before_send=marker))
     frank = await make_user("frank")
     marker.touch()  # no crash while greeting
     await bot.start_and_wait()
@@ -198,19 +198,18 @@ async def test_burst_of_replies_with_default_rate_limits(
 ) -> None:
     bot = make_bot(server=synapse_default_limits)
     await bot.start_and_wait()
-    from .matrix_user import unique_localpart
-
     ivan = await MatrixUser.create(synapse_default_limits, unique_localpart("ivan"), tmp_path)
     try:
         room_id = await dm_with_bot(ivan, bot)
         for i in range(30):
             await ivan.send_text(room_id, f"!hilfe nummer{i}")
         for i in range(30):
+
+            def answered(message: RoomMessage, i: int = i) -> bool:
+                return f"nummer{i}«" in message.body
+
             await ivan.wait_for_message(
-                room_id,
-                sender=bot.user_id,
-                predicate=lambda m, i=i: f"nummer{i}«" in m.body,
-                timeout=240,
+                room_id, sender=bot.user_id, predicate=answered, timeout=240
             )
         answers = [n for n in notices(ivan, bot, room_id) if "nummer" in n.body]
         assert len(answers) == 30

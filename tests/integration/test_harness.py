@@ -10,9 +10,8 @@ import pytest
 from nio import ReactionEvent, RoomMessageText
 
 from bot.devserver import LocalSynapse
-
-from .conftest import MakeUser
-from .matrix_user import MatrixError, MatrixUser, unique_localpart
+from tests.support.fixtures import MakeUser
+from tests.support.matrix_user import MatrixError, MatrixUser, unique_localpart
 
 
 async def test_encrypted_dm_opened_like_element(make_user: MakeUser) -> None:

@@ -12,9 +12,9 @@ from urllib.parse import quote
 
 from nio import RoomCreateResponse, RoomMessage, RoomMessageNotice
 
-from .bot_process import BotProcess
-from .conftest import MakeBot, MakeUser, dm_with_bot
-from .matrix_user import MEGOLM, MatrixUser
+from tests.support.bot_process import BotProcess, dm_with_bot
+from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.matrix_user import MEGOLM, MatrixUser
 
 PROMPTS = ["Erste Testfrage im Raum?", "Zweite Testfrage im Raum?", "Dritte Testfrage im Raum?"]
 

@@ -22,10 +22,9 @@ from nio.responses import DownloadError
 from bot.chat.accounts import MatrixAccounts
 from bot.chat.session import raw_request
 from bot.devserver import LocalSynapse
-
-from .bot_process import BotProcess
-from .conftest import MakeBot, MakeUser, dm_with_bot
-from .matrix_user import MatrixUser, unique_localpart
+from tests.support.bot_process import BotProcess, dm_with_bot
+from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.matrix_user import MatrixUser, unique_localpart
 
 DIRECTORY = {
     "departments": ["Gesundheitsamt", "Ordnungsamt", "Jugendamt", "Sozialamt"],

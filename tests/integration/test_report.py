@@ -17,10 +17,9 @@ from bot.report.charts import PNG_SIGNATURE, png_size
 from bot.store.coffee_breaks import CoffeeBreakStore, Placement
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
-
-from .bot_process import BotProcess
-from .conftest import MakeBot, MakeUser
-from .matrix_user import MEGOLM, MatrixUser
+from tests.support.bot_process import BotProcess
+from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.matrix_user import MEGOLM, MatrixUser
 
 SEED_SERVER = "seed.example"
 # Colleagues known only from the store (they need no account for the statistics).

@@ -33,9 +33,10 @@ from bot.store.coffee_rows import NewGroup, NewMember
 from bot.store.db import Database
 from bot.store.outbox import Outbox
 from bot.store.rooms import RoomDirectory
+from tests.support.bot_process import dm_with_bot
+from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.matrix_user import MatrixUser, unique_localpart
 
-from .conftest import MakeBot, MakeUser, dm_with_bot
-from .matrix_user import MatrixUser, unique_localpart
 from .test_coffee import PROFILES, ask, seed_profiles
 
 DAY_S = 86_400.0
@@ -121,7 +122,7 @@ class Bot:
 
     async def joined_rooms(self) -> set[str]:
         response = await self.user.client.joined_rooms()
-        return set(response.rooms)  # type: ignore[union-attr]
+        return set(response.rooms)
 
     async def settled(self, within_s: float = 30.0) -> None:
         """Until the outbox has nothing pending."""
@@ -184,7 +185,7 @@ def room_keys(bot: Bot, room_id: str) -> list[str]:
 
 async def members(person: MatrixUser, room_id: str) -> set[str]:
     response = await person.client.joined_members(room_id)
-    return {m.user_id for m in response.members}  # type: ignore[union-attr]
+    return {m.user_id for m in response.members}
 
 
 async def bot_messages_after(person: MatrixUser, room_id: str, bot_id: str, wait_s: float) -> int:
@@ -278,7 +279,7 @@ async def test_rooms_where_the_bot_was_left_alone_while_down_are_left_at_start(
     bot = await Bot.start(synapse, localpart, tmp_path, db)
     try:
         room_id = await alice.open_dm(bot.user.user_id)
-        assert (await bot.user.client.join(room_id)).room_id == room_id  # type: ignore[union-attr]
+        assert (await bot.user.client.join(room_id)).room_id == room_id
         assert room_id in await bot.joined_rooms()
     finally:
         await bot.stop()

@@ -13,9 +13,9 @@ from bot.devserver import LocalSynapse
 from bot.services.followup import FollowUps
 from bot.services.ports import Say
 from bot.store.db import Database
+from tests.support.fixtures import MakeUser
+from tests.support.matrix_user import unique_localpart
 
-from .conftest import MakeUser
-from .matrix_user import unique_localpart
 from .test_room_retirement import DAY_S, KEY, Bot, coffee_pair, members
 
 

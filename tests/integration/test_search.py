@@ -11,9 +11,9 @@ from typing import Any
 
 from nio import RoomMessage
 
-from .bot_process import BotProcess
-from .conftest import MakeBot, MakeUser, dm_with_bot
-from .matrix_user import MatrixUser
+from tests.support.bot_process import BotProcess, dm_with_bot
+from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.matrix_user import MatrixUser
 
 KITA_TASKS = "Betreuungsplätze in Kindertagesstätten vermitteln"
 

@@ -1,8 +1,8 @@
-"""The security suite reuses the fault suite's fixtures for its few tests against a real
-homeserver (those modules are marked `integration`; the rest runs without Synapse)."""
+"""The security suite's few tests against a real homeserver (marked `integration` in their
+modules) talk to the bot through `tests.support.homeserver`'s plain-HTTP clients."""
 
 from __future__ import annotations
 
-from fault.conftest import homeserver, make_bot
+from tests.support.homeserver import unencrypted_dms
 
-__all__ = ["homeserver", "make_bot"]
+__all__ = ["unencrypted_dms"]

@@ -22,8 +22,16 @@ from bot.commands import load_all
 from bot.commands.registry import REGISTRY, Command
 from bot.domain.roles import Role
 from bot.i18n.render import render
-
-from .harness import ADMIN, CRISIS, CRISIS_ROOM, SHARED_ROOM, STAFF, STRANGER, Harness, dm
+from tests.support.harness import (
+    ADMIN,
+    CRISIS,
+    CRISIS_ROOM,
+    SHARED_ROOM,
+    STAFF,
+    STRANGER,
+    Harness,
+    dm,
+)
 
 # R runs · D "only in the DM" · C "only in the DM or the crisis room" · A "admins only"
 # K "crisis staff only". Per role three places: DM, crisis room, other shared room.

@@ -10,8 +10,7 @@ from typing import Any
 from bot.commands import load_all
 from bot.commands.registry import READS, REGISTRY
 from bot.i18n.render import render
-
-from .harness import ADMIN, CRISIS, CRISIS_ROOM, STAFF, Harness, config, dm
+from tests.support.harness import ADMIN, CRISIS, CRISIS_ROOM, STAFF, Harness, dm, harness_config
 
 SLOW_DOWN = render("limits.slow_down", "de", seconds=0).plain.split("{")[0][:40]
 
@@ -25,7 +24,7 @@ def tight(**bot: Any) -> Any:
         "reads_burst": 5,
         "reads_per_minute": 0.01,
     }
-    return config(bot={"admins": [ADMIN], "limits": limits, **bot})
+    return harness_config(bot={"admins": [ADMIN], "limits": limits, **bot})
 
 
 def told(replies: list[Any]) -> int:
@@ -88,7 +87,7 @@ async def test_crisis_staff_and_admins_are_never_limited_in_their_role(tmp_path:
 async def test_defaults_let_a_busy_person_through(tmp_path: Path) -> None:
     """A person setting up their profile and looking around, as fast as one can type and
     faster: twenty changes and forty reads in a row never meet the default limits."""
-    cfg = config(bot={"admins": [ADMIN], "limits": {"enabled": True}})
+    cfg = harness_config(bot={"admins": [ADMIN], "limits": {"enabled": True}})
     async with Harness.open(tmp_path, cfg) as harness:
         for i in range(20):
             replies = await harness.say(STAFF, dm(STAFF), f"!profil themen Thema {i}")

@@ -12,13 +12,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from fault.conftest import MakeBot
-from fault.homeserver import Homeserver, HttpError, q, until
-from fault.seed import query
-from integration.bot_process import BotProcess
 
 from bot.devserver import LocalSynapse
 from bot.i18n.render import render
+from tests.support.bot_process import BotProcess
+from tests.support.fixtures import MakeBot
+from tests.support.homeserver import Homeserver, HttpError, q, until
+from tests.support.seed import query
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,11 @@ async def test_matrix_cells_against_the_homeserver(
     ]
     for who, where, text, expected in cells:
         await homeserver.send_text(who, where, text)
-        await homeserver.wait_for_body(who, where, bot.user_id, lambda b, e=expected: e in b)
+
+        def answered(body: str, expected: str = expected) -> bool:
+            return expected in body
+
+        await homeserver.wait_for_body(who, where, bot.user_id, answered)
     assert query(bot.database, "SELECT COUNT(*) FROM coffee_rounds") == [(0,)]
     assert query(bot.database, "SELECT COUNT(*) FROM crisis_requests") == [(0,)]
 

@@ -19,8 +19,7 @@ import pytest
 from bot.chat.content import MAX_CONTENT_BYTES, notice
 from bot.i18n.render import Rendered, render_template
 from bot.store.profiles import ProfileRepository
-
-from .harness import ADMIN, CRISIS, SERVER, STAFF, Harness, Reply, dm
+from tests.support.harness import ADMIN, CRISIS, SERVER, STAFF, Harness, Reply, dm
 
 SCRIPT = "<script>alert(1)</script>"
 LINK = '<a href="javascript:alert(1)">Formular</a>'

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .harness import CRISIS, SHARED_ROOM, STAFF, Harness, Reply, dm
+from tests.support.harness import CRISIS, SHARED_ROOM, STAFF, Harness, Reply, dm
 
 KITA_TASKS = "Betreuungsplätze in Kindertagesstätten vermitteln"
 

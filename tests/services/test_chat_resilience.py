@@ -33,18 +33,6 @@ from nio import (
     RoomSendResponse,
     SyncResponse,
 )
-from security.harness import (
-    BOT,
-    CRISIS,
-    CRISIS_ROOM,
-    SERVER,
-    SHARED_ROOM,
-    STAFF,
-    FakeClient,
-    Harness,
-    config,
-    dm,
-)
 
 from bot.chat.health import Metrics
 from bot.chat.readonly import ReadOnlyMode, pending_file
@@ -52,6 +40,7 @@ from bot.chat.roles import RoleResolver
 from bot.chat.rooms import InviteGate
 from bot.chat.sender import OutboxSender
 from bot.chat.sync import SyncLoop
+from bot.chat.write_gate import ALWAYS_WRITABLE, WriteGate
 from bot.commands.context import CommandContext
 from bot.commands.hooks import HOOKS
 from bot.config import Config
@@ -60,8 +49,19 @@ from bot.store.bot_state import BotState
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 from bot.store.rooms import RoomDirectory
-
-from .fakes import FakeHttpResponse
+from tests.support.fakes import FakeHttpResponse
+from tests.support.harness import (
+    BOT,
+    CRISIS,
+    CRISIS_ROOM,
+    SERVER,
+    SHARED_ROOM,
+    STAFF,
+    FakeClient,
+    Harness,
+    dm,
+    harness_config,
+)
 
 DAY_MS = 86_400_000
 NEWBIE = f"@neu:{SERVER}"
@@ -95,7 +95,7 @@ class Homeserver(FakeClient):
         room = MatrixRoom(room_id, BOT)
         for user in (BOT, *members):
             room.add_member(user, None, None)
-        self.rooms[room_id] = room  # type: ignore[assignment]
+        self.rooms[room_id] = room
         return room
 
     def _failing(self, call: str) -> bool:
@@ -146,7 +146,7 @@ class Homeserver(FakeClient):
             room_id,
             [Event.parse_event(e) for e in chunk],
             start,
-            end,  # type: ignore[arg-type]
+            end,
         )
 
     async def send(
@@ -168,13 +168,13 @@ class Homeserver(FakeClient):
 
 
 def fast_config() -> Config:
-    return config(sync={"backoff_initial_s": 0.05, "backoff_max_s": 0.2})
+    return harness_config(sync={"backoff_initial_s": 0.05, "backoff_max_s": 0.2})
 
 
 def connect(bot: Harness) -> Homeserver:
     """A fake homeserver that shares the harness's rooms and serves its `DirectRooms`."""
     home = Homeserver(rooms=bot.client.rooms)
-    bot.direct.client = home  # type: ignore[assignment]
+    bot.direct.client = home
     return home
 
 
@@ -183,11 +183,11 @@ def sync_loop(
     home: Homeserver,
     *,
     rooms: RoomDirectory | None = None,
-    readonly: ReadOnlyMode | None = None,
+    readonly: WriteGate = ALWAYS_WRITABLE,
     **extra: Any,
 ) -> SyncLoop:
     return SyncLoop(
-        client=home,  # type: ignore[arg-type]
+        client=home,
         config=bot.config.sync,
         state=BotState(bot.db),
         rooms=rooms or RoomDirectory(bot.db),
@@ -342,7 +342,7 @@ async def test_the_sender_outlives_a_locked_store(tmp_path: Path) -> None:
         holder = asyncio.create_task(hold_lock(other, 1.0, taken))
         await taken.wait()
         sender = OutboxSender(
-            home,  # type: ignore[arg-type]
+            home,
             bot.outbox,
             RoomDirectory(bot.db),
             bot.direct,
@@ -450,7 +450,7 @@ async def test_a_failed_dm_join_does_not_end_the_sync_loop(tmp_path: Path, faili
 
 def read_only_mode(bot: Harness, home: Homeserver) -> ReadOnlyMode:
     readonly = ReadOnlyMode(
-        home,  # type: ignore[arg-type]
+        home,
         bot.config,
         bot.db,
         bot.direct,
@@ -552,7 +552,7 @@ async def test_the_crisis_room_follows_its_upgrade(
         home.add_room(CRISIS_ROOM, CRISIS, stayed_behind)
         home.add_room(new_room, joined_new)
         rooms = RoomDirectory(bot.db)
-        roles = RoleResolver(home, [], [], CRISIS_ROOM, rooms.upgrades)  # type: ignore[arg-type]
+        roles = RoleResolver(home, [], [], CRISIS_ROOM, rooms.upgrades)
         for room_id in (CRISIS_ROOM, new_room):  # both closed (S-03)
             roles.observe(room_id, "m.room.join_rules", {"join_rule": "invite"})
             roles.observe(room_id, "m.room.power_levels", {"invite": 50})
@@ -582,7 +582,7 @@ async def test_the_crisis_room_follows_its_upgrade(
             "test:status", "message", "room", CRISIS_ROOM, {"content": {"body": "Lage"}}
         )
         sender = OutboxSender(
-            home,  # type: ignore[arg-type]
+            home,
             bot.outbox,
             rooms,
             bot.direct,
@@ -596,7 +596,7 @@ async def test_the_crisis_room_follows_its_upgrade(
         restarted_rooms = RoomDirectory(bot.db)
         await restarted_rooms.load_upgrades()
         roles = RoleResolver(
-            home,  # type: ignore[arg-type]
+            home,
             [],
             [],
             CRISIS_ROOM,

@@ -4,23 +4,22 @@ a round runs once, the monthly schedule, preview, and the shared follow-up."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import Config, parse_config
+from bot.config import Config
 from bot.services.circles import CirclesService
 from bot.services.followup import FollowUps
 from bot.services.ports import Say
 from bot.store.coffee import CoffeeStore
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
+from tests.support.config import make_config
+from tests.support.fakes import Sent
 
-from .fakes import Sent
 from .test_coffee_service import RenderingMessenger
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -53,24 +52,17 @@ class Clock:
         return self.now
 
 
-def make_config(**circles: Any) -> Config:
-    raw = {
-        "homeserver": {
-            "url": "https://matrix.rathaus.example",
-            "user_id": "@flurfunk:rathaus.example",
-            "password": "geheim",
-            "allowed_homeservers": [HOME, NEIGHBOUR],
-        },
-        "circles": {"min_size": 3, "max_size": 6, "min_shared": 3, **circles},
-    }
-    return parse_config(raw, "test.yaml", {})
+def circles_config(**circles: Any) -> Config:
+    return make_config(
+        homeserver={"allowed_homeservers": [HOME, NEIGHBOUR]},
+        circles={"min_size": 3, "max_size": 6, "min_shared": 3, **circles},
+    )
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "flurfunk.db")
-    await database.open()
-    repo = ProfileRepository(database)
+async def db(db: Database) -> Database:
+    """The kit's store with PEOPLE onboarded and opted in."""
+    repo = ProfileRepository(db)
     for name, server, department, municipality, topics in PEOPLE:
         user = uid(name, server)
         await repo.create(user, 1_700_000_000.0, confirmed=True)
@@ -83,8 +75,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
             topics=topics,
             coffee=True,
         )
-    yield database
-    await database.close()
+    return db
 
 
 FIRST_WEDNESDAY = datetime(2026, 12, 2, 10, 0, tzinfo=BERLIN).timestamp()
@@ -115,7 +106,7 @@ class World:
 
 
 async def test_circles_share_a_topic_across_municipalities_and_servers(db: Database) -> None:
-    world = World(db, make_config())
+    world = World(db, circles_config())
     answer = await world.admin()
     assert answer.key == "circles.admin.ran" and answer.params["round"] == "2026-12"
     assert set(str(answer.params["topics"]).split(", ")) == {"Digitalisierung", "Friedhofswesen"}
@@ -145,11 +136,11 @@ async def test_circles_share_a_topic_across_municipalities_and_servers(db: Datab
 
 
 async def test_circle_round_runs_once_and_preview_sends_nothing(db: Database) -> None:
-    world = World(db, make_config(enabled=False))
+    world = World(db, circles_config(enabled=False))
     preview = await world.admin("preview")
     assert preview.key == "circles.admin.preview" and preview.params["circles"] == 2
     assert [s.kind for s in world.messenger.sent] == ["tell"]
-    world.circles.settings = make_config().circles  # the schedule switched on
+    world.circles.settings = circles_config().circles  # the schedule switched on
     await world.circles.tick()
     await world.circles.tick()
     assert len(world.intros()) == 2
@@ -159,7 +150,7 @@ async def test_circle_round_runs_once_and_preview_sends_nothing(db: Database) ->
 
 
 async def test_no_circle_is_reported_as_such(db: Database) -> None:
-    world = World(db, make_config(min_size=5, enabled=False))
+    world = World(db, circles_config(min_size=5, enabled=False))
     answer = await world.admin()
     assert answer.key == "circles.admin.none" and answer.params["min_size"] == 5
     preview = await world.admin("preview")
@@ -168,7 +159,7 @@ async def test_no_circle_is_reported_as_such(db: Database) -> None:
 
 
 async def test_monthly_schedule_is_the_first_wednesday(db: Database) -> None:
-    world = World(db, make_config(), FIRST_WEDNESDAY - 7 * 86400)
+    world = World(db, circles_config(), FIRST_WEDNESDAY - 7 * 86400)
     period = world.circles.schedule.period_of(date(2026, 12, 20))
     assert period.key == "2026-12"
     assert period.due == datetime(2026, 12, 2, 10, 0, tzinfo=BERLIN)
@@ -180,7 +171,7 @@ async def test_monthly_schedule_is_the_first_wednesday(db: Database) -> None:
 
 
 async def test_recent_circle_is_not_formed_again(db: Database) -> None:
-    world = World(db, make_config(topics=["Digitalisierung"], enabled=False))
+    world = World(db, circles_config(topics=["Digitalisierung"], enabled=False))
     await world.admin()
     first = {frozenset(s.extra["invite"]) for s in world.intros()}
     assert first
@@ -191,7 +182,7 @@ async def test_recent_circle_is_not_formed_again(db: Database) -> None:
 
 
 async def test_circle_followup_uses_the_shared_machinery(db: Database) -> None:
-    world = World(db, make_config(followup_after_days=7))
+    world = World(db, circles_config(followup_after_days=7))
     await world.admin()
     world.clock.now += 7 * 86400 + 1
     assert await world.followups.send_due() == 2

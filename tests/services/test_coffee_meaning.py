@@ -20,9 +20,15 @@ from bot.services.vectors import VectorService
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 
-from .test_circles_service import FIRST_WEDNESDAY
-from .test_circles_service import make_config as circles_config
-from .test_coffee_service import WEDNESDAY, Clock, RenderingMessenger, add_people, make_config, uid
+from .test_circles_service import FIRST_WEDNESDAY, circles_config
+from .test_coffee_service import (
+    WEDNESDAY,
+    Clock,
+    RenderingMessenger,
+    add_people,
+    coffee_config,
+    uid,
+)
 
 KITA = "Vergabe von Kita-Plätzen"
 KITA_TOO = "Betreuungsplätze in Kindertagesstätten vermitteln"
@@ -67,7 +73,7 @@ def coffee(db: Database, vectors: VectorService) -> tuple[CoffeeService, Renderi
     messenger = RenderingMessenger()
     clock = Clock(WEDNESDAY)
     followups = FollowUps(db, messenger, clock)
-    service = CoffeeService(db, messenger, make_config(), followups, clock=clock, vectors=vectors)
+    service = CoffeeService(db, messenger, coffee_config(), followups, clock=clock, vectors=vectors)
     return service, messenger
 
 

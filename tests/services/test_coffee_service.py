@@ -7,24 +7,22 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.chat.messenger import ChatMessenger
-from bot.config import Config, parse_config
+from bot.config import Config
 from bot.services.coffee import PAUSE_KEY, CoffeeHistory, CoffeeService
 from bot.services.followup import FollowUps
 from bot.services.ports import Say
 from bot.store.coffee import CoffeeStore
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
-
-from .fakes import RecordingMessenger, Sent
+from tests.support.config import make_config
+from tests.support.fakes import RecordingMessenger, Sent
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ADMIN = frozenset({"admin"})
@@ -55,7 +53,7 @@ class RenderingMessenger(RecordingMessenger):
         for say in says:
             if isinstance(say, Say):
                 for lang in ("de", "en"):
-                    self.renderer.render(say, lang)  # type: ignore[arg-type]
+                    self.renderer.render(say, lang)
         super()._record(sent)
 
 
@@ -75,26 +73,10 @@ class Clock:
         return self.now
 
 
-def make_config(**coffee: Any) -> Config:
-    raw = {
-        "homeserver": {
-            "url": "https://matrix.rathaus.example",
-            "user_id": "@flurfunk:rathaus.example",
-            "password": "geheim",
-            "allowed_homeservers": [SERVER],
-        },
-        "directory": {"departments": ["Bauamt", "Kämmerei", "Ordnungsamt"]},
-        "coffee": coffee,
-    }
-    return parse_config(raw, "test.yaml", {})
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "flurfunk.db")
-    await database.open()
-    yield database
-    await database.close()
+def coffee_config(**coffee: Any) -> Config:
+    return make_config(
+        directory={"departments": ["Bauamt", "Kämmerei", "Ordnungsamt"]}, coffee=coffee
+    )
 
 
 async def add_people(db: Database, people: list[tuple[str, str, str, str, list[str]]]) -> None:
@@ -151,7 +133,7 @@ WEDNESDAY = at(2026, 11, 25, 10, 0)
 async def world(db: Database) -> World:
     await add_people(db, PEOPLE)
     # Wednesday of that week: the scheduled round is past its grace, nothing runs by itself.
-    return World(db, make_config(), WEDNESDAY)
+    return World(db, coffee_config(), WEDNESDAY)
 
 
 async def test_round_pairs_everyone_once_across_departments_and_says_why(world: World) -> None:
@@ -283,10 +265,10 @@ async def test_scheduled_round_runs_once_at_its_time(world: World) -> None:
 
 async def test_missed_round_runs_within_grace_but_not_after(db: Database) -> None:
     await add_people(db, PEOPLE)
-    late = World(db, make_config(grace_hours=24), MONDAY_9 + 23 * 3600)
+    late = World(db, coffee_config(grace_hours=24), MONDAY_9 + 23 * 3600)
     await late.coffee.tick()  # the bot came back the same day: the round runs
     assert len(late.intros()) == 3
-    too_late = World(db, make_config(grace_hours=24), at(2026, 12, 1, 10, 0))
+    too_late = World(db, coffee_config(grace_hours=24), at(2026, 12, 1, 10, 0))
     await too_late.coffee.tick()  # Tuesday of the next week, 25 h after its Monday: skipped
     assert too_late.intros() == []
     assert [r[0] for r in await db.fetchall("SELECT key FROM coffee_rounds")] == ["coffee:2026-W48"]
@@ -294,7 +276,7 @@ async def test_missed_round_runs_within_grace_but_not_after(db: Database) -> Non
 
 async def test_public_holiday_moves_the_round_to_the_next_working_day(db: Database) -> None:
     await add_people(db, PEOPLE)
-    config = make_config(holiday_state="NW", grace_hours=2)
+    config = coffee_config(holiday_state="NW", grace_hours=2)
     easter_monday = World(db, config, at(2026, 4, 6, 9, 30))
     await easter_monday.coffee.tick()
     assert easter_monday.intros() == []
@@ -303,7 +285,7 @@ async def test_public_holiday_moves_the_round_to_the_next_working_day(db: Databa
     assert len(tuesday.intros()) == 3
     assert (await db.fetchone("SELECT key FROM coffee_rounds"))[0] == "coffee:2026-W15"  # type: ignore[index]
     # Without a holiday state, Easter Monday is an ordinary Monday.
-    plain = World(db, make_config(), at(2026, 4, 13, 9, 30))
+    plain = World(db, coffee_config(), at(2026, 4, 13, 9, 30))
     assert plain.coffee.schedule.period_of(datetime(2026, 4, 6).date()).due == datetime(
         2026, 4, 6, 9, 0, tzinfo=BERLIN
     )
@@ -311,7 +293,7 @@ async def test_public_holiday_moves_the_round_to_the_next_working_day(db: Databa
 
 async def test_every_second_week_skips_the_weeks_between(db: Database) -> None:
     await add_people(db, PEOPLE)
-    config = make_config(every_weeks=2)
+    config = coffee_config(every_weeks=2)
     w48 = World(db, config, MONDAY_9 + 60)
     w49 = World(db, config, MONDAY_9 + 7 * 86400 + 60)
     await w48.coffee.tick()
@@ -404,7 +386,7 @@ async def test_three_unanswered_introductions_lead_to_a_question_not_a_removal(
     db: Database,
 ) -> None:
     await add_people(db, PEOPLE)
-    world = World(db, make_config(repeat_ban_rounds=1), MONDAY_9 + 30)
+    world = World(db, coffee_config(repeat_ban_rounds=1), MONDAY_9 + 30)
     await run_weeks(world, 3)
     assert pause_questions(world) == []
     # Anna answers "no" to her latest follow-up: she is engaged, her partner is not.
@@ -452,7 +434,7 @@ async def test_three_unanswered_introductions_lead_to_a_question_not_a_removal(
 
 async def test_no_repeat_of_a_recent_pair(db: Database) -> None:
     await add_people(db, PEOPLE)
-    world = World(db, make_config(repeat_ban_rounds=26), MONDAY_9 + 30)
+    world = World(db, coffee_config(repeat_ban_rounds=26), MONDAY_9 + 30)
     await run_weeks(world, 2)
     pairs = [frozenset(s.extra["invite"]) for s in world.intros()]
     assert len(pairs) == 6 and len(set(pairs)) == 6
@@ -464,7 +446,7 @@ async def test_forgotten_person_becomes_a_placeholder_and_history_stays(world: W
     group = await world.store.latest_group_of(anna)
     assert group is not None
     await world.followups.on_reaction(anna, group.followup_key, "👍", False)
-    history = CoffeeHistory(world.db, make_config())
+    history = CoffeeHistory(world.db, coffee_config())
     exported = await history.export(anna)
     assert exported[0]["met"] is True and exported[0]["round"] == "coffee:2026-W48"
     await history.forget(anna)
@@ -479,7 +461,7 @@ async def test_forgotten_person_becomes_a_placeholder_and_history_stays(world: W
     partner = next(m.person for m in members if m.person != placeholder.person)
     assert (await world.store.last_matched_seq("coffee"))[partner] == 1
     assert len({m.person for m in members}) == 2
-    with sqlite3.connect(world.db.path) as raw:  # type: ignore[arg-type]
+    with sqlite3.connect(world.db.path) as raw:
         rows = raw.execute("SELECT person FROM coffee_members").fetchall()
         shared = raw.execute(
             "SELECT shared FROM coffee_groups WHERE id = ?", (group.id,)
@@ -496,6 +478,6 @@ async def test_people_on_other_homeservers_only_when_allowed(db: Database) -> No
     await repo.update(
         outsider, department="Bauamt", municipality="Fern", tasks="Digitalisierung", coffee=True
     )
-    world = World(db, make_config(), MONDAY_9 + 30)
+    world = World(db, coffee_config(), MONDAY_9 + 30)
     await world.admin()
     assert outsider not in {u for s in world.intros() for u in s.extra["invite"]}

@@ -34,9 +34,8 @@ from bot.services.profile_vectors import profile_source
 from bot.services.profiles import ProfileService
 from bot.services.vectors import VectorService
 from bot.store.db import Database
-
-from .fakes import RecordingMessenger, Sent
-from .test_profiles import make_config
+from tests.support.config import directory_config
+from tests.support.fakes import RecordingMessenger, Sent
 
 SERVER = "rathaus.example"
 SEARCHER = f"@suchende:{SERVER}"
@@ -97,7 +96,7 @@ class World:
 def make_world(db: Database, encoder: object | None) -> World:
     messenger = RecordingMessenger()
     clock = Clock()
-    profiles = ProfileService(db, make_config().directory)
+    profiles = ProfileService(db, directory_config().directory)
     vectors = VectorService(db, encoder)  # type: ignore[arg-type]
     vectors.add_source(profile_source(profiles.repo))
     search = ColleagueSearchService(db, messenger, profiles, vectors, clock=clock)

@@ -22,7 +22,7 @@ from .test_crisis_service import (
     asked_people,
     bridges,
     build,
-    make_config,
+    crisis_config,
 )
 
 
@@ -31,7 +31,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     db = Database(tmp_path / "crisis.db")
     await db.open()
     try:
-        yield build(db, Clock(START), make_config())
+        yield build(db, Clock(START), crisis_config())
     finally:
         await db.close()
 

@@ -10,9 +10,8 @@ import json
 import re
 from pathlib import Path
 
-from security.harness import CRISIS, Harness, dm
-
 from bot.commands.crisis import _cell
+from tests.support.harness import CRISIS, Harness, dm
 
 HOSTILE = (
     "Tafel ![](https://evil.example/t.png) [hier](https://evil.example) <img src=x> *fett* `x`"

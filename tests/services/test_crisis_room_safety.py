@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from security.harness import CRISIS, CRISIS_ROOM, SERVER, Harness, config
 
 from bot.chat.roles import RoleResolver
 from bot.domain.roles import Role
+from tests.support.harness import CRISIS, CRISIS_ROOM, SERVER, Harness, harness_config
 
 from .test_chat_resilience import connect, running, sync_loop, sync_response
 
@@ -66,7 +66,7 @@ async def admin_notices(bot: Harness) -> list[str]:
 
 def test_membership_counts_only_in_a_closed_room() -> None:
     """S-03: the unit rule. Unknown state (no event seen yet) is unsafe."""
-    resolver = RoleResolver(None, [], [CRISIS], CRISIS_ROOM)  # type: ignore[arg-type]
+    resolver = RoleResolver(None, [], [CRISIS], CRISIS_ROOM)
     assert resolver.crisis_room_problem() is not None
     resolver.observe(CRISIS_ROOM, "m.room.join_rules", {"join_rule": "invite"})
     resolver.observe(CRISIS_ROOM, "m.room.power_levels", {"users": {}})  # invite: default 0
@@ -87,7 +87,7 @@ async def test_no_crisis_role_from_an_open_crisis_room(
     """S-03: a public crisis room (or one where anybody may invite) gives its members no
     crisis role; the configured staff keep it; a WARNING and one admin notice; closing the
     room again restores the role."""
-    async with Harness.open(tmp_path, config(bot={"admin_room": ADMIN_ROOM})) as bot:
+    async with Harness.open(tmp_path, harness_config(bot={"admin_room": ADMIN_ROOM})) as bot:
         home = connect(bot)
         home.add_room(CRISIS_ROOM, CRISIS, MEMBER)
         home.add_room(ADMIN_ROOM)
@@ -127,7 +127,7 @@ async def test_no_crisis_role_from_an_open_crisis_room(
 async def test_a_safe_crisis_room_gives_the_role(tmp_path: Path) -> None:
     """S-03: invite-only with invite power level 50: members are crisis staff, and nobody
     is bothered."""
-    async with Harness.open(tmp_path, config(bot={"admin_room": ADMIN_ROOM})) as bot:
+    async with Harness.open(tmp_path, harness_config(bot={"admin_room": ADMIN_ROOM})) as bot:
         home = connect(bot)
         home.add_room(CRISIS_ROOM, CRISIS, MEMBER)
         roles = bot.dispatcher.roles

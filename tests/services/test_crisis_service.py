@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import Config, parse_config
+from bot.config import Config
 from bot.domain.availability import AvailabilityError
 from bot.domain.contacts import ContactError, ContactErrorCode
 from bot.domain.crisis import AnswerOutcome, CloseOutcome
@@ -27,8 +27,8 @@ from bot.services.encoder import load_encoder
 from bot.services.ports import Say
 from bot.services.vectors import VectorService
 from bot.store.db import Database
-
-from .fakes import RecordingMessenger, Sent
+from tests.support.config import make_config
+from tests.support.fakes import RecordingMessenger, Sent
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)  # a Wednesday morning
@@ -50,29 +50,19 @@ class Clock:
         self.now += timedelta(**kwargs)
 
 
-def make_config(**crisis: Any) -> Config:
-    return parse_config(
-        {
-            "homeserver": {
-                "url": "http://127.0.0.1:1",
-                "user_id": "@flurfunk:rathaus.example",
-                "password": "x",
-                "allowed_homeservers": ["rathaus.example"],
-            },
-            "crisis": {
-                "room": CRISIS_ROOM,
-                "tier1_size": 2,
-                "tier2_size": 2,
-                "tier1_timeout_s": 600,
-                "tier2_timeout_s": 600,
-                "request_expire_s": 3600,
-                "default_availability": "immer",
-                "cap_per_week": None,
-                **crisis,
-            },
-        },
-        "test",
-        environ={},
+def crisis_config(**crisis: Any) -> Config:
+    return make_config(
+        crisis={
+            "room": CRISIS_ROOM,
+            "tier1_size": 2,
+            "tier2_size": 2,
+            "tier1_timeout_s": 600,
+            "tier2_timeout_s": 600,
+            "request_expire_s": 3600,
+            "default_availability": "immer",
+            "cap_per_week": None,
+            **crisis,
+        }
     )
 
 
@@ -113,7 +103,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     db = Database(tmp_path / "crisis.db")
     await db.open()
     try:
-        yield build(db, Clock(START), make_config())
+        yield build(db, Clock(START), crisis_config())
     finally:
         await db.close()
 
@@ -124,7 +114,7 @@ async def meaning(tmp_path: Path) -> AsyncIterator[World]:
     db = Database(tmp_path / "crisis.db")
     await db.open()
     try:
-        yield build(db, Clock(START), make_config(tier1_size=1), meaning=True)
+        yield build(db, Clock(START), crisis_config(tier1_size=1), meaning=True)
     finally:
         await db.close()
 
@@ -382,7 +372,7 @@ async def test_in_the_crisis_room_the_reply_is_posted_there(world: World) -> Non
     kinds = [s.kind for s in world.messenger.sent]
     assert kinds.index("tell") > max(i for i, k in enumerate(kinds) if k != "tell")
     # Without a crisis room the status lives in the DM the request was made in.
-    world.config = make_config(room=None)
+    world.config = crisis_config(room=None)
     world = world.restart()
     await world.crisis.start(CHIEF, STAFF, "Wer kennt die Tafel?", origin_room="!dm:x")
     posts = [s for s in world.messenger.sent if s.kind == "post"]
@@ -414,7 +404,7 @@ async def test_the_command_path_routes_in_the_tick_after_the_commit(world: World
 
 async def test_first_yes_connects_and_the_others_are_told(world: World) -> None:
     await bridges(world, *TAFEL[:3])
-    world.config = make_config(tier1_size=3)
+    world.config = crisis_config(tier1_size=3)
     world = world.restart()
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
     anna, ben, cem = user("anna"), user("ben"), user("cem")
@@ -558,7 +548,7 @@ async def test_out_of_window_people_only_when_nobody_else_fits(world: World) -> 
 
 
 async def test_weekly_cap_prefers_people_with_fewer_requests(world: World) -> None:
-    world.config = make_config(cap_per_week=1, tier1_size=1)
+    world.config = crisis_config(cap_per_week=1, tier1_size=1)
     world = world.restart()
     await bridges(world, *TAFEL[:2])
     await world.crisis.start(CHIEF, STAFF, "Wer kennt die Tafel? eins")
@@ -746,7 +736,7 @@ async def test_a_request_without_any_contacts_words_asks_the_right_bridge_first(
     meaning: World,
 ) -> None:
     # Sectors without descriptions: the request shares no word at all with any contact.
-    meaning.config = make_config(tier1_size=1, sectors=PLAIN_SECTORS)
+    meaning.config = crisis_config(tier1_size=1, sectors=PLAIN_SECTORS)
     world = meaning.restart()
     await bridges(world, *REGISTRY)
     contacts = await world.contacts.live_contacts(world.clock())
@@ -768,7 +758,7 @@ async def test_a_request_without_any_contacts_words_asks_the_right_bridge_first(
 async def test_with_sector_descriptions_the_right_bridge_is_in_tier_one(meaning: World) -> None:
     """With the default tier size of three (the measure of bench/semantic.py: a fitting
     bridge among the first three asked)."""
-    meaning.config = make_config(tier1_size=3)
+    meaning.config = crisis_config(tier1_size=3)
     meaning = meaning.restart()
     await bridges(meaning, *REGISTRY)
     assert meaning.vectors is not None
@@ -800,7 +790,7 @@ async def test_contacts_are_encoded_when_declared_and_descriptions_only_once_in_
         {"name": "Logistik", "description": "Transport und Lagerhallen"},
         *[s for s in PLAIN_SECTORS if s != "Logistik"],
     ]
-    meaning.config = make_config(tier1_size=1, sectors=sectors)
+    meaning.config = crisis_config(tier1_size=1, sectors=sectors)
     world = meaning.restart()
     assert world.vectors is not None
     assert await world.vectors.refresh() == 0
@@ -830,7 +820,7 @@ async def test_without_the_model_the_words_and_descriptions_route(tmp_path: Path
     db = Database(tmp_path / "words.db")
     await db.open()
     try:
-        config = make_config(tier1_size=1)
+        config = crisis_config(tier1_size=1)
         world = build(db, Clock(START), config)
         messenger = world.messenger
         vectors = VectorService(db, None)

@@ -20,11 +20,11 @@ from nio import (
     RoomPutStateResponse,
     UploadResponse,
 )
-from security.harness import STAFF, Harness, dm
 
 from bot.chat.health import Metrics
 from bot.chat.sender import OutboxSender
 from bot.store.rooms import RoomDirectory
+from tests.support.harness import STAFF, Harness, dm
 
 from .test_chat_resilience import Homeserver, dm_invite, fast_config, running, sync_loop
 from .test_chat_resilience import sync_response as sync_body
@@ -73,7 +73,7 @@ async def test_joining_an_unencrypted_dm_switches_encryption_on(tmp_path: Path) 
     bot sends the `m.room.encryption` state event (megolm) before anything else."""
     async with Harness.open(tmp_path, fast_config()) as bot:
         home = Unencrypted(rooms=bot.client.rooms)
-        bot.direct.client = home  # type: ignore[assignment]
+        bot.direct.client = home
         home.script = [sync_body("s1", invite={NEWBIE_DM: dm_invite(NEWBIE)})]
         async with running(sync_loop(bot, home), home):
             pass
@@ -88,14 +88,14 @@ async def test_nothing_personal_goes_into_an_unencrypted_dm(tmp_path: Path) -> N
     (keys) in the content and no plain `url`."""
     async with Harness.open(tmp_path, fast_config()) as bot:
         home = Unencrypted(rooms=bot.client.rooms)
-        bot.direct.client = home  # type: ignore[assignment]
+        bot.direct.client = home
         room = home.add_room(dm(STAFF), STAFF)
         assert not room.encrypted
         data = base64.b64encode(b'{"profil": "privat"}').decode()
         payload = {"data": data, "mimetype": "application/json", "filename": "meinedaten.json"}
         await bot.outbox.enqueue("export:1", "file", "dm", STAFF, payload)
         sender = OutboxSender(
-            home,  # type: ignore[arg-type]
+            home,
             bot.outbox,
             RoomDirectory(bot.db),
             bot.direct,
@@ -124,13 +124,13 @@ async def test_an_operator_may_keep_dms_as_clients_open_them(tmp_path: Path) -> 
     neither switches encryption on nor holds messages back."""
     async with Harness.open(tmp_path, fast_config()) as bot:
         home = Unencrypted(rooms=bot.client.rooms)
-        bot.direct.client = home  # type: ignore[assignment]
+        bot.direct.client = home
         bot.direct.encrypted = False
         home.add_room(dm(STAFF), STAFF)
         await bot.direct.ensure_encrypted(dm(STAFF))
         await bot.outbox.enqueue("hello:1", "message", "dm", STAFF, {"content": {"body": "x"}})
         sender = OutboxSender(
-            home,  # type: ignore[arg-type]
+            home,
             bot.outbox,
             RoomDirectory(bot.db),
             bot.direct,

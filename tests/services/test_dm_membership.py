@@ -16,11 +16,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from nio import MatrixRoom, RoomCreateResponse
-from security.harness import BOT, SERVER, STAFF, Harness, dm
 
 from bot.chat.health import Metrics
 from bot.chat.sender import INVITE_WAIT_S, OutboxSender
 from bot.store.rooms import RoomDirectory
+from tests.support.harness import BOT, SERVER, STAFF, Harness, dm
 
 from .test_chat_resilience import Homeserver, connect, fast_config, running, sync_loop
 from .test_chat_resilience import sync_response as sync_body
@@ -52,7 +52,7 @@ class DmHomeserver(Homeserver):
 
 def sender_for(bot: Harness, home: Homeserver) -> OutboxSender:
     return OutboxSender(
-        home,  # type: ignore[arg-type]
+        home,
         bot.outbox,
         RoomDirectory(bot.db),
         bot.direct,
@@ -80,7 +80,7 @@ async def test_a_message_to_someone_who_left_the_dm_goes_to_a_new_dm(tmp_path: P
     empty room (and marked sent); the DM is forgotten and a new one opened for it."""
     async with Harness.open(tmp_path, fast_config()) as bot:
         home = DmHomeserver(rooms=bot.client.rooms)
-        bot.direct.client = home  # type: ignore[assignment]
+        bot.direct.client = home
         home.add_room(dm(STAFF))  # only the bot is left
         await queue_old_dm(bot, "crisis:A-2345:ask:" + STAFF, STAFF)
         sender = sender_for(bot, home)
@@ -98,7 +98,7 @@ async def test_a_group_room_is_not_used_as_a_dm(tmp_path: Path) -> None:
     invited with `is_direct`): nothing personal goes there, a real DM is opened."""
     async with Harness.open(tmp_path, fast_config()) as bot:
         home = DmHomeserver(rooms=bot.client.rooms)
-        bot.direct.client = home  # type: ignore[assignment]
+        bot.direct.client = home
         home.add_room(dm(STAFF), STAFF, OTHER)
         await queue_old_dm(bot, "export:" + STAFF, STAFF)
         sender = sender_for(bot, home)
@@ -113,7 +113,7 @@ async def test_an_invited_third_person_also_makes_it_a_group(tmp_path: Path) -> 
     """S-04: invited (not yet joined) members count too."""
     async with Harness.open(tmp_path, fast_config()) as bot:
         home = DmHomeserver(rooms=bot.client.rooms)
-        bot.direct.client = home  # type: ignore[assignment]
+        bot.direct.client = home
         room = home.add_room(dm(STAFF), STAFF)
         room.add_member(OTHER, None, None, invited=True)
         await queue_old_dm(bot, "export:" + STAFF, STAFF)

@@ -4,15 +4,11 @@ rotation and schedule, suggestions, spontaneous coffee breaks, follow-ups and pr
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from bot.config import Config, parse_config
+from bot.config import Config
 from bot.services.coffee_break import (
     CoffeeBreakPersonalData,
     CoffeeBreakService,
@@ -29,8 +25,8 @@ from bot.services.kitchen import (
     SuggestRefused,
 )
 from bot.store.db import Database
-
-from .fakes import RecordingMessenger
+from tests.support.config import make_config
+from tests.support.fakes import RecordingMessenger
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROOM = "!kueche:rathaus.example"
@@ -44,36 +40,20 @@ DORA = "@dora:rathaus.example"
 T0 = 1_800_000_000.0  # some Thursday; only differences matter unless stated
 
 
-def make_config(**kitchen: Any) -> Config:
-    raw = {
-        "homeserver": {
-            "url": "https://matrix.rathaus.example",
-            "user_id": "@flurfunk:rathaus.example",
-            "password": "geheim",
-            "allowed_homeservers": ["rathaus.example"],
-        },
-        "bot": {"admins": [ADMIN], "admin_room": ADMIN_ROOM},
-        "kitchen": {"rooms": [ROOM], **kitchen},
-    }
-    return parse_config(raw, "test.yaml", {})
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "kitchen.db")
-    await database.open()
-    yield database
-    await database.close()
+def kitchen_config(**kitchen: Any) -> Config:
+    return make_config(
+        bot={"admins": [ADMIN], "admin_room": ADMIN_ROOM}, kitchen={"rooms": [ROOM], **kitchen}
+    )
 
 
 def kitchen(db: Database, **config: Any) -> tuple[KitchenService, RecordingMessenger]:
     messenger = RecordingMessenger()
-    return KitchenService(make_config(**config), db, messenger), messenger
+    return KitchenService(kitchen_config(**config), db, messenger), messenger
 
 
 def breaks(db: Database, **config: Any) -> tuple[CoffeeBreakService, RecordingMessenger]:
     messenger = RecordingMessenger()
-    return CoffeeBreakService(make_config(**config), db, messenger), messenger
+    return CoffeeBreakService(kitchen_config(**config), db, messenger), messenger
 
 
 def posted_texts(messenger: RecordingMessenger, room: str = ROOM) -> list[str]:
@@ -157,7 +137,7 @@ async def test_undelivered_prompt_is_not_followed_by_another(db: Database) -> No
 
 
 async def test_english_deployment_posts_english_variants(db: Database) -> None:
-    config = make_config(
+    config = kitchen_config(
         use_builtin_prompts=False,
         prompt_interval_s=60,
         extra_prompts_de=["Deutsche Frage hier?"],
@@ -408,7 +388,7 @@ async def test_forget_removes_the_person_from_offers_breaks_and_ties(db: Databas
     await service.answer(key, ANNA, "yes", False)
     await service.answer(key, BEN, "yes", False)
     await service.offer(ANNA, 10, T0 + 20_000)
-    config = make_config()
+    config = kitchen_config()
     raw = config.model_dump()
     raw["directory"]["departments"] = ["Bauamt"]
     owner = CoffeeBreakPersonalData(db, Config.model_validate(raw))

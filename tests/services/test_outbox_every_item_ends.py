@@ -29,8 +29,7 @@ from bot.config import OutboxConfig
 from bot.store.db import Database
 from bot.store.outbox import Outbox
 from bot.store.rooms import RoomDirectory
-
-from .fakes import FakeHttpResponse
+from tests.support.fakes import FakeHttpResponse
 
 BOT = "@flurfunk:rathaus.example"
 PERSON = "@anna:rathaus.example"
@@ -103,10 +102,10 @@ async def run_until_all_end(answers: list[str], base: Path) -> tuple[float, dict
         max_attempts=3, max_retry_after_s=0.2, concurrency=2, give_up_after_s=AGE_LIMIT_S
     )
     sender = OutboxSender(
-        home,  # type: ignore[arg-type]
+        home,
         outbox,
         directory,
-        DirectRooms(home, directory),  # type: ignore[arg-type]
+        DirectRooms(home, directory),
         config,
         Metrics(),
         notices=GivenUpNotices(outbox, None, "de"),
@@ -196,10 +195,10 @@ async def test_a_send_cancelled_mid_flight_stays_pending_and_repeats_its_transac
 
         def sender() -> OutboxSender:
             return OutboxSender(
-                home,  # type: ignore[arg-type]
+                home,
                 outbox,
                 directory,
-                DirectRooms(home, directory),  # type: ignore[arg-type]
+                DirectRooms(home, directory),
                 OutboxConfig(),
                 Metrics(),
             )

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from bot.config import Config
 from bot.jobs import Jobs
@@ -22,9 +19,8 @@ from bot.store.dialogs import DialogRepository
 from bot.store.outbox import Outbox
 from bot.store.profiles import ProfileRepository
 from bot.store.rooms import RoomDirectory
-
-from .fakes import RecordingMessenger
-from .test_profiles import make_config
+from tests.support.config import directory_config
+from tests.support.fakes import RecordingMessenger
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ALICE = "@alice-privacy:rathaus.example"
@@ -35,14 +31,6 @@ SECRET_NOTE = "mittwochs ab 14 Uhr im Homeoffice"
 NAME = "Alice Quellwasser"
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "flurfunk.db")
-    await database.open()
-    yield database
-    await database.close()
-
-
 def owners(db: Database) -> list[PersonalDataOwner]:
     return [ProfileData(db), DialogData(db), ChatTraces(db)]
 
@@ -51,7 +39,7 @@ async def fill(
     db: Database, user_id: str, name: str, tasks: str = SECRET_TASKS, note: str = SECRET_NOTE
 ) -> None:
     """A person who used everything this feature and the chat layer store."""
-    profiles = ProfileService(db, make_config().directory)
+    profiles = ProfileService(db, directory_config().directory)
     repo = ProfileRepository(db)
     await profiles.ensure(user_id, NOW)
     await repo.update(
@@ -137,7 +125,7 @@ async def test_forget_confirmation_expires(db: Database) -> None:
 
 async def test_every_registered_owner_forgets(db: Database, tmp_path: Path) -> None:
     """With all features wired as in production: nothing of the person survives."""
-    services = build_services(make_config(), db, RecordingMessenger(), Jobs("Europe/Berlin"))
+    services = build_services(directory_config(), db, RecordingMessenger(), Jobs("Europe/Berlin"))
     sections = [owner.section for owner in services.personal_data]
     assert sections[:3] == ["profile", "dialogs", "chat"]
     await fill(db, ALICE, NAME)
@@ -168,7 +156,7 @@ class Verdicts:
 
 
 def retention_config() -> Config:
-    config = make_config()
+    config = directory_config()
     return config.model_copy(
         update={
             "bot": config.bot.model_copy(update={"admin_room": ADMIN_ROOM}),

@@ -14,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from security.harness import ADMIN, SHARED_ROOM, STAFF, Harness, config, dm
 
 from bot.chat.rooms import DirectRooms
 from bot.domain.crisis import RequestState
@@ -25,8 +24,8 @@ from bot.store.crisis import CrisisStore, StoredRequest
 from bot.store.db import Database
 from bot.store.outbox import Outbox
 from bot.store.rooms import RoomDirectory
-
-from .fakes import FakeHttpResponse
+from tests.support.fakes import FakeHttpResponse
+from tests.support.harness import ADMIN, SHARED_ROOM, STAFF, Harness, dm, harness_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
 BOT = "@flurfunk:example.org"
@@ -119,7 +118,7 @@ async def test_forgetting_matches_the_whole_matrix_id_in_the_outbox(db: Database
 async def test_forgetting_a_host_scrubs_only_their_own_messages(tmp_path: Path) -> None:
     """S-20: a forgotten host's words are blanked in the messages about their offers, not
     in any other delivered message that happens to contain the same text."""
-    announced = config(hospitation={"announcement_rooms": [SHARED_ROOM]})
+    announced = harness_config(hospitation={"announcement_rooms": [SHARED_ROOM]})
     async with Harness.open(tmp_path, announced) as bot:
         day = (date.today() + timedelta(days=10)).strftime("%d.%m.%Y")
         assert await bot.say(ADMIN, dm(ADMIN), f"!hospitation anbieten Bauamt Führung | {day} | 2")
@@ -175,7 +174,7 @@ async def test_forget_takes_the_person_off_m_direct_after_the_commit(db: Databas
     is changed only once the deletion is committed, never for a rolled-back one."""
     client = AccountDataClient(direct={AL: ["!dm-al"], BEN: ["!dm-ben"]})
     directory = RoomDirectory(db)
-    direct = DirectRooms(client, directory)  # type: ignore[arg-type]
+    direct = DirectRooms(client, directory)
     await direct.load()
     for user, room in ((AL, "!dm-al"), (BEN, "!dm-ben")):
         await directory.set_dm_room(user, room)
@@ -211,7 +210,7 @@ async def test_people_the_store_does_not_know_leave_m_direct_at_start(db: Databa
     directory = RoomDirectory(db)
     await directory.set_dm_room(BEN, "!dm-ben")
     privacy = PrivacyService(db, [ChatTraces(db)], None)
-    direct = DirectRooms(client, directory)  # type: ignore[arg-type]
+    direct = DirectRooms(client, directory)
     assert await direct.unlist_unknown(await privacy.people()) == 1
     assert client.direct == {BEN: ["!dm-ben"]}
     assert await direct.unlist_unknown(await privacy.people()) == 0

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from bot.config import Config, parse_config
+from bot.config import Config
 from bot.domain.profile import ProfileField
 from bot.domain.profile_fields import FieldError, FieldErrorCode
 from bot.services.onboarding import OnboardingReply, OnboardingService
@@ -17,30 +13,11 @@ from bot.services.ports import Say
 from bot.services.profiles import ProfileService
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
+from tests.support.config import directory_config
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ALICE = "@alice:rathaus.example"
 BOB = "@bob:rathaus.example"
-
-
-def make_config(**directory: Any) -> Config:
-    return parse_config(
-        {
-            "homeserver": {
-                "url": "http://127.0.0.1:8008",
-                "user_id": "@flurfunk:rathaus.example",
-                "password": "secret",
-                "allowed_homeservers": ["rathaus.example"],
-            },
-            "directory": {
-                "departments": ["Gesundheitsamt", "Ordnungsamt", "Jugendamt", "Sozialamt"],
-                "municipalities": ["Musterstadt", "Beispieldorf"],
-                **directory,
-            },
-        },
-        "test",
-        environ={},
-    )
 
 
 class Names:
@@ -52,14 +29,6 @@ class Names:
 
     def known_display_name(self, user_id: str) -> str | None:
         return self.names.get(user_id)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "flurfunk.db")
-    await database.open()
-    yield database
-    await database.close()
 
 
 def keys(reply: OnboardingReply | None) -> list[str]:
@@ -78,7 +47,7 @@ def question(reply: OnboardingReply | None) -> str:
 
 
 async def test_set_fields_and_clear(db: Database) -> None:
-    service = ProfileService(db, make_config().directory, Names({ALICE: "Alice A."}))
+    service = ProfileService(db, directory_config().directory, Names({ALICE: "Alice A."}))
     change = await service.set_field(ALICE, ProfileField.DEPARTMENT, "jugendamt", NOW)
     assert not isinstance(change, FieldError)
     assert change.value == "Jugendamt" and change.previous is None
@@ -95,7 +64,7 @@ async def test_set_fields_and_clear(db: Database) -> None:
 
 
 async def test_invalid_value_changes_nothing(db: Database) -> None:
-    service = ProfileService(db, make_config(free_departments=False).directory)
+    service = ProfileService(db, directory_config(free_departments=False).directory)
     error = await service.set_field(ALICE, ProfileField.DEPARTMENT, "Amt für Träume", NOW)
     assert isinstance(error, FieldError) and error.code is FieldErrorCode.NOT_IN_LIST
     assert await service.get(ALICE) is None  # not even an empty profile
@@ -104,7 +73,7 @@ async def test_invalid_value_changes_nothing(db: Database) -> None:
 
 
 async def test_acting_in_chat_confirms_an_imported_profile(db: Database) -> None:
-    service = ProfileService(db, make_config().directory)
+    service = ProfileService(db, directory_config().directory)
     repo = ProfileRepository(db)
     await repo.create(BOB, NOW, source="import")
     assert not (await repo.get(BOB)).confirmed  # type: ignore[union-attr]
@@ -115,7 +84,7 @@ async def test_acting_in_chat_confirms_an_imported_profile(db: Database) -> None
 
 
 async def test_coffee_on_off_pause(db: Database) -> None:
-    service = ProfileService(db, make_config().directory)
+    service = ProfileService(db, directory_config().directory)
     assert await service.set_coffee(ALICE, False, NOW) is None  # no profile made for "off"
     assert await service.get(ALICE) is None
     on = await service.set_coffee(ALICE, True, NOW)
@@ -136,7 +105,7 @@ async def test_coffee_on_off_pause(db: Database) -> None:
 
 
 def onboarding(db: Database, config: Config | None = None) -> OnboardingService:
-    config = config or make_config()
+    config = config or directory_config()
     return OnboardingService(db, config, ProfileService(db, config.directory))
 
 
@@ -216,7 +185,7 @@ async def test_back_skip_cancel_at_every_step(db: Database) -> None:
 
 
 async def test_every_invalid_answer_explains_and_keeps_the_dialog(db: Database) -> None:
-    config = make_config(free_departments=False, free_municipalities=False, topics_max=3)
+    config = directory_config(free_departments=False, free_municipalities=False, topics_max=3)
     service = onboarding(db, config)
     await service.start(ALICE, NOW)
     bad = {
@@ -267,7 +236,7 @@ async def test_did_you_mean_yes_or_insist(db: Database) -> None:
 
 
 async def test_closed_list_cannot_be_insisted_on(db: Database) -> None:
-    service = onboarding(db, make_config(free_departments=False))
+    service = onboarding(db, directory_config(free_departments=False))
     await service.start(ALICE, NOW)
     assert keys(await service.answer(ALICE, "Ordnugsamt", NOW)) == ["onboarding.did_you_mean"]
     again = await service.answer(ALICE, "Ordnugsamt", NOW)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from nio import RoomCreateResponse, RoomSendResponse
-from security.harness import ADMIN, BOT, SERVER, STAFF, FakeClient, FakeRoom, Harness, dm
 
 from bot.chat.health import Metrics
 from bot.chat.sender import OutboxSender
@@ -21,6 +20,7 @@ from bot.services.coffee_break import REACTIONS
 from bot.services.personal_data import PurposeRoomData
 from bot.store.db import Database
 from bot.store.rooms import RoomDirectory
+from tests.support.harness import ADMIN, BOT, SERVER, STAFF, FakeClient, FakeRoom, Harness, dm
 
 DAY_S = 86_400.0
 
@@ -50,7 +50,7 @@ class Homeserver(FakeClient):
 
 def sender_for(bot: Harness, home: Homeserver) -> OutboxSender:
     return OutboxSender(
-        home,  # type: ignore[arg-type]
+        home,
         bot.outbox,
         RoomDirectory(bot.db),
         bot.direct,

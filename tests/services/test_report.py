@@ -11,7 +11,6 @@ import io
 import struct
 import zipfile
 import zlib
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ from bot.domain.network.report import NetworkReport
 from bot.domain.network.ties import OTHER
 from bot.i18n.render import Rendered
 from bot.report.charts import PNG_SIGNATURE, heatmap_chart, png_size, ties_chart
-from bot.services.ports import Attachment
 from bot.services.report import (
     MONTHLY_KEY,
     PENDING_KEY,
@@ -46,8 +44,8 @@ from bot.store.db import Database
 from bot.store.hospitation_rows import HospitationTie
 from bot.store.hospitations import HospitationStore
 from bot.store.profiles import ProfileRepository
-
-from .fakes import RecordingMessenger, Sent
+from tests.support.config import make_config
+from tests.support.fakes import RecordingMessenger, Sent
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SERVER = "rathaus.example"
@@ -82,21 +80,11 @@ def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float
     return datetime(year, month, day, hour, minute, tzinfo=BERLIN).timestamp()
 
 
-def make_config(**report: Any) -> Config:
-    return parse_config(
-        {
-            "homeserver": {
-                "url": "http://127.0.0.1:8008",
-                "user_id": f"@flurfunk:{SERVER}",
-                "password": "secret",
-                "allowed_homeservers": [SERVER],
-            },
-            "bot": {"admins": [uid("admin")], "admin_room": ADMIN_ROOM},
-            "directory": {"departments": DEPARTMENTS, "municipalities": MUNICIPALITIES},
-            "report": report,
-        },
-        "test",
-        environ={},
+def report_config(**report: Any) -> Config:
+    return make_config(
+        bot={"admins": [uid("admin")], "admin_room": ADMIN_ROOM},
+        directory={"departments": DEPARTMENTS, "municipalities": MUNICIPALITIES},
+        report=report,
     )
 
 
@@ -286,44 +274,18 @@ class Clock:
         return self.now
 
 
-class FileMessenger(RecordingMessenger):
-    """Records files as well (the chat messenger implements `send_file`)."""
-
-    async def send_file(
-        self,
-        target_kind: str,
-        target: str,
-        attachment: Attachment,
-        *,
-        effect_key: str,
-        msgtype: str = "m.file",
-        info: dict[str, object] | None = None,
-    ) -> None:
-        self._record(
-            Sent(
-                "file",
-                target,
-                None,
-                effect_key,
-                {"attachment": attachment, "msgtype": msgtype, "info": info},
-            )
-        )
-
-
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "flurfunk.db")
-    await database.open()
-    await seed_network(database)
-    yield database
-    await database.close()
+async def db(db: Database) -> Database:
+    """The kit's store with the network of `seed_network`."""
+    await seed_network(db)
+    return db
 
 
 def make_service(
     db: Database, clock: Clock | None = None, **report: Any
-) -> tuple[ReportService, FileMessenger]:
-    messenger = FileMessenger()
-    return ReportService(db, make_config(**report), messenger, clock or Clock()), messenger
+) -> tuple[ReportService, RecordingMessenger]:
+    messenger = RecordingMessenger()
+    return ReportService(db, report_config(**report), messenger, clock or Clock()), messenger
 
 
 NOVEMBER = month_period(date(2026, 11, 1))
@@ -540,11 +502,10 @@ async def test_admin_request_posts_summary_and_two_pictures_once(db: Database) -
     assert_anonymous(document.html, "HTML body")
     for image in sent[1:]:
         attachment = image.extra["attachment"]
-        assert image.extra["msgtype"] == "m.image"
         assert attachment.mimetype == "image/png"
         assert attachment.data.startswith(PNG_SIGNATURE)
         width, height = png_size(attachment.data)
-        assert (image.extra["info"]["w"], image.extra["info"]["h"]) == (width, height)
+        assert image.extra["picture"] == (width, height)  # shown inline as a picture
         assert width >= 500 and height >= 400
         assert len(attachment.data) > 10_000  # a real chart, not an empty canvas
         assert_anonymous(attachment.data, attachment.filename)
@@ -566,7 +527,7 @@ async def test_english_and_csv_archive(db: Database) -> None:
     caption, archive = messenger.to("!r")
     assert "CSV" in rendered_document(caption).plain
     attachment = archive.extra["attachment"]
-    assert archive.extra["msgtype"] == "m.file"
+    assert archive.extra["picture"] is None  # a file to download, not a picture
     assert attachment.filename == "flurfunk-netzwerkbericht-2026-11.zip"
     with zipfile.ZipFile(io.BytesIO(attachment.data)) as files:
         names = set(files.namelist())
@@ -644,12 +605,12 @@ async def test_no_monthly_report_without_admin_room(tmp_path: Path) -> None:
     database = Database(tmp_path / "empty.db")
     await database.open()
     try:
-        config = make_config()
+        config = report_config()
         config = config.model_copy(
             update={"bot": config.bot.model_copy(update={"admin_room": None})}
         )
         service = ReportService(
-            database, config, FileMessenger(), Clock(datetime(2026, 12, 1, 9, tzinfo=BERLIN))
+            database, config, RecordingMessenger(), Clock(datetime(2026, 12, 1, 9, tzinfo=BERLIN))
         )
         assert not await service.monthly_if_due()
         report = await service.build(NOVEMBER)
@@ -678,8 +639,8 @@ async def test_period_words_are_relative_to_the_clock(db: Database) -> None:
 async def test_command_line_writes_every_file_without_personal_data(
     db: Database, tmp_path: Path
 ) -> None:
-    config = make_config().model_copy(
-        update={"storage": make_config().storage.model_copy(update={"data_dir": db.path.parent})}  # type: ignore[union-attr]
+    config = report_config().model_copy(
+        update={"storage": report_config().storage.model_copy(update={"data_dir": db.path.parent})}  # type: ignore[union-attr]
     )
     out = tmp_path / "out"
     written = await report_to_directory(config, out, "2026-11", "de")
@@ -770,7 +731,7 @@ def test_typed_unit_names_are_escaped_neutralised_and_drawn_as_typed() -> None:
 
 
 async def test_command_line_refuses_an_unreadable_period(db: Database, tmp_path: Path) -> None:
-    base = make_config()
+    base = report_config()
     config = base.model_copy(
         update={"storage": base.storage.model_copy(update={"data_dir": Path(db.path).parent})}
     )

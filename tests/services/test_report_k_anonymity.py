@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from security.harness import ADMIN, SHARED_ROOM, STAFF, Harness, dm
 
 from bot.domain.network.computation import network_report
 from bot.domain.network.periods import Period, PeriodError, month_period, parse_period
@@ -18,6 +17,7 @@ from bot.domain.network.ties import Member, Tie
 from bot.report.csv_tables import csv_files
 from bot.report.summary import chat_message
 from bot.store.db import Database
+from tests.support.harness import ADMIN, SHARED_ROOM, STAFF, Harness, dm
 
 TODAY = date(2026, 11, 17)
 
@@ -201,8 +201,9 @@ async def test_a_stored_day_window_request_is_dropped(db: Database) -> None:
 
     from bot.services.report import PENDING_KEY, ReportService
     from bot.store.bot_state import BotState
+    from tests.support.fakes import RecordingMessenger
 
-    from .test_report import FileMessenger, make_config
+    from .test_report import report_config
 
     old = {
         "event": "$old",
@@ -217,5 +218,5 @@ async def test_a_stored_day_window_request_is_dropped(db: Database) -> None:
         "period": ["month", "2026-10-01", "2026-10-31"],
     }
     await BotState(db).set(PENDING_KEY, json.dumps([old, new]))
-    service = ReportService(db, make_config(), FileMessenger())
+    service = ReportService(db, report_config(), RecordingMessenger())
     assert [r.event_id for r in await service.pending()] == ["$new"]

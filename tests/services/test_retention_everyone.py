@@ -7,9 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from security.harness import ADMIN, CRISIS, STAFF, Harness, dm
-
 from bot.store.db import Database
+from tests.support.harness import ADMIN, CRISIS, STAFF, Harness, dm
 
 
 async def tables_mentioning(db: Database, needle: str) -> dict[str, int]:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.services.staff_csv import StaffFileError, parse_staff_csv
-
-from .test_profiles import make_config
+from tests.support.config import directory_config
 
 SERVER = "rathaus.example"
 
@@ -28,7 +27,7 @@ def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
         b"@bernd:rathaus.example;Bernd\x1b[31m;2\n"
         b"@carla\x1b[8m:rathaus.example;Carla;3\n"
     )
-    parsed = parse_staff_csv(data, make_config().directory, [SERVER])
+    parsed = parse_staff_csv(data, directory_config().directory, [SERVER])
     shown = [str(p) for p in parsed.problems] + parsed.warnings
     assert len(parsed.problems) == 2 and parsed.warnings
     for line in shown:
@@ -41,5 +40,7 @@ def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
 def test_a_hostile_header_is_escaped_in_the_file_error() -> None:
     """S-18: the error about an unusable header quotes it escaped too."""
     with pytest.raises(StaffFileError) as caught:
-        parse_staff_csv(b"id\x1b[2J;name\n@a:rathaus.example;A\n", make_config().directory, ["x"])
+        parse_staff_csv(
+            b"id\x1b[2J;name\n@a:rathaus.example;A\n", directory_config().directory, ["x"]
+        )
     assert printable(str(caught.value)) and "id\\x1b[2J" in str(caught.value)

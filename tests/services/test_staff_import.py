@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,7 @@ from bot.services.staff_import import apply_import, import_staff_file
 from bot.store.bot_state import BotState
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
-
-from .test_profiles import make_config
+from tests.support.config import directory_config
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SERVER = "rathaus.example"
@@ -48,18 +46,10 @@ mehrzeilig";Grundsicherung
 
 
 def config(tmp_path: Path) -> Config:
-    base = make_config(topics_max=3)
+    base = directory_config(topics_max=3)
     return base.model_copy(
         update={"storage": base.storage.model_copy(update={"data_dir": tmp_path / "data"})}
     )
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "data" / "flurfunk.db")
-    await database.open()
-    yield database
-    await database.close()
 
 
 def test_delimiter_is_taken_from_the_header() -> None:
@@ -157,7 +147,7 @@ async def test_profiles_people_manage_themselves_are_only_filled(db: Database) -
     repo = ProfileRepository(db)
     await repo.create("@anna:rathaus.example", NOW, confirmed=True)
     await repo.update("@anna:rathaus.example", NOW, department="Jugendamt", coffee=True)
-    rows = parse_staff_csv(GOOD.encode(), make_config().directory, [SERVER]).rows
+    rows = parse_staff_csv(GOOD.encode(), directory_config().directory, [SERVER]).rows
     summary = await apply_import(db, rows, NOW, dry_run=False)
     assert summary.updated == 1 and summary.filled_only == 1
     anna = await repo.get("@anna:rathaus.example")

@@ -13,10 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from security.harness import CRISIS, CRISIS_ROOM, SERVER, SHARED_ROOM, STAFF, Harness, config, dm
 
 from bot.chat.rooms import InviteGate
 from bot.config import ConfigError
+from tests.support.harness import (
+    CRISIS,
+    CRISIS_ROOM,
+    SERVER,
+    SHARED_ROOM,
+    STAFF,
+    Harness,
+    dm,
+    harness_config,
+)
 
 from .test_chat_resilience import connect, running, sync_loop
 from .test_chat_resilience import sync_response as sync_body
@@ -26,7 +35,7 @@ DENIED = ["^whatsapp_", "^guest-"]
 
 
 def with_denied() -> Any:
-    return config(homeserver={"denied_localparts": DENIED})
+    return harness_config(homeserver={"denied_localparts": DENIED})
 
 
 def left(user: str, n: int) -> dict[str, Any]:
@@ -65,7 +74,7 @@ def test_invites_from_denied_localparts_are_refused() -> None:
 def test_a_broken_pattern_is_a_config_error() -> None:
     """S-22: a pattern that is no regular expression stops the start with a clear error."""
     with pytest.raises(ConfigError, match=r"denied_localparts.*no regular expression"):
-        config(homeserver={"denied_localparts": ["whatsapp_("]})
+        harness_config(homeserver={"denied_localparts": ["whatsapp_("]})
 
 
 async def test_the_bot_leaves_a_room_it_is_alone_in(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 
 from nio import MegolmEvent
 from nio.exceptions import EncryptionError
-from security.harness import SHARED_ROOM, STAFF, Harness, dm
+
+from tests.support.harness import SHARED_ROOM, STAFF, Harness, dm
 
 from .test_chat_resilience import Homeserver, connect, fast_config, running, sync_loop
 from .test_chat_resilience import sync_response as sync_body

@@ -5,11 +5,13 @@ Runs the real model (it loads in a fraction of a second)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
-from bot.services.encoder import load_encoder
+from bot.services.encoder import E5Encoder, load_encoder
 from bot.services.profile_vectors import profile_documents, profile_source
 from bot.services.vectors import VectorService
 from bot.store.db import Database
@@ -20,21 +22,21 @@ BEN = "@ben:rathaus.example"
 
 
 @pytest.fixture
-def encoder():  # type: ignore[no-untyped-def]
+def encoder() -> E5Encoder:
     loaded = load_encoder()
     assert loaded is not None, "the bundled model must load on the test machine"
     return loaded
 
 
-async def _service(db: Database, encoder: object) -> tuple[VectorService, ProfileRepository]:
+async def _service(db: Database, encoder: E5Encoder) -> tuple[VectorService, ProfileRepository]:
     repo = ProfileRepository(db)
-    service = VectorService(db, encoder)  # type: ignore[arg-type]
+    service = VectorService(db, encoder)
     service.add_source(profile_source(repo))
     return service, repo
 
 
 async def test_a_round_reads_vectors_only_for_the_text_they_were_computed_from(
-    db: Database, encoder: object
+    db: Database, encoder: E5Encoder
 ) -> None:
     service, repo = await _service(db, encoder)
     await repo.create(ANNA, 0)
@@ -59,8 +61,8 @@ async def test_a_round_reads_vectors_only_for_the_text_they_were_computed_from(
     assert fresh.vectors is not None and fresh.vectors.shape == (1, 384)
 
 
-async def test_meaning_not_spelling(encoder: object) -> None:
-    service = VectorService(None, encoder)  # type: ignore[arg-type]
+async def test_meaning_not_spelling(db: Database, encoder: E5Encoder) -> None:
+    service = VectorService(db, encoder)
     vectors = await service.encode(
         [
             "Kita-Plätze vergeben",
@@ -74,7 +76,7 @@ async def test_meaning_not_spelling(encoder: object) -> None:
     assert float(kita @ paraphrase) > float(kita @ other) + 0.02
 
 
-async def test_vectors_of_a_deleted_text_are_deleted(db: Database, encoder: object) -> None:
+async def test_vectors_of_a_deleted_text_are_deleted(db: Database, encoder: E5Encoder) -> None:
     service, repo = await _service(db, encoder)
     await repo.create(ANNA, 0)
     await repo.update(ANNA, 0, tasks="Wohngeldanträge bearbeiten")
@@ -84,7 +86,7 @@ async def test_vectors_of_a_deleted_text_are_deleted(db: Database, encoder: obje
     assert await db.fetchall("SELECT * FROM text_vectors") == []
 
 
-async def test_forget_and_export(db: Database, encoder: object) -> None:
+async def test_forget_and_export(db: Database, encoder: E5Encoder) -> None:
     service, repo = await _service(db, encoder)
     for user in (ANNA, BEN):
         await repo.create(user, 0)
@@ -109,24 +111,24 @@ async def test_without_the_model_everything_is_compared_by_words(db: Database) -
 class _Counting:
     """The real encoder, counting what it is asked to encode."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: E5Encoder) -> None:
         self.inner = inner
-        self.model_id = inner.model_id  # type: ignore[attr-defined]
-        self.dimensions = inner.dimensions  # type: ignore[attr-defined]
+        self.model_id = inner.model_id
+        self.dimensions = inner.dimensions
         self.phrases: list[str] = []
 
     async def encode(
-        self, texts: list[str], *, query: bool, background: bool = False
-    ) -> np.ndarray:
+        self, texts: Sequence[str], *, query: bool, background: bool = False
+    ) -> NDArray[np.float32]:
         assert background, "stored texts are encoded in the background"
         self.phrases += texts
-        return await self.inner.encode(texts, query=query)  # type: ignore[attr-defined,no-any-return]
+        return await self.inner.encode(texts, query=query)
 
 
-async def test_a_phrase_many_people_share_is_encoded_once(db: Database, encoder: object) -> None:
+async def test_a_phrase_many_people_share_is_encoded_once(db: Database, encoder: E5Encoder) -> None:
     counting = _Counting(encoder)
     repo = ProfileRepository(db)
-    service = VectorService(db, counting, batch_phrases=4)  # type: ignore[arg-type]
+    service = VectorService(db, counting, batch_phrases=4)
     service.add_source(profile_source(repo))
     for i in range(30):
         user = f"@p{i}:rathaus.example"
@@ -142,13 +144,13 @@ async def test_a_phrase_many_people_share_is_encoded_once(db: Database, encoder:
     assert vectors.shape == (2, 384)
 
 
-async def test_waiting_and_background_encodes_may_run_at_once(encoder: object) -> None:
+async def test_waiting_and_background_encodes_may_run_at_once(encoder: E5Encoder) -> None:
     """The two worker threads share one model: results must not depend on overlap."""
     texts = [f"Anträge auf Wohngeld Nummer {i} prüfen" for i in range(48)]
-    alone = await encoder.encode(texts, query=True)  # type: ignore[attr-defined]
+    alone = await encoder.encode(texts, query=True)
     together = await asyncio.gather(
-        encoder.encode(texts, query=True, background=True),  # type: ignore[attr-defined]
-        *(encoder.encode([t], query=True) for t in texts[:8]),  # type: ignore[attr-defined]
+        encoder.encode(texts, query=True, background=True),
+        *(encoder.encode([t], query=True) for t in texts[:8]),
     )
     assert np.allclose(together[0], alone, atol=1e-5)
     for i, single in enumerate(together[1:]):

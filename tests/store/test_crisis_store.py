@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,16 +15,6 @@ from bot.store.db import Database
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "store.db")
-    await database.open()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 # UTC: a wall-clock time inside a DST gap never compares equal across zones (PEP 495).

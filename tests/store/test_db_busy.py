@@ -90,7 +90,7 @@ def test_busy_is_recognised_by_error_code_not_by_text() -> None:
     def error(message: str, code: int | None) -> sqlite3.OperationalError:
         exc = sqlite3.OperationalError(message)
         if code is not None:
-            exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+            exc.sqlite_errorcode = code
         return exc
 
     assert is_busy(error("anything", sqlite3.SQLITE_BUSY))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -16,14 +14,6 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ALICE = "@alice:rathaus.example"
 BOB = "@bob:rathaus.example"
 CARLA = "@carla:kreis.example"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "flurfunk.db")
-    await database.open()
-    yield database
-    await database.close()
 
 
 async def test_create_get_update(db: Database) -> None:

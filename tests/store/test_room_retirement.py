@@ -34,7 +34,7 @@ async def coffee_group(db: Database, kind: str = "pair", people: tuple[str, ...]
     members = tuple(NewMember(p, "Amt", "Stadt") for p in people)
     group = NewGroup(
         0, kind, members, "coffee:R/0", "coffee:R/0:intro", "coffee:R/0:followup", T0 + 3 * DAY_S
-    )  # type: ignore[arg-type]
+    )
     await store.insert_groups(round_row.id, [group], T0)
     await RoomDirectory(db).set_purpose_room("coffee:R/0", "!coffee:x", [])
     [row] = await store.groups_of_round(round_row.id)

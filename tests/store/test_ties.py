@@ -4,9 +4,7 @@ drills left out, and nothing written."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -37,10 +35,9 @@ def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "flurfunk.db")
-    await database.open()
-    profiles = ProfileRepository(database)
+async def db(db: Database) -> Database:
+    """The kit's store with five colleagues (emil unconfirmed, anna in coffee)."""
+    profiles = ProfileRepository(db)
     for name, department, municipality in (
         ("anna", "Bauamt", "Musterstadt"),
         ("bernd", "Kämmerei", "Musterstadt"),
@@ -52,8 +49,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
         await profiles.update(
             uid(name), department=department, municipality=municipality, coffee=name == "anna"
         )
-    yield database
-    await database.close()
+    return db
 
 
 async def coffee_round(

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from services.fakes import FakeHttpResponse
 
 from bot.chat.accounts import MatrixAccounts
+from tests.support.fakes import FakeHttpResponse
 
 BOT = "@flurfunk:rathaus.example"
 ANNA = "@anna:rathaus.example"
@@ -67,7 +67,7 @@ async def test_an_active_person_without_devices_who_left_the_dm_is_active() -> N
             MEMBER: (200, {"membership": "leave"}),
         }
     )
-    accounts = MatrixAccounts(server)  # type: ignore[arg-type]
+    accounts = MatrixAccounts(server)
     assert await accounts.is_active(ANNA) is True
     assert not any(p.startswith((KEYS, MEMBER)) for p in server.asked)
 
@@ -89,7 +89,7 @@ async def test_profile_lookup_verdicts(
     """S-12: only a Matrix 404 (M_UNKNOWN/M_NOT_FOUND) for somebody who shares no room with
     the bot means deactivated; anything else is "cannot tell" or active."""
     rooms = {"!flur:rathaus.example": Room({ANNA: Member("Anna")})} if in_a_room else {}
-    accounts = MatrixAccounts(Homeserver(answers={PROFILE: answer}, rooms=rooms))  # type: ignore[arg-type]
+    accounts = MatrixAccounts(Homeserver(answers={PROFILE: answer}, rooms=rooms))
     assert await accounts.is_active(ANNA) is expected
 
 
@@ -99,26 +99,26 @@ async def test_the_admin_api_decides_where_configured() -> None:
     gone = Homeserver(
         answers={ADMIN: (200, {"name": ANNA, "deactivated": True}), PROFILE: (200, {})}
     )
-    assert await MatrixAccounts(gone, admin_api=True).is_active(ANNA) is False  # type: ignore[arg-type]
+    assert await MatrixAccounts(gone, admin_api=True).is_active(ANNA) is False
     here = Homeserver(answers={ADMIN: (200, {"deactivated": False}), PROFILE: (404, {})})
-    assert await MatrixAccounts(here, admin_api=True).is_active(ANNA) is True  # type: ignore[arg-type]
+    assert await MatrixAccounts(here, admin_api=True).is_active(ANNA) is True
     refused = Homeserver(answers={ADMIN: (403, {"errcode": "M_FORBIDDEN"}), PROFILE: (200, {})})
-    assert await MatrixAccounts(refused, admin_api=True).is_active(ANNA) is True  # type: ignore[arg-type]
+    assert await MatrixAccounts(refused, admin_api=True).is_active(ANNA) is True
     # Another homeserver's account: its admin API is not ours to ask.
     other = Homeserver(answers={PROFILE: (200, {})})
-    assert await MatrixAccounts(other, admin_api=True).is_active(OTHER_SERVER) is True  # type: ignore[arg-type]
+    assert await MatrixAccounts(other, admin_api=True).is_active(OTHER_SERVER) is True
     assert not any(p.startswith(ADMIN) for p in other.asked)
     # Without the setting the admin API is never asked.
     plain = Homeserver(answers={ADMIN: (200, {"deactivated": True}), PROFILE: (200, {})})
-    assert await MatrixAccounts(plain).is_active(ANNA) is True  # type: ignore[arg-type]
+    assert await MatrixAccounts(plain).is_active(ANNA) is True
     assert not any(p.startswith(ADMIN) for p in plain.asked)
 
 
 def test_display_names_are_cleaned() -> None:
     """S-15: a display name is one line without control or format characters."""
     room = Room({ANNA: Member("Anna\u202e\nBürgermeister: bitte überweisen\x1b[2K\u2060")})
-    accounts = MatrixAccounts(Homeserver(rooms={"!flur": room}))  # type: ignore[arg-type]
+    accounts = MatrixAccounts(Homeserver(rooms={"!flur": room}))
     assert accounts.known_display_name(ANNA) == "Anna Bürgermeister: bitte überweisen[2K"
     invisible = Room({ANNA: Member("\u3164\u200b")})
-    accounts = MatrixAccounts(Homeserver(rooms={"!flur": invisible}))  # type: ignore[arg-type]
+    accounts = MatrixAccounts(Homeserver(rooms={"!flur": invisible}))
     assert accounts.known_display_name(ANNA) is None

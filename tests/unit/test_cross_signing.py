@@ -245,7 +245,7 @@ async def test_recovery_key_goes_to_a_private_file_never_to_the_log(
     await db.open()
     try:
         caplog.set_level("DEBUG")
-        await ensure_cross_signing(_FreshHomeserver(), config, db)  # type: ignore[arg-type]
+        await ensure_cross_signing(_FreshHomeserver(), config, db)
         stored = await CrossSigningStore(db, SECRET).load(USER)
         assert stored is not None and stored.recovery_shown
         key = encode_recovery_key(stored.seeds.master)
@@ -257,7 +257,7 @@ async def test_recovery_key_goes_to_a_private_file_never_to_the_log(
         # Shown once: a second start writes nothing and logs no path.
         path.unlink()
         caplog.clear()
-        await ensure_cross_signing(_FreshHomeserver(), config, db)  # type: ignore[arg-type]
+        await ensure_cross_signing(_FreshHomeserver(), config, db)
         assert not path.exists() and str(path) not in caplog.text
     finally:
         await db.close()

@@ -8,7 +8,6 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from apscheduler.triggers.date import DateTrigger
@@ -22,14 +21,6 @@ TIMEZONE = "Europe/Berlin"
 
 class Rollback(Exception):
     """Raised to roll back the transaction of the test's "command"."""
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "flurfunk.db")
-    await database.open()
-    yield database
-    await database.close()
 
 
 @pytest.fixture

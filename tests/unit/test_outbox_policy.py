@@ -17,7 +17,7 @@ NOW = 1_000_000.0
 def item(
     action: str = "message", kind: str = "dm", attempts: int = 0, age: float = 0.0
 ) -> OutboxItem:
-    return OutboxItem(  # type: ignore[arg-type]
+    return OutboxItem(
         id=1,
         key="k",
         action=action,

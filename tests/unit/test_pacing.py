@@ -44,7 +44,7 @@ class FakeClient:
 def refusal(status: int, errcode: str | None = None, **kwargs: Any) -> SyncError:
     headers = kwargs.pop("headers", {})
     error = SyncError("refused", errcode, **kwargs)
-    error.transport_response = Transport(status, headers)  # type: ignore[assignment]
+    error.transport_response = Transport(status, headers)
     return error
 
 
@@ -67,7 +67,7 @@ def counter(metrics: Metrics, name: str) -> float:
 def pacing(client: FakeClient) -> tuple[SyncPacing, Metrics]:
     metrics = Metrics()
     config = SyncConfig(backoff_initial_s=1.0, backoff_max_s=60.0)
-    return SyncPacing(client, config, metrics), metrics  # type: ignore[arg-type]
+    return SyncPacing(client, config, metrics), metrics
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])

@@ -206,7 +206,7 @@ def test_sharded_search_stays_within_the_rules() -> None:
     assert np.bincount(found.rows, minlength=300).max() <= 4
     assert np.allclose(found.similarity, index.pair_scores(found.rows, found.cols), atol=1e-6)
     # Exact search finds at least as good partners as the shards.
-    exact = top_k(index._x, 4, None, apart)  # type: ignore[attr-defined]
+    exact = top_k(index._x, 4, None, apart)
     assert exact.weight.sum() >= found.weight.sum() - 1e-6
 
 

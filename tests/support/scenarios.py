@@ -11,18 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
-
-from integration.bot_process import BotProcess
 
 from bot.store.bot_state import BotState
 from bot.store.db import Database
-
-from .homeserver import Homeserver, until
-from .seed import query, seed_contacts, seed_dm_rooms, seed_profiles
-
-MakeBot = Callable[..., BotProcess]
+from tests.support.bot_process import BotProcess, MakeBot
+from tests.support.homeserver import Homeserver, until
+from tests.support.seed import query, seed_contacts, seed_dm_rooms, seed_profiles
 
 
 async def prelogin(server: Homeserver, bot: BotProcess) -> None:

@@ -20,13 +20,11 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from integration.bot_process import BotProcess
-
 from bot.devserver import LocalSynapse
-
-from .counting_proxy import CountingProxy
-from .homeserver import Homeserver, until
-from .seed import query
+from tests.support.bot_process import BotProcess
+from tests.support.counting_proxy import CountingProxy
+from tests.support.homeserver import Homeserver, until
+from tests.support.seed import query
 
 # The bot's sync settings in production: a 30 s long-poll, backoff 1-60 s.
 PRODUCTION_SYNC = {"timeout_ms": 30_000, "backoff_initial_s": 1.0, "backoff_max_s": 60.0}

@@ -25,41 +25,34 @@ from bot.chat.messenger import ChatMessenger
 from bot.chat.roles import RoleResolver
 from bot.chat.rooms import DirectRooms
 from bot.commands import load_all
-from bot.config import Config, parse_config
+from bot.config import Config
 from bot.jobs import Jobs
 from bot.services.hub import build_services
 from bot.store.db import Database
 from bot.store.outbox import Outbox
 from bot.store.rooms import RoomDirectory
+from tests.support.config import BOT, SERVER, deep_merge, make_config
 
-SERVER = "rathaus.example"
 STAFF = f"@sachbearbeitung:{SERVER}"
 CRISIS = f"@krisenstab:{SERVER}"
 ADMIN = f"@it-admin:{SERVER}"
 STRANGER = "@fremd:anderswo.example"
-BOT = f"@flurfunk:{SERVER}"
 CRISIS_ROOM = f"!krisenstab:{SERVER}"
 SHARED_ROOM = f"!flur:{SERVER}"
 
+HARNESS_SECTIONS: dict[str, Any] = {
+    # The per-person limits would cut the authorisation matrix and the fuzzing short;
+    # they have their own tests (tests/security/test_command_limits.py).
+    "bot": {"admins": [ADMIN], "limits": {"enabled": False}},
+    "crisis": {"room": CRISIS_ROOM, "staff": [CRISIS], "default_availability": "immer"},
+    "coffee": {"enabled": False},
+    "circles": {"enabled": False},
+}
 
-def config(**overrides: Any) -> Config:
-    raw: dict[str, Any] = {
-        "homeserver": {
-            "url": "http://127.0.0.1:1",
-            "user_id": BOT,
-            "password": "secret",
-            "allowed_homeservers": [SERVER],
-        },
-        # The per-person limits would cut the authorisation matrix and the fuzzing short;
-        # they have their own tests (test_command_limits.py).
-        "bot": {"admins": [ADMIN], "limits": {"enabled": False}},
-        "crisis": {"room": CRISIS_ROOM, "staff": [CRISIS], "default_availability": "immer"},
-        "coffee": {"enabled": False},
-        "circles": {"enabled": False},
-    }
-    for section, values in overrides.items():
-        raw[section] = {**raw.get(section, {}), **values}
-    return parse_config(raw, "security tests", environ={})
+
+def harness_config(**sections: dict[str, Any]) -> Config:
+    """The harness's config (its people in their roles), `sections` deep-merged over it."""
+    return make_config(**deep_merge(HARNESS_SECTIONS, sections))
 
 
 @dataclass
@@ -96,7 +89,7 @@ class Harness:
         self.client = FakeClient()
         self.client.rooms[CRISIS_ROOM] = FakeRoom({CRISIS: object()})
         directory = RoomDirectory(db)
-        self.direct = DirectRooms(self.client, directory)  # type: ignore[arg-type]
+        self.direct = DirectRooms(self.client, directory)
         self.outbox = Outbox(db)
         self.messenger = ChatMessenger(
             self.outbox, self._preference, cfg.bot.default_language, lambda: None
@@ -104,13 +97,13 @@ class Harness:
         self.services = build_services(cfg, db, self.messenger, Jobs(cfg.timezone))
         load_all()
         roles = RoleResolver(
-            self.client,  # type: ignore[arg-type]
+            self.client,
             cfg.bot.admins,
-            self.services.crisis_staff_ids(),
-            self.services.crisis_room(),
+            list(cfg.crisis.staff),
+            cfg.crisis.room,
         )
         self.dispatcher = Dispatcher(
-            self.client,  # type: ignore[arg-type]
+            self.client,
             cfg,
             db,
             self.services,
@@ -130,7 +123,7 @@ class Harness:
         db = Database(tmp_path / f"flurfunk-{next(_databases)}.db")
         await db.open()
         try:
-            harness = cls(db, cfg or config())
+            harness = cls(db, cfg or harness_config())
             for user in (STAFF, CRISIS, ADMIN, STRANGER):
                 await harness.add_person(user)
             yield harness

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from integration.bot_process import BotProcess, deep_merge
+from tests.support.bot_process import BotProcess
+from tests.support.config import deep_merge
 
 CHUNK = 65536
 

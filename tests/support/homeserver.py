@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import pytest
 
 from bot.devserver import LocalSynapse
 
@@ -245,3 +246,12 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture(name="bot_config_overrides")
+def unencrypted_dms() -> dict[str, Any]:
+    """`bot_config_overrides` for suites that talk to the bot through this module: these
+    plain-HTTP clients cannot decrypt, so the DMs stay as they open them. Crash and replay
+    semantics do not depend on encryption; tests/integration runs everything through
+    encrypting clients. A suite's conftest imports it to override the default."""
+    return {"bot": {"encrypted_direct_chats": False}}

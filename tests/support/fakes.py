@@ -1,12 +1,15 @@
 """A Messenger that records what services asked to send (the Matrix side is tested in
-tests/integration against a real Synapse)."""
+tests/integration against a real Synapse), and a stand-in for nio's raw HTTP responses.
+
+`RecordingMessenger` subclasses the `Messenger` port, so mypy reports it as soon as the
+port gains or changes a method it does not follow."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.services.ports import Attachment, Say
+from bot.services.ports import Attachment, Messenger, Say
 
 
 @dataclass
@@ -18,7 +21,7 @@ class Sent:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class RecordingMessenger:
+class RecordingMessenger(Messenger):
     def __init__(self) -> None:
         self.sent: list[Sent] = []
         self._keys: set[str] = set()
@@ -67,6 +70,18 @@ class RecordingMessenger:
         self, room_key: str, message: Say, *, effect_key: str, reactions: tuple[str, ...] = ()
     ) -> None:
         self._record(Sent("post_in_room", room_key, message, effect_key, {"reactions": reactions}))
+
+    async def post_file(
+        self,
+        room_id: str,
+        attachment: Attachment,
+        *,
+        effect_key: str,
+        picture: tuple[int, int] | None = None,
+    ) -> None:
+        self._record(
+            Sent("file", room_id, None, effect_key, {"attachment": attachment, "picture": picture})
+        )
 
     def to(self, target: str) -> list[Sent]:
         return [s for s in self.sent if s.target == target]

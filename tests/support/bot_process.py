@@ -1,7 +1,8 @@
 # ruff: noqa: ASYNC109
 """The bot as a real process (`python -m bot run -c FILE`), as an operator runs it.
 
-Tests start, SIGKILL and restart it; its data directory survives restarts.
+Tests start, SIGKILL and restart it; its data directory survives restarts. With `faults`
+it is started through `tests.support.faults`, which patches the fault seams first.
 """
 
 from __future__ import annotations
@@ -14,24 +15,19 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.devserver import LocalSynapse, free_port
+from tests.support.config import deep_merge
+from tests.support.faults import Faults
+from tests.support.matrix_user import MatrixUser, unique_localpart
 
-from .matrix_user import unique_localpart
-
-
-def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+# The repository root: `python -m tests.support.faults` must find the `tests` package.
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class BotProcess:
@@ -42,6 +38,7 @@ class BotProcess:
         *,
         config: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.synapse = synapse
         self.base_dir = base_dir
@@ -70,6 +67,7 @@ class BotProcess:
         self.config_path = base_dir / "flurfunk.yaml"
         self.write_config()
         self.env = env or {}
+        self.faults = faults
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = base_dir / "bot.log"
         self.starts = 0
@@ -93,8 +91,15 @@ class BotProcess:
         self.starts += 1
         log = self.log_path.open("ab")
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        bot_args = ["run", "-c", str(self.config_path)]
+        command = (
+            [sys.executable, "-m", "bot", *bot_args]
+            if self.faults is None
+            else self.faults.command(bot_args)
+        )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "-c", str(self.config_path)],
+            command,
+            cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -158,3 +163,15 @@ class BotProcess:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# `make_bot(config=..., faults=..., server=...)` (the fixture in tests/support/fixtures.py).
+MakeBot = Callable[..., BotProcess]
+
+
+async def dm_with_bot(user: MatrixUser, bot: BotProcess, timeout: float = 30) -> str:
+    """Open an Element-like DM with the bot and wait for its greeting, so later counts
+    start from a known state."""
+    room_id = await user.open_dm(bot.user_id)
+    await user.wait_for_message(room_id, sender=bot.user_id, timeout=timeout)
+    return room_id
