@@ -180,6 +180,13 @@ def synapse_overrides(
             "federation_verify_certificates": False,
             "ip_range_blacklist": [],
             "ip_range_whitelist": ["127.0.0.0/8"],
+            # After one failed request Synapse leaves a peer alone for 10 minutes by
+            # default; a local peer that was only slow (a loaded test machine) would then
+            # stay unreachable for the rest of the session.
+            "federation": {
+                "destination_min_retry_interval": "1s",
+                "destination_max_retry_interval": "5s",
+            },
         }
     if not default_rate_limits:
         overrides |= lifted_rate_limits()
