@@ -117,8 +117,8 @@ def load_folder(folder: Path, pattern: str = "*.yaml") -> list[dict[str, Any]]:
 
 
 def _split(value: object, where: str) -> str:
-    if value not in ("dev", "holdout"):
-        raise SystemExit(f"{where}: split must be dev or holdout, not {value!r}")
+    if value not in ("dev", "holdout", "fresh"):
+        raise SystemExit(f"{where}: split must be dev, holdout or fresh, not {value!r}")
     return str(value)
 
 
@@ -317,7 +317,13 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def masks(splits: Sequence[str]) -> dict[str, NDArray[np.bool_]]:
     of = np.array(splits)
-    return {"dev": of == "dev", "holdout": of == "holdout", "all": np.ones(len(of), dtype=bool)}
+    # "all" is dev + holdout; "fresh" is a set written later, blind, and run once.
+    return {
+        "dev": of == "dev",
+        "holdout": of == "holdout",
+        "all": of != "fresh",
+        "fresh": of == "fresh",
+    }
 
 
 def hybrid(e5_scores: Scores, lexical_scores: Scores, w: float) -> Scores:
@@ -411,6 +417,7 @@ def routing(
     ids = [c.id for c in contacts]
     relevant = np.array([[c in r.fits for c in ids] for r in requests])
     by_split = masks([r.split for r in requests])
+    splits = [s for s in (*SPLITS, "fresh") if by_split[s].any()]
 
     lex = score_matrix("lexical-nocut", texts, corpus)
     semantic = {m: score_matrix(m, texts, corpus) for m in ("e5-asym", "e5-sym")}
@@ -437,7 +444,7 @@ def routing(
     for name, w_text, scores in methods:
         r = first_hit_ranks(scores, relevant)
         row = [name, w_text]
-        for split in SPLITS:
+        for split in splits:
             chosen = r[by_split[split]]
             row += [share(chosen <= 3), share(chosen == 1), mean(1.0 / chosen)]
         rows.append(row)
@@ -445,19 +452,19 @@ def routing(
     # at random (what the rotation gives on average).
     bands = in_bands(methods[0][2])
     row = ["default in the bot's order: bands of 0.1, ties against", "–"]
-    for split in SPLITS:
+    for split in splits:
         chosen = first_hit_ranks(bands, relevant)[by_split[split]]
         row += [share(chosen <= 3), share(chosen == 1), mean(1.0 / chosen)]
     rows.insert(1, row)
     row = ["default in the bot's order: ties at random (expected)", "–"]
-    for split in SPLITS:
+    for split in splits:
         part = by_split[split]
         expected = [expected_hits(bands[part], relevant[part], k).mean() for k in (3, 1)]
         row += [f"{100.0 * e:.1f} %" for e in expected] + ["–"]
     rows.insert(2, row)
 
     nobody = lex.max(axis=1) <= 0.0
-    gate = [share(nobody[by_split[s]]) for s in SPLITS]
+    gate = [share(nobody[by_split[s]]) for s in splits]
 
     kinds = sorted({r.kind for r in requests})
     of_kind = np.array([r.kind for r in requests])
@@ -471,11 +478,13 @@ def routing(
         per_kind.append(row)
 
     n_dev = int(by_split["dev"].sum())
+    n_fresh = int(by_split["fresh"].sum())
     sectors = sorted({c.sector for c in contacts})
     described = sum(bool(descriptions.get(s, "").strip()) for s in sectors)
     out = [
-        f"## Crisis routing ({len(requests)} requests: {n_dev} dev, {len(requests) - n_dev} "
-        f"holdout; {len(contacts)} contacts in {len(sectors)} sectors, "
+        f"## Crisis routing ({len(requests)} requests: {n_dev} dev, "
+        f"{len(requests) - n_dev - n_fresh} holdout, {n_fresh} fresh; "
+        f"{len(contacts)} contacts in {len(sectors)} sectors, "
         f"{described} sector descriptions)",
         "",
         f"Contact text: `organisation | sector{': description' if described else ''}`; "
@@ -485,13 +494,13 @@ def routing(
             [
                 "method",
                 "w (dev)",
-                *(f"{s} {m}" for s in SPLITS for m in ("hit@3", "hit@1", "MRR")),
+                *(f"{s} {m}" for s in splits for m in ("hit@3", "hit@1", "MRR")),
             ],
             rows,
         ),
         "",
         "Lexical gate (a contact is asked only with a TF-IDF score > 0) would ask nobody for: "
-        + ", ".join(f"{s} {g}" for s, g in zip(SPLITS, gate, strict=True))
+        + ", ".join(f"{s} {g}" for s, g in zip(splits, gate, strict=True))
         + ".",
         "",
         "Hybrid weight sweep, dev only (hit@3 / hit@1 / MRR; w = share of e5):",
