@@ -25,7 +25,7 @@ from bench.profiles import generate, with_vectors
 from bot.domain.colleague_search import Candidate, rank_colleagues
 from bot.domain.phrases import split_phrases
 from bot.services.colleague_search import ColleagueSearchService, SearchQueued
-from bot.services.encoder import load_encoder
+from bot.services.encoder import E5Encoder, load_encoder
 from bot.services.profile_vectors import KIND, profile_phrases, profile_source
 from bot.services.profiles import ProfileService
 from bot.services.vectors import VectorService, text_hash
@@ -50,7 +50,7 @@ SEARCHES = [
 ]
 
 
-async def seed(db: Database, people: int, encoder: object) -> None:
+async def seed(db: Database, people: int, encoder: E5Encoder) -> None:
     repo = ProfileRepository(db)
     synthetic = with_vectors(generate(people))
     async with db.transaction("search.seed"):
@@ -67,8 +67,8 @@ async def seed(db: Database, people: int, encoder: object) -> None:
                 topics=s.person.topics,
                 findable=True,
             )
-    model = encoder.model_id  # type: ignore[attr-defined]
-    vectors = VectorService(db, encoder)  # type: ignore[arg-type]
+    model = encoder.model_id
+    vectors = VectorService(db, encoder)
     rows = []
     for s, profile in zip(synthetic, await repo.all(), strict=True):
         phrases = profile_phrases(profile)

@@ -13,6 +13,7 @@ import asyncio
 import json
 import re
 from datetime import date, timedelta
+from typing import Any
 
 from tests.support.fixtures import MakeBot
 from tests.support.homeserver import Account, Homeserver, until
@@ -74,12 +75,12 @@ async def announcement_room(server: Homeserver) -> str:
     return str(room["room_id"])
 
 
-def edits_in(events: list[dict[str, object]]) -> list[str]:
+def edits_in(events: list[dict[str, Any]]) -> list[str]:
     return [
-        str(e["content"]["m.new_content"]["body"])  # type: ignore[index]
+        str(e["content"]["m.new_content"]["body"])
         for e in events
         if e["type"] == "m.room.message"
-        and e["content"].get("m.relates_to", {}).get("rel_type") == "m.replace"  # type: ignore[union-attr]
+        and e["content"].get("m.relates_to", {}).get("rel_type") == "m.replace"
     ]
 
 

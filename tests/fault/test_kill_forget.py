@@ -204,10 +204,10 @@ async def scenario(
 
     # Atomic job writes: exact counts, nothing twice, nothing lost, nothing about vera.
     assert query(bot.database, "SELECT status FROM outbox GROUP BY 1") == [("sent",)], log
-    asked = query(
+    asked_per_person = query(
         bot.database, "SELECT person, COUNT(*) FROM crisis_timeline WHERE kind = 'asked' GROUP BY 1"
     )
-    assert dict(asked) == dict.fromkeys(bridges, 1), log
+    assert dict(asked_per_person) == dict.fromkeys(bridges, 1), log
     assert query(bot.database, "SELECT COUNT(*) FROM coffee_rounds") == [(1,)], log
     members = query(bot.database, "SELECT person FROM coffee_members")
     assert Counter(p for (p,) in members) == Counter(people[1:]), log

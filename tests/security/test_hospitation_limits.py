@@ -9,12 +9,13 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.config import Config
 from tests.support.harness import ADMIN, SHARED_ROOM, STAFF, Harness, dm, harness_config
 
 IN_TEN_DAYS = (date.today() + timedelta(days=10)).strftime("%d.%m.%Y")
 
 
-def hospitation_config(**settings: object) -> object:
+def hospitation_config(**settings: object) -> Config:
     return harness_config(hospitation={"announcement_rooms": [SHARED_ROOM], **settings})
 
 

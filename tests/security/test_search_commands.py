@@ -74,10 +74,10 @@ async def test_search_introduce_and_a_typed_yes(tmp_path: Path) -> None:
         assert "1. Kim Kita – Jugendamt: »Betreuungsplätze" in results.body
         assert CRISIS not in results.body  # no Matrix ID, no way around the introduction
 
-        said = await bot.say(STAFF, dm(STAFF), "!vorstellen 1")
-        asked = [r for r in said if r.target == CRISIS]
+        replies = await bot.say(STAFF, dm(STAFF), "!vorstellen 1")
+        asked = [r for r in replies if r.target == CRISIS]
         assert len(asked) == 1 and "Sam Suche" in asked[0].body
-        assert "Ich habe Kim Kita (Nr. 1) gefragt" in bodies(said)
+        assert "Ich habe Kim Kita (Nr. 1) gefragt" in bodies(replies)
         rooms = "SELECT COUNT(*) FROM outbox WHERE action = 'create_room'"
         assert (await bot.db.fetchone(rooms))[0] == 0  # type: ignore[index]
 

@@ -264,9 +264,9 @@ def record_dispatched(bot: Harness) -> list[str]:
     seen: list[str] = []
     handle = bot.dispatcher.on_event
 
-    async def recording(room: MatrixRoom, ev: Event) -> None:
-        seen.append(ev.event_id)
-        await handle(room, ev)
+    async def recording(room: MatrixRoom, event: Event) -> None:
+        seen.append(event.event_id)
+        await handle(room, event)
 
     bot.dispatcher.on_event = recording  # type: ignore[method-assign]
     return seen
@@ -621,9 +621,9 @@ async def test_the_sync_position_is_stored_at_most_once_a_second_and_at_the_stop
         writes: list[str] = []
         save = loop.state.save_sync_position
 
-        async def counted(token: str, requested_ms: int) -> None:
+        async def counted(token: str, at_ms: int) -> None:
             writes.append(token)
-            await save(token, requested_ms)
+            await save(token, at_ms)
 
         loop.state.save_sync_position = counted  # type: ignore[method-assign]
         started = time.monotonic()

@@ -6,9 +6,11 @@ circles gather topics that mean the same."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from bot.services.circles import CirclesService
 from bot.services.coffee import CLOSE, CoffeeService, explained, why
@@ -32,7 +34,7 @@ from .test_coffee_service import (
 
 KITA = "Vergabe von Kita-Plätzen"
 KITA_TOO = "Betreuungsplätze in Kindertagesstätten vermitteln"
-PEOPLE = [
+PEOPLE: list[tuple[str, str, str, str, list[str]]] = [
     ("anna", "Bauamt", "Musterstadt", KITA, []),
     ("bernd", "Kämmerei", "Beispieldorf", KITA_TOO, []),
     ("cem", "Ordnungsamt", "Musterstadt", "Hundesteuer veranlagen", []),
@@ -49,7 +51,9 @@ class Counting:
         self.dimensions = inner.dimensions
         self.texts: list[str] = []
 
-    async def encode(self, texts: list[str], *, query: bool, background: bool = False) -> Any:
+    async def encode(
+        self, texts: Sequence[str], *, query: bool, background: bool = False
+    ) -> NDArray[np.float32]:
         self.texts += texts
         return await self.inner.encode(texts, query=query, background=background)
 
@@ -62,7 +66,7 @@ def encoder() -> Counting:
 
 
 async def vectors_of(db: Database, encoder: Counting) -> VectorService:
-    service = VectorService(db, encoder)  # type: ignore[arg-type]
+    service = VectorService(db, encoder)
     service.add_source(profile_source(ProfileRepository(db)))
     await service.refresh()
     encoder.texts.clear()
@@ -82,7 +86,9 @@ def reasons(messenger: RenderingMessenger) -> dict[frozenset[str], Say]:
     for sent in messenger.sent:
         if sent.kind == "open_room":
             assert sent.message is not None
-            found[frozenset(sent.extra["invite"])] = sent.message.params["why"]
+            reason = sent.message.params["why"]
+            assert isinstance(reason, Say), reason
+            found[frozenset(sent.extra["invite"])] = reason
     return found
 
 

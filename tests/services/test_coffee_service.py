@@ -61,8 +61,8 @@ def uid(name: str, server: str = SERVER) -> str:
     return f"@{name}:{server}"
 
 
-def at(*args: int) -> float:
-    return datetime(*args, tzinfo=BERLIN).timestamp()  # type: ignore[misc]
+def at(year: int, month: int, day: int, hour: int, minute: int) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN).timestamp()
 
 
 class Clock:
@@ -419,7 +419,8 @@ async def test_three_unanswered_introductions_lead_to_a_question_not_a_removal(
     assert await world.coffee.on_pause_answer(uid("zoe"), yes.effect_key, "👍", False)
     profile = await ProfileRepository(db).get(yes.target)
     assert profile is not None and profile.coffee_paused_until is not None
-    assert (await ProfileRepository(db).get(no.target)).coffee_paused_until is None  # type: ignore[union-attr]
+    declined = await ProfileRepository(db).get(no.target)
+    assert declined is not None and declined.coffee_paused_until is None
     replies = [
         s.message.key for s in world.messenger.sent if ":answer:" in s.effect_key and s.message
     ]

@@ -20,7 +20,7 @@ from bot.services.colleague_search import (
     SearchQueued,
     SearchRefused,
 )
-from bot.services.encoder import load_encoder
+from bot.services.encoder import E5Encoder, load_encoder
 from bot.services.introductions import (
     ANSWER_DAYS,
     DAY_S,
@@ -93,11 +93,11 @@ class World:
         return [(r.user_id, r.phrase) for r in results]
 
 
-def make_world(db: Database, encoder: object | None) -> World:
+def make_world(db: Database, encoder: E5Encoder | None) -> World:
     messenger = RecordingMessenger()
     clock = Clock()
     profiles = ProfileService(db, directory_config().directory)
-    vectors = VectorService(db, encoder)  # type: ignore[arg-type]
+    vectors = VectorService(db, encoder)
     vectors.add_source(profile_source(profiles.repo))
     search = ColleagueSearchService(db, messenger, profiles, vectors, clock=clock)
     return World(db, messenger, clock, profiles, vectors, search)

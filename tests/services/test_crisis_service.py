@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -499,8 +499,8 @@ async def test_escalation_tier_two_then_broadcast_asks_nobody_twice(world: World
     tiers = [s.effect_key for s in asks(world)]
     assert len(tiers) == len(set(tiers))
     # The broadcast says why someone whose contact may not fit is asked too.
-    whys = [s.message.params["why"] for s in asks(world) if s.message]
-    assert [w.key for w in whys] == ["crisis.ask.why.fit"] * 4 + ["crisis.ask.why.broadcast"] * 2
+    whys = [cast(Say, s.message.params["why"]).key for s in asks(world) if s.message]
+    assert whys == ["crisis.ask.why.fit"] * 4 + ["crisis.ask.why.broadcast"] * 2
     # Nothing more to do until the request expires.
     world.clock.advance(minutes=20)
     assert await world.crisis.tick() == 0

@@ -76,7 +76,8 @@ async def test_acting_in_chat_confirms_an_imported_profile(db: Database) -> None
     service = ProfileService(db, directory_config().directory)
     repo = ProfileRepository(db)
     await repo.create(BOB, NOW, source="import")
-    assert not (await repo.get(BOB)).confirmed  # type: ignore[union-attr]
+    imported = await repo.get(BOB)
+    assert imported is not None and not imported.confirmed
     await service.set_field(BOB, ProfileField.LANGUAGES, "Deutsch, Polnisch", NOW)
     bob = await repo.get(BOB)
     assert bob is not None and bob.confirmed and bob.languages == ("de", "pl")

@@ -56,7 +56,9 @@ def test_config_prompts_pair_translations_and_fall_back_to_german() -> None:
 
 
 def rotate(pool: list[Prompt], room: str, steps: int) -> list[str]:
-    cycle, posted, ever, last = 0, {0: set()}, set(), None  # type: ignore[var-annotated]
+    cycle, last = 0, None
+    posted: dict[int, set[str]] = {0: set()}
+    ever: set[str] = set()
     order = []
     for _ in range(steps):
         chosen = next_prompt(

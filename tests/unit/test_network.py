@@ -77,7 +77,8 @@ def test_previous_periods_and_keys() -> None:
     assert isinstance(q1, Period)
     assert q1.previous() == Period("quarter", date(2025, 10, 1), date(2025, 12, 31))
     assert q1.key == "2026-Q1"
-    assert parse_period("2025", TODAY).key == "2025"  # type: ignore[union-attr]
+    year = parse_period("2025", TODAY)
+    assert isinstance(year, Period) and year.key == "2025"
     assert q1.months() == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
     assert chart_months(january, 3) == [date(2025, 11, 1), date(2025, 12, 1), date(2026, 1, 1)]
     year = parse_period("2025", TODAY)

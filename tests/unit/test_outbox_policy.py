@@ -8,14 +8,14 @@ import pytest
 from bot.chat.errors import SendFailure
 from bot.chat.outbox_policy import NOT_JOINED, failed, waiting
 from bot.config import OutboxConfig
-from bot.store.outbox import OutboxItem
+from bot.store.outbox import Action, OutboxItem, TargetKind
 
 CONFIG = OutboxConfig(max_attempts=3, max_retry_after_s=120, give_up_after_s=3600)
 NOW = 1_000_000.0
 
 
 def item(
-    action: str = "message", kind: str = "dm", attempts: int = 0, age: float = 0.0
+    action: Action = "message", kind: TargetKind = "dm", attempts: int = 0, age: float = 0.0
 ) -> OutboxItem:
     return OutboxItem(
         id=1,
@@ -72,7 +72,9 @@ def test_a_dm_the_person_left_is_replaced_a_bounded_number_of_times() -> None:
 
 
 @pytest.mark.parametrize("action", ["reaction", "edit", "redact"])
-def test_buttons_and_edits_of_a_failed_original_fail_and_never_touch_the_dm(action: str) -> None:
+def test_buttons_and_edits_of_a_failed_original_fail_and_never_touch_the_dm(
+    action: Action,
+) -> None:
     verdict = failed(item(action), SendFailure("M_NOT_FOUND", "original failed"), CONFIG, NOW, 0)
     assert verdict.give_up is not None and not verdict.forget_dm
 
