@@ -260,8 +260,12 @@ class SyncLoop:
             events = list(info.timeline.events)
             joined_at = self._own_join_index(events)
             if joined_at is not None:
-                # Just joined: what was said before we came in was not said to us.
-                events = events[joined_at + 1 :]
+                # Just joined: what was said before we were invited was not said to us. What
+                # was said between the invite and our join was: Element creates a new DM
+                # with the first message, and that message is the person's first command.
+                invited_at = self._own_invite_index(events[:joined_at])
+                said_to_us = [] if invited_at is None else events[invited_at + 1 : joined_at]
+                events = said_to_us + events[joined_at + 1 :]
             elif info.timeline.limited and info.timeline.prev_batch:
                 events = await self._fill_gap(room_id, info.timeline.prev_batch) + events
             for event in events:
@@ -303,6 +307,17 @@ class SyncLoop:
                 and event.state_key == self.client.user_id
                 and event.membership == "join"
                 and event.prev_membership != "join"
+            ):
+                return index
+        return None
+
+    def _own_invite_index(self, events: list[Event]) -> int | None:
+        for index in range(len(events) - 1, -1, -1):
+            event = events[index]
+            if (
+                isinstance(event, RoomMemberEvent)
+                and event.state_key == self.client.user_id
+                and event.membership == "invite"
             ):
                 return index
         return None
