@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 # `make run CONFIG=path/to/flurfunk.yaml` runs against a real homeserver instead of the
 # local demo Synapse.
 CONFIG ?=
+# `make run DATABASE=postgres` keeps the demo bot's store in a local PostgreSQL (.dev/postgres)
+# instead of the default SQLite file.
+DATABASE ?=
 
 .PHONY: run test lint typecheck unit integration bench clean
 
@@ -20,9 +23,10 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.run-installed
 
-run: $(VENV)/.run-installed
+# The PostgreSQL server binaries (pgserver) come with the dev extra.
+run: $(VENV)/.run-installed $(if $(filter postgres,$(DATABASE)),$(VENV)/.dev-installed)
 ifeq ($(strip $(CONFIG)),)
-	$(BIN)/flurfunk dev
+	$(BIN)/flurfunk dev$(if $(filter postgres,$(DATABASE)), --database postgres)
 else
 	$(BIN)/flurfunk run --config $(CONFIG)
 endif

@@ -22,14 +22,53 @@ def setup_logging(level: str) -> None:
     )
     # Library loggers can include request details; keep them to warnings.
     # aiosqlite logs SQL parameters at DEBUG, which would include the stored access token.
-    for noisy in ("nio", "aiohttp.access", "apscheduler", "peewee", "aiosqlite", "matplotlib"):
+    noisy_loggers = ("nio", "aiohttp.access", "apscheduler", "peewee", "aiosqlite", "psycopg")
+    for noisy in (*noisy_loggers, "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     print(f"{args.config}: OK (bot {config.homeserver.user_id} on {config.homeserver.url})")
-    return 0
+    message, fine = asyncio.run(check_store(config.storage.database_target))
+    print(message, file=sys.stdout if fine else sys.stderr)
+    return 0 if fine else 1
+
+
+async def check_store(target: Path | str) -> tuple[str, bool]:
+    """What `check-config` says about the store (it connects, never writes), and whether
+    the bot can start on it."""
+    from bot.store.db import (
+        StoreUnavailable,
+        describe,
+        is_postgresql,
+        migrations,
+        schema_version_at,
+    )
+
+    where = f"store {describe(target)}"
+    newest = migrations("postgresql" if is_postgresql(target) else "sqlite")[-1][0]
+    try:
+        found = await schema_version_at(target)
+    except StoreUnavailable as exc:
+        return f"store: {exc}", False
+    if found is None:
+        return f"{where}: empty, will be created at first start (schema {newest})", True
+    if found > newest:
+        return (
+            f"{where}: schema {found}, newer than this Flurfunk (knows up to {newest}): "
+            "upgrade Flurfunk or restore a matching backup",
+            False,
+        )
+    later = "" if found == newest else ", migrated at the next start"
+    message = f"{where}: schema {found} of {newest}{later}"
+    if is_postgresql(target):
+        from bot.store.postgres_backend import collation_note, read_collation
+
+        note = collation_note(await read_collation(str(target)))
+        if note is not None:
+            message += f"\nwarning: {note}"
+    return message, True
 
 
 def cmd_example_config(args: argparse.Namespace) -> int:
@@ -59,7 +98,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from bot.dev import run_dev
 
     setup_logging("INFO")
-    return run_dev(Path(args.dir), args.port)
+    return run_dev(Path(args.dir), args.port, args.database)
 
 
 def cmd_import_staff(args: argparse.Namespace) -> int:
@@ -84,6 +123,48 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    from bot.store.db import is_postgresql
+    from bot.store.migrate_store import (
+        CountMismatch,
+        MigrateStoreError,
+        format_counts,
+        migrate_store,
+    )
+    from bot.store.postgres_backend import redacted
+
+    config = load_config(args.config)
+    if not is_postgresql(args.to):
+        print("--to takes a postgresql:// URL", file=sys.stderr)
+        return 2
+    source = config.storage.sqlite_file
+    if source is None:
+        print(
+            "storage.database already names a PostgreSQL database: run migrate-store with "
+            "the config the bot used on SQLite, then change storage.database",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        counts = migrate_store(source, args.to)
+    except CountMismatch as exc:
+        print(format_counts(exc.counts))
+        print(exc, file=sys.stderr)
+        return 1
+    except MigrateStoreError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(format_counts(counts))
+    target = redacted(args.to)
+    print(
+        f"\nCopied {source} into {target}; every table's rows are there. Next: set "
+        f"`storage.database: {target}` in the config (the password in the environment "
+        "variable FLURFUNK_DATABASE_PASSWORD, not in the file), run `flurfunk check-config`, "
+        f"then start the bot. Keep {config.storage.crypto_dir}: the encryption keys stay on disk."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flurfunk", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -105,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="start a local Synapse with demo accounts and run the bot")
     dev.add_argument("--dir", default=".dev", help="where the local homeserver and bot keep data")
     dev.add_argument("--port", type=int, default=8008, help="homeserver port on 127.0.0.1")
+    dev.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="where the demo bot keeps its store (postgres: a local server in DIR/postgres)",
+    )
     dev.set_defaults(func=cmd_dev)
     staff = sub.add_parser(
         "import-staff",
@@ -133,6 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang", choices=("de", "en"), default=None, help="default: bot.default_language"
     )
     report.set_defaults(func=cmd_report)
+    migrate = sub.add_parser(
+        "migrate-store",
+        help="copy the SQLite store (storage.data_dir) into an empty PostgreSQL database; "
+        "stop the bot first",
+    )
+    migrate.add_argument(
+        "--to",
+        required=True,
+        help="postgresql://user@host/db (password from FLURFUNK_DATABASE_PASSWORD or the URL)",
+    )
+    migrate.add_argument("--config", "-c", type=Path, default=DEFAULT_CONFIG)
+    migrate.set_defaults(func=cmd_migrate_store)
     return parser
 
 

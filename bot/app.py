@@ -62,7 +62,7 @@ class Running:
 class App:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.db = Database(config.storage.database)
+        self.db = Database(config.storage.database_target)
         self.metrics = Metrics()
         self.db.on_lock_released.append(self.metrics.lock_released)
         self.jobs = Jobs(config.timezone)
@@ -162,7 +162,8 @@ class App:
 
     async def run(self) -> None:
         await self.db.open()
-        self.config.storage.database.chmod(0o600)
+        if (store_file := self.config.storage.sqlite_file) is not None:
+            store_file.chmod(0o600)
         operations = self.config.operations
         health = HealthServer(
             self.metrics,

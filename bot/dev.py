@@ -2,6 +2,8 @@
 
 Everything lives under one directory (default `.dev/`), so a second start reuses the
 same homeserver, accounts, rooms and bot device. Ctrl-C stops the bot, then Synapse.
+With ``database="postgres"`` (`make run DATABASE=postgres`) the bot's store is a database
+on a local PostgreSQL cluster in `.dev/postgres/`, kept between runs like the homeserver.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from bot.config import load_config
+from bot.devpostgres import LocalPostgres
 from bot.devserver import LocalSynapse
 
 DEMO_PASSWORD = "flurfunk-demo"
@@ -33,9 +36,14 @@ def _local_secret(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _dev_config(base: Path, synapse: LocalSynapse, bot_password: str) -> Path:
+def _dev_config(
+    base: Path, synapse: LocalSynapse, bot_password: str, database_url: str | None
+) -> Path:
     path = base / "flurfunk.yaml"
     users = {name: f"@{name}:{synapse.server_name}" for name, *_ in DEMO_USERS}
+    storage = {"data_dir": str(base / "bot")}
+    if database_url is not None:
+        storage["database"] = database_url
     config = {
         "homeserver": {
             "url": synapse.url,
@@ -45,7 +53,7 @@ def _dev_config(base: Path, synapse: LocalSynapse, bot_password: str) -> Path:
             # Lets the bot cross-sign its device, so Element trusts it.
             "key_encryption_secret": _local_secret(base / "key-secret"),
         },
-        "storage": {"data_dir": str(base / "bot")},
+        "storage": storage,
         "bot": {"admins": [users[n] for n, _, admin, _ in DEMO_USERS if admin]},
         "crisis": {"staff": [users[n] for n, _, _, crisis in DEMO_USERS if crisis]},
         "operations": {"http_port": 9108},
@@ -58,12 +66,13 @@ def _dev_config(base: Path, synapse: LocalSynapse, bot_password: str) -> Path:
     return path
 
 
-def _banner(synapse: LocalSynapse) -> str:
+def _banner(synapse: LocalSynapse, database_url: str | None) -> str:
     lines = [
         "",
         "Flurfunk is starting against a local Synapse.",
         f"  Homeserver URL: {synapse.url}   (server name: {synapse.server_name})",
         f"  Bot:            @flurfunk:{synapse.server_name}",
+        f"  Store:          {database_url or 'SQLite (flurfunk.db in the bot directory)'}",
         f"  Demo logins (password for all: {DEMO_PASSWORD}):",
     ]
     for name, display, admin, crisis in DEMO_USERS:
@@ -80,21 +89,23 @@ def _banner(synapse: LocalSynapse) -> str:
     return "\n".join(lines)
 
 
-def run_dev(base: Path, port: int) -> int:
+def run_dev(base: Path, port: int, database: str = "sqlite") -> int:
     from bot.app import serve
 
     base.mkdir(parents=True, exist_ok=True)
     bot_password = _local_secret(base / "bot-password")
-    synapse = LocalSynapse(base / "synapse", port, ram_database=False)
-    synapse.start()
-    try:
+    # Left in reverse order: the bot stops first, then Synapse, then PostgreSQL.
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if database == "postgres":
+            postgres = stack.enter_context(LocalPostgres(base / "postgres"))
+            database_url = postgres.ensure_database("flurfunk")
+        synapse = stack.enter_context(LocalSynapse(base / "synapse", port, ram_database=False))
         synapse.register_user("flurfunk", bot_password, displayname="Flurfunk")
         for name, display, _, _ in DEMO_USERS:
             synapse.register_user(name, DEMO_PASSWORD, displayname=display)
-        config = load_config(_dev_config(base, synapse, bot_password))
-        print(_banner(synapse), flush=True)
+        config = load_config(_dev_config(base, synapse, bot_password, database_url))
+        print(_banner(synapse, database_url), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(config))
-    finally:
-        synapse.stop()
     return 0

@@ -61,8 +61,11 @@ LanguageOf = Callable[[str], Awaitable[Lang]]
 PENDING_SUFFIX = "-readonly.json"
 
 
-def pending_file(db: Database) -> Path | None:
-    """The side file of refused events and put-off actions, next to the store."""
+def pending_file(db: Database, data_dir: Path | None = None) -> Path | None:
+    """The side file of refused events and put-off actions, next to the SQLite store; for
+    PostgreSQL in `data_dir`, on the bot's own disk, which works while the server does not."""
+    if db.dialect == "postgresql":
+        return None if data_dir is None else data_dir / f"postgresql{PENDING_SUFFIX}"
     if not isinstance(db.path, Path):
         return None  # an in-memory store: nothing survives a restart anyway
     return db.path.with_name(db.path.name + PENDING_SUFFIX)
@@ -97,7 +100,7 @@ class ReadOnlyMode:
         self._refused_count = 0
         self._deferred: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
         self._perform: Perform | None = None
-        self._file = pending_file(db)
+        self._file = pending_file(db, config.storage.data_dir)
         self._load()
         self._writable_again = asyncio.Event()
         self._writable_again.set()
@@ -208,7 +211,7 @@ class ReadOnlyMode:
                 "store.readonly.admin_alert",
                 f"readonly:{int(time.time())}",
                 reason=self._reason,
-                path=str(self.config.storage.database),
+                path=str(self.db),
                 seconds=int(self.probe_interval_s),
             )
             while True:

@@ -111,13 +111,37 @@ class HomeserverConfig(Section):
 class StorageConfig(Section):
     data_dir: Path = Field(
         Path("data"),
-        description="Store (flurfunk.db) and encryption keys (crypto/) live here. Back it up, "
-        "keep it private.",
+        description="The encryption keys (crypto/) and, unless storage.database says "
+        "otherwise, the store (flurfunk.db) live here. Back it up, keep it private.",
+    )
+
+    database: str | None = Field(
+        None,
+        pattern=r"^(sqlite:|postgres(ql)?://)",
+        description='Where the store lives. Left out (or "sqlite:"): the SQLite file '
+        '<data_dir>/flurfunk.db, nothing to set up; "sqlite:///var/lib/flurfunk/store.db": '
+        'another SQLite file. "postgresql://flurfunk@db.rathaus.example:5432/flurfunk" '
+        '(a local socket: "postgresql://flurfunk@/flurfunk?host=/run/postgresql"): '
+        "PostgreSQL 13 or newer, in an empty database the bot's role owns; the password "
+        "goes into the env var FLURFUNK_DATABASE_PASSWORD rather than here. The encryption "
+        "keys (crypto/) stay in data_dir in either case: back up both. `flurfunk "
+        "check-config` tests the connection; `flurfunk migrate-store` copies an existing "
+        "SQLite store into PostgreSQL.",
     )
 
     @property
-    def database(self) -> Path:
-        return self.data_dir / "flurfunk.db"
+    def database_target(self) -> Path | str:
+        """What `Database` opens: the SQLite file's path, or the PostgreSQL URL."""
+        if self.database is None or not self.database.startswith("sqlite:"):
+            return self.database or self.data_dir / "flurfunk.db"
+        path = self.database.removeprefix("sqlite:").removeprefix("//")
+        return Path(path) if path else self.data_dir / "flurfunk.db"
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite store file, or None when the store is on PostgreSQL."""
+        target = self.database_target
+        return target if isinstance(target, Path) else None
 
     @property
     def crypto_dir(self) -> Path:

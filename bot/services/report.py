@@ -17,7 +17,6 @@ import asyncio
 import html
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -40,7 +39,7 @@ from bot.report.report_file import ReportFile
 from bot.report.summary import chat_message
 from bot.services.ports import Attachment, Messenger, Say
 from bot.store.bot_state import BotState
-from bot.store.db import Database, migrations, stored_schema_version
+from bot.store.db import Database, StoreUnavailable, describe, migrations, schema_version_at
 from bot.store.ties import TieStore
 
 log = logging.getLogger(__name__)
@@ -298,30 +297,28 @@ class ReportCliError(Exception):
     pass
 
 
-def _schema_version(path: Path) -> int:
-    try:
-        return stored_schema_version(path)
-    except sqlite3.Error as exc:
-        raise ReportCliError(f"{path}: cannot read the database ({exc})") from None
-
-
 async def report_to_directory(
     config: Config, out: Path, period_text: str | None, lang: Lang | None = None
 ) -> list[Path]:
     """`flurfunk report`: the report's files into `out`. Reads the store only; refuses a
     database that is missing or not at this Flurfunk's schema version (it never migrates
     a store that a running bot may be using)."""
-    path = config.storage.database
-    if not path.exists():
-        raise ReportCliError(f"{path}: no database there (check storage.data_dir)")
+    target = config.storage.database_target
+    try:
+        found = await schema_version_at(target)
+    except StoreUnavailable as exc:
+        raise ReportCliError(str(exc)) from None
+    if found is None:
+        raise ReportCliError(
+            f"{describe(target)}: no database there (check storage.data_dir and storage.database)"
+        )
     expected = migrations()[-1][0]
-    found = _schema_version(path)
     if found != expected:
         raise ReportCliError(
-            f"{path}: schema version {found}, this Flurfunk expects {expected}; "
+            f"{describe(target)}: schema version {found}, this Flurfunk expects {expected}; "
             "run the report with the same Flurfunk version as the bot"
         )
-    db = Database(path)
+    db = Database(target)
     await db.open()  # at the expected version: migrating changes nothing
     try:
         builder = ReportBuilder(db, config)

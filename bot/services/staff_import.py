@@ -147,10 +147,11 @@ async def import_staff_file(
         out(f"  note: {warning}")
     for problem in parsed.problems:
         out(f"  {problem}")
-    db = Database(config.storage.database)
+    db = Database(config.storage.database_target)
     await db.open()
     try:
-        config.storage.database.chmod(0o600)
+        if (store_file := config.storage.sqlite_file) is not None:
+            store_file.chmod(0o600)
         summary = await apply_import(db, parsed.rows, datetime.now(UTC), dry_run=dry_run)
         if not dry_run and (summary.created or summary.updated):
             await encode_profiles(config, db, out)

@@ -1,1 +1,2 @@
-"""Persistence: aiosqlite connection, migrations and one repository per aggregate."""
+"""Persistence: the database (SQLite or PostgreSQL), migrations and one repository per
+aggregate."""

@@ -18,8 +18,10 @@ class ActivityStore:
         """The person used the bot at `at` (epoch seconds); never moves backwards."""
         await self.db.execute(
             "INSERT INTO activity (user_id, last_seen_at) VALUES (?, ?) "
-            "ON CONFLICT(user_id) DO UPDATE SET "
-            "last_seen_at = MAX(last_seen_at, excluded.last_seen_at)",
+            # SQLite's scalar MAX(a, b) is an aggregate only in PostgreSQL: CASE on both.
+            "ON CONFLICT(user_id) DO UPDATE SET last_seen_at = CASE "
+            "WHEN excluded.last_seen_at > activity.last_seen_at THEN excluded.last_seen_at "
+            "ELSE activity.last_seen_at END",
             (user_id, at),
             name="activity.touch",
         )
@@ -29,7 +31,8 @@ class ActivityStore:
         async with self.db.transaction("activity.note_first_seen") as conn:
             for user_id in user_ids:
                 await conn.execute(
-                    "INSERT OR IGNORE INTO activity (user_id, last_seen_at) VALUES (?, ?)",
+                    "INSERT INTO activity (user_id, last_seen_at) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     (user_id, at),
                 )
 

@@ -61,7 +61,8 @@ class ProcessedEvents:
 
     async def mark(self, event_id: str) -> None:
         await self.db.execute(
-            "INSERT OR IGNORE INTO processed_events (event_id, processed_at) VALUES (?, ?)",
+            "INSERT INTO processed_events (event_id, processed_at) VALUES (?, ?) "
+            "ON CONFLICT DO NOTHING",
             (event_id, time.time()),
             name="processed_events.mark",
         )

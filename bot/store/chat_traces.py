@@ -40,8 +40,8 @@ class ChatTraceStore:
     async def add_reaction(self, event_id: str, reaction: ReactionRow) -> None:
         """Remember the reaction event `event_id` (a repeat of it changes nothing)."""
         await self.db.execute(
-            "INSERT OR IGNORE INTO reactions (event_id, sender, target_key, emoji) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO reactions (event_id, sender, target_key, emoji) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (event_id, reaction.sender, reaction.target_key, reaction.emoji),
             name="chat_traces.add_reaction",
         )

@@ -25,6 +25,7 @@ from bot.store.coffee_rows import (
     group_row,
 )
 from bot.store.db import Database
+from bot.store.portable import insert_id
 from bot.store.rows import from_row
 
 
@@ -83,15 +84,17 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
             ) as cur:
                 row = await cur.fetchone()
             seq = int(row["seq"]) if row else 1
-            cur = await conn.execute(
-                "INSERT OR IGNORE INTO coffee_rounds (kind, key, seq, trigger, started_at, "
-                "people, groups, unmatched) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            round_id = await insert_id(
+                conn,
+                "INSERT INTO coffee_rounds (kind, key, seq, trigger, started_at, "
+                "people, groups, unmatched) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (kind, key, seq, trigger, started_at, people, groups, unmatched),
             )
-            if cur.rowcount != 1:
+            if round_id is None:
                 return None
             return RoundRow(
-                id=int(cur.lastrowid or 0),
+                id=round_id,
                 kind=kind,
                 key=key,
                 seq=seq,

@@ -9,10 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import aiosqlite
-
 from bot.store.coffee_rows import FORGOTTEN_PREFIX
-from bot.store.db import Database
+from bot.store.db import Database, Row
+from bot.store.portable import insert_id
 from bot.store.rows import from_row
 
 OfferStatus = Literal["open", "matched", "expired", "cancelled"]
@@ -78,12 +77,14 @@ class CoffeeBreakStore:
 
     async def add_offer(self, user_id: str, minutes: int, now: float, expires_at: float) -> int:
         async with self.db.transaction("coffee_breaks.add_offer") as conn:
-            cur = await conn.execute(
+            offer_id = await insert_id(
+                conn,
                 "INSERT INTO coffee_break_offers (user_id, minutes, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?)",
                 (user_id, minutes, now, expires_at),
             )
-            return int(cur.lastrowid or 0)
+        assert offer_id is not None
+        return offer_id
 
     async def extend_offer(self, offer_id: int, minutes: int, expires_at: float) -> None:
         await self.db.execute(
@@ -126,12 +127,14 @@ class CoffeeBreakStore:
         self, user_a: str, user_b: str, minutes: int, now: float, followup_at: float
     ) -> int:
         async with self.db.transaction("coffee_breaks.add_break") as conn:
-            cur = await conn.execute(
+            break_id = await insert_id(
+                conn,
                 "INSERT INTO coffee_breaks (user_a, user_b, minutes, created_at, followup_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (user_a, user_b, minutes, now, followup_at),
             )
-            return int(cur.lastrowid or 0)
+        assert break_id is not None
+        return break_id
 
     async def get_break(self, break_id: int) -> CoffeeBreak | None:
         row = await self.db.fetchone(_BREAK + " WHERE id = ?", (break_id,))
@@ -164,9 +167,9 @@ class CoffeeBreakStore:
     async def record_tie(self, item: CoffeeBreak, a: Placement, b: Placement, now: float) -> bool:
         async with self.db.transaction("coffee_breaks.record_tie") as conn:
             cur = await conn.execute(
-                "INSERT OR IGNORE INTO coffee_break_ties (break_id, user_a, user_b, "
+                "INSERT INTO coffee_break_ties (break_id, user_a, user_b, "
                 "department_a, department_b, municipality_a, municipality_b, confirmed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (
                     item.id,
                     item.user_a,
@@ -196,30 +199,22 @@ class CoffeeBreakStore:
     # -- profiles (owned by the profile feature; optional) -------------------------------
 
     async def placements(self, user_ids: list[str]) -> dict[str, Placement]:
-        """Department and municipality per person from the profiles table, if it exists
-        and the person has a profile. Never fails for people without one."""
-        columns = {
-            str(r["name"])
-            for r in await self.db.fetchall("SELECT * FROM pragma_table_info('profiles')")
-        }
-        if "user_id" not in columns or not user_ids:
-            return {}
-        wanted = [c for c in ("department", "municipality") if c in columns]
-        if not wanted:
+        """Department and municipality per person from the profiles table (migration 0002
+        made it), if the person has a profile. Never fails for people without one."""
+        if not user_ids:
             return {}
         marks = ",".join("?" for _ in user_ids)
         rows = await self.db.fetchall(
-            f"SELECT user_id, {', '.join(wanted)} FROM profiles WHERE user_id IN ({marks})",
+            f"SELECT user_id, department, municipality FROM profiles WHERE user_id IN ({marks})",
             user_ids,
         )
-        found: dict[str, Placement] = {}
-        for row in rows:
-            values = {column: row[column] for column in wanted}
-            found[str(row["user_id"])] = Placement(
-                department=_blank_to_none(values.get("department")),
-                municipality=_blank_to_none(values.get("municipality")),
+        return {
+            str(row["user_id"]): Placement(
+                department=_blank_to_none(row["department"]),
+                municipality=_blank_to_none(row["municipality"]),
             )
-        return found
+            for row in rows
+        }
 
     # -- personal data -------------------------------------------------------------------
 
@@ -331,9 +326,9 @@ def _blank_to_none(value: object) -> str | None:
     return text or None
 
 
-def _offer(row: aiosqlite.Row) -> BreakOffer:
+def _offer(row: Row) -> BreakOffer:
     return from_row(BreakOffer, row)
 
 
-def _break(row: aiosqlite.Row) -> CoffeeBreak:
+def _break(row: Row) -> CoffeeBreak:
     return from_row(CoffeeBreak, row, followup_sent=bool(row["followup_sent"]))

@@ -24,8 +24,8 @@ class CoffeeRequests:
         now: float,
     ) -> bool:
         changed = await self.db.execute(
-            "INSERT OR IGNORE INTO coffee_requests (event_id, kind, mode, requested_by, "
-            "reply_room, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO coffee_requests (event_id, kind, mode, requested_by, "
+            "reply_room, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (event_id, kind, mode, requested_by, reply_room, now),
             name="coffee_requests.add_request",
         )

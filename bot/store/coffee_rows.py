@@ -10,8 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-import aiosqlite
-
+from bot.store.db import Row
 from bot.store.rows import from_row
 
 RoundKind = Literal["coffee", "circle"]
@@ -118,7 +117,7 @@ ROUND_COLUMNS = (
 )
 
 
-def group_row(row: aiosqlite.Row) -> GroupRow:
+def group_row(row: Row) -> GroupRow:
     return from_row(GroupRow, row, shared=tuple(json.loads(row["shared"])))
 
 

@@ -1,4 +1,4 @@
-"""Colleague search in SQLite (migration 0010): who is findable, searches and their
+"""Colleague search in the store (migration 0010): who is findable, searches and their
 numbered results, introduction requests. Also removes the queued messages of a search or
 an introduction when their rows go, since those quote names and task phrases.
 """
@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import aiosqlite
-
-from bot.store.db import Database
+from bot.store.db import Connection, Database, Row
+from bot.store.portable import LIKE_ESCAPE, insert_id, like_prefix
 from bot.store.rows import from_row
 
 IntroState = Literal["asked", "accepted", "declined", "expired", "withdrawn"]
@@ -64,11 +63,11 @@ def intro_key(intro_id: int) -> str:
     return f"intro:{intro_id}"
 
 
-def _search(row: aiosqlite.Row) -> SearchRow:
+def _search(row: Row) -> SearchRow:
     return from_row(SearchRow, row)
 
 
-def _intro(row: aiosqlite.Row) -> Introduction:
+def _intro(row: Row) -> Introduction:
     return from_row(Introduction, row)
 
 
@@ -98,12 +97,13 @@ class ColleagueSearchStore:
 
     async def add_search(self, user_id: str, query: str, now: float) -> int:
         async with self.db.transaction("colleague_search.add_search") as conn:
-            cur = await conn.execute(
+            search_id = await insert_id(
+                conn,
                 "INSERT INTO colleague_searches (user_id, query, created_at) VALUES (?, ?, ?)",
                 (user_id, query, now),
             )
-            assert cur.lastrowid is not None
-            return int(cur.lastrowid)
+        assert search_id is not None
+        return search_id
 
     async def searches_since(self, user_id: str, since: float) -> list[float]:
         """When the person searched since `since`, oldest first."""
@@ -205,13 +205,14 @@ class ColleagueSearchStore:
         self, requester: str, target: str, query: str, phrase: str, now: float, expires: float
     ) -> int:
         async with self.db.transaction("colleague_search.add_intro") as conn:
-            cur = await conn.execute(
+            intro_id = await insert_id(
+                conn,
                 "INSERT INTO introductions (requester, target, query, phrase, created_at, "
                 "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (requester, target, query, phrase, now, expires),
             )
-            assert cur.lastrowid is not None
-            return int(cur.lastrowid)
+        assert intro_id is not None
+        return intro_id
 
     async def intro(self, intro_id: int) -> Introduction | None:
         row = await self.db.fetchone(
@@ -336,9 +337,8 @@ class ColleagueSearchStore:
         return withdrawn
 
 
-async def _drop_messages(conn: aiosqlite.Connection, prefix: str) -> None:
+async def _drop_messages(conn: Connection, prefix: str) -> None:
     """Queued or sent messages whose effect key starts with `prefix:` (their reactions too)."""
     await conn.execute(
-        "DELETE FROM outbox WHERE key LIKE ? ESCAPE '\\'",
-        (prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%",),
+        f"DELETE FROM outbox WHERE key LIKE ? {LIKE_ESCAPE}", (like_prefix(prefix + ":"),)
     )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
-
-from bot.store.db import Database
+from bot.store.db import Database, Row
+from bot.store.portable import ascii_lower
 from bot.store.rows import from_row
 
 _COLUMNS = "id, user_id, organisation, sector, created_at, confirmed_at, reminded_at"
@@ -23,7 +22,7 @@ class StoredContact:
     reminded_at: float | None = None
 
 
-def _contact(r: aiosqlite.Row) -> StoredContact:
+def _contact(r: Row) -> StoredContact:
     return from_row(
         StoredContact, r, created_at=float(r["created_at"]), confirmed_at=float(r["confirmed_at"])
     )
@@ -36,7 +35,8 @@ class ContactStore:
     async def add(self, contact: StoredContact) -> bool:
         """False if the ID is taken already (the caller draws a new one)."""
         count = await self.db.execute(
-            f"INSERT OR IGNORE INTO crisis_contacts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO crisis_contacts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             (
                 contact.id,
                 contact.user_id,
@@ -64,12 +64,17 @@ class ContactStore:
         return [_contact(r) for r in rows]
 
     async def find_same(self, user_id: str, organisation: str, sector: str) -> StoredContact | None:
-        row = await self.db.fetchone(
-            f"SELECT {_COLUMNS} FROM crisis_contacts WHERE user_id = ? "
-            "AND lower(organisation) = lower(?) AND sector = ?",
-            (user_id, organisation, sector),
+        """The person's contact for this organisation (A-Z case ignored, compared in Python:
+        `lower()` folds every letter in PostgreSQL, A-Z only in SQLite) and sector."""
+        wanted = ascii_lower(organisation)
+        return next(
+            (
+                c
+                for c in await self.of_user(user_id)
+                if c.sector == sector and ascii_lower(c.organisation) == wanted
+            ),
+            None,
         )
-        return None if row is None else _contact(row)
 
     async def confirmed_since(self, since: float) -> list[StoredContact]:
         """Every contact confirmed at or after `since` (i.e. not expired), oldest first."""

@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from bot.domain.crisis import Answer, Asked, RequestState, Timing
-from bot.store.db import Database
+from bot.store.db import Database, Row
 from bot.store.rows import from_row
 
 FORMER_PREFIX = "~former-"
@@ -115,7 +113,7 @@ class TimelineEntry:
 _REQUEST_COLUMNS = "id, requester, text, urgent, drill, status_room, state, status_edits"
 
 
-def _request(row: aiosqlite.Row) -> StoredRequest:
+def _request(row: Row) -> StoredRequest:
     return from_row(
         StoredRequest,
         row,
@@ -138,9 +136,9 @@ class CrisisStore:
         """False if the ID is taken already (the caller draws a new one)."""
         state = request.state
         count = await self.db.execute(
-            "INSERT OR IGNORE INTO crisis_requests (id, requester, text, urgent, drill, "
+            "INSERT INTO crisis_requests (id, requester, text, urgent, drill, "
             "status_room, state, active, next_check_at, status_edits, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, 0, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, 0, ?) ON CONFLICT DO NOTHING",
             (
                 request.id,
                 request.requester,

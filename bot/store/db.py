@@ -1,56 +1,78 @@
-"""One aiosqlite connection, its pragmas, numbered migrations and transactions.
+"""The store's database: SQLite (a file, the default) or PostgreSQL (a URL), numbered
+migrations, transactions and reads, the same for every repository.
 
-All access is serialised through one lock: a transaction spans awaits, and without the
-lock another coroutine's statements would land inside it on the shared connection.
-A transaction opened while one is already running in the same task joins it, so a
-command handler can wrap its service calls and its replies into one atomic unit.
+All writes are serialised through one lock: a transaction spans awaits, and on SQLite's
+one shared connection another coroutine's statements would otherwise land inside it; on
+PostgreSQL the backend adds a database-wide writer lock for other processes
+(`bot.store.postgres_backend`). A transaction opened while one is already running in the
+same task joins it, so a command handler can wrap its service calls and its replies into
+one atomic unit.
 
-Another process may hold SQLite's write lock for a while (`flurfunk import-staff` while the
-bot runs). SQLite waits `busy_timeout` for it; after that `BEGIN IMMEDIATE` and reads
-outside a transaction are tried again with jittered backoff for up to `busy_retry_s`, and
-only then fail with `StoreBusy` (review finding S-08). The error is recognised by SQLite's
-error code (SQLITE_BUSY, SQLITE_LOCKED and their extended codes), never by its text.
+The backends: `bot.store.sqlite_backend` (busy handling, pragmas) and
+`bot.store.postgres_backend` (pool, advisory lock, SQL translation).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
-import os
-import random
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
+import psycopg
+
+from bot.store.contract import (
+    Connection,
+    Cursor,
+    DatabaseTooNew,
+    IntegrityError,
+    PendingCursor,
+    Row,
+    StoreBusy,
+    StoreUnavailable,
+)
+from bot.store.postgres_backend import PostgresBackend, read_schema_version, redacted
+from bot.store.sqlite_backend import SqliteBackend, is_busy, stored_schema_version
+
+__all__ = [
+    "BUSY_RETRY_S",
+    "BUSY_TIMEOUT_MS",
+    "Connection",
+    "Cursor",
+    "Database",
+    "DatabaseTooNew",
+    "IntegrityError",
+    "PendingCursor",
+    "Row",
+    "StoreBusy",
+    "StoreUnavailable",
+    "describe",
+    "is_busy",
+    "is_postgresql",
+    "migrations",
+    "schema_version_at",
+    "stored_schema_version",
+]
 
 log = logging.getLogger(__name__)
 
+# True while the current task holds a transaction (of any `Database`): what scheduled
+# jobs must never inherit (tests/unit/test_jobs.py watches it).
 _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "flurfunk_in_transaction", default=False
 )
-
-
-class DatabaseTooNew(RuntimeError):
-    """The database was written by a newer Flurfunk; refusing to touch it."""
-
-
-class StoreUnavailable(RuntimeError):
-    """The store cannot be written (disk full, read-only file, I/O error)."""
-
-
-class StoreBusy(RuntimeError):
-    """Another process held the database lock longer than `Database.busy_retry_s`.
-
-    Not a fault of the store (no read-only mode): what failed can simply be tried again
-    later; the sync loop and the outbox sender do so on their next round."""
-
+# The transaction the current task holds, and whose it is: a nested one joins it.
+_current: contextvars.ContextVar[tuple[Database, Connection] | None] = contextvars.ContextVar(
+    "flurfunk_transaction", default=None
+)
 
 T = TypeVar("T")
 # SQLite's own wait for a lock, per attempt (PRAGMA busy_timeout).
@@ -58,231 +80,227 @@ BUSY_TIMEOUT_MS = 5_000
 # How long a transaction (or a read) keeps trying while another process holds the lock,
 # in total: `import-staff` writes in short batches, so the bot gets in between two.
 BUSY_RETRY_S = 30.0
-_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+DIALECTS = ("sqlite", "postgresql")
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every packaged migration, in order."""
-    found = []
-    for entry in resources.files("bot.store.migrations").iterdir():
+def is_postgresql(target: Path | str) -> bool:
+    """Whether `target` (a store path or URL) names a PostgreSQL database."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def describe(target: Path | str) -> str:
+    """`target` as logs and messages show it: a URL without its password."""
+    return redacted(str(target)) if is_postgresql(target) else str(target)
+
+
+async def schema_version_at(target: Path | str) -> int | None:
+    """The schema version stored at `target`, read without writing anything: tools check
+    it against `migrations()` before they open a store that a running bot may be using.
+    None where there is no store yet (no file, a database without our tables); raises
+    `StoreUnavailable`, saying why, if it cannot be read."""
+    if is_postgresql(target):
+        try:
+            return await read_schema_version(str(target))
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot connect to {describe(target)}: {exc}") from exc
+    return await asyncio.to_thread(_sqlite_schema_version, Path(target))
+
+
+def _sqlite_schema_version(path: Path) -> int | None:
+    if not path.exists():
+        return None
+    try:
+        return stored_schema_version(path)
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"{path}: cannot read the database ({exc})") from exc
+
+
+def migrations(
+    dialect: str = "sqlite", folder: Traversable | None = None
+) -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every migration in `folder` (the packaged ones by
+    default), in order. One numbered sequence for both backends: `NNNN_name.sql`, and for
+    PostgreSQL `NNNN_name.postgresql.sql` instead where it exists beside it."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown SQL dialect {dialect!r}")
+    found: dict[int, tuple[str, str]] = {}
+    for entry in (folder or resources.files("bot.store.migrations")).iterdir():
         name = entry.name
-        if name.endswith(".sql") and name[:4].isdigit():
-            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    versions = [v for v, _, _ in found]
+        if not name.endswith(".sql") or not name[:4].isdigit():
+            continue
+        variant = name.removesuffix(".sql").rpartition(".")[2] if name.count(".") > 1 else ""
+        if variant not in ("", "postgresql"):
+            raise RuntimeError(f"unknown migration variant: {name}")
+        version = int(name[:4])
+        if variant == "postgresql" and dialect != "postgresql":
+            continue
+        if variant == "" and version in found:
+            continue  # the PostgreSQL twin came first and replaces it
+        found[version] = (name, entry.read_text(encoding="utf-8"))
+    versions = sorted(found)
     if versions != list(range(1, len(versions) + 1)):
         raise RuntimeError(f"migration numbers must be 1..n without gaps, got {versions}")
-    return found
+    return [(version, *found[version]) for version in versions]
 
 
-def stored_schema_version(path: Path) -> int:
-    """The schema version of the database file at `path`, read without writing anything
-    (read-only mode, no migration): tools check it against `migrations()` before they open a
-    store that a running bot may be using. Raises `sqlite3.Error` if it cannot be read."""
-    uri = path.resolve().as_uri() + "?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-        conn.row_factory = sqlite3.Row
-        row = conn.execute("SELECT MAX(version) AS version FROM schema_version").fetchone()
-    return int(row["version"]) if row and row["version"] is not None else 0
+class Backend(Protocol):
+    """What `Database` needs of SQLite or PostgreSQL."""
 
+    dialect: str
+    busy_retry_s: float
 
-def _statements(script: str) -> Iterable[str]:
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statement = buffer.strip()
-            buffer = ""
-            if statement and not all(
-                s.strip().startswith("--") or not s.strip() for s in statement.splitlines()
-            ):
-                yield statement
-    if buffer.strip() and not all(
-        s.strip().startswith("--") or not s.strip() for s in buffer.splitlines()
-    ):
-        raise RuntimeError(f"incomplete SQL statement in migration: {buffer[:80]!r}")
+    async def open(self) -> None: ...
 
+    async def close(self) -> None: ...
 
-def _private_store_files(path: Path) -> None:
-    """Owner-only permissions for the store file and its `-wal`/`-shm`, before SQLite opens
-    them. SQLite creates the write-ahead log and shared memory with the mode of the database
-    file; a store first created under the default umask would leave a world-readable WAL,
-    holding the latest personal data, for as long as the bot runs (erasure test)."""
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    for suffix in ("", "-wal", "-shm"):
-        sibling = Path(f"{path}{suffix}")
-        try:
-            mode = sibling.stat().st_mode & 0o777 if sibling.exists() else 0
-            if mode & 0o077:
-                sibling.chmod(mode & 0o700)  # take away group and others, add nothing
-        except OSError as error:  # not ours to change: say so, but keep running
-            log.warning("cannot restrict the permissions of %s: %s", sibling, error)
+    async def schema_version(self) -> int: ...
+
+    async def run_script(self, conn: Connection, sql: str) -> None: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    async def fetchall(self, sql: str, params: tuple[Any, ...]) -> list[Row]: ...
+
+    async def fetchone(self, sql: str, params: tuple[Any, ...]) -> Row | None: ...
+
+    def classify(self, exc: Exception) -> Exception | None: ...
+
+    async def checkpoint(self) -> bool: ...
 
 
 class Database:
+    """`target`: a SQLite file (or ":memory:") or a `postgresql://` URL."""
+
     def __init__(
         self,
-        path: Path | str,
+        target: Path | str,
         *,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         busy_retry_s: float = BUSY_RETRY_S,
+        migrations_folder: Traversable | None = None,
     ) -> None:
-        self.path = Path(path) if str(path) != ":memory:" else path
-        self._conn: aiosqlite.Connection | None = None
+        self._backend: Backend
+        # The SQLite file (what lives beside it: bot.chat.readonly) or ":memory:"; on
+        # PostgreSQL the URL without its password.
+        self.path: Path | str
+        if is_postgresql(target):
+            self._backend = PostgresBackend(str(target), busy_retry_s=busy_retry_s)
+            self.path = describe(target)
+        else:
+            self.path = Path(target) if str(target) != ":memory:" else str(target)
+            self._backend = SqliteBackend(
+                self.path, busy_timeout_ms=busy_timeout_ms, busy_retry_s=busy_retry_s
+            )
+        self.dialect = self._backend.dialect
+        self._migrations_folder = migrations_folder
         self._lock = asyncio.Lock()
         self.busy_timeout_ms = busy_timeout_ms
-        self.busy_retry_s = busy_retry_s
         # False from the first failed write until `probe()` succeeds again; whoever runs
         # the bot (bot.chat.readonly) is told through `on_unavailable`.
         self.writable = True
         self.on_unavailable: list[Callable[[StoreUnavailable], None]] = []
-        # With one connection and one lock, the name of a transaction says who made the
-        # others wait: each holder is reported with the seconds it held the lock (/metrics).
+        # With one writer at a time, the name of a transaction says who made the others
+        # wait: each holder is reported with the seconds it held the lock (/metrics).
         self.on_lock_released: list[Callable[[str, float], None]] = []
 
+    @property
+    def busy_retry_s(self) -> float:
+        """How long a writer waits for another process's lock before `StoreBusy`."""
+        return self._backend.busy_retry_s
+
+    @busy_retry_s.setter
+    def busy_retry_s(self, seconds: float) -> None:
+        self._backend.busy_retry_s = seconds
+
+    def __str__(self) -> str:
+        """Where the store is, never with a password."""
+        return str(self.path)
+
     async def open(self) -> None:
-        if isinstance(self.path, Path):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            _private_store_files(self.path)
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-        self._conn = await aiosqlite.connect(str(self.path), isolation_level=None)
-        self._conn.row_factory = aiosqlite.Row
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA foreign_keys=ON",
-            f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}",
-            # Deleted personal data must not linger in free pages of the file.
-            "PRAGMA secure_delete=ON",
-        ):
-            await self._conn.execute(pragma)
+        """Connect and bring the schema up to date."""
+        await self.connect()
         await self.migrate()
 
+    async def connect(self) -> None:
+        """Connect without migrating (tools that look before they change anything)."""
+        await self._backend.open()
+
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        await self._backend.close()
 
     @property
     def conn(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            raise RuntimeError("database is not open")
-        return self._conn
+        """The one SQLite connection (tests and SQLite-only tools)."""
+        if not isinstance(self._backend, SqliteBackend):
+            raise RuntimeError("a PostgreSQL store has no single connection")
+        return self._backend.conn
 
     async def schema_version(self) -> int:
-        await self._patiently(
-            lambda: self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
-            )
-        )
-        async with self.conn.execute("SELECT MAX(version) AS version FROM schema_version") as cur:
-            row = await cur.fetchone()
-        return int(row["version"]) if row and row["version"] is not None else 0
+        return await self._backend.schema_version()
+
+    def known_migrations(self) -> list[tuple[int, str, str]]:
+        if self.dialect == "sqlite" and self._migrations_folder is None:
+            return migrations()  # without arguments: the packaged files (tests replace it)
+        return migrations(self.dialect, self._migrations_folder)
 
     async def migrate(self) -> None:
         current = await self.schema_version()
-        known = migrations()
+        known = self.known_migrations()
         newest = known[-1][0] if known else 0
         if current > newest:
             raise DatabaseTooNew(
-                f"{self.path} has schema version {current}, this Flurfunk knows up to "
+                f"{self} has schema version {current}, this Flurfunk knows up to "
                 f"{newest}: upgrade Flurfunk or restore a matching backup"
             )
         for version, name, sql in known:
             if version <= current:
                 continue
             log.info("applying migration %s", name)
-            await self._begin()
-            try:
-                for statement in _statements(sql):
-                    await self.conn.execute(statement)
-                await self.conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
-                await self.conn.execute("COMMIT")
-            except BaseException:
-                # SQLITE_FULL/IOERR may have rolled back already (S-23): the guarded
-                # rollback keeps the real error instead of "no transaction is active".
-                await self._rollback()
-                raise
+            async with self._backend.transaction() as conn:
+                await self._backend.run_script(conn, sql)
+                await conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
+
+    def _joined(self) -> Connection | None:
+        current = _current.get()
+        return current[1] if current is not None and current[0] is self else None
 
     @asynccontextmanager
-    async def transaction(self, name: str) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, or join the transaction this task already holds.
+    async def transaction(self, name: str) -> AsyncIterator[Connection]:
+        """BEGIN (IMMEDIATE on SQLite, plus the writer lock on PostgreSQL) … COMMIT, or
+        join the transaction this task already holds.
 
         `name` ("coffee.run_round") is what /metrics reports the lock's holding time under;
         a joined transaction counts towards the outer one's name."""
-        if _in_transaction.get():
-            yield self.conn
+        joined = self._joined()
+        if joined is not None:
+            yield joined
             return
         async with self._held(name):
-            token = _in_transaction.set(True)
+            flag = _in_transaction.set(True)
             try:
                 await self._begin()
-                try:
-                    yield self.conn
-                    await self.conn.execute("COMMIT")
-                except BaseException:
-                    await self._rollback()
-                    raise
-            except sqlite3.OperationalError as exc:
-                error = _classify(exc)
-                if isinstance(error, StoreUnavailable):
-                    self._unavailable(error)
-                raise error from exc
+                async with self._backend.transaction() as conn:
+                    current = _current.set((self, conn))
+                    try:
+                        yield conn
+                    finally:
+                        _current.reset(current)
             except StoreUnavailable as exc:
                 self._unavailable(exc)
                 raise
+            except Exception as exc:
+                error = self._backend.classify(exc)
+                if error is None:
+                    raise
+                if isinstance(error, StoreUnavailable):
+                    self._unavailable(error)
+                raise error from exc
             finally:
-                _in_transaction.reset(token)
+                _in_transaction.reset(flag)
 
     async def _begin(self) -> None:
-        # A cancelled await does not stop the BEGIN in aiosqlite's thread: the shared
-        # connection would stay inside a transaction nobody ends, and every later write
-        # would fail. So the BEGIN is finished and rolled back before the task gives way.
-        begin = asyncio.ensure_future(self._patiently(lambda: self.conn.execute("BEGIN IMMEDIATE")))
-        try:
-            await asyncio.shield(begin)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await begin
-            await self._rollback()
-            raise
-
-    async def _patiently(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """`attempt()` (one statement, safe to repeat) until no other process holds the
-        lock: jittered backoff between tries, `StoreBusy` after `busy_retry_s` in all."""
-        deadline = time.monotonic() + self.busy_retry_s
-        pause = 0.05
-        tries = 0
-        while True:
-            try:
-                return await attempt()
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc):
-                    raise
-                tries += 1
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    log.warning(
-                        "the database stayed locked by another process for %.0f s (%d tries)",
-                        self.busy_retry_s,
-                        tries,
-                    )
-                    raise StoreBusy(f"database is locked by another process: {exc}") from exc
-                if tries == 1:
-                    log.info("the database is locked by another process, waiting")
-            await asyncio.sleep(min(left, pause * random.uniform(0.5, 1.0)))
-            pause = min(pause * 2, 1.0)
-
-    async def _rollback(self) -> None:
-        # SQLITE_FULL and SQLITE_IOERR may have rolled back already; a failed COMMIT may
-        # not have: never leave the shared connection inside a transaction.
-        if not self.conn.in_transaction:
-            return
-        try:
-            await self.conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            log.exception("rollback failed")
+        """Runs before every transaction, inside its error handling: the seam where fault
+        injection (`tests/support/faults.py`) makes writes fail like a full disk."""
 
     def _unavailable(self, error: StoreUnavailable) -> None:
         self.writable = False
@@ -295,7 +313,7 @@ class Database:
             async with self.transaction("db.probe") as conn:
                 await conn.execute(
                     "INSERT INTO bot_state (key, value) VALUES ('store_probe', '1') "
-                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                    "ON CONFLICT(key) DO UPDATE SET value = CAST(bot_state.value AS INTEGER) + 1"
                 )
         except (StoreUnavailable, StoreBusy):
             return False
@@ -303,31 +321,38 @@ class Database:
         return True
 
     async def checkpoint(self) -> bool:
-        """Copy the WAL into the database file and empty it, so deleted data leaves the
-        disk; False if a reader blocked it (the data stays in the WAL until a later one)."""
-        row = await self.fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
-        return row is None or not row["busy"]
+        """Let deleted data leave the disk: SQLite copies its WAL into the database file
+        and empties it (False if a reader blocked that: the data stays in the WAL until a
+        later checkpoint); PostgreSQL vacuums the deleted rows away."""
+        return await self._outside(self._backend.checkpoint)
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async def attempt() -> list[aiosqlite.Row]:
-            async with self.conn.execute(sql, tuple(params)) as cur:
-                return list(await cur.fetchall())
-
-        return await self._query(attempt)
-
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async def attempt() -> aiosqlite.Row | None:
-            async with self.conn.execute(sql, tuple(params)) as cur:
-                return await cur.fetchone()
-
-        return await self._query(attempt)
-
-    async def _query(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        if _in_transaction.get():
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        joined, values = self._joined(), tuple(params)
+        if joined is not None:
             # Inside our own transaction: its errors are classified when it ends.
-            return await attempt()
-        async with self._held("read"):
-            return await self._patiently(attempt)
+            async with joined.execute(sql, values) as cur:
+                return list(await cur.fetchall())
+        return await self._outside(lambda: self._backend.fetchall(sql, values))
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        joined, values = self._joined(), tuple(params)
+        if joined is not None:
+            async with joined.execute(sql, values) as cur:
+                return await cur.fetchone()
+        return await self._outside(lambda: self._backend.fetchone(sql, values))
+
+    async def _outside(self, read: Callable[[], Awaitable[T]]) -> T:
+        """`read` outside a transaction, under the lock on both backends: a read waits for
+        the transaction in progress, and code relies on that (after `!vergessen` the DM
+        list is updated once the erasure is committed, `bot.chat.rooms`). On PostgreSQL
+        MVCC would not need it; the same order on both backends does. A store out of reach
+        turns read-only mode on."""
+        try:
+            async with self._held("read"):
+                return await read()
+        except StoreUnavailable as exc:
+            self._unavailable(exc)
+            raise
 
     @asynccontextmanager
     async def _held(self, name: str) -> AsyncIterator[None]:
@@ -349,30 +374,3 @@ class Database:
         async with self.transaction(name) as conn:
             cur = await conn.execute(sql, tuple(params))
             return cur.rowcount
-
-
-def _primary_code(exc: sqlite3.Error) -> int | None:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return None if code is None else int(code) & 0xFF
-
-
-def is_busy(exc: sqlite3.Error) -> bool:
-    """SQLITE_BUSY or SQLITE_LOCKED (with any extended code): another connection holds the
-    lock, and trying again later may work. By error code only, never by message text."""
-    return _primary_code(exc) in _BUSY_CODES
-
-
-def _classify(exc: sqlite3.OperationalError) -> Exception:
-    message = str(exc).lower()
-    if is_busy(exc):
-        return StoreBusy(message)
-    code = getattr(exc, "sqlite_errorcode", None)
-    write_failures = {
-        sqlite3.SQLITE_FULL,
-        sqlite3.SQLITE_READONLY,
-        sqlite3.SQLITE_IOERR,
-        sqlite3.SQLITE_CANTOPEN,
-    }
-    if code in write_failures or (code is not None and code & 0xFF in write_failures):
-        return StoreUnavailable(message)
-    return exc

@@ -27,8 +27,9 @@ class PendingDecryptions:
 
     async def add(self, waiting: WaitingDecryption) -> None:
         await self.db.execute(
-            "INSERT OR IGNORE INTO pending_decryptions "
-            "(event_id, room_id, sender, session_id, deadline, event) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO pending_decryptions "
+            "(event_id, room_id, sender, session_id, deadline, event) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             (
                 waiting.event_id,
                 waiting.room_id,

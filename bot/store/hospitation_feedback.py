@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-import aiosqlite
-
-from bot.store.db import Database
+from bot.store.db import Database, Row
 from bot.store.hospitation_rows import Feedback, HospitationTie, Role
 from bot.store.rows import from_row
 
@@ -17,12 +15,12 @@ TIE_COLUMNS = (
 )
 
 
-def _feedback(row: aiosqlite.Row) -> Feedback:
+def _feedback(row: Row) -> Feedback:
     took_place = row["took_place"]
     return from_row(Feedback, row, took_place=None if took_place is None else bool(took_place))
 
 
-def _tie(row: aiosqlite.Row) -> HospitationTie:
+def _tie(row: Row) -> HospitationTie:
     return from_row(HospitationTie, row, happened_on=date.fromisoformat(row["happened_on"]))
 
 
@@ -33,8 +31,8 @@ class HospitationFeedback:
 
     async def ask_feedback(self, offer_id: str, user_id: str, role: Role, now: float) -> None:
         await self.db.execute(
-            "INSERT OR IGNORE INTO hospitation_feedback (offer_id, user_id, role, asked_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO hospitation_feedback (offer_id, user_id, role, asked_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (offer_id, user_id, role, now),
             name="hospitation_feedback.ask_feedback",
         )
@@ -61,9 +59,10 @@ class HospitationFeedback:
 
     async def save_tie(self, tie: HospitationTie, now: float) -> None:
         await self.db.execute(
-            "INSERT OR IGNORE INTO hospitation_ties (offer_id, host, participant, happened_on, "
+            "INSERT INTO hospitation_ties (offer_id, host, participant, happened_on, "
             "host_department, host_municipality, participant_department, "
-            "participant_municipality, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "participant_municipality, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             (
                 tie.offer_id,
                 tie.host,

@@ -56,7 +56,8 @@ class HospitationLimits:
     async def count_join(self, offer_id: str, user_id: str) -> None:
         await self.db.execute(
             "INSERT INTO hospitation_joins (offer_id, user_id, joins) VALUES (?, ?, 1) "
-            "ON CONFLICT (offer_id, user_id) DO UPDATE SET joins = joins + 1",
+            # Qualified: PostgreSQL finds a bare `joins` ambiguous (table or `excluded`).
+            "ON CONFLICT (offer_id, user_id) DO UPDATE SET joins = hospitation_joins.joins + 1",
             (offer_id, user_id),
             name="hospitation_limits.count_join",
         )
@@ -71,8 +72,10 @@ class HospitationLimits:
 
     async def save_notice_budget(self, budget: NoticeBudget) -> None:
         await self.db.execute(
-            "INSERT OR REPLACE INTO hospitation_notices "
-            "(offer_id, tokens, updated_at, joined, left_) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO hospitation_notices "
+            "(offer_id, tokens, updated_at, joined, left_) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (offer_id) DO UPDATE SET tokens = excluded.tokens, "
+            "updated_at = excluded.updated_at, joined = excluded.joined, left_ = excluded.left_",
             (budget.offer_id, budget.tokens, budget.updated_at, budget.joined, budget.left),
             name="hospitation_limits.save_notice_budget",
         )

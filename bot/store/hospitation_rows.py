@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import date, time
 from typing import Literal
 
-import aiosqlite
-
 from bot.domain.dates import When
+from bot.store.db import Row
 from bot.store.rows import from_row
 
 SeatState = Literal["confirmed", "waiting"]
@@ -90,7 +89,7 @@ def _time(text: str | None) -> time | None:
     return None if text is None else time.fromisoformat(text)
 
 
-def offer_row(row: aiosqlite.Row) -> HospitationOffer:
+def offer_row(row: Row) -> HospitationOffer:
     """An offer from a SELECT of OFFER_COLUMNS (more columns may follow)."""
     when = When(
         date.fromisoformat(row["start_date"]),

@@ -17,7 +17,8 @@ class HospitationWishesAndDialogs:
 
     async def add_wish(self, user_id: str, area: str, now: float) -> bool:
         changed = await self.db.execute(
-            "INSERT OR IGNORE INTO hospitation_wishes (user_id, area, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO hospitation_wishes (user_id, area, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             (user_id, area, now),
             name="hospitation_wishes.add_wish",
         )

@@ -67,7 +67,10 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
         """Offers not cancelled that start on `first_day` or later, soonest first."""
         rows = await self.db.fetchall(
             f"SELECT {OFFER_COLUMNS} FROM hospitation_offers "
-            "WHERE status = 'open' AND start_date >= ? ORDER BY start_date, start_time, id",
+            # All-day offers (no start time) first, as SQLite sorts NULL; PostgreSQL would
+            # put them last without NULLS FIRST.
+            "WHERE status = 'open' AND start_date >= ? "
+            "ORDER BY start_date, start_time NULLS FIRST, id",
             (first_day.isoformat(),),
         )
         return [offer_row(r) for r in rows]
@@ -163,8 +166,8 @@ class HospitationStore(HospitationFeedback, HospitationWishesAndDialogs, Hospita
 
     async def add_announcement(self, offer_id: str, room_id: str, effect_key: str) -> None:
         await self.db.execute(
-            "INSERT OR IGNORE INTO hospitation_announcements (offer_id, room_id, effect_key) "
-            "VALUES (?, ?, ?)",
+            "INSERT INTO hospitation_announcements (offer_id, room_id, effect_key) "
+            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (offer_id, room_id, effect_key),
             name="hospitations.add_announcement",
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.store.db import Database
+from bot.store.portable import ascii_lower, insert_id
 from bot.store.rows import from_row
 
 SuggestionStatus = Literal["pending", "accepted", "rejected"]
@@ -80,9 +81,9 @@ class PromptStore:
                 (room_id, cycle, slot),
             )
             await conn.execute(
-                "INSERT OR IGNORE INTO kitchen_posted "
+                "INSERT INTO kitchen_posted "
                 "(room_id, cycle, prompt_id, slot, effect_key, posted_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (room_id, cycle, prompt_id, slot, effect_key, now),
             )
 
@@ -99,11 +100,13 @@ class PromptStore:
 
     async def add_suggestion(self, text: str, user_id: str, now: float) -> int:
         async with self.db.transaction("kitchen_prompts.add_suggestion") as conn:
-            cur = await conn.execute(
+            suggestion_id = await insert_id(
+                conn,
                 "INSERT INTO kitchen_suggestions (text, suggested_by, created_at) VALUES (?, ?, ?)",
                 (text, user_id, now),
             )
-            return int(cur.lastrowid or 0)
+        assert suggestion_id is not None
+        return suggestion_id
 
     async def suggestion(self, suggestion_id: int) -> Suggestion | None:
         row = await self.db.fetchone(
@@ -130,12 +133,13 @@ class PromptStore:
         return int(row["pending"]) if row else 0
 
     async def same_text_exists(self, text: str) -> bool:
-        row = await self.db.fetchone(
-            "SELECT 1 FROM kitchen_suggestions WHERE lower(text) = lower(?) "
-            "AND status IN ('pending', 'accepted')",
-            (text,),
+        """A pending or accepted suggestion with this text, ignoring the case of A-Z only
+        (compared in Python: `lower()` folds every letter in PostgreSQL, A-Z only in SQLite)."""
+        rows = await self.db.fetchall(
+            "SELECT text FROM kitchen_suggestions WHERE status IN ('pending', 'accepted')"
         )
-        return row is not None
+        wanted = ascii_lower(text)
+        return any(ascii_lower(str(r["text"])) == wanted for r in rows)
 
     async def decide(
         self, suggestion_id: int, status: SuggestionStatus, admin: str, now: float

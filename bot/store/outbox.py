@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Literal
 
-import aiosqlite
-
-from bot.store.db import Database
+from bot.store.db import Database, Row
+from bot.store.portable import LIKE_ESCAPE, like_containing
 
 Action = Literal["message", "edit", "file", "reaction", "create_room", "invite", "redact"]
 TargetKind = Literal["room", "dm", "roomkey"]
@@ -87,7 +86,7 @@ class DueItems:
 _COLUMNS = "id, key, action, target_kind, target, payload, attempts, subject_user, created_at"
 
 
-def _item(row: aiosqlite.Row) -> OutboxItem:
+def _item(row: Row) -> OutboxItem:
     return OutboxItem(
         id=row["id"],
         key=row["key"],
@@ -120,9 +119,9 @@ class Outbox:
         """Store one effect; False if an effect with this key exists already."""
         async with self.db.transaction("outbox.enqueue") as conn:
             cur = await conn.execute(
-                "INSERT OR IGNORE INTO outbox (key, action, target_kind, target, payload, "
+                "INSERT INTO outbox (key, action, target_kind, target, payload, "
                 "subject_user, next_attempt_at, created_at, priority) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (
                     key,
                     action,
@@ -149,7 +148,7 @@ class Outbox:
             f"SELECT {_COLUMNS}, priority, next_attempt_at FROM ("
             f"SELECT {_COLUMNS}, priority, next_attempt_at, ROW_NUMBER() OVER "
             "(PARTITION BY target_kind, target ORDER BY id) AS rn "
-            "FROM outbox WHERE status = 'pending') WHERE rn <= ? "
+            "FROM outbox WHERE status = 'pending') AS heads WHERE rn <= ? "
             "ORDER BY rn, priority, id LIMIT ?",
             (per_target, limit),
         )
@@ -274,10 +273,11 @@ class Outbox:
                 await conn.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
 
     async def _mentioning(self, user_id: str) -> list[int]:
-        # instr finds the candidates (also longer IDs that start with this one), the
-        # pattern keeps the exact ones.
+        # LIKE finds the candidates (also longer IDs that start with this one, and in
+        # SQLite other-case spellings), the pattern keeps the exact ones.
         rows = await self.db.fetchall(
-            "SELECT id, payload FROM outbox WHERE instr(payload, ?) > 0", (user_id,)
+            f"SELECT id, payload FROM outbox WHERE payload LIKE ? {LIKE_ESCAPE}",
+            (like_containing(user_id),),
         )
         return [int(r["id"]) for r in rows if mentions(str(r["payload"]), user_id)]
 
@@ -303,8 +303,8 @@ class Outbox:
         rows = await self.db.fetchall(
             "SELECT action, target, payload, subject_user, created_at "
             "FROM outbox WHERE status = 'pending' AND (subject_user = ? OR "
-            "(target_kind = 'dm' AND target = ?) OR instr(payload, ?) > 0) ORDER BY id",
-            (user_id, user_id, user_id),
+            f"(target_kind = 'dm' AND target = ?) OR payload LIKE ? {LIKE_ESCAPE}) ORDER BY id",
+            (user_id, user_id, like_containing(user_id)),
         )
         found = []
         for row in rows:

@@ -1,4 +1,4 @@
-"""Profiles in SQLite: one row per person (see migration 0002).
+"""Profiles in the store: one row per person (see migration 0002).
 
 Other features read profiles through `ProfileRepository.get`, `eligible_for_coffee` and
 `all_active`; those signatures are kept stable.
@@ -11,10 +11,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.domain.profile import Profile
-from bot.store.db import Database
+from bot.store.db import Database, Row
 from bot.store.rows import from_row
 
 __all__ = ["Profile", "ProfileRepository", "from_epoch", "to_epoch"]
@@ -68,7 +66,7 @@ def _now_epoch(now: datetime | float | None) -> float:
     return epoch
 
 
-def _row(row: aiosqlite.Row) -> Profile:
+def _row(row: Row) -> Profile:
     created = from_epoch(row["created_at"])
     updated = from_epoch(row["updated_at"])
     assert created is not None and updated is not None
@@ -180,8 +178,8 @@ class ProfileRepository:
         """The person's profile, created empty if there is none yet."""
         stamp = _now_epoch(now)
         await self.db.execute(
-            "INSERT OR IGNORE INTO profiles (user_id, source, confirmed, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO profiles (user_id, source, confirmed, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (user_id, source, 1 if confirmed else 0, stamp, stamp),
             name="profiles.create",
         )
@@ -228,7 +226,7 @@ class ProfileRepository:
         if row is None:
             return None
         data: dict[str, Any] = {}
-        for key in row.keys():  # noqa: SIM118 - aiosqlite.Row is not a mapping
+        for key in row.keys():  # noqa: SIM118 - a sqlite3.Row is not a mapping
             value = row[key]
             if key in ("topics", "languages"):
                 value = json.loads(value)

@@ -27,10 +27,11 @@ from bot.store.db import Database
 from bot.store.rooms import PURPOSE_OWNERS
 from bot.store.rows import from_row
 
-# SQL conditions on a `purpose_rooms` row: ?1 = now, ?2 = the answer window in seconds.
+# SQL conditions on a `purpose_rooms` row: every `?` is the answer cut-off (now minus the
+# answer window; the PostgreSQL adapter knows no numbered `?1`).
 _COFFEE_GROUP_DONE = (
     "EXISTS (SELECT 1 FROM coffee_groups g WHERE g.room_key = purpose_rooms.key "
-    "AND g.followup_sent_at IS NOT NULL AND (g.followup_sent_at <= ?1 - ?2 "
+    "AND g.followup_sent_at IS NOT NULL AND (g.followup_sent_at <= ? "
     "OR NOT EXISTS (SELECT 1 FROM coffee_members m WHERE m.group_id = g.id AND m.met IS NULL)))"
 )
 _FORGOTTEN = f"substr({{side}}, 1, {len(FORGOTTEN_PREFIX)}) = '{FORGOTTEN_PREFIX}'"
@@ -40,12 +41,12 @@ DONE_RULES: dict[str, str] = {
     "coffeebreak:": (
         "EXISTS (SELECT 1 FROM coffee_breaks b "
         f"WHERE b.id = CAST(substr(purpose_rooms.key, {len('coffeebreak:') + 1}) AS INTEGER) "
-        "AND b.followup_sent = 1 AND (b.followup_at <= ?1 - ?2 "
+        "AND b.followup_sent = 1 AND (b.followup_at <= ? "
         "OR b.user_a IS NULL OR b.user_b IS NULL "
         f"OR {_FORGOTTEN.format(side='b.user_a')} OR {_FORGOTTEN.format(side='b.user_b')} "
         "OR (b.answer_a IS NOT NULL AND b.answer_b IS NOT NULL)))"
     ),
-    "intro:": "1",
+    "intro:": "1 = 1",  # a boolean on PostgreSQL too, where a bare 1 is an integer
     "crisis:": (
         "EXISTS (SELECT 1 FROM crisis_requests r "
         f"WHERE r.id = substr(purpose_rooms.key, {len('crisis:') + 1}) AND r.active = 0)"
@@ -88,10 +89,11 @@ class RetiringRooms:
             f"(substr(key, 1, {len(prefix)}) = '{prefix}' AND NOT EXISTS ({owned}))"
             for prefix, (owned, _) in PURPOSE_OWNERS.items()
         )
+        cutoffs = (now - answer_s,) * rules.count("?")
         return await self.db.execute(
-            "UPDATE purpose_rooms SET done_at = ?1 WHERE done_at IS NULL AND left_at IS NULL "
+            "UPDATE purpose_rooms SET done_at = ? WHERE done_at IS NULL AND left_at IS NULL "
             f"AND room_id IS NOT NULL AND ({rules} OR {gone})",
-            (now, answer_s),
+            (now, *cutoffs),
             name="room_retirement.mark_done",
         )
 
@@ -100,7 +102,7 @@ class RetiringRooms:
         rows = await self.db.fetchall(
             "SELECT key, room_id, created_at FROM purpose_rooms "
             "WHERE left_at IS NULL AND done_at IS NOT NULL AND room_id IS NOT NULL "
-            f"AND NOT {_PENDING} ORDER BY done_at, key LIMIT ?1",
+            f"AND NOT {_PENDING} ORDER BY done_at, key LIMIT ?",
             (limit,),
         )
         return [from_row(JoinedRoom, r, created_at=float(r["created_at"])) for r in rows]
@@ -116,9 +118,9 @@ class RetiringRooms:
     async def mark_left(self, key: str, now: float) -> None:
         """The bot is out of the room (left it, or found itself no longer in it)."""
         await self.db.execute(
-            "UPDATE purpose_rooms SET left_at = ?1, done_at = COALESCE(done_at, ?1) "
-            "WHERE key = ?2 AND left_at IS NULL",
-            (now, key),
+            "UPDATE purpose_rooms SET left_at = ?, done_at = COALESCE(done_at, ?) "
+            "WHERE key = ? AND left_at IS NULL",
+            (now, now, key),
             name="room_retirement.mark_left",
         )
 
@@ -126,7 +128,7 @@ class RetiringRooms:
         """True once the room's work is done or the bot is out of it: nothing more may be
         addressed to it."""
         row = await self.db.fetchone(
-            "SELECT 1 FROM purpose_rooms WHERE key = ?1 "
+            "SELECT 1 FROM purpose_rooms WHERE key = ? "
             "AND (done_at IS NOT NULL OR left_at IS NOT NULL)",
             (key,),
         )
@@ -138,7 +140,7 @@ class RetiringRooms:
             "SELECT o.id, o.key, o.action, o.target AS room_key FROM outbox o "
             "JOIN purpose_rooms p ON p.key = o.target "
             "WHERE o.status = 'pending' AND o.target_kind = 'roomkey' "
-            "AND p.left_at IS NOT NULL ORDER BY o.id LIMIT ?1",
+            "AND p.left_at IS NOT NULL ORDER BY o.id LIMIT ?",
             (limit,),
         )
         return [from_row(OrphanedSend, r) for r in rows]

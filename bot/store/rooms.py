@@ -23,13 +23,14 @@ from bot.store.db import Database
 
 # Which feature owns a purpose room, by the prefix of its key: the SQL that finds the owning
 # row (each feature prunes its rows after its own retention) and the SQL that lists the room
-# keys of one person (`?1`). A feature that opens rooms under a new prefix adds it here,
-# and when its rooms are done to `bot.store.room_retirement.DONE_RULES` (the bot leaves
-# them then); rows under a prefix not listed here are never pruned.
+# keys of one person (every `?` is the person: the PostgreSQL adapter knows no numbered
+# `?1`). A feature that opens rooms under a new prefix adds it here, and when its rooms are
+# done to `bot.store.room_retirement.DONE_RULES` (the bot leaves them then); rows under a
+# prefix not listed here are never pruned.
 _COFFEE_GROUP = (
     "SELECT 1 FROM coffee_groups g WHERE g.room_key = purpose_rooms.key",
     "SELECT g.room_key FROM coffee_groups g JOIN coffee_members m ON m.group_id = g.id "
-    "WHERE m.person = ?1",
+    "WHERE m.person = ?",
 )
 PURPOSE_OWNERS: dict[str, tuple[str, str]] = {
     # Coffee pairs/trios and topic circles: "coffee:<round>/<idx>", "circle:<round>/<idx>".
@@ -39,25 +40,29 @@ PURPOSE_OWNERS: dict[str, tuple[str, str]] = {
     "coffeebreak:": (
         "SELECT 1 FROM coffee_breaks b "
         f"WHERE b.id = CAST(substr(purpose_rooms.key, {len('coffeebreak:') + 1}) AS INTEGER)",
-        "SELECT 'coffeebreak:' || id FROM coffee_breaks WHERE ?1 IN (user_a, user_b)",
+        "SELECT 'coffeebreak:' || id FROM coffee_breaks WHERE ? IN (user_a, user_b)",
     ),
     # Crisis connections: "crisis:<request id>", the requester and the connected bridge.
     "crisis:": (
         "SELECT 1 FROM crisis_requests r "
         f"WHERE r.id = substr(purpose_rooms.key, {len('crisis:') + 1})",
-        "SELECT 'crisis:' || id FROM crisis_requests WHERE requester = ?1 "
+        "SELECT 'crisis:' || id FROM crisis_requests WHERE requester = ? "
         "UNION SELECT 'crisis:' || request_id FROM crisis_timeline "
-        "WHERE kind = 'connected' AND person = ?1",
+        "WHERE kind = 'connected' AND person = ?",
     ),
     # Colleague-search introductions: "intro:<id>", the requester and the person asked.
     "intro:": (
         "SELECT 1 FROM introductions i "
         f"WHERE i.id = CAST(substr(purpose_rooms.key, {len('intro:') + 1}) AS INTEGER)",
-        "SELECT 'intro:' || id FROM introductions WHERE ?1 IN (requester, target)",
+        "SELECT 'intro:' || id FROM introductions WHERE ? IN (requester, target)",
     ),
 }
-# The person `?1` is one of the invitees (the whole ID: no prefix, no LIKE wildcards).
-_HAS_INVITEE = "EXISTS (SELECT 1 FROM json_each(purpose_rooms.invitees) j WHERE j.value = ?1)"
+# Rooms with somebody on their invitee list; who exactly is read in Python (the list is
+# JSON, and SQLite's `json_each` has no same-named twin in PostgreSQL). Few rows: a list is
+# emptied once its room is ready.
+_WITH_INVITEES = (
+    "SELECT key, room_id, created_at, invitees FROM purpose_rooms WHERE invitees != '[]'"
+)
 UPGRADED = "upgraded:"
 
 
@@ -160,8 +165,8 @@ class RoomDirectory:
     async def start_creation(self, key: str, invitees: list[str]) -> None:
         """Mark that a room for `key` is being created (room id still unknown)."""
         await self.db.execute(
-            "INSERT OR IGNORE INTO purpose_rooms (key, room_id, invitees, created_at) "
-            "VALUES (?, NULL, ?, ?)",
+            "INSERT INTO purpose_rooms (key, room_id, invitees, created_at) "
+            "VALUES (?, NULL, ?, ?) ON CONFLICT DO NOTHING",
             (key, json.dumps(invitees), time.time()),
             name="rooms.start_creation",
         )
@@ -186,11 +191,17 @@ class RoomDirectory:
         """The purpose rooms of a person: invited to, or made for their coffee group, coffee
         break or crisis request (`!meinedaten`)."""
         keys = " UNION ".join(dict.fromkeys(keys_of for _, keys_of in PURPOSE_OWNERS.values()))
-        rows = await self.db.fetchall(
-            "SELECT key, room_id, created_at FROM purpose_rooms "
-            f"WHERE {_HAS_INVITEE} OR key IN ({keys}) ORDER BY created_at, key",
-            (user_id,),
+        owned = await self.db.fetchall(
+            f"SELECT key, room_id, created_at FROM purpose_rooms WHERE key IN ({keys})",
+            (user_id,) * keys.count("?"),
         )
+        invited = [
+            r
+            for r in await self.db.fetchall(_WITH_INVITEES)
+            if user_id in json.loads(r["invitees"])
+        ]
+        by_key = {str(r["key"]): r for r in (*owned, *invited)}
+        rows = sorted(by_key.values(), key=lambda r: (float(r["created_at"]), str(r["key"])))
         return [
             {
                 "key": str(r["key"]),
@@ -202,22 +213,19 @@ class RoomDirectory:
 
     async def invitee_ids(self) -> set[str]:
         """Everybody on an invitee list (rooms not ready yet)."""
-        rows = await self.db.fetchall(
-            "SELECT DISTINCT j.value AS user_id "
-            "FROM purpose_rooms, json_each(purpose_rooms.invitees) j"
-        )
-        return {str(r["user_id"]) for r in rows}
+        rows = await self.db.fetchall(_WITH_INVITEES)
+        return {str(user_id) for r in rows for user_id in json.loads(r["invitees"])}
 
     async def forget_invitee(self, user_id: str) -> None:
         """Take the person (the whole ID, exactly) off every invitee list (`!vergessen`)."""
         async with self.db.transaction("rooms.forget_invitee") as conn:
-            async with conn.execute(
-                f"SELECT key, invitees FROM purpose_rooms WHERE {_HAS_INVITEE}",
-                (user_id,),
-            ) as cur:
+            async with conn.execute(_WITH_INVITEES) as cur:
                 rows = list(await cur.fetchall())
             for row in rows:
-                kept = [u for u in json.loads(row["invitees"]) if u != user_id]
+                invitees = json.loads(row["invitees"])
+                if user_id not in invitees:
+                    continue
+                kept = [u for u in invitees if u != user_id]
                 await conn.execute(
                     "UPDATE purpose_rooms SET invitees = ? WHERE key = ?",
                     (json.dumps(kept), row["key"]),

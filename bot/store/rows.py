@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiosqlite
+from bot.store.db import Row
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="DataclassInstance")
 
 
-def from_row(cls: type[T], row: aiosqlite.Row, **converted: Any) -> T:
+def from_row(cls: type[T], row: Row, **converted: Any) -> T:
     """`cls` with every field read from the row's column of the same name, except those
     given in `converted` (dates, JSON, flags built from the raw columns by the caller)."""
     values = {field.name: row[field.name] for field in fields(cls) if field.name not in converted}

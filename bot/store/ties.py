@@ -22,12 +22,10 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import combinations
 
-import aiosqlite
-
 from bot.domain.network.ties import Member, Tie
 from bot.store.contacts import ContactStore
 from bot.store.crisis import state_from_json
-from bot.store.db import Database
+from bot.store.db import Database, Row
 
 PLACEHOLDER_PREFIXES = ("~forgotten:", "~former")
 # A crisis request connects within its expiry (a day by default, configurable); look this
@@ -105,7 +103,7 @@ class TieStore:
             "ORDER BY g.id, m.rowid",
             (start, end),
         )
-        groups: dict[int, list[aiosqlite.Row]] = {}
+        groups: dict[int, list[Row]] = {}
         for row in rows:
             groups.setdefault(int(row["group_id"]), []).append(row)
         ties: list[Tie] = []
@@ -258,7 +256,7 @@ class TieStore:
         return await ContactStore(self.db).live_per_sector(confirmed_since.timestamp())
 
 
-def _coffee_pairs(members: list[aiosqlite.Row]) -> list[tuple[aiosqlite.Row, aiosqlite.Row]]:
+def _coffee_pairs(members: list[Row]) -> list[tuple[Row, Row]]:
     """The ties of a group that met (somebody answered yes): every pair of its members,
     leaving out members who answered no themselves (in a circle: they did not come; in a
     pair: the two disagree, and a tie needs both not to deny it)."""

@@ -25,6 +25,7 @@ import aiosqlite
 import pytest
 
 from bot.store.db import Database, StoreUnavailable
+from bot.store.sqlite_backend import SqliteBackend
 from tests.support.faults import Faults, failing_begin
 from tests.support.fixtures import MakeBot
 from tests.support.homeserver import Homeserver, q, until
@@ -99,7 +100,8 @@ def test_a_chmodded_file_is_refused_for_non_root(tmp_path: Path) -> None:
     async def attempt() -> None:
         database = Database(path)
         # SQLite falls back to opening the file read-only; the first write fails.
-        database._conn = await aiosqlite.connect(str(path), isolation_level=None)
+        assert isinstance(database._backend, SqliteBackend)
+        database._backend._conn = await aiosqlite.connect(str(path), isolation_level=None)
         try:
             async with database.transaction("test") as conn:
                 await conn.execute("INSERT INTO t VALUES (1)")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.store.chat_traces import ChatTraceStore, ReactionRow
 from bot.store.db import Database
 from bot.store.outbox import Outbox
@@ -60,6 +62,7 @@ async def test_an_event_of_ours_leads_back_to_its_outbox_key(db: Database) -> No
     assert await outbox.key_of_event("$somebody-elses") is None
 
 
+@pytest.mark.sqlite_only("PostgreSQL has no WAL file per database to copy back")
 async def test_a_checkpoint_empties_the_write_ahead_log(db: Database) -> None:
     await ChatTraceStore(db).set_language(ERIKA, "en")
     assert isinstance(db.path, Path)

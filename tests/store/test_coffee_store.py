@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.store.coffee import CoffeeStore
-from bot.store.coffee_rows import NewGroup, NewMember, is_placeholder
+from bot.store.coffee_rows import NewGroup, NewMember, RoundKind, is_placeholder
 from bot.store.db import Database
 
 
@@ -36,9 +36,11 @@ def group(key: str, idx: int, *people: str, due: float = 0.0) -> NewGroup:
     )
 
 
-async def new_round(store: CoffeeStore, key: str, *groups: NewGroup, kind: str = "coffee") -> int:
+async def new_round(
+    store: CoffeeStore, key: str, *groups: NewGroup, kind: RoundKind = "coffee"
+) -> int:
     row = await store.insert_round(
-        kind,  # type: ignore[arg-type]
+        kind,
         key,
         trigger="schedule",
         started_at=time.time(),
@@ -135,7 +137,8 @@ async def test_forget_keeps_the_group_whole_with_a_placeholder(store: CoffeeStor
     assert len(placeholders) == 1 and len(people) == 4  # one placeholder for both rounds
     member = next(m for m in await store.members(found.id) if is_placeholder(m.person))
     assert (member.department, member.municipality, member.met) == ("", "Musterstadt", True)
-    assert (await store.group_by_followup_key(found.followup_key)).shared == ()  # type: ignore[union-attr]
+    again = await store.group_by_followup_key(found.followup_key)
+    assert again is not None and again.shared == ()
     assert await store.db.fetchone("SELECT 1 FROM coffee_pause_questions") is None
 
 

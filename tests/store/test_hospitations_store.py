@@ -1,10 +1,8 @@
-"""The hospitation repository on a temporary SQLite."""
+"""The hospitation repository, on both store backends."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, time
-from pathlib import Path
 
 import pytest
 
@@ -21,13 +19,9 @@ DEC3 = date(2026, 12, 3)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[HospitationStore]:
-    db = Database(tmp_path / "h.db")
-    await db.open()
-    try:
-        yield HospitationStore(db)
-    finally:
-        await db.close()
+def store(db: Database) -> HospitationStore:
+    """On the kit's store: SQLite and PostgreSQL."""
+    return HospitationStore(db)
 
 
 def offer(
@@ -93,6 +87,15 @@ async def test_open_offers_from_a_day_soonest_first(store: HospitationStore) -> 
     await store.insert_offer(offer("H-4444", day=date(2026, 11, 20)))
     found = await store.open_offers_from(date(2026, 11, 25))
     assert [o.id for o in found] == ["H-2222", "H-3333"]
+
+
+async def test_on_one_day_all_day_offers_come_before_timed_ones(store: HospitationStore) -> None:
+    """SQLite sorts the missing start time first; PostgreSQL must not put it last."""
+    await store.insert_offer(offer("H-LATE", when=When(DEC3, DEC3, time(14), time(15))))
+    await store.insert_offer(offer("H-EARLY"))  # 9:00
+    await store.insert_offer(offer("H-ALLDAY", when=When(DEC3, DEC3)))
+    found = await store.open_offers_from(DEC3)
+    assert [o.id for o in found] == ["H-ALLDAY", "H-EARLY", "H-LATE"]
 
 
 async def test_reminder_candidates_only_with_someone_left_to_remind(

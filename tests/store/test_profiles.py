@@ -48,9 +48,11 @@ async def test_create_get_update(db: Database) -> None:
 async def test_ui_language_is_joined_from_language_choice(db: Database) -> None:
     repo = ProfileRepository(db)
     await repo.create(ALICE, NOW)
-    assert (await repo.get(ALICE)).ui_language is None  # type: ignore[union-attr]
+    profile = await repo.get(ALICE)
+    assert profile is not None and profile.ui_language is None
     await db.execute("INSERT INTO language_choice (user_id, language) VALUES (?, 'en')", (ALICE,))
-    assert (await repo.get(ALICE)).ui_language == "en"  # type: ignore[union-attr]
+    profile = await repo.get(ALICE)
+    assert profile is not None and profile.ui_language == "en"
 
 
 async def test_eligible_for_coffee(db: Database) -> None:
@@ -86,7 +88,8 @@ async def test_activity_and_inactivity(db: Database) -> None:
     await repo.touch(BOB, NOW - timedelta(days=5))
     await repo.touch("@nobody:x.example", NOW)  # no profile: nothing happens
     assert await repo.inactive_before(NOW - timedelta(days=365)) == [ALICE]
-    assert (await repo.get(BOB)).last_seen_at == NOW - timedelta(days=5)  # type: ignore[union-attr]
+    bob = await repo.get(BOB)
+    assert bob is not None and bob.last_seen_at == NOW - timedelta(days=5)
 
 
 async def test_ids_are_never_reused(db: Database) -> None:

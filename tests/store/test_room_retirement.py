@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.store.coffee import CoffeeStore
 from bot.store.coffee_breaks import CoffeeBreakStore
-from bot.store.coffee_rows import NewGroup, NewMember
+from bot.store.coffee_rows import GroupKind, NewGroup, NewMember
 from bot.store.db import Database
 from bot.store.outbox import Outbox
 from bot.store.room_retirement import RetiringRooms
@@ -18,7 +18,9 @@ T0 = 1_800_000_000.0
 A, B, C = "@a:rathaus.example", "@b:rathaus.example", "@c:rathaus.example"
 
 
-async def coffee_group(db: Database, kind: str = "pair", people: tuple[str, ...] = (A, B)) -> int:
+async def coffee_group(
+    db: Database, kind: GroupKind = "pair", people: tuple[str, ...] = (A, B)
+) -> int:
     """One round with one group (room key `coffee:R/0`) whose room exists; its id."""
     store = CoffeeStore(db)
     round_row = await store.insert_round(
@@ -115,9 +117,9 @@ async def test_coffee_breaks_introductions_and_crisis_rooms(db: Database) -> Non
     await breaks.set_answer(answered, "b", "no")
     await db.execute(
         "INSERT INTO crisis_requests (id, requester, text, urgent, drill, state, active, "
-        "created_at) VALUES ('A-OPEN', ?1, 'x', 1, 0, '{}', 1, 0), "
-        "('A-DONE', ?1, 'x', 1, 0, '{}', 0, 0)",
-        (A,),
+        "created_at) VALUES ('A-OPEN', ?, 'x', 1, 0, '{}', 1, 0), "
+        "('A-DONE', ?, 'x', 1, 0, '{}', 0, 0)",
+        (A, A),
     )
     for request in ("A-OPEN", "A-DONE"):
         await rooms.set_purpose_room(f"crisis:{request}", f"!{request}:x", [])

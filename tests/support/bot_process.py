@@ -74,7 +74,14 @@ class BotProcess:
 
     @property
     def database(self) -> Path:
+        """The SQLite store file (the default; absent when `store` is a PostgreSQL URL)."""
         return Path(self.config["storage"]["data_dir"]) / "flurfunk.db"
+
+    @property
+    def store(self) -> Path | str:
+        """What the bot's store is, as `Database` opens it: the SQLite file or the URL
+        in `storage.database` (`make_bot` on the PostgreSQL backend)."""
+        return self.config["storage"].get("database") or self.database
 
     def access_token(self) -> str:
         """The token the bot logged in with (benchmarks act as the bot with it)."""

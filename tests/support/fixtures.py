@@ -6,12 +6,14 @@ pytest-asyncio runs in auto mode with one event loop for the whole session (see
 any scope share that loop; nothing here needs its own loop.
 
 The homeserver fixtures start Synapse lazily: only a session that has a test requesting
-them pays the few seconds of start-up. A suite adjusts a fixture by overriding a smaller
-one, as `tests/fault/conftest.py` does with `bot_config_overrides`.
+them pays the few seconds of start-up; the same holds for PostgreSQL (`postgres`). A suite
+adjusts a fixture by overriding a smaller one, as `tests/fault/conftest.py` does with
+`bot_config_overrides`.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,26 +21,75 @@ from typing import Any
 
 import pytest
 
+from bot.devpostgres import LocalPostgres
 from bot.devserver import LocalSynapse, free_port
 from bot.store.db import Database
 from tests.support.bot_process import BotProcess, MakeBot
 from tests.support.config import deep_merge
 from tests.support.homeserver import Homeserver
 from tests.support.matrix_user import MatrixUser, unique_localpart
+from tests.support.postgres import PostgresDatabases, database_bytes, throwaway_cluster
 
 MakeUser = Callable[..., Awaitable[MatrixUser]]
+StoredBytes = Callable[[], Awaitable[bytes]]
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A migrated store in a temporary SQLite file. A module that needs it filled
-    overrides it: `async def db(db: Database) -> Database`, seed, return."""
-    database = Database(tmp_path / "flurfunk.db")
-    await database.open()
-    try:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store backend `db` runs on: "sqlite", unless the suite runs on both
+    (`pytest_generate_tests` in tests/conftest.py parametrises this name)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    """One throwaway PostgreSQL for the session, started by the first test that needs it."""
+    yield from throwaway_cluster()
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres: LocalPostgres) -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(postgres)
+    yield databases
+    databases.close()
+
+
+@pytest.fixture
+async def db(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Database]:
+    """A migrated, empty store: a temporary SQLite file, or a fresh database on the
+    session's PostgreSQL. A module that needs it filled overrides it:
+    `async def db(db: Database) -> Database`, seed, return."""
+    async with contextlib.AsyncExitStack() as stack:
+        target: Path | str = tmp_path / "flurfunk.db"
+        if backend == "postgresql":
+            # Looked up only here, so that an SQLite-only session never starts the server.
+            databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+            target = await stack.enter_async_context(databases.fresh())
+        database = Database(target)
+        await database.open()
+        stack.push_async_callback(database.close)
         yield database
-    finally:
-        await database.close()
+
+
+@pytest.fixture
+def stored_bytes(db: Database, backend: str, request: pytest.FixtureRequest) -> StoredBytes:
+    """`await stored_bytes()`: what `db` holds on disk now, byte for byte, where erasure
+    checks look for a forgotten person: on SQLite the file and its WAL, on PostgreSQL the
+    database's files in the cluster (`database_bytes`, which says what that leaves out)."""
+    server: LocalPostgres | None = None
+    if backend == "postgresql":
+        server = request.getfixturevalue("postgres")
+
+    async def read() -> bytes:
+        if server is not None:
+            return await database_bytes(db, server)
+        assert isinstance(db.path, Path)
+        wal = db.path.with_name(db.path.name + "-wal")
+        return db.path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    return read
 
 
 # -- homeservers -----------------------------------------------------------------------
@@ -120,16 +171,32 @@ def bot_config_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 async def make_bot(
-    synapse: LocalSynapse, tmp_path: Path, bot_config_overrides: dict[str, Any]
+    synapse: LocalSynapse,
+    tmp_path: Path,
+    bot_config_overrides: dict[str, Any],
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[MakeBot]:
     """``make_bot(config={...}, env={...}, faults=Faults(...), server=other_synapse)``: a
     bot process (not yet started) with a fresh account and data directory; stopped when
-    the test ends."""
+    the test ends. A test parametrised with `both_backends` (tests/support/postgres.py)
+    also runs with each bot's store in an empty database of its own on the session's
+    PostgreSQL, as an operator sets one up for a first start."""
     bots: list[BotProcess] = []
+    stores: list[str] = []
+    postgres: LocalPostgres | None = None
+    if backend == "postgresql":
+        postgres = request.getfixturevalue("postgres")
 
     def make(**kwargs: Any) -> BotProcess:
         server = kwargs.pop("server", synapse)
-        kwargs["config"] = deep_merge(bot_config_overrides, kwargs.get("config") or {})
+        base: dict[str, Any] = {}
+        if postgres is not None:
+            stores.append(unique_localpart("bot").replace("-", "_"))
+            base = {"storage": {"database": postgres.create_database(stores[-1])}}
+        kwargs["config"] = deep_merge(
+            deep_merge(base, bot_config_overrides), kwargs.get("config") or {}
+        )
         bot = BotProcess(server, tmp_path / f"bot{len(bots)}", **kwargs)
         bots.append(bot)
         return bot
@@ -137,3 +204,6 @@ async def make_bot(
     yield make
     for bot in bots:
         bot.stop()
+    for name in stores:
+        assert postgres is not None
+        postgres.drop_database(name)

@@ -30,6 +30,7 @@ RANKS = {
     "app": 8,
     "devserver_config": 8,
     "devserver": 9,
+    "devpostgres": 9,
     "dev": 10,
     "__main__": 11,
 }

@@ -1,0 +1,3 @@
+-- PostgreSQL twin of 0015_outbox_ids_never_reused.sql: nothing to do. The outbox ID has
+-- been an identity column since 0001 on PostgreSQL, which never hands out a number twice;
+-- SQLite needed the table rebuilt with AUTOINCREMENT for the same guarantee.

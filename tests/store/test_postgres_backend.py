@@ -1,0 +1,274 @@
+"""The PostgreSQL backend behind `Database`: one writer at a time across processes, the
+store's SQL through the adapter, errors classified as on SQLite, migrations per dialect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot.__main__ import check_store
+from bot.devpostgres import LocalPostgres
+from bot.store.db import (
+    Database,
+    DatabaseTooNew,
+    IntegrityError,
+    StoreBusy,
+    StoreUnavailable,
+    migrations,
+)
+from bot.store.postgres_backend import read_schema_version, redacted
+from tests.support.postgres import PostgresDatabases, throwaway_cluster
+
+pytestmark = pytest.mark.postgresql
+_names = itertools.count(1)
+
+
+@pytest.fixture
+async def url(postgres_databases: PostgresDatabases) -> AsyncIterator[str]:
+    """A fresh, migrated database."""
+    async with postgres_databases.fresh() as fresh:
+        yield fresh
+
+
+@pytest.fixture
+def empty_url(postgres: LocalPostgres) -> Iterator[str]:
+    """A database without any table."""
+    name = f"p1_empty_{next(_names)}"
+    yield postgres.create_database(name)
+    postgres.drop_database(name)
+
+
+@contextlib.asynccontextmanager
+async def opened(target: str | Path, busy_retry_s: float = 30.0) -> AsyncIterator[Database]:
+    database = Database(target, busy_retry_s=busy_retry_s)
+    await database.open()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def counter(db: Database) -> int:
+    row = await db.fetchone("SELECT value FROM bot_state WHERE key = 'counter'")
+    return int(row["value"]) if row else 0
+
+
+async def test_two_processes_incrementing_at_once_lose_no_update(url: str) -> None:
+    """Two `Database`s stand for two bot processes: only the advisory lock orders them."""
+    async with opened(url) as first, opened(url) as second:
+        await first.execute("INSERT INTO bot_state (key, value) VALUES ('counter', '0')")
+
+        async def increment(db: Database) -> None:
+            async with db.transaction("test.increment") as conn:
+                async with conn.execute("SELECT value FROM bot_state WHERE key = 'counter'") as cur:
+                    row = await cur.fetchone()
+                assert row is not None
+                await asyncio.sleep(0.001)  # the other process gets every chance to interleave
+                await conn.execute(
+                    "UPDATE bot_state SET value = ? WHERE key = 'counter'",
+                    (str(int(row["value"]) + 1),),
+                )
+
+        await asyncio.gather(*(increment(db) for _ in range(25) for db in (first, second)))
+        assert await counter(first) == 50
+
+
+async def test_a_nested_transaction_joins_and_a_failure_rolls_back_both(url: str) -> None:
+    async with opened(url) as db:
+        held: list[tuple[str, float]] = []
+        db.on_lock_released.append(lambda name, seconds: held.append((name, seconds)))
+        with pytest.raises(RuntimeError, match="undo"):
+            async with db.transaction("outer") as conn:
+                await conn.execute("INSERT INTO bot_state (key, value) VALUES ('a', '1')")
+                async with db.transaction("inner") as inner:
+                    await inner.execute("INSERT INTO bot_state (key, value) VALUES ('b', '2')")
+                # A read inside the transaction sees its own uncommitted writes.
+                assert len(await db.fetchall("SELECT key FROM bot_state")) == 2
+                raise RuntimeError("undo")
+        assert await db.fetchall("SELECT key FROM bot_state") == []
+        # The inner transaction counts for the outer; the read after it waits its turn.
+        assert [name for name, _ in held] == ["outer", "read"]
+
+
+async def test_the_store_sql_runs_unchanged_through_the_adapter(url: str) -> None:
+    async with opened(url) as db:
+        async with db.transaction("test.sql") as conn:
+            cur = await conn.executemany(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?)",
+                [("why?", "50%"), ("flag", True), ("n", 7)],
+            )
+            assert cur.rowcount == 3
+            cur = await conn.execute(
+                "UPDATE bot_state SET value = value || '!' WHERE key LIKE 'why%' OR key = ?",
+                ("flag",),
+            )
+            assert cur.rowcount == 2
+        rows = await db.fetchall(
+            "SELECT key, value FROM bot_state WHERE value LIKE '%!' ORDER BY key"
+        )
+        assert [tuple(row) for row in rows] == [("flag", "1!"), ("why?", "50%!")]
+        total = await db.fetchone(
+            "SELECT SUM(CAST(value AS INTEGER)) AS total, COUNT(*) AS Many "
+            "FROM bot_state WHERE key = ?",
+            ("n",),
+        )
+        assert total is not None
+        # SUM of integers is `numeric` in PostgreSQL: it arrives as int, as from SQLite.
+        assert (total["total"], type(total["total"]), total["Many"]) == (7, int, 1)
+
+
+async def test_a_unique_violation_is_an_integrity_error_and_changes_nothing(url: str) -> None:
+    async with opened(url) as db:
+        await db.execute("INSERT INTO bot_state (key, value) VALUES ('k', 'first')")
+        with pytest.raises(IntegrityError):
+            async with db.transaction("test.duplicate") as conn:
+                await conn.execute("UPDATE bot_state SET value = 'changed' WHERE key = 'k'")
+                await conn.execute("INSERT INTO bot_state (key, value) VALUES ('k', 'again')")
+        row = await db.fetchone("SELECT value FROM bot_state WHERE key = 'k'")
+        assert row is not None and row["value"] == "first"
+        assert db.writable
+
+
+async def test_a_writer_lock_held_too_long_is_store_busy_not_unavailable(url: str) -> None:
+    async with opened(url) as holder, opened(url, busy_retry_s=0.3) as waiter:
+        taken, release = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with holder.transaction("test.hold"):
+                taken.set()
+                await release.wait()
+
+        task = asyncio.create_task(hold())
+        await taken.wait()
+        with pytest.raises(StoreBusy):
+            await waiter.execute("INSERT INTO bot_state (key, value) VALUES ('w', '1')")
+        # Reads need no lock.
+        assert await waiter.fetchall("SELECT key FROM bot_state") == []
+        release.set()
+        await task
+        assert waiter.writable
+        assert await waiter.execute("INSERT INTO bot_state (key, value) VALUES ('w', '1')") == 1
+
+
+async def test_a_read_only_server_turns_read_only_mode_on(
+    url: str, postgres: LocalPostgres
+) -> None:
+    """What a standby after a failover answers (SQLSTATE 25006)."""
+    name = url.split("/")[3].split("?")[0]
+    async with await psycopg.AsyncConnection.connect(postgres.url(), autocommit=True) as admin:
+        await admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    async with opened(url) as db:
+        seen: list[StoreUnavailable] = []
+        db.on_unavailable.append(seen.append)
+        with pytest.raises(StoreUnavailable):
+            await db.execute("INSERT INTO bot_state (key, value) VALUES ('x', '1')")
+        assert not db.writable and len(seen) == 1
+        assert await db.probe() is False
+
+
+async def test_a_lost_server_is_unavailable_and_probe_reconnects_after_its_restart() -> None:
+    """Its own cluster: the session's server must not go away under other tests."""
+    for server in throwaway_cluster():
+        async with opened(server.create_database("lost")) as db:
+            await db.execute("INSERT INTO bot_state (key, value) VALUES ('before', '1')")
+            server.stop()
+            with pytest.raises(StoreUnavailable):
+                await db.execute("INSERT INTO bot_state (key, value) VALUES ('during', '1')")
+            assert not db.writable
+            with pytest.raises(StoreUnavailable):
+                await db.fetchall("SELECT key FROM bot_state")
+            assert await db.probe() is False
+            server.start()
+            # Every pooled connection died with the server; the probe gets a fresh one.
+            assert await db.probe() is True
+            assert db.writable
+            rows = await db.fetchall("SELECT key FROM bot_state WHERE key <> 'store_probe'")
+            assert [row["key"] for row in rows] == ["before"]
+
+
+def _folder(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, sql in files.items():
+        (tmp_path / name).write_text(sql, encoding="utf-8")
+    return tmp_path
+
+
+async def test_migrations_run_from_the_postgresql_files_and_a_newer_schema_is_refused(
+    tmp_path: Path, empty_url: str
+) -> None:
+    folder = _folder(
+        tmp_path,
+        {
+            "0001_a.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY AUTOINCREMENT);",
+            # A dollar-quoted body with semicolons and `?`: the file runs untranslated.
+            "0001_a.postgresql.sql": (
+                "CREATE TABLE a (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+                "note TEXT DEFAULT 'why? 100%');\n"
+                "CREATE FUNCTION twice(x BIGINT) RETURNS BIGINT AS $$ SELECT x * 2; $$ "
+                "LANGUAGE SQL;\n"
+            ),
+        },
+    )
+    assert await read_schema_version(empty_url) is None
+    database = Database(empty_url, migrations_folder=folder)
+    await database.open()
+    try:
+        assert await database.schema_version() == 1
+        await database.execute("INSERT INTO a DEFAULT VALUES")
+        row = await database.fetchone("SELECT twice(21) AS answer, note FROM a")
+        assert row is not None and (row["answer"], row["note"]) == (42, "why? 100%")
+    finally:
+        await database.close()
+    assert await read_schema_version(empty_url) == 1
+    (tmp_path / "older").mkdir()
+    older = Database(empty_url, migrations_folder=tmp_path / "older")
+    with pytest.raises(DatabaseTooNew, match="schema version 1"):
+        await older.open()
+    await older.close()
+
+
+async def test_check_config_reports_the_schema_or_why_it_cannot_connect(
+    url: str, empty_url: str, postgres: LocalPostgres
+) -> None:
+    newest = migrations("postgresql")[-1][0]
+    assert await check_store(url) == (f"store {redacted(url)}: schema {newest} of {newest}", True)
+    message, fine = await check_store(empty_url)
+    assert fine and "will be created at first start" in message
+
+    stranger = url.replace("flurfunk@", "intruder:s3cret@")
+    message, fine = await check_store(stranger)
+    assert not fine
+    assert "cannot connect to postgresql://intruder@" in message and "intruder" in message
+    assert "s3cret" not in message
+    refused = "postgresql://flurfunk:s3cret@127.0.0.1:9/flurfunk"
+    message, fine = await check_store(refused)
+    assert not fine and "127.0.0.1" in message and "9" in message and "s3cret" not in message
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("INSERT INTO schema_version VALUES (%s)", (newest + 1,))
+    message, fine = await check_store(url)
+    assert not fine and f"schema {newest + 1}, newer than this Flurfunk" in message
+
+
+async def test_a_checkpoint_leaves_no_byte_of_a_deleted_row_in_table_or_index(
+    url: str, postgres: LocalPostgres
+) -> None:
+    """What erasure relies on (bot.services.privacy): on PostgreSQL `checkpoint()` vacuums."""
+    marker = "@erased-person:rathaus.example"
+    async with opened(url) as db:
+        await db.execute("INSERT INTO bot_state (key, value) VALUES (?, ?)", (marker, marker))
+        for n in range(20):  # neighbours on the same pages keep them from being truncated
+            await db.execute("INSERT INTO bot_state (key, value) VALUES (?, 'kept')", (f"k{n}",))
+        await db.execute("DELETE FROM bot_state WHERE key = ?", (marker,))
+        assert await db.checkpoint() is True
+        await db.execute("CHECKPOINT")  # what the server holds in memory reaches the files
+        for relation in ("bot_state", "bot_state_pkey"):
+            row = await db.fetchone("SELECT pg_relation_filepath(?) AS file", (relation,))
+            assert row is not None
+            data = (postgres.data_dir / row["file"]).read_bytes()
+            assert marker.encode() not in data, relation
