@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tests.support.fixtures import MakeBot
 from tests.support.homeserver import Homeserver, until
+from tests.support.live import quick_crisis
 from tests.support.seed import query, seed_contacts
 
 BRIDGES = 200
@@ -47,17 +48,14 @@ async def test_sigterm_during_a_200_bridge_broadcast(
     chief = homeserver.admin
     bot = make_bot(
         config={
-            "crisis": {
-                "staff": [chief.user_id],
+            "crisis": quick_crisis(
+                staff=[chief.user_id],
                 # One tier reaches everybody at once: the broadcast a crisis sends.
-                "tier1_size": BRIDGES,
-                "tier1_timeout_s": 3600,
-                "tier2_timeout_s": 3600,
-                "request_expire_s": 7200,
-                "tick_seconds": 0.5,
-                "default_availability": "immer",
-                "cap_per_week": None,
-            }
+                tier1_size=BRIDGES,
+                tier1_timeout_s=3600,
+                tier2_timeout_s=3600,
+                request_expire_s=7200,
+            )
         }
     )
     await seed_contacts(

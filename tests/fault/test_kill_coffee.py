@@ -19,6 +19,7 @@ from collections import Counter
 from tests.support.bot_process import BotProcess
 from tests.support.fixtures import MakeBot
 from tests.support.homeserver import Homeserver, until
+from tests.support.live import manual_coffee
 from tests.support.seed import query, seed_profiles
 
 SEED = int(os.environ.get("FLURFUNK_FAULT_SEED", "20261125"))
@@ -58,11 +59,7 @@ async def test_round_of_50_pairs_survives_sigkills(
     bot = make_bot(
         config={
             "bot": {"admins": [admin.user_id]},
-            "coffee": {
-                "enabled": False,
-                "check_interval_s": 1,
-                "followup_after_days": FOLLOWUP_S / 86400,
-            },
+            "coffee": manual_coffee(FOLLOWUP_S),
         }
     )
     await seed_profiles(bot.database, people)

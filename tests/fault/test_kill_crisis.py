@@ -18,6 +18,7 @@ import time
 
 from tests.support.fixtures import MakeBot
 from tests.support.homeserver import Homeserver, until
+from tests.support.live import escalating_crisis
 from tests.support.seed import query, seed_contacts
 
 SEED = int(os.environ.get("FLURFUNK_FAULT_SEED", "20261125"))
@@ -32,21 +33,7 @@ async def test_escalation_survives_sigkills(make_bot: MakeBot, homeserver: Homes
     rng = random.Random(SEED)
     bridges = await asyncio.to_thread(homeserver.register_many, "bruecke", BRIDGES)
     chief = homeserver.admin
-    bot = make_bot(
-        config={
-            "crisis": {
-                "staff": [chief.user_id],
-                "tier1_size": TIER1,
-                "tier2_size": TIER2,
-                "tier1_timeout_s": TIMEOUT_S,
-                "tier2_timeout_s": TIMEOUT_S,
-                "request_expire_s": 3600,
-                "tick_seconds": 0.5,
-                "default_availability": "immer",
-                "cap_per_week": None,
-            }
-        }
-    )
+    bot = make_bot(config={"crisis": escalating_crisis(chief.user_id, (TIER1, TIER2), TIMEOUT_S)})
     await seed_contacts(
         bot.database,
         [

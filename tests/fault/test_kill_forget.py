@@ -24,6 +24,7 @@ from bot.devserver import LocalSynapse
 from tests.support.bot_process import BotProcess, dm_with_bot
 from tests.support.fixtures import MakeBot
 from tests.support.homeserver import Homeserver, until
+from tests.support.live import ask, escalating_crisis, manual_coffee
 from tests.support.matrix_user import MatrixUser, unique_localpart
 from tests.support.seed import query, seed_contacts, seed_profiles
 
@@ -67,11 +68,6 @@ def localpart(user_id: str) -> str:
     return user_id[1:].split(":")[0]
 
 
-async def ask(user: MatrixUser, bot: BotProcess, room_id: str, text: str, expect: str) -> None:
-    await user.send_text(room_id, text)
-    await user.wait_for_message(room_id, lambda m: expect in m.body, sender=bot.user_id, timeout=30)
-
-
 def count(bot: BotProcess, sql: str, params: tuple[object, ...] = ()) -> int:
     return int(query(bot.database, sql, params)[0][0])
 
@@ -113,22 +109,8 @@ async def scenario(
     bot = make_bot(
         config={
             "bot": {"admins": [chief.user_id]},
-            "crisis": {
-                "staff": [chief.user_id],
-                "tier1_size": TIER1,
-                "tier2_size": TIER2,
-                "tier1_timeout_s": TIMEOUT_S,
-                "tier2_timeout_s": TIMEOUT_S,
-                "request_expire_s": 3600,
-                "tick_seconds": 0.5,
-                "default_availability": "immer",
-                "cap_per_week": None,
-            },
-            "coffee": {
-                "enabled": False,
-                "check_interval_s": 1,
-                "followup_after_days": FOLLOWUP_S / 86400,
-            },
+            "crisis": escalating_crisis(chief.user_id, (TIER1, TIER2), TIMEOUT_S),
+            "coffee": manual_coffee(FOLLOWUP_S),
         },
         env=failing_handler_env(tmp_path),
     )

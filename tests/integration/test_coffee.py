@@ -13,56 +13,18 @@ from typing import Any
 
 from nio import RoomMessage
 
-from bot.store.db import Database
-from bot.store.profiles import ProfileRepository
 from tests.support.bot_process import BotProcess, dm_with_bot
 from tests.support.faults import Faults
 from tests.support.fixtures import MakeBot, MakeUser
 from tests.support.homeserver import until
+from tests.support.live import ask, manual_coffee
 from tests.support.matrix_user import MatrixUser
-from tests.support.seed import query
+from tests.support.postgres import both_backends
+from tests.support.seed import COLLEAGUES, query, seed_colleagues
 
-# name: department, municipality, tasks, topics. Frida onboards through the chat instead.
-PROFILES = {
-    "anna": ("Bauamt", "Musterstadt", "Fördermittelanträge prüfen", "Fördermittel"),
-    "bernd": ("Kämmerei", "Beispieldorf", "Fördermittel abrechnen, Haushalt", "Fördermittel"),
-    "cem": ("Ordnungsamt", "Musterstadt", "Bußgeldverfahren digitalisieren", "Digitalisierung"),
-    "dora": ("Bauamt", "Beispieldorf", "Bauakten digitalisieren, E-Akte", "Digitalisierung"),
-    "emil": ("Kämmerei", "Musterstadt", "Friedhofsgebühren kalkulieren", "Friedhofswesen"),
-}
+# COLLEAGUES are seeded; Frida onboards through the chat instead.
 FRIDA = ("Ordnungsamt", "Beispieldorf", "Friedhofsverwaltung, Grabnutzungsrechte", "Friedhofswesen")
 FOLLOWUP_S = 8.0
-
-
-async def seed_profiles(
-    bot: BotProcess, people: dict[str, tuple[MatrixUser, tuple[str, ...]]]
-) -> None:
-    """Onboarded colleagues, written into the bot's store before it starts."""
-    db = Database(bot.database)
-    await db.open()
-    try:
-        repo = ProfileRepository(db)
-        for name, (user, (department, municipality, tasks, topic)) in people.items():
-            await repo.create(user.user_id, confirmed=True)
-            await repo.update(
-                user.user_id,
-                display_name=name.capitalize(),
-                department=department,
-                municipality=municipality,
-                tasks=tasks,
-                topics=[topic],
-                languages=["de"],
-                coffee=True,
-            )
-    finally:
-        await db.close()
-
-
-async def ask(user: MatrixUser, bot: BotProcess, room_id: str, text: str, expect: str) -> None:
-    await user.send_text(room_id, text)
-    await user.wait_for_message(
-        room_id, sender=bot.user_id, predicate=lambda m: expect in m.body, timeout=30
-    )
 
 
 def is_intro(message: RoomMessage) -> bool:
@@ -80,28 +42,25 @@ def bot_messages(
     ]
 
 
+@both_backends
 async def test_admin_round_introduces_everyone_once_across_a_crash(
     make_bot: MakeBot, make_user: MakeUser, tmp_path: Path
 ) -> None:
     marker = tmp_path / "killed-once"
-    users = {name: await make_user(name) for name in [*PROFILES, "frida"]}
+    users = {name: await make_user(name) for name in [*COLLEAGUES, "frida"]}
     admin = await make_user("admin")
     bot = make_bot(
         config={
             "bot": {"admins": [admin.user_id]},
             # No scheduled round may interfere; `!admin runde` works regardless.
-            "coffee": {
-                "enabled": False,
-                "check_interval_s": 1,
-                "followup_after_days": FOLLOWUP_S / 86400,
-            },
+            "coffee": manual_coffee(FOLLOWUP_S),
             "circles": {"enabled": False},
             # One send at a time: the crash lands after the rooms exist, before any intro.
             "outbox": {"concurrency": 1},
         },
         faults=Faults(kill_before_send=marker),
     )
-    await seed_profiles(bot, {n: (users[n], p) for n, p in PROFILES.items()})
+    await seed_colleagues(bot.store, {n: users[n].user_id for n in COLLEAGUES})
     marker.touch()  # no crash while greeting and onboarding
     await bot.start_and_wait()
 
@@ -117,13 +76,13 @@ async def test_admin_round_introduces_everyone_once_across_a_crash(
     await frida.send_text(dm, "!kaffee an")
     await frida.wait_for_message(dm, sender=bot.user_id, timeout=30)
     opted_in = query(
-        bot.database, "SELECT coffee, confirmed FROM profiles WHERE user_id = ?", (frida.user_id,)
+        bot.store, "SELECT coffee, confirmed FROM profiles WHERE user_id = ?", (frida.user_id,)
     )
     assert opted_in == [(1, 1)]
 
     admin_dm = await dm_with_bot(admin, bot)
     await ask(admin, bot, admin_dm, "!admin runde probe", "Probelauf")
-    assert query(bot.database, "SELECT COUNT(*) FROM coffee_rounds") == [(0,)]
+    assert query(bot.store, "SELECT COUNT(*) FROM coffee_rounds") == [(0,)]
 
     marker.unlink()
     await admin.send_text(admin_dm, "!admin runde")
@@ -131,16 +90,14 @@ async def test_admin_round_introduces_everyone_once_across_a_crash(
     # The whole round was stored before the crash; the rooms exist, no intro went out yet.
     # Deliveries are recorded in batches: a room may be made but still read `pending`;
     # after the restart it is found again, not made twice (one invite each, below).
-    assert query(bot.database, "SELECT key, groups, people FROM coffee_rounds")[0][1:] == (3, 6)
-    states = dict(
-        query(
-            bot.database,
-            "SELECT action || ':' || (key LIKE '%:intro'), group_concat(status) "
-            "FROM outbox WHERE key LIKE 'coffee:2%' GROUP BY 1",
-        )
-    )
-    assert states["message:1"] == "pending,pending,pending", states
-    created = states["create_room:0"].split(",")
+    assert query(bot.store, "SELECT key, groups, people FROM coffee_rounds")[0][1:] == (3, 6)
+    states: dict[str, list[str]] = {}
+    for action, key, status in query(
+        bot.store, "SELECT action, key, status FROM outbox WHERE key LIKE 'coffee:2%'"
+    ):
+        states.setdefault(f"{action}:{int(key.endswith(':intro'))}", []).append(status)
+    assert states["message:1"] == ["pending"] * 3, states
+    created = states["create_room:0"]
     assert len(created) == 3 and set(created) <= {"sent", "pending"}, states
 
     await bot.start_and_wait()
@@ -157,7 +114,7 @@ async def test_admin_round_introduces_everyone_once_across_a_crash(
         assert intros[name].source["content"]["m.mentions"]["user_ids"]
     await asyncio.sleep(3)  # anything sent twice would have arrived by now
 
-    profiles = {**PROFILES, "frida": FRIDA}
+    profiles = {**COLLEAGUES, "frida": FRIDA}
     for name, user in users.items():
         assert len(bot_messages(user, bot, is_intro)) == 1, name
         assert len(user.invites) == 1, name
@@ -194,9 +151,7 @@ async def test_admin_round_introduces_everyone_once_across_a_crash(
     reaction = await anna.react(rooms["anna"], question.event_id, "👍")
 
     def met(user: MatrixUser) -> list[tuple[Any, ...]]:
-        return query(
-            bot.database, "SELECT met FROM coffee_members WHERE person = ?", (user.user_id,)
-        )
+        return query(bot.store, "SELECT met FROM coffee_members WHERE person = ?", (user.user_id,))
 
     await until(lambda: met(anna) == [(1,)], 30, "Anna's 👍 to be recorded")
     await cem.wait_for_message(rooms["cem"], is_followup, sender=bot.user_id, timeout=60)

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from nio import MemoryDownloadResponse, RoomCreateResponse, RoomEncryptedFile, RoomMessage
+from nio import MemoryDownloadResponse, RoomEncryptedFile, RoomMessage
 from nio.crypto.attachments import decrypt_attachment
 
 from tests.support.bot_process import BotProcess, dm_with_bot
 from tests.support.fixtures import MakeBot, MakeUser
-from tests.support.matrix_user import MEGOLM, MatrixUser
+from tests.support.live import ask, encrypted_room, quick_crisis
+from tests.support.matrix_user import MatrixUser
+from tests.support.postgres import both_backends
 
 REQUEST_ID = re.compile(r"\bA-[0-9A-Z]{4}\b")
 TIMEOUT = 30.0
@@ -24,34 +26,24 @@ TIMEOUT = 30.0
 
 def crisis_config(room_id: str, **crisis: Any) -> dict[str, Any]:
     return {
-        "crisis": {
-            "room": room_id,
-            "tier1_size": 2,
-            "tier2_size": 1,
-            "tier1_timeout_s": 60,
-            "tier2_timeout_s": 60,
-            "request_expire_s": 600,
-            "tick_seconds": 0.5,
-            "default_availability": "immer",
-            "cap_per_week": None,
-            **crisis,
-        }
+        "crisis": quick_crisis(
+            **{
+                "room": room_id,
+                "tier1_size": 2,
+                "tier2_size": 1,
+                "tier1_timeout_s": 60,
+                "tier2_timeout_s": 60,
+                "request_expire_s": 600,
+                **crisis,
+            }
+        )
     }
 
 
 async def crisis_room(chief: MatrixUser) -> str:
     """An encrypted private room of the crisis staff, as Element creates one, with inviting
     left to moderators (without it membership is no role, review finding S-03)."""
-    response = await chief.client.room_create(
-        name="Krisenstab",
-        power_level_override={"invite": 50},
-        initial_state=[
-            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
-        ],
-    )
-    assert isinstance(response, RoomCreateResponse), response
-    await chief.wait_for_room(response.room_id, encrypted=True)
-    return str(response.room_id)
+    return await encrypted_room(chief, "Krisenstab", power_level_override={"invite": 50})
 
 
 async def start_bot_in_crisis_room(
@@ -69,21 +61,12 @@ async def start_bot_in_crisis_room(
     return bot
 
 
-async def command(
-    user: MatrixUser, bot: BotProcess, room_id: str, text: str, expect: str
-) -> RoomMessage:
-    await user.send_text(room_id, text)
-    return await user.wait_for_message(
-        room_id, sender=bot.user_id, predicate=lambda m: expect in m.body, timeout=TIMEOUT
-    )
-
-
 @pytest.fixture
 def bridge_factory(make_user: MakeUser) -> Callable[..., Any]:
     async def make(bot: BotProcess, name: str, contact: str) -> tuple[MatrixUser, str]:
         user = await make_user(name)
         room_id = await dm_with_bot(user, bot)
-        await command(user, bot, room_id, f"!kontakt {contact}", "Eingetragen")
+        await ask(user, bot, room_id, f"!kontakt {contact}", "Eingetragen")
         return user, room_id
 
     return make
@@ -169,12 +152,12 @@ async def test_tier_one_reaction_connects_others_told_and_protocol(
     assert "Tafel Dresden (Soziale Träger)" in routed.body and "Lagezentrum" in routed.body
     assert not any(u.user_id in routed.body for u, _ in bridges)
     (anna, anna_room), (ben, ben_room) = bridges[0], bridges[1]
-    ask = await anna.wait_for_message(anna_room, is_ask(rid), sender=bot.user_id, timeout=TIMEOUT)
-    assert "Lagezentrum" in ask.body and "Krisenstab" in ask.body and "Tafel Dresden" in ask.body
+    msg = await anna.wait_for_message(anna_room, is_ask(rid), sender=bot.user_id, timeout=TIMEOUT)
+    assert "Lagezentrum" in msg.body and "Krisenstab" in msg.body and "Tafel Dresden" in msg.body
     # The bot put the reaction buttons under its own DM.
-    assert await reaction_keys(anna, anna_room, bot.user_id, ask.event_id, 2) == {"👍", "👎"}
+    assert await reaction_keys(anna, anna_room, bot.user_id, msg.event_id, 2) == {"👍", "👎"}
 
-    await anna.react(anna_room, ask.event_id, "👍")
+    await anna.react(anna_room, msg.event_id, "👍")
     shared = await chief.wait_for_invite(timeout=TIMEOUT)
     assert await anna.wait_for_invite(timeout=TIMEOUT) == shared
     assert rid in (chief.client.rooms[shared].name or "")
@@ -198,7 +181,7 @@ async def test_tier_one_reaction_connects_others_told_and_protocol(
         timeout=TIMEOUT,
     )
 
-    await command(chief, bot, room_id, f"!anfrage {rid} erledigt", "abgeschlossen")
+    await ask(chief, bot, room_id, f"!anfrage {rid} erledigt", "abgeschlossen")
     await chief.send_text(room_id, f"!anfrage {rid} protokoll")
     log_event = await chief.wait_for_message(
         room_id,
@@ -237,6 +220,7 @@ async def test_tier_one_reaction_connects_others_told_and_protocol(
     assert rid in intro.body and anna.user_id in intro.body
 
 
+@both_backends
 async def test_hint_then_tier_two_then_broadcast(
     make_bot: MakeBot, make_user: MakeUser, bridge_factory: Callable[..., Any]
 ) -> None:
@@ -256,13 +240,13 @@ async def test_hint_then_tier_two_then_broadcast(
         )
     )
     # From the requester's DM: the reply names the ID, the status goes to the crisis room.
-    reply = await command(chief, bot, chief_dm, "!werkennt Wer kennt die Tafel?", "läuft")
+    reply = await ask(chief, bot, chief_dm, "!werkennt Wer kennt die Tafel?", "läuft")
     match = REQUEST_ID.search(reply.body)
     assert match
     rid = match.group(0)
     first = (await who_was_asked(bridges, bot, rid, expected=1))[0]
     user, dm = bridges[first]
-    await command(user, bot, dm, f"!nein {rid} Fragen Sie bei der Caritas nach", "weitergeleitet")
+    await ask(user, bot, dm, f"!nein {rid} Fragen Sie bei der Caritas nach", "weitergeleitet")
     hint = await chief.wait_for_message(
         chief_dm, sender=bot.user_id, predicate=lambda m: "Caritas" in m.body, timeout=TIMEOUT
     )
@@ -327,24 +311,24 @@ async def test_refusals_for_staff_and_for_personal_data(
     bot = await start_bot_in_crisis_room(make_bot, chief, room_id)
     eve = await make_user("eve")
     dm = await dm_with_bot(eve, bot)
-    refusal = await command(eve, bot, dm, "!werkennt Wer kennt die Tafel?", "Krisenstab")
+    refusal = await ask(eve, bot, dm, "!werkennt Wer kennt die Tafel?", "Krisenstab")
     assert "Lagezentrum" in refusal.body
-    await command(eve, bot, dm, "!anfragen", "Krisenstab")
-    await command(eve, bot, dm, "!kontakt Tafel, Tel. 0351 1234567 | Soziale Träger", "Telefon")
-    await command(eve, bot, dm, "!kontakt Tafel Dresden | Träger", "Soziale Träger")
-    declared = await command(eve, bot, dm, "!kontakt Tafel Dresden | Soziale Träger", "Eingetragen")
+    await ask(eve, bot, dm, "!anfragen", "Krisenstab")
+    await ask(eve, bot, dm, "!kontakt Tafel, Tel. 0351 1234567 | Soziale Träger", "Telefon")
+    await ask(eve, bot, dm, "!kontakt Tafel Dresden | Träger", "Soziale Träger")
+    declared = await ask(eve, bot, dm, "!kontakt Tafel Dresden | Soziale Träger", "Eingetragen")
     match = re.search(r"\bK-[0-9A-Z]{4}\b", declared.body)
     assert match
-    await command(eve, bot, dm, "!erreichbar Mo-Fr 7-18", "Gespeichert")
-    listing = await command(eve, bot, dm, "!kontakte", match.group(0))
+    await ask(eve, bot, dm, "!erreichbar Mo-Fr 7-18", "Gespeichert")
+    listing = await ask(eve, bot, dm, "!kontakte", match.group(0))
     assert "Mo-Fr 7-18" in listing.body
     # Someone else's contact ID: the same answer as for an unknown one.
     mallory = await make_user("mallory")
     mallory_dm = await dm_with_bot(mallory, bot)
-    await command(mallory, bot, mallory_dm, f"!kontakt löschen {match.group(0)}", "nicht")
-    await command(eve, bot, dm, f"!kontakt löschen {match.group(0)}", "gelöscht")
+    await ask(mallory, bot, mallory_dm, f"!kontakt löschen {match.group(0)}", "nicht")
+    await ask(eve, bot, dm, f"!kontakt löschen {match.group(0)}", "gelöscht")
     # Nothing was started: no status message in the crisis room.
-    await command(chief, bot, room_id, "!anfragen", "keine Anfrage")
+    await ask(chief, bot, room_id, "!anfragen", "keine Anfrage")
 
 
 def contact_vectors(bot: BotProcess) -> int:
@@ -381,8 +365,8 @@ async def test_a_request_by_meaning_reaches_the_right_bridge(
     rid = await request_id_from_status(chief, bot, room_id, "Kühlfahrzeug")
     assert await who_was_asked(bridges, bot, rid, expected=1) == [1]
     ben, ben_room = bridges[1]
-    ask = await ben.wait_for_message(ben_room, is_ask(rid), sender=bot.user_id, timeout=TIMEOUT)
-    assert "Spedition Kühne" in ask.body and "Kühlfahrzeug" in ask.body
+    msg = await ben.wait_for_message(ben_room, is_ask(rid), sender=bot.user_id, timeout=TIMEOUT)
+    assert "Spedition Kühne" in msg.body and "Kühlfahrzeug" in msg.body
     routed = await chief.wait_for_message(
         room_id,
         sender=bot.user_id,

@@ -23,11 +23,19 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from nio import RoomCreateResponse, RoomMessage
-
 from tests.support.bot_process import BotProcess, dm_with_bot
 from tests.support.fixtures import MakeBot, MakeUser
-from tests.support.matrix_user import MEGOLM, MatrixUser
+from tests.support.live import (
+    ask,
+    bot_db_row,
+    encrypted_room,
+    from_bot,
+    manual_coffee,
+    quick_crisis,
+    quick_kitchen,
+    read_only,
+)
+from tests.support.matrix_user import MatrixUser
 
 TIMEOUT = 30.0
 REQUEST_ID = re.compile(r"\bA-[0-9A-Z]{4}\b")
@@ -51,41 +59,10 @@ WISH = "Quellwasserschutzgebiete"
 FOLLOWUP_S = 25.0
 
 
-async def say(
-    user: MatrixUser, bot: BotProcess, room_id: str, text: str, expect: str
-) -> RoomMessage:
-    """Send `text`; wait for the bot's message containing `expect`."""
-    await user.send_text(room_id, text)
-    return await from_bot(user, bot, room_id, expect)
-
-
-async def from_bot(user: MatrixUser, bot: BotProcess, room_id: str, expect: str) -> RoomMessage:
-    return await user.wait_for_message(
-        room_id, sender=bot.user_id, predicate=lambda m: expect in m.body, timeout=TIMEOUT
-    )
-
-
 def first_match(pattern: re.Pattern[str], text: str) -> str:
     match = pattern.search(text)
     assert match, text
     return match.group(0)
-
-
-def read_only(bot: BotProcess) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{bot.database}?mode=ro", uri=True, timeout=30)
-
-
-async def db_row(bot: BotProcess, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...]:
-    """The first row of a query on the bot's store, once there is one."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while True:
-        with closing(read_only(bot)) as db:
-            row = db.execute(sql, params).fetchone()
-        if row is not None:
-            return tuple(row)
-        assert loop.time() < deadline, f"no row for {sql} {params} within {TIMEOUT} s"
-        await asyncio.sleep(0.2)
 
 
 async def until(check: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
@@ -136,19 +113,6 @@ def leftovers(files: dict[str, bytes], needles: list[str]) -> list[str]:
     return found
 
 
-async def encrypted_room(owner: MatrixUser, name: str, invite: list[str]) -> str:
-    response = await owner.client.room_create(
-        name=name,
-        invite=invite,
-        initial_state=[
-            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
-        ],
-    )
-    assert isinstance(response, RoomCreateResponse), response
-    await owner.wait_for_room(response.room_id, encrypted=True)
-    return str(response.room_id)
-
-
 async def bot_direct(user: MatrixUser, bot: BotProcess) -> dict[str, Any]:
     """The bot's `m.direct` account data, read with the bot's own access token."""
     with closing(read_only(bot)) as db:
@@ -173,29 +137,18 @@ async def test_forgotten_person_leaves_nothing_in_the_store_or_m_direct(
     bot = make_bot(
         config={
             "bot": {"admins": [admin.user_id], "decrypt_wait_s": 5},
-            "crisis": {
-                "room": crisis_room,
-                "staff": [chief.user_id],
-                "tier1_size": 1,
-                "tier2_size": 1,
-                "tier1_timeout_s": 600,
-                "tier2_timeout_s": 600,
-                "tick_seconds": 0.5,
-                "default_availability": "immer",
-                "cap_per_week": None,
-            },
+            "crisis": quick_crisis(
+                room=crisis_room,
+                staff=[chief.user_id],
+                tier1_size=1,
+                tier2_size=1,
+                tier1_timeout_s=600,
+                tier2_timeout_s=600,
+            ),
             # No scheduled round; `!admin runde` runs one (the coffee job picks it up).
             # The round's follow-up falls due after she is forgotten (see the restart).
-            "coffee": {
-                "enabled": False,
-                "check_interval_s": 1,
-                "followup_after_days": FOLLOWUP_S / 86400,
-            },
-            "kitchen": {
-                "seconds_per_minute": 1,
-                "break_followup_delay_s": 0,
-                "check_interval_s": 0.5,
-            },
+            "coffee": manual_coffee(FOLLOWUP_S),
+            "kitchen": quick_kitchen(break_followup_delay_s=0),
         }
     )
     await chief.client.room_invite(crisis_room, bot.user_id)
@@ -215,54 +168,54 @@ async def test_forgotten_person_leaves_nothing_in_the_store_or_m_direct(
     )
 
     # -- Erika's profile and contact details ----------------------------------------------
-    await say(erika, bot, dm["erika"], f"!profil name {NAME}", "Gespeichert")
-    await say(erika, bot, dm["erika"], "!profil abteilung Feuerwehramt", "Gespeichert")
-    await say(erika, bot, dm["erika"], "!profil kommune Musterstadt", "Gespeichert")
-    await say(erika, bot, dm["erika"], f"!profil aufgaben {TASKS}", "Gespeichert")
-    await say(erika, bot, dm["erika"], "!profil themen Löschwasser, Zisternen", "Gespeichert")
-    await say(erika, bot, dm["erika"], "!profil auffindbar ja", "finden")
-    await say(erika, bot, dm["erika"], "!kaffee an", "dabei")
-    await say(erika, bot, dm["erika"], f"!kontakt {ORGANISATION} | Logistik", "Eingetragen")
-    await say(erika, bot, dm["erika"], "!erreichbar immer", "Gespeichert")
+    await ask(erika, bot, dm["erika"], f"!profil name {NAME}", "Gespeichert")
+    await ask(erika, bot, dm["erika"], "!profil abteilung Feuerwehramt", "Gespeichert")
+    await ask(erika, bot, dm["erika"], "!profil kommune Musterstadt", "Gespeichert")
+    await ask(erika, bot, dm["erika"], f"!profil aufgaben {TASKS}", "Gespeichert")
+    await ask(erika, bot, dm["erika"], "!profil themen Löschwasser, Zisternen", "Gespeichert")
+    await ask(erika, bot, dm["erika"], "!profil auffindbar ja", "finden")
+    await ask(erika, bot, dm["erika"], "!kaffee an", "dabei")
+    await ask(erika, bot, dm["erika"], f"!kontakt {ORGANISATION} | Logistik", "Eingetragen")
+    await ask(erika, bot, dm["erika"], "!erreichbar immer", "Gespeichert")
     # Sam: her counterpart in search, coffee round and hospitations.
-    await say(sam, bot, dm["sam"], "!profil name Sam Suchmann", "Gespeichert")
-    await say(sam, bot, dm["sam"], "!profil abteilung Bauamt", "Gespeichert")
-    await say(sam, bot, dm["sam"], "!profil aufgaben Hydranten prüfen, Löschwasser", "Gespeichert")
-    await say(sam, bot, dm["sam"], "!profil themen Löschwasser", "Gespeichert")
-    await say(sam, bot, dm["sam"], "!profil auffindbar ja", "finden")
-    await say(sam, bot, dm["sam"], "!kaffee an", "dabei")
+    await ask(sam, bot, dm["sam"], "!profil name Sam Suchmann", "Gespeichert")
+    await ask(sam, bot, dm["sam"], "!profil abteilung Bauamt", "Gespeichert")
+    await ask(sam, bot, dm["sam"], "!profil aufgaben Hydranten prüfen, Löschwasser", "Gespeichert")
+    await ask(sam, bot, dm["sam"], "!profil themen Löschwasser", "Gespeichert")
+    await ask(sam, bot, dm["sam"], "!profil auffindbar ja", "finden")
+    await ask(sam, bot, dm["sam"], "!kaffee an", "dabei")
     for user in (erika, sam):
-        await db_row(
+        await bot_db_row(
             bot,
             "SELECT 1 FROM text_vectors WHERE kind = 'profile' AND user_id = ?",
             (user.user_id,),
         )
 
     # -- search: Sam finds her, she searches herself ---------------------------------------
-    await say(sam, bot, dm["sam"], "!suche Zisternen und Löschwasser", "Einen Moment")
+    await ask(sam, bot, dm["sam"], "!suche Zisternen und Löschwasser", "Einen Moment")
     found = await from_bot(sam, bot, dm["sam"], "Kolleg:innen mit Aufgaben wie")
     assert NAME in found.body, found.body
-    await say(erika, bot, dm["erika"], f"!suche {SEARCH_WORD} Hydranten", "Einen Moment")
+    await ask(erika, bot, dm["erika"], f"!suche {SEARCH_WORD} Hydranten", "Einen Moment")
     mine = await from_bot(erika, bot, dm["erika"], "Kolleg:innen mit Aufgaben wie")
     assert "Sam Suchmann" in mine.body, mine.body
     # She asks for an introduction; Sam is asked (with her name and search text), and
     # has not answered yet when she is forgotten.
-    await say(erika, bot, dm["erika"], "!vorstellen 1", "gefragt")
+    await ask(erika, bot, dm["erika"], "!vorstellen 1", "gefragt")
     request = await from_bot(sam, bot, dm["sam"], "möchte Sie gern kennenlernen")
     assert NAME in request.body and SEARCH_WORD in request.body, request.body
 
     # -- weekly coffee round: Erika and Sam are introduced in a new room -------------------
-    await say(admin, bot, dm["admin"], "!admin runde", "läuft")
+    await ask(admin, bot, dm["admin"], "!admin runde", "läuft")
     coffee_room = await erika.wait_for_invite(timeout=TIMEOUT)
     assert await sam.wait_for_invite(timeout=TIMEOUT) == coffee_room
     await from_bot(erika, bot, coffee_room, "darf ich vorstellen")
 
     # -- spontaneous coffee break with Tom; both say 👍 afterwards --------------------------
-    await say(erika, bot, dm["erika"], "!kaffeepause 5", "Notiert")
-    await say(tom, bot, dm["tom"], "!kaffeepause", erika.user_id)
+    await ask(erika, bot, dm["erika"], "!kaffeepause 5", "Notiert")
+    await ask(tom, bot, dm["tom"], "!kaffeepause", erika.user_id)
     break_room = await erika.wait_for_invite(timeout=TIMEOUT)
     assert await tom.wait_for_invite(timeout=TIMEOUT) == break_room
-    (question,) = await db_row(
+    (question,) = await bot_db_row(
         bot,
         "SELECT event_id FROM outbox WHERE key LIKE 'coffeebreak:%:followup' "
         "AND status = 'sent' AND room_id = ?",
@@ -271,11 +224,11 @@ async def test_forgotten_person_leaves_nothing_in_the_store_or_m_direct(
     await tom.wait_for_room(break_room, encrypted=True)
     await erika.react(break_room, question, "👍")
     await tom.react(break_room, question, "👍")
-    await db_row(bot, "SELECT 1 FROM coffee_break_ties WHERE user_a = ?", (erika.user_id,))
+    await bot_db_row(bot, "SELECT 1 FROM coffee_break_ties WHERE user_a = ?", (erika.user_id,))
 
     # -- hospitations: Erika hosts one (Sam joins), joins Sam's ----------------------------
     day = datetime.now(ZoneInfo("Europe/Berlin")).date() + timedelta(days=10)
-    offered = await say(
+    offered = await ask(
         erika,
         bot,
         dm["erika"],
@@ -283,10 +236,10 @@ async def test_forgotten_person_leaves_nothing_in_the_store_or_m_direct(
         "ist angelegt",
     )
     her_offer = first_match(OFFER_ID, offered.body)
-    await say(erika, bot, dm["erika"], f"!hospitation wunsch {WISH}", "Notiert")
-    await say(sam, bot, dm["sam"], f"!hospitation teilnehmen {her_offer}", "angemeldet")
+    await ask(erika, bot, dm["erika"], f"!hospitation wunsch {WISH}", "Notiert")
+    await ask(sam, bot, dm["sam"], f"!hospitation teilnehmen {her_offer}", "angemeldet")
     await from_bot(erika, bot, dm["erika"], "Neue Anmeldung")
-    offered = await say(
+    offered = await ask(
         sam,
         bot,
         dm["sam"],
@@ -294,7 +247,7 @@ async def test_forgotten_person_leaves_nothing_in_the_store_or_m_direct(
         "ist angelegt",
     )
     sams_offer = first_match(OFFER_ID, offered.body)
-    await say(erika, bot, dm["erika"], f"!hospitation teilnehmen {sams_offer}", "angemeldet")
+    await ask(erika, bot, dm["erika"], f"!hospitation teilnehmen {sams_offer}", "angemeldet")
     told = await from_bot(sam, bot, dm["sam"], "Neue Anmeldung")
     assert NAME in told.body or erika.user_id in told.body, told.body
 
@@ -303,7 +256,7 @@ async def test_forgotten_person_leaves_nothing_in_the_store_or_m_direct(
     status = await from_bot(chief, bot, crisis_room, "Kühltransporte")
     request_id = first_match(REQUEST_ID, status.body)
     await from_bot(erika, bot, dm["erika"], request_id)
-    await say(
+    await ask(
         erika,
         bot,
         dm["erika"],
@@ -313,7 +266,7 @@ async def test_forgotten_person_leaves_nothing_in_the_store_or_m_direct(
     await from_bot(chief, bot, dm["chief"], HINT_WORD)
 
     # -- a kitchen prompt suggestion ---------------------------------------------------------
-    suggested = await say(erika, bot, dm["erika"], f"!frage vorschlagen {SUGGESTION}", "Vorschlag")
+    suggested = await ask(erika, bot, dm["erika"], f"!frage vorschlagen {SUGGESTION}", "Vorschlag")
     first_match(SUGGESTION_ID, suggested.body)
 
     localpart = erika.user_id[1:].split(":")[0]
@@ -341,8 +294,8 @@ async def test_forgotten_person_leaves_nothing_in_the_store_or_m_direct(
     assert dm["erika"] in direct.get(erika.user_id, []), direct
 
     # -- !vergessen ----------------------------------------------------------------------------
-    await say(erika, bot, dm["erika"], "!vergessen", "wirklich")
-    await say(erika, bot, dm["erika"], "ja", "Erledigt")
+    await ask(erika, bot, dm["erika"], "!vergessen", "wirklich")
+    await ask(erika, bot, dm["erika"], "ja", "Erledigt")
     # The others' history stays consistent: Sam hears that his guest cancelled, and that
     # her offer was withdrawn, without her name.
     withdrawn = await from_bot(sam, bot, dm["sam"], "zurückgezogen")
@@ -375,7 +328,7 @@ async def test_forgotten_person_leaves_nothing_in_the_store_or_m_direct(
         timeout=FOLLOWUP_S + TIMEOUT,
     )
     assert NAME not in followup.body and erika.user_id not in followup.body
-    await say(sam, bot, dm["sam"], "!profil", "Sam Suchmann")
+    await ask(sam, bot, dm["sam"], "!profil", "Sam Suchmann")
     assert erika.user_id not in await bot_direct(sam, bot)
     bot.stop()
     assert await bot.wait_exit() == 0, bot.log_tail()

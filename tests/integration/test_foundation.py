@@ -13,6 +13,7 @@ from tests.support.bot_process import BotProcess, dm_with_bot
 from tests.support.faults import Faults
 from tests.support.fixtures import MakeBot, MakeUser
 from tests.support.matrix_user import MatrixUser, unique_localpart
+from tests.support.postgres import both_backends
 
 
 def notices(user: MatrixUser, bot: BotProcess, room_id: str) -> list[RoomMessageNotice]:
@@ -67,6 +68,7 @@ async def test_user_text_is_escaped_and_pings_nobody(
     assert reply.source["content"]["m.mentions"] == {}
 
 
+@both_backends
 async def test_command_while_down_answered_once_after_start(
     make_bot: MakeBot, make_user: MakeUser
 ) -> None:

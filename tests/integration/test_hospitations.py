@@ -11,11 +11,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
-from nio import MemoryDownloadResponse, RoomCreateResponse, RoomEncryptedFile, RoomMessage
+from nio import MemoryDownloadResponse, RoomCreateResponse, RoomEncryptedFile
 from nio.crypto.attachments import decrypt_attachment
 
 from tests.support.bot_process import BotProcess, dm_with_bot
 from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.live import ask, from_bot
 from tests.support.matrix_user import MatrixUser
 
 OFFER_ID = re.compile(r"\bH-[0-9A-Z]{4}\b")
@@ -25,19 +26,6 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 def today() -> date:
     return datetime.now(BERLIN).date()
-
-
-async def command(
-    user: MatrixUser, bot: BotProcess, room_id: str, text: str, expect: str
-) -> RoomMessage:
-    await user.send_text(room_id, text)
-    return await from_bot(user, bot, room_id, expect)
-
-
-async def from_bot(user: MatrixUser, bot: BotProcess, room_id: str, expect: str) -> RoomMessage:
-    return await user.wait_for_message(
-        room_id, sender=bot.user_id, predicate=lambda m: expect in m.body, timeout=TIMEOUT
-    )
 
 
 def count(user: MatrixUser, bot: BotProcess, room_id: str, text: str) -> int:
@@ -99,7 +87,7 @@ async def test_offer_places_waiting_list_and_withdrawal(
     dms = {u.user_id: await dm_with_bot(u, bot) for u in (anna, ben, dora)}
     day = today() + timedelta(days=10)
 
-    reply = await command(
+    reply = await ask(
         anna,
         bot,
         dms[anna.user_id],
@@ -115,7 +103,7 @@ async def test_offer_places_waiting_list_and_withdrawal(
     assert f"!hospitation teilnehmen {offer_id}" in post.body
 
     # First sign-up, in the DM: confirmation and the calendar file.
-    await command(ben, bot, dms[ben.user_id], f"!hospitation teilnehmen {offer_id}", "angemeldet")
+    await ask(ben, bot, dms[ben.user_id], f"!hospitation teilnehmen {offer_id}", "angemeldet")
     event = (await calendar_file(ben, bot, dms[ben.user_id])).walk("VEVENT")[0]
     assert event.decoded("dtstart") == datetime.combine(day, datetime.min.time(), BERLIN).replace(
         hour=9
@@ -124,7 +112,7 @@ async def test_offer_places_waiting_list_and_withdrawal(
     await from_bot(anna, bot, dms[anna.user_id], "Neue Anmeldung")
 
     # Second sign-up from the announcement room itself: the bot opens a DM for the file.
-    await command(cem, bot, room_id, f"!hospitation join {offer_id}", "Signed up")
+    await ask(cem, bot, room_id, f"!hospitation join {offer_id}", "Signed up")
     cem_dm = await cem.wait_for_invite(timeout=TIMEOUT)
     await cem.wait_for_room(cem_dm, encrypted=True, timeout=TIMEOUT)
     # DMs speak the person's language (German by default), whatever the room command was.
@@ -132,11 +120,11 @@ async def test_offer_places_waiting_list_and_withdrawal(
     await calendar_file(cem, bot, cem_dm)
 
     # Third: fully booked, waiting list.
-    await command(dora, bot, dms[dora.user_id], f"!hospitation teilnehmen {offer_id}", "Platz 1")
+    await ask(dora, bot, dms[dora.user_id], f"!hospitation teilnehmen {offer_id}", "Platz 1")
     await from_bot(anna, bot, dms[anna.user_id], "Warteliste (Platz 1)")
 
     # Ben cancels: Dora moves up and gets her calendar file; the host hears both.
-    await command(ben, bot, dms[ben.user_id], f"!hospitation absagen {offer_id}", "abgemeldet")
+    await ask(ben, bot, dms[ben.user_id], f"!hospitation absagen {offer_id}", "abgemeldet")
     await from_bot(dora, bot, dms[dora.user_id], "Gute Nachricht")
     await calendar_file(dora, bot, dms[dora.user_id])
     note = await from_bot(anna, bot, dms[anna.user_id], "Absage")
@@ -149,11 +137,11 @@ async def test_offer_places_waiting_list_and_withdrawal(
     assert "Ausgebucht" in bodies[3] and "Warteliste: 0" in bodies[3]
 
     # The host cannot join; others cannot withdraw; the host withdraws and all are told.
-    await command(anna, bot, dms[anna.user_id], f"!hospitation teilnehmen {offer_id}", "eigenes")
-    await command(
+    await ask(anna, bot, dms[anna.user_id], f"!hospitation teilnehmen {offer_id}", "eigenes")
+    await ask(
         dora, bot, dms[dora.user_id], f"!hospitation zurückziehen {offer_id}", "Zurückziehen kann"
     )
-    done = await command(
+    done = await ask(
         anna, bot, dms[anna.user_id], f"!hospitation zurückziehen {offer_id}", "ist abgesagt"
     )
     assert "Benachrichtigt: 2" in done.body
@@ -161,7 +149,7 @@ async def test_offer_places_waiting_list_and_withdrawal(
     await from_bot(cem, bot, cem_dm, "findet leider nicht statt")
     bodies = await announcement_edits(anna, bot, room_id, 5)
     assert bodies[4].startswith(f"Abgesagt: Hospitation {offer_id}")
-    await command(ben, bot, dms[ben.user_id], "!hospitationen", "keine offenen")
+    await ask(ben, bot, dms[ben.user_id], "!hospitationen", "keine offenen")
     assert count(dora, bot, dms[dora.user_id], "Gute Nachricht") == 1
 
 
@@ -183,19 +171,19 @@ async def test_guided_offer_reminders_and_feedback_survive_a_kill(
     dms = {u.user_id: await dm_with_bot(u, bot) for u in (anna, ben, cem)}
     dm = dms[anna.user_id]
 
-    await command(anna, bot, dm, "!hospitation anbieten", "Schritt 1 von 4")
-    await command(anna, bot, dm, "Einblick in die Stadtkasse", "Schritt 2 von 4")
-    refused = await command(anna, bot, dm, "01.01.2020", "Vergangenheit")
+    await ask(anna, bot, dm, "!hospitation anbieten", "Schritt 1 von 4")
+    await ask(anna, bot, dm, "Einblick in die Stadtkasse", "Schritt 2 von 4")
+    refused = await ask(anna, bot, dm, "01.01.2020", "Vergangenheit")
     assert "Schritt 2 von 4" in refused.body  # asks again, with the right form
-    await command(anna, bot, dm, f"{today():%d.%m.%Y}", "Schritt 3 von 4")
-    await command(anna, bot, dm, "null", "Zahl")
-    await command(anna, bot, dm, "2", "Schritt 4 von 4")
-    reply = await command(anna, bot, dm, "-", "ist angelegt")
+    await ask(anna, bot, dm, f"{today():%d.%m.%Y}", "Schritt 3 von 4")
+    await ask(anna, bot, dm, "null", "Zahl")
+    await ask(anna, bot, dm, "2", "Schritt 4 von 4")
+    reply = await ask(anna, bot, dm, "-", "ist angelegt")
     match = OFFER_ID.search(reply.body)
     assert match, reply.body
     offer_id = match.group(0)
     for person in (ben, cem):
-        await command(
+        await ask(
             person, bot, dms[person.user_id], f"!hospitation teilnehmen {offer_id}", "angemeldet"
         )
 
@@ -236,15 +224,15 @@ async def test_find_details_wishes_and_help(make_bot: MakeBot, make_user: MakeUs
     dms = {u.user_id: await dm_with_bot(u, bot) for u in (anna, ben)}
     a, b = dms[anna.user_id], dms[ben.user_id]
 
-    await command(ben, bot, b, "!hospitation wunsch Bauaufsicht", "Notiert")
-    await command(ben, bot, b, "!hospitation wunsch", "1. Bauaufsicht")
-    refused = await command(
+    await ask(ben, bot, b, "!hospitation wunsch Bauaufsicht", "Notiert")
+    await ask(ben, bot, b, "!hospitation wunsch", "1. Bauaufsicht")
+    refused = await ask(
         anna, bot, a, "!hospitation anbieten Einblick | 01.01.2020 | 2", "Vergangenheit"
     )
     assert "So geht es: !hospitation anbieten <Titel> | <Datum> | <Plätze>" in refused.body
-    await command(anna, bot, a, "!hospitation anbieten Einblick in die Kasse", "Titel, Datum")
+    await ask(anna, bot, a, "!hospitation anbieten Einblick in die Kasse", "Titel, Datum")
     day = today() + timedelta(days=10)
-    reply = await command(
+    reply = await ask(
         anna,
         bot,
         a,
@@ -256,19 +244,19 @@ async def test_find_details_wishes_and_help(make_bot: MakeBot, make_user: MakeUs
     offer_id = match.group(0)
     await from_bot(ben, bot, b, "Passend zu Ihrem Wunsch »Bauaufsicht«")
 
-    found = await command(ben, bot, b, "!hospitationen bauaufsicht", "Offene Hospitationen")
+    found = await ask(ben, bot, b, "!hospitationen bauaufsicht", "Offene Hospitationen")
     assert offer_id in found.body and "2 von 2 Plätzen frei" in found.body
-    await command(ben, bot, b, "!hospitationen Standesamt", "finde ich keine")
-    details = await command(ben, bot, b, f"!hospitation {offer_id.lower()}", "Freie Plätze")
+    await ask(ben, bot, b, "!hospitationen Standesamt", "finde ich keine")
+    details = await ask(ben, bot, b, f"!hospitation {offer_id.lower()}", "Freie Plätze")
     assert offer_id in details.body
-    await command(ben, bot, b, f"!hospitation teilnehmen {offer_id}", "angemeldet")
-    await command(ben, bot, b, "!hospitation", "Ihre Anmeldungen")
-    mine = await command(anna, bot, a, "!hospitation", "Ihre Angebote")
+    await ask(ben, bot, b, f"!hospitation teilnehmen {offer_id}", "angemeldet")
+    await ask(ben, bot, b, "!hospitation", "Ihre Anmeldungen")
+    mine = await ask(anna, bot, a, "!hospitation", "Ihre Angebote")
     assert "belegt 1 von 2" in mine.body
-    host_view = await command(anna, bot, a, f"!hospitation {offer_id}", "Angemeldet:")
+    host_view = await ask(anna, bot, a, f"!hospitation {offer_id}", "Angemeldet:")
     assert ben.user_id in host_view.body
-    await command(ben, bot, b, f"!hospitation feedback {offer_id} ja", "nicht um eine")
-    await command(ben, bot, b, "!hospitation quatsch", "kenne ich bei")
-    await command(ben, bot, b, "!hilfe hospitation", "!hospitation zurückziehen <ID>")
-    english = await command(ben, bot, b, "!hospitations", "Open hospitations")
+    await ask(ben, bot, b, f"!hospitation feedback {offer_id} ja", "nicht um eine")
+    await ask(ben, bot, b, "!hospitation quatsch", "kenne ich bei")
+    await ask(ben, bot, b, "!hilfe hospitation", "!hospitation zurückziehen <ID>")
+    english = await ask(ben, bot, b, "!hospitations", "Open hospitations")
     assert offer_id in english.body

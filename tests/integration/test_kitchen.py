@@ -6,40 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sqlite3
 from typing import Any
 from urllib.parse import quote
 
-from nio import RoomCreateResponse, RoomMessage, RoomMessageNotice
+from nio import RoomMessage, RoomMessageNotice
 
 from tests.support.bot_process import BotProcess, dm_with_bot
 from tests.support.fixtures import MakeBot, MakeUser
-from tests.support.matrix_user import MEGOLM, MatrixUser
+from tests.support.live import ask, bot_db_row, encrypted_room, quick_kitchen
+from tests.support.matrix_user import MatrixUser
 
 PROMPTS = ["Erste Testfrage im Raum?", "Zweite Testfrage im Raum?", "Dritte Testfrage im Raum?"]
-
-
-async def group_room(owner: MatrixUser, invite: list[str], name: str) -> str:
-    """An encrypted group room, as Element creates one."""
-    response = await owner.client.room_create(
-        name=name,
-        invite=invite,
-        initial_state=[
-            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
-        ],
-    )
-    assert isinstance(response, RoomCreateResponse), response
-    await owner.wait_for_room(response.room_id, encrypted=True)
-    return str(response.room_id)
-
-
-async def ask(
-    user: MatrixUser, bot: BotProcess, room_id: str, text: str, expect: str
-) -> RoomMessage:
-    await user.send_text(room_id, text)
-    return await user.wait_for_message(
-        room_id, sender=bot.user_id, predicate=lambda m: expect in m.body, timeout=30
-    )
 
 
 def is_prompt(message: RoomMessage) -> bool:
@@ -73,7 +50,7 @@ async def test_prompts_are_thread_roots_and_do_not_repeat_within_the_catalogue(
 ) -> None:
     alice = await make_user("alice")
     bot = make_bot()
-    room_id = await group_room(alice, [bot.user_id], "Kaffeeküche")
+    room_id = await encrypted_room(alice, "Kaffeeküche", [bot.user_id])
     bot.config.update(kitchen_config(room_id))
     bot.write_config()
     await bot.start_and_wait()
@@ -129,7 +106,7 @@ async def test_suggestion_accepted_by_an_admin_joins_the_rotation(
     admin = await make_user("admin")
     bob = await make_user("bob")
     bot = make_bot(config={"bot": {"admins": [admin.user_id]}})
-    room_id = await group_room(admin, [bot.user_id, bob.user_id], "Kaffeeküche")
+    room_id = await encrypted_room(admin, "Kaffeeküche", [bot.user_id, bob.user_id])
     bot.config.update(kitchen_config(room_id, prompt_interval_s=3))
     bot.write_config()
     await bot.start_and_wait()
@@ -162,34 +139,10 @@ async def test_suggestion_accepted_by_an_admin_joins_the_rotation(
         raise AssertionError("the accepted suggestion never appeared in the room")
 
 
-async def bot_db_row(
-    bot: BotProcess, sql: str, params: tuple[Any, ...] = (), within_s: float = 30
-) -> tuple[Any, ...]:
-    """The first row of a query on the bot's store, once there is one."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while True:
-        with sqlite3.connect(bot.database) as db:
-            row = db.execute(sql, params).fetchone()
-        if row is not None:
-            return tuple(row)
-        if loop.time() > deadline:
-            raise AssertionError(f"no row for {sql} {params} within {within_s} s")
-        await asyncio.sleep(0.2)
-
-
 async def test_two_offers_meet_in_a_new_room_and_confirm_the_tie(
     make_bot: MakeBot, make_user: MakeUser
 ) -> None:
-    bot = make_bot(
-        config={
-            "kitchen": {
-                "seconds_per_minute": 1,
-                "break_followup_delay_s": 0,
-                "check_interval_s": 0.5,
-            }
-        }
-    )
+    bot = make_bot(config={"kitchen": quick_kitchen(break_followup_delay_s=0)})
     await bot.start_and_wait()
     carol = await make_user("carol")
     dave = await make_user("dave")
@@ -244,7 +197,7 @@ async def test_two_offers_meet_in_a_new_room_and_confirm_the_tie(
 
 
 async def test_lonely_offer_expires_kindly(make_bot: MakeBot, make_user: MakeUser) -> None:
-    bot = make_bot(config={"kitchen": {"seconds_per_minute": 1, "check_interval_s": 0.5}})
+    bot = make_bot(config={"kitchen": quick_kitchen()})
     await bot.start_and_wait()
     erin = await make_user("erin")
     erin_dm = await dm_with_bot(erin, bot)
@@ -262,7 +215,7 @@ async def test_lonely_offer_expires_kindly(make_bot: MakeBot, make_user: MakeUse
 async def test_open_offers_survive_a_restart_and_still_expire(
     make_bot: MakeBot, make_user: MakeUser
 ) -> None:
-    bot = make_bot(config={"kitchen": {"seconds_per_minute": 1, "check_interval_s": 0.5}})
+    bot = make_bot(config={"kitchen": quick_kitchen()})
     await bot.start_and_wait()
     frank = await make_user("frank")
     gina = await make_user("gina")

@@ -10,7 +10,7 @@ import io
 import zipfile
 from datetime import UTC, datetime, timedelta
 
-from nio import DownloadResponse, RoomCreateResponse, RoomMessage
+from nio import DownloadResponse, RoomMessage
 from nio.crypto.attachments import decrypt_attachment
 
 from bot.report.charts import PNG_SIGNATURE, png_size
@@ -19,7 +19,8 @@ from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 from tests.support.bot_process import BotProcess
 from tests.support.fixtures import MakeBot, MakeUser
-from tests.support.matrix_user import MEGOLM, MatrixUser
+from tests.support.live import encrypted_room
+from tests.support.matrix_user import MatrixUser
 
 SEED_SERVER = "seed.example"
 # Colleagues known only from the store (they need no account for the statistics).
@@ -74,19 +75,6 @@ async def seed_store(bot: BotProcess) -> None:
         await db.close()
 
 
-async def admin_room(owner: MatrixUser, invite: list[str]) -> str:
-    response = await owner.client.room_create(
-        name="Flurfunk-Administration",
-        invite=invite,
-        initial_state=[
-            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
-        ],
-    )
-    assert isinstance(response, RoomCreateResponse), response
-    await owner.wait_for_room(response.room_id, encrypted=True)
-    return str(response.room_id)
-
-
 async def wait_joined(user: MatrixUser, room_id: str, member: str, timeout: float = 30) -> None:
     """Until `user` has seen `member` join (so what we send is encrypted for them too)."""
     loop = asyncio.get_running_loop()
@@ -133,7 +121,9 @@ async def test_admin_report_with_table_and_pictures_and_refusal(
             "report": {"k_anonymity": 2, "monthly": False, "check_interval_s": 30},
         }
     )
-    room_id = await admin_room(admin, [bot.user_id, colleague.user_id])
+    room_id = await encrypted_room(
+        admin, "Flurfunk-Administration", [bot.user_id, colleague.user_id]
+    )
     bot.config["bot"]["admin_room"] = room_id
     bot.write_config()
     await seed_store(bot)

@@ -35,9 +35,9 @@ from bot.store.outbox import Outbox
 from bot.store.rooms import RoomDirectory
 from tests.support.bot_process import dm_with_bot
 from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.live import ask
 from tests.support.matrix_user import MatrixUser, unique_localpart
-
-from .test_coffee import PROFILES, ask, seed_profiles
+from tests.support.seed import COLLEAGUES, seed_colleagues
 
 DAY_S = 86_400.0
 KEY = "coffee:2026-W01/0"
@@ -348,7 +348,7 @@ async def test_the_running_bot_leaves_a_rounds_rooms_answered_and_expired(
     the follow-up with 👍 and the bot leaves their room; the bot restarts; the other pair
     never answers and the bot leaves once the answer window ran out. Both pairs keep their
     rooms and get nothing but introduction and follow-up."""
-    users = {name: await make_user(name) for name in list(PROFILES)[:4]}
+    users = {name: await make_user(name) for name in list(COLLEAGUES)[:4]}
     admin = await make_user("admin")
     bot = make_bot(
         config={
@@ -360,7 +360,7 @@ async def test_the_running_bot_leaves_a_rounds_rooms_answered_and_expired(
             "coffee": {"enabled": False, "check_interval_s": 1, "followup_after_days": 8 / DAY_S},
         }
     )
-    await seed_profiles(bot, {n: (users[n], PROFILES[n]) for n in users})
+    await seed_colleagues(bot.database, {n: users[n].user_id for n in users})
     await bot.start_and_wait()
     admin_dm = await dm_with_bot(admin, bot)
     await ask(admin, bot, admin_dm, "!admin runde", "läuft")

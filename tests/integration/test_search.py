@@ -4,43 +4,13 @@ says 👍, and both meet in a new room with the introduction."""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 import time
-from typing import Any
 
-from nio import RoomMessage
-
-from tests.support.bot_process import BotProcess, dm_with_bot
+from tests.support.bot_process import dm_with_bot
 from tests.support.fixtures import MakeBot, MakeUser
-from tests.support.matrix_user import MatrixUser
+from tests.support.live import ask, bot_db_row
 
 KITA_TASKS = "Betreuungsplätze in Kindertagesstätten vermitteln"
-
-
-async def ask(
-    user: MatrixUser, bot: BotProcess, room_id: str, text: str, expect: str
-) -> RoomMessage:
-    await user.send_text(room_id, text)
-    return await user.wait_for_message(
-        room_id, sender=bot.user_id, predicate=lambda m: expect in m.body, timeout=30
-    )
-
-
-async def bot_db_row(
-    bot: BotProcess, sql: str, params: tuple[Any, ...] = (), within_s: float = 30
-) -> tuple[Any, ...]:
-    """The first row of a query on the bot's store, once there is one."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while True:
-        with sqlite3.connect(bot.database) as db:
-            row = db.execute(sql, params).fetchone()
-        if row is not None:
-            return tuple(row)
-        if loop.time() > deadline:
-            raise AssertionError(f"no row for {sql} {params} within {within_s} s")
-        await asyncio.sleep(0.2)
 
 
 async def test_search_introduce_accept_and_meet(make_bot: MakeBot, make_user: MakeUser) -> None:

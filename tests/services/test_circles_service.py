@@ -5,8 +5,6 @@ a round runs once, the monthly schedule, preview, and the shared follow-up."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,16 +15,20 @@ from bot.services.ports import Say
 from bot.store.coffee import CoffeeStore
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
-from tests.support.config import make_config
 from tests.support.fakes import Sent
+from tests.support.rounds import (
+    BERLIN,
+    FIRST_WEDNESDAY,
+    HOME,
+    NEIGHBOUR,
+    Clock,
+    RenderingMessenger,
+    circles_config,
+    uid,
+)
 
-from .test_coffee_service import RenderingMessenger
-
-BERLIN = ZoneInfo("Europe/Berlin")
 ADMIN = frozenset({"admin"})
 ADMIN_ID = "@admin:rathaus.example"
-HOME = "rathaus.example"
-NEIGHBOUR = "kreis.example"
 
 # name, server, department, municipality, topics
 PEOPLE = [
@@ -38,25 +40,6 @@ PEOPLE = [
     ("frida", HOME, "Ordnungsamt", "Musterstadt", ["Friedhofswesen"]),
     ("gina", "fremd.example", "Bauamt", "Fernstadt", ["Digitalisierung"]),
 ]
-
-
-def uid(name: str, server: str) -> str:
-    return f"@{name}:{server}"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def circles_config(**circles: Any) -> Config:
-    return make_config(
-        homeserver={"allowed_homeservers": [HOME, NEIGHBOUR]},
-        circles={"min_size": 3, "max_size": 6, "min_shared": 3, **circles},
-    )
 
 
 @pytest.fixture
@@ -76,9 +59,6 @@ async def db(db: Database) -> Database:
             coffee=True,
         )
     return db
-
-
-FIRST_WEDNESDAY = datetime(2026, 12, 2, 10, 0, tzinfo=BERLIN).timestamp()
 
 
 class World:

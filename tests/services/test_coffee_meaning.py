@@ -6,28 +6,25 @@ circles gather topics that mean the same."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
-import numpy as np
 import pytest
-from numpy.typing import NDArray
 
 from bot.services.circles import CirclesService
 from bot.services.coffee import CLOSE, CoffeeService, explained, why
-from bot.services.encoder import E5Encoder, load_encoder
 from bot.services.followup import FollowUps
 from bot.services.ports import Say
 from bot.services.profile_vectors import profile_source
 from bot.services.vectors import VectorService
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
-
-from .test_circles_service import FIRST_WEDNESDAY, circles_config
-from .test_coffee_service import (
+from tests.support.encoders import CountingEncoder, bundled_encoder
+from tests.support.rounds import (
+    FIRST_WEDNESDAY,
     WEDNESDAY,
     Clock,
     RenderingMessenger,
     add_people,
+    circles_config,
     coffee_config,
     uid,
 )
@@ -42,30 +39,12 @@ PEOPLE: list[tuple[str, str, str, str, list[str]]] = [
 ]
 
 
-class Counting:
-    """The real encoder, counting what it is asked to encode."""
-
-    def __init__(self, inner: E5Encoder) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dimensions = inner.dimensions
-        self.texts: list[str] = []
-
-    async def encode(
-        self, texts: Sequence[str], *, query: bool, background: bool = False
-    ) -> NDArray[np.float32]:
-        self.texts += texts
-        return await self.inner.encode(texts, query=query, background=background)
-
-
 @pytest.fixture
-def encoder() -> Counting:
-    loaded = load_encoder()
-    assert loaded is not None, "the bundled model must load on the test machine"
-    return Counting(loaded)
+def encoder() -> CountingEncoder:
+    return CountingEncoder(bundled_encoder())
 
 
-async def vectors_of(db: Database, encoder: Counting) -> VectorService:
+async def vectors_of(db: Database, encoder: CountingEncoder) -> VectorService:
     service = VectorService(db, encoder)
     service.add_source(profile_source(ProfileRepository(db)))
     await service.refresh()
@@ -93,7 +72,7 @@ def reasons(messenger: RenderingMessenger) -> dict[frozenset[str], Say]:
 
 
 async def test_a_round_pairs_the_same_task_in_other_words_from_stored_vectors(
-    db: Database, encoder: Counting
+    db: Database, encoder: CountingEncoder
 ) -> None:
     await add_people(db, PEOPLE)
     vectors = await vectors_of(db, encoder)
@@ -107,7 +86,7 @@ async def test_a_round_pairs_the_same_task_in_other_words_from_stored_vectors(
 
 
 async def test_people_without_vectors_are_compared_by_words(
-    db: Database, encoder: Counting, caplog: pytest.LogCaptureFixture
+    db: Database, encoder: CountingEncoder, caplog: pytest.LogCaptureFixture
 ) -> None:
     await add_people(db, PEOPLE)
     vectors = await vectors_of(db, encoder)
@@ -153,7 +132,9 @@ async def circle_people(db: Database, people: list[tuple[str, str, list[str]]]) 
         )
 
 
-async def test_circles_gather_topics_that_mean_the_same(db: Database, encoder: Counting) -> None:
+async def test_circles_gather_topics_that_mean_the_same(
+    db: Database, encoder: CountingEncoder
+) -> None:
     await circle_people(
         db,
         [

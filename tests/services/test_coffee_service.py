@@ -5,15 +5,11 @@ answers, the "pause?" question after unanswered introductions, preview and forge
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections import Counter
 from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.chat.messenger import ChatMessenger
 from bot.config import Config
 from bot.services.coffee import PAUSE_KEY, CoffeeHistory, CoffeeService
 from bot.services.followup import FollowUps
@@ -21,13 +17,20 @@ from bot.services.ports import Say
 from bot.store.coffee import CoffeeStore
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
-from tests.support.config import make_config
-from tests.support.fakes import RecordingMessenger, Sent
+from tests.support.fakes import Sent
+from tests.support.rounds import (
+    BERLIN,
+    WEDNESDAY,
+    Clock,
+    RenderingMessenger,
+    add_people,
+    at,
+    coffee_config,
+    uid,
+)
 
-BERLIN = ZoneInfo("Europe/Berlin")
 ADMIN = frozenset({"admin"})
 ADMIN_ID = "@admin:rathaus.example"
-SERVER = "rathaus.example"
 
 # Six colleagues, three departments, two municipalities; similar tasks across departments.
 PEOPLE = [
@@ -38,63 +41,6 @@ PEOPLE = [
     ("emil", "Kämmerei", "Beispieldorf", "Friedhofsgebühren kalkulieren", ["Friedhofswesen"]),
     ("frida", "Ordnungsamt", "Musterstadt", "Friedhofswesen und Gebühren", ["Friedhofswesen"]),
 ]
-
-
-class RenderingMessenger(RecordingMessenger):
-    """Records like RecordingMessenger and renders every message in both languages the way
-    the chat layer will, so a missing parameter fails here and not in production."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.renderer = ChatMessenger(None, None, "de", lambda: None)  # type: ignore[arg-type]
-
-    def _record(self, sent: Sent) -> None:
-        says = [sent.message, sent.extra.get("name")]
-        for say in says:
-            if isinstance(say, Say):
-                for lang in ("de", "en"):
-                    self.renderer.render(say, lang)
-        super()._record(sent)
-
-
-def uid(name: str, server: str = SERVER) -> str:
-    return f"@{name}:{server}"
-
-
-def at(year: int, month: int, day: int, hour: int, minute: int) -> float:
-    return datetime(year, month, day, hour, minute, tzinfo=BERLIN).timestamp()
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def coffee_config(**coffee: Any) -> Config:
-    return make_config(
-        directory={"departments": ["Bauamt", "Kämmerei", "Ordnungsamt"]}, coffee=coffee
-    )
-
-
-async def add_people(db: Database, people: list[tuple[str, str, str, str, list[str]]]) -> None:
-    repo = ProfileRepository(db)
-    for name, department, municipality, tasks, topics in people:
-        user = uid(name)
-        await repo.create(user, 1_700_000_000.0, confirmed=True)
-        await repo.update(
-            user,
-            1_700_000_000.0,
-            display_name=name.capitalize(),
-            department=department,
-            municipality=municipality,
-            tasks=tasks,
-            topics=topics,
-            languages=["de"],
-            coffee=True,
-        )
 
 
 class World:
@@ -126,7 +72,6 @@ class World:
 
 
 MONDAY_9 = at(2026, 11, 23, 9, 0)  # Monday of 2026-W48
-WEDNESDAY = at(2026, 11, 25, 10, 0)
 
 
 @pytest.fixture
@@ -462,13 +407,10 @@ async def test_forgotten_person_becomes_a_placeholder_and_history_stays(world: W
     partner = next(m.person for m in members if m.person != placeholder.person)
     assert (await world.store.last_matched_seq("coffee"))[partner] == 1
     assert len({m.person for m in members}) == 2
-    with sqlite3.connect(world.db.path) as raw:
-        rows = raw.execute("SELECT person FROM coffee_members").fetchall()
-        shared = raw.execute(
-            "SELECT shared FROM coffee_groups WHERE id = ?", (group.id,)
-        ).fetchone()
-    assert anna not in {r[0] for r in rows}
-    assert shared == ("[]",)
+    rows = await world.db.fetchall("SELECT person FROM coffee_members")
+    shared = await world.db.fetchone("SELECT shared FROM coffee_groups WHERE id = ?", (group.id,))
+    assert anna not in {r["person"] for r in rows}
+    assert shared is not None and shared["shared"] == "[]"
 
 
 async def test_people_on_other_homeservers_only_when_allowed(db: Database) -> None:

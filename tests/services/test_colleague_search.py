@@ -20,7 +20,7 @@ from bot.services.colleague_search import (
     SearchQueued,
     SearchRefused,
 )
-from bot.services.encoder import E5Encoder, load_encoder
+from bot.services.encoder import E5Encoder
 from bot.services.introductions import (
     ANSWER_DAYS,
     DAY_S,
@@ -35,6 +35,7 @@ from bot.services.profiles import ProfileService
 from bot.services.vectors import VectorService
 from bot.store.db import Database
 from tests.support.config import directory_config
+from tests.support.encoders import bundled_encoder
 from tests.support.fakes import RecordingMessenger, Sent
 
 SERVER = "rathaus.example"
@@ -105,8 +106,7 @@ def make_world(db: Database, encoder: E5Encoder | None) -> World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    encoder = load_encoder()
-    assert encoder is not None, "the bundled model must load on the test machine"
+    encoder = bundled_encoder()
     db = Database(tmp_path / "suche.db")
     await db.open()
     try:

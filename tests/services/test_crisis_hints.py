@@ -10,42 +10,35 @@ import pytest
 
 from bot.domain.crisis import AnswerOutcome
 from bot.services.crisis import CrisisService
-from bot.store.db import Database
-
-from .test_crisis_service import (
+from tests.support.crisis_world import (
     CHIEF,
     STAFF,
-    START,
     TAFEL,
-    Clock,
-    World,
+    CrisisWorld,
     asked_people,
     bridges,
-    build,
-    crisis_config,
+    crisis_world,
 )
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    db = Database(tmp_path / "crisis.db")
-    await db.open()
-    try:
-        yield build(db, Clock(START), crisis_config())
-    finally:
-        await db.close()
+async def world(tmp_path: Path) -> AsyncIterator[CrisisWorld]:
+    async with crisis_world(tmp_path) as world:
+        yield world
 
 
-def hints(w: World) -> list[str]:
+def hints(w: CrisisWorld) -> list[str]:
     return [s.target for s in w.messenger.sent if s.message and s.message.key == "crisis.hint"]
 
 
-async def declined(w: World, request_id: str) -> int:
+async def declined(w: CrisisWorld, request_id: str) -> int:
     [view] = [v for v in await w.crisis.active_requests(STAFF) if v.id == request_id]
     return view.declined
 
 
-async def test_a_repeated_no_with_a_hint_forwards_one_hint_and_counts_once(world: World) -> None:
+async def test_a_repeated_no_with_a_hint_forwards_one_hint_and_counts_once(
+    world: CrisisWorld,
+) -> None:
     await bridges(world, *TAFEL)
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
     anna = asked_people(world)[0]
@@ -68,7 +61,7 @@ async def test_a_repeated_no_with_a_hint_forwards_one_hint_and_counts_once(world
     assert yes.outcome is AnswerOutcome.CONNECTED
 
 
-async def test_a_hint_after_a_plain_no_is_forwarded_once(world: World) -> None:
+async def test_a_hint_after_a_plain_no_is_forwarded_once(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL)
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
     first = asked_people(world)

@@ -4,7 +4,7 @@ Otherwise only the configured `crisis.staff` keep the role, a WARNING is logged 
 admin room hears it once.
 
 The real `SyncLoop`, `RoleResolver` and dispatcher, a temporary store and a fake
-homeserver (`tests/services/test_chat_resilience.py`) with nio's own `MatrixRoom`.
+homeserver (`tests/support/chat_fakes.py`) with nio's own `MatrixRoom`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import pytest
 
 from bot.chat.roles import RoleResolver
 from bot.domain.roles import Role
+from tests.support.chat_fakes import connect, running, sync_loop, sync_response
 from tests.support.harness import CRISIS, CRISIS_ROOM, SERVER, Harness, harness_config
-
-from .test_chat_resilience import connect, running, sync_loop, sync_response
 
 ADMIN_ROOM = f"!admins:{SERVER}"
 MEMBER = f"@mitglied:{SERVER}"

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
-from zoneinfo import ZoneInfo
+from typing import cast
 
 import pytest
 
-from bot.config import Config
 from bot.domain.availability import AvailabilityError
 from bot.domain.contacts import ContactError, ContactErrorCode
 from bot.domain.crisis import AnswerOutcome, CloseOutcome
@@ -23,126 +19,42 @@ from bot.services.contacts import ContactService, normalise_id
 from bot.services.crisis import CrisisService
 from bot.services.crisis_fit import lexical_fits
 from bot.services.crisis_replies import Access, RequestError
-from bot.services.encoder import load_encoder
 from bot.services.ports import Say
 from bot.services.vectors import VectorService
 from bot.store.db import Database
-from tests.support.config import make_config
-from tests.support.fakes import RecordingMessenger, Sent
+from tests.support.crisis_world import (
+    BERLIN,
+    CHIEF,
+    CRISIS_ROOM,
+    STAFF,
+    START,
+    TAFEL,
+    CrisisWorld,
+    WallClock,
+    asked_people,
+    asks,
+    bridges,
+    build_crisis,
+    crisis_config,
+    crisis_world,
+    user,
+)
 
-BERLIN = ZoneInfo("Europe/Berlin")
-START = datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)  # a Wednesday morning
-CRISIS_ROOM = "!krisenstab:rathaus.example"
-CHIEF = "@chief:rathaus.example"
 ADMIN = "@admin:rathaus.example"
-STAFF = frozenset({"staff", "crisis"})
 ADMINS = frozenset({"staff", "admin"})
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-def crisis_config(**crisis: Any) -> Config:
-    return make_config(
-        crisis={
-            "room": CRISIS_ROOM,
-            "tier1_size": 2,
-            "tier2_size": 2,
-            "tier1_timeout_s": 600,
-            "tier2_timeout_s": 600,
-            "request_expire_s": 3600,
-            "default_availability": "immer",
-            "cap_per_week": None,
-            **crisis,
-        }
-    )
-
-
-@dataclass
-class World:
-    db: Database
-    messenger: RecordingMessenger
-    clock: Clock
-    contacts: ContactService
-    crisis: CrisisService
-    config: Config
-    vectors: VectorService | None = None
-
-    def restart(self) -> World:
-        """New services and a fresh messenger over the same database, as after a crash."""
-        return build(self.db, self.clock, self.config, self.vectors is not None)
-
-
-def build(db: Database, clock: Clock, config: Config, meaning: bool = False) -> World:
-    """The services; with `meaning`, contacts and requests are compared by the real model."""
-    messenger = RecordingMessenger()
-    vectors = None
-    if meaning:
-        encoder = load_encoder()
-        assert encoder is not None, "the bundled model must load on the test machine"
-        vectors = VectorService(db, encoder)
-    contacts = ContactService(
-        db, messenger, config.crisis, BERLIN, clock=clock, rng=random.Random(3), vectors=vectors
-    )
-    crisis = CrisisService(
-        db, messenger, config, contacts, clock=clock, rng=random.Random(7), vectors=vectors
-    )
-    return World(db, messenger, clock, contacts, crisis, config, vectors)
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[CrisisWorld]:
+    async with crisis_world(tmp_path) as world:
+        yield world
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    db = Database(tmp_path / "crisis.db")
-    await db.open()
-    try:
-        yield build(db, Clock(START), crisis_config())
-    finally:
-        await db.close()
-
-
-@pytest.fixture
-async def meaning(tmp_path: Path) -> AsyncIterator[World]:
+async def meaning(tmp_path: Path) -> AsyncIterator[CrisisWorld]:
     """Like `world`, with the embedding model; tier 1 asks one person."""
-    db = Database(tmp_path / "crisis.db")
-    await db.open()
-    try:
-        yield build(db, Clock(START), crisis_config(tier1_size=1), meaning=True)
-    finally:
-        await db.close()
-
-
-def user(name: str) -> str:
-    return f"@{name}:rathaus.example"
-
-
-async def bridges(w: World, *entries: tuple[str, str, str]) -> None:
-    for name, organisation, sector in entries:
-        await w.contacts.declare(user(name), organisation, sector)
-
-
-TAFEL = [
-    ("anna", "Tafel Dresden", "Soziale Träger"),
-    ("ben", "Tafel Pirna", "Soziale Träger"),
-    ("cem", "Tafel Meißen", "Soziale Träger"),
-    ("dora", "Tafel Freital", "Soziale Träger"),
-    ("emil", "Tafel Radebeul", "Soziale Träger"),
-]
-
-
-def asks(w: World) -> list[Sent]:
-    return [s for s in w.messenger.sent if s.message is not None and s.message.key == "crisis.ask"]
-
-
-def asked_people(w: World) -> list[str]:
-    return [s.target for s in asks(w)]
+    async with crisis_world(tmp_path, crisis_config(tier1_size=1), meaning=True) as world:
+        yield world
 
 
 def render_say(message: Say, lang: Lang) -> str:
@@ -153,7 +65,7 @@ def render_say(message: Say, lang: Lang) -> str:
     return render(message.key, lang, **params).plain
 
 
-def rendered(w: World, lang: Lang = "de") -> list[str]:
+def rendered(w: CrisisWorld, lang: Lang = "de") -> list[str]:
     """Every recorded message rendered through the real catalogue (catches missing params)."""
     return [render_say(s.message, lang) for s in w.messenger.sent if s.message is not None]
 
@@ -174,7 +86,7 @@ def test_ids_are_read_forgivingly() -> None:
 # -- bridge registry --------------------------------------------------------------------------
 
 
-async def test_declare_list_and_delete_own_contacts_only(world: World) -> None:
+async def test_declare_list_and_delete_own_contacts_only(world: CrisisWorld) -> None:
     declared = await world.contacts.declare(user("anna"), "Tafel  Dresden", "soziale träger")
     assert not declared.existed
     contact = declared.contact
@@ -203,7 +115,7 @@ async def test_declare_list_and_delete_own_contacts_only(world: World) -> None:
     ],
 )
 async def test_personal_data_of_third_parties_is_refused(
-    world: World, organisation: str, code: ContactErrorCode
+    world: CrisisWorld, organisation: str, code: ContactErrorCode
 ) -> None:
     with pytest.raises(ContactError) as error:
         await world.contacts.declare(user("anna"), organisation, "Soziale Träger")
@@ -211,14 +123,14 @@ async def test_personal_data_of_third_parties_is_refused(
     assert await world.contacts.list_own(user("anna")) == []
 
 
-async def test_unknown_sector_gets_suggestions(world: World) -> None:
+async def test_unknown_sector_gets_suggestions(world: CrisisWorld) -> None:
     with pytest.raises(ContactError) as error:
         await world.contacts.declare(user("anna"), "Tafel Dresden", "Träger")
     assert error.value.code is ContactErrorCode.SECTOR_UNKNOWN
     assert "Soziale Träger" in error.value.suggestions
 
 
-async def test_availability_is_stored_and_read_back(world: World) -> None:
+async def test_availability_is_stored_and_read_back(world: CrisisWorld) -> None:
     view = await world.contacts.availability(user("anna"))
     assert view.is_default and view.availability.always
     await world.contacts.set_availability(user("anna"), "Mo-Fr  7-18")
@@ -228,7 +140,7 @@ async def test_availability_is_stored_and_read_back(world: World) -> None:
         await world.contacts.set_availability(user("anna"), "Mx 7-18")
 
 
-async def test_reconfirmation_reminder_then_expiry(world: World) -> None:
+async def test_reconfirmation_reminder_then_expiry(world: CrisisWorld) -> None:
     contact = (
         await world.contacts.declare(user("anna"), "Tafel Dresden", "Soziale Träger")
     ).contact
@@ -266,7 +178,7 @@ async def test_reconfirmation_reminder_then_expiry(world: World) -> None:
 # -- starting requests ------------------------------------------------------------------------
 
 
-async def test_only_crisis_staff_may_ask_and_only_admins_drill(world: World) -> None:
+async def test_only_crisis_staff_may_ask_and_only_admins_drill(world: CrisisWorld) -> None:
     for roles, drill in ((frozenset({"staff"}), False), (STAFF, True), (ADMINS, False)):
         with pytest.raises(RequestError) as error:
             await world.crisis.start(CHIEF, roles, "Wer kennt die Tafel?", drill=drill)
@@ -278,7 +190,7 @@ async def test_only_crisis_staff_may_ask_and_only_admins_drill(world: World) -> 
     assert world.messenger.sent == []
 
 
-async def test_tier_one_asks_the_best_fitting_with_reaction_buttons(world: World) -> None:
+async def test_tier_one_asks_the_best_fitting_with_reaction_buttons(world: CrisisWorld) -> None:
     await bridges(
         world,
         ("anna", "Tafel Dresden", "Soziale Träger"),
@@ -313,7 +225,7 @@ async def test_tier_one_asks_the_best_fitting_with_reaction_buttons(world: World
     assert all(rendered(world)) and all(rendered(world, "en"))
 
 
-async def test_a_word_all_contacts_share_still_fits(world: World) -> None:
+async def test_a_word_all_contacts_share_still_fits(world: CrisisWorld) -> None:
     # Many bridges in one sector: the shared word must not be dropped as too common.
     await bridges(world, *((f"p{i}", f"Tafel Ort {i}", "Soziale Träger") for i in range(120)))
     await bridges(world, ("ben", "Spedition Elbe", "Logistik"))
@@ -321,14 +233,14 @@ async def test_a_word_all_contacts_share_still_fits(world: World) -> None:
     assert started.asked == 2 and user("ben") not in asked_people(world)
 
 
-async def test_requester_is_never_asked_about_their_own_request(world: World) -> None:
+async def test_requester_is_never_asked_about_their_own_request(world: CrisisWorld) -> None:
     await world.contacts.declare(CHIEF, "Tafel Dresden", "Soziale Träger")
     await bridges(world, ("anna", "Tafel Pirna", "Soziale Träger"))
     await world.crisis.start(CHIEF, STAFF, "Wer kennt die Tafel?")
     assert asked_people(world) == [user("anna")]
 
 
-async def test_a_request_that_fits_nobody_still_reaches_a_bridge(world: World) -> None:
+async def test_a_request_that_fits_nobody_still_reaches_a_bridge(world: CrisisWorld) -> None:
     # Never a dead end: a wording that fits no contact still goes to the bridges there are.
     await bridges(world, ("ben", "Spedition Elbe", "Logistik"))
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
@@ -344,7 +256,7 @@ async def test_a_request_that_fits_nobody_still_reaches_a_bridge(world: World) -
     assert "weakly" in render_say(routed.message, "en")
 
 
-async def test_without_any_bridge_the_status_says_so(world: World) -> None:
+async def test_without_any_bridge_the_status_says_so(world: CrisisWorld) -> None:
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
     assert started.asked == 0
     keys = [(s.kind, s.message.key) for s in world.messenger.sent if s.message]
@@ -356,7 +268,7 @@ async def test_without_any_bridge_the_status_says_so(world: World) -> None:
     assert all("Lagezentrum" in t for t in rendered(world)[1:])
 
 
-async def test_in_the_crisis_room_the_reply_is_posted_there(world: World) -> None:
+async def test_in_the_crisis_room_the_reply_is_posted_there(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL[:3], ("ben", "Spedition Elbe", "Logistik"))
     started = await world.crisis.start(
         CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?", origin_room=CRISIS_ROOM
@@ -380,7 +292,7 @@ async def test_in_the_crisis_room_the_reply_is_posted_there(world: World) -> Non
     assert posts[1].effect_key.endswith(":routed")
 
 
-async def test_the_command_path_routes_in_the_tick_after_the_commit(world: World) -> None:
+async def test_the_command_path_routes_in_the_tick_after_the_commit(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL[:3])
     woken: list[bool] = []
     world.crisis.wake = lambda: woken.append(True)
@@ -402,7 +314,7 @@ async def test_the_command_path_routes_in_the_tick_after_the_commit(world: World
 # -- answers ----------------------------------------------------------------------------------
 
 
-async def test_first_yes_connects_and_the_others_are_told(world: World) -> None:
+async def test_first_yes_connects_and_the_others_are_told(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL[:3])
     world.config = crisis_config(tier1_size=3)
     world = world.restart()
@@ -432,7 +344,7 @@ async def test_first_yes_connects_and_the_others_are_told(world: World) -> None:
     assert all(rendered(world))
 
 
-async def test_reactions_of_others_and_withdrawals_are_not_answers(world: World) -> None:
+async def test_reactions_of_others_and_withdrawals_are_not_answers(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL[:2])
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
     key = CrisisService.ask_key(started.id, user("anna"))
@@ -442,7 +354,9 @@ async def test_reactions_of_others_and_withdrawals_are_not_answers(world: World)
     assert not [s for s in world.messenger.sent if s.kind == "open_room"]
 
 
-async def test_no_with_hint_reaches_the_requester_and_ends_the_tier_early(world: World) -> None:
+async def test_no_with_hint_reaches_the_requester_and_ends_the_tier_early(
+    world: CrisisWorld,
+) -> None:
     await bridges(world, *TAFEL)
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
     first = asked_people(world)
@@ -459,7 +373,7 @@ async def test_no_with_hint_reaches_the_requester_and_ends_the_tier_early(world:
     assert not set(first) & set(asked_people(world)[2:])
 
 
-async def test_unasked_people_and_unknown_ids_get_the_same_answer(world: World) -> None:
+async def test_unasked_people_and_unknown_ids_get_the_same_answer(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL[:1])
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
     stranger = await world.crisis.answer(user("zoe"), started.id, True)
@@ -470,7 +384,7 @@ async def test_unasked_people_and_unknown_ids_get_the_same_answer(world: World) 
 # -- escalation -------------------------------------------------------------------------------
 
 
-async def test_escalation_tier_two_then_broadcast_asks_nobody_twice(world: World) -> None:
+async def test_escalation_tier_two_then_broadcast_asks_nobody_twice(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL)
     await bridges(world, ("fritz", "Tafel Riesa", "Soziale Träger"))
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
@@ -506,7 +420,7 @@ async def test_escalation_tier_two_then_broadcast_asks_nobody_twice(world: World
     assert await world.crisis.tick() == 0
 
 
-async def test_urgent_requests_wait_half_as_long(world: World) -> None:
+async def test_urgent_requests_wait_half_as_long(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL)
     await world.crisis.start(CHIEF, STAFF, "dringend Tafel")  # the word is the command's job
     await world.crisis.start(CHIEF, STAFF, "Wer kennt die Tafel?", urgent=True)
@@ -514,7 +428,7 @@ async def test_urgent_requests_wait_half_as_long(world: World) -> None:
     assert await world.crisis.tick() == 1
 
 
-async def test_restart_mid_escalation_continues_without_asking_twice(world: World) -> None:
+async def test_restart_mid_escalation_continues_without_asking_twice(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL)
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
     first = set(asked_people(world))
@@ -532,7 +446,7 @@ async def test_restart_mid_escalation_continues_without_asking_twice(world: Worl
     ).outcome is AnswerOutcome.ALREADY_SETTLED
 
 
-async def test_out_of_window_people_only_when_nobody_else_fits(world: World) -> None:
+async def test_out_of_window_people_only_when_nobody_else_fits(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL[:3])
     for name in ("anna", "ben"):
         await world.contacts.set_availability(user(name), "Sa 10-12")  # START is a Wednesday
@@ -547,7 +461,7 @@ async def test_out_of_window_people_only_when_nobody_else_fits(world: World) -> 
     assert len(asked_people(world)) == 3  # now nobody is in their window: ask anyway
 
 
-async def test_weekly_cap_prefers_people_with_fewer_requests(world: World) -> None:
+async def test_weekly_cap_prefers_people_with_fewer_requests(world: CrisisWorld) -> None:
     world.config = crisis_config(cap_per_week=1, tier1_size=1)
     world = world.restart()
     await bridges(world, *TAFEL[:2])
@@ -560,7 +474,7 @@ async def test_weekly_cap_prefers_people_with_fewer_requests(world: World) -> No
 # -- expiry, closing, views, protocol -------------------------------------------------------
 
 
-async def test_expiry_tells_requester_and_waiting_bridges(world: World) -> None:
+async def test_expiry_tells_requester_and_waiting_bridges(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL[:2])
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
     await world.crisis.answer(user("anna"), started.id, False)
@@ -575,7 +489,7 @@ async def test_expiry_tells_requester_and_waiting_bridges(world: World) -> None:
     assert await world.crisis.active_requests(STAFF) == []
 
 
-async def test_close_lists_and_protocol(world: World) -> None:
+async def test_close_lists_and_protocol(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL[:3])
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
     views = await world.crisis.active_requests(STAFF)
@@ -615,7 +529,7 @@ async def test_close_lists_and_protocol(world: World) -> None:
     assert await world.crisis.protocol(frozenset({"staff", "admin"}), started.id) is None
 
 
-async def test_connected_requests_are_filed_when_they_would_expire(world: World) -> None:
+async def test_connected_requests_are_filed_when_they_would_expire(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL[:1])
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
     await world.crisis.answer(user("anna"), started.id, True)
@@ -630,7 +544,7 @@ async def test_connected_requests_are_filed_when_they_would_expire(world: World)
 # -- drills -----------------------------------------------------------------------------------
 
 
-async def test_drills_are_labelled_everywhere_and_reported_apart(world: World) -> None:
+async def test_drills_are_labelled_everywhere_and_reported_apart(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL[:3])
     drill = await world.crisis.start(ADMIN, ADMINS, "Wer kennt eine Tafel?", drill=True)
     assert drill.drill
@@ -663,7 +577,7 @@ async def test_drills_are_labelled_everywhere_and_reported_apart(world: World) -
 # -- personal data ----------------------------------------------------------------------------
 
 
-async def test_export_and_forget_a_bridge(world: World, tmp_path: Path) -> None:
+async def test_export_and_forget_a_bridge(world: CrisisWorld, tmp_path: Path) -> None:
     await bridges(world, *TAFEL[:2])
     await world.contacts.set_availability(user("anna"), "Mo-Fr 7-18")
     started = await world.crisis.start(CHIEF, STAFF, "Wer kennt jemanden bei der Tafel?")
@@ -690,7 +604,7 @@ async def test_export_and_forget_a_bridge(world: World, tmp_path: Path) -> None:
     await world.db.open()
 
 
-async def test_forgetting_the_requester_closes_their_requests(world: World) -> None:
+async def test_forgetting_the_requester_closes_their_requests(world: CrisisWorld) -> None:
     await bridges(world, *TAFEL[:2])
     started = await world.crisis.start(CHIEF, STAFF, "Vertraulich: wer kennt die Tafel?")
     async with world.db.transaction(
@@ -733,7 +647,7 @@ PLAIN_SECTORS = [
 
 
 async def test_a_request_without_any_contacts_words_asks_the_right_bridge_first(
-    meaning: World,
+    meaning: CrisisWorld,
 ) -> None:
     # Sectors without descriptions: the request shares no word at all with any contact.
     meaning.config = crisis_config(tier1_size=1, sectors=PLAIN_SECTORS)
@@ -755,7 +669,9 @@ async def test_a_request_without_any_contacts_words_asks_the_right_bridge_first(
     assert [tuple(r) for r in rows] == [(started.id, CHIEF)]
 
 
-async def test_with_sector_descriptions_the_right_bridge_is_in_tier_one(meaning: World) -> None:
+async def test_with_sector_descriptions_the_right_bridge_is_in_tier_one(
+    meaning: CrisisWorld,
+) -> None:
     """With the default tier size of three (the measure of bench/semantic.py: a fitting
     bridge among the first three asked)."""
     meaning.config = crisis_config(tier1_size=3)
@@ -775,7 +691,7 @@ async def test_with_sector_descriptions_the_right_bridge_is_in_tier_one(meaning:
 
 
 async def test_contacts_are_encoded_when_declared_and_descriptions_only_once_in_memory(
-    meaning: World,
+    meaning: CrisisWorld,
 ) -> None:
     assert meaning.vectors is not None
     woken: list[bool] = []
@@ -808,7 +724,7 @@ async def test_contacts_are_encoded_when_declared_and_descriptions_only_once_in_
     assert rows[0][0] == 1
 
 
-async def test_contacts_not_encoded_yet_are_compared_by_their_words(meaning: World) -> None:
+async def test_contacts_not_encoded_yet_are_compared_by_their_words(meaning: CrisisWorld) -> None:
     await bridges(meaning, *REGISTRY)
     # No refresh has run: the request still reaches a bridge, chosen by the words of the
     # sector descriptions ("Kühlfahrzeuge" in Logistik's).
@@ -821,7 +737,7 @@ async def test_without_the_model_the_words_and_descriptions_route(tmp_path: Path
     await db.open()
     try:
         config = crisis_config(tier1_size=1)
-        world = build(db, Clock(START), config)
+        world = build_crisis(db, WallClock(START), config)
         messenger = world.messenger
         vectors = VectorService(db, None)
         contacts = ContactService(db, messenger, config.crisis, BERLIN, vectors=vectors)
@@ -837,7 +753,7 @@ async def test_without_the_model_the_words_and_descriptions_route(tmp_path: Path
         await db.close()
 
 
-async def test_a_no_routes_tier_two_from_the_stored_vector(meaning: World) -> None:
+async def test_a_no_routes_tier_two_from_the_stored_vector(meaning: CrisisWorld) -> None:
     await bridges(meaning, *REGISTRY)
     assert meaning.vectors is not None
     await meaning.vectors.refresh()

@@ -4,7 +4,7 @@ files until the room is encrypted, and files go up encrypted (`file` in the cont
 plain `url`).
 
 The real `SyncLoop`, `OutboxSender` and `DirectRooms`, a temporary store and a fake
-homeserver (`tests/services/test_chat_resilience.py`) with nio's own `MatrixRoom`.
+homeserver (`tests/support/chat_fakes.py`) with nio's own `MatrixRoom`.
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ from nio import (
     UploadResponse,
 )
 
-from bot.chat.health import Metrics
-from bot.chat.sender import OutboxSender
-from bot.store.rooms import RoomDirectory
+from tests.support.chat_fakes import (
+    Homeserver,
+    dm_invite,
+    fast_config,
+    running,
+    sender_for,
+    sync_loop,
+)
+from tests.support.chat_fakes import sync_response as sync_body
 from tests.support.harness import STAFF, Harness, dm
-
-from .test_chat_resilience import Homeserver, dm_invite, fast_config, running, sync_loop
-from .test_chat_resilience import sync_response as sync_body
 
 NEWBIE_DM = dm("@neu:rathaus.example")
 NEWBIE = "@neu:rathaus.example"
@@ -94,14 +97,7 @@ async def test_nothing_personal_goes_into_an_unencrypted_dm(tmp_path: Path) -> N
         data = base64.b64encode(b'{"profil": "privat"}').decode()
         payload = {"data": data, "mimetype": "application/json", "filename": "meinedaten.json"}
         await bot.outbox.enqueue("export:1", "file", "dm", STAFF, payload)
-        sender = OutboxSender(
-            home,
-            bot.outbox,
-            RoomDirectory(bot.db),
-            bot.direct,
-            bot.config.outbox,
-            Metrics(),
-        )
+        sender = sender_for(bot, home)
         [item] = await bot.outbox.due()
         await sender._try(item)
         assert home.uploads == [] and home.sent == []
@@ -129,14 +125,7 @@ async def test_an_operator_may_keep_dms_as_clients_open_them(tmp_path: Path) -> 
         home.add_room(dm(STAFF), STAFF)
         await bot.direct.ensure_encrypted(dm(STAFF))
         await bot.outbox.enqueue("hello:1", "message", "dm", STAFF, {"content": {"body": "x"}})
-        sender = OutboxSender(
-            home,
-            bot.outbox,
-            RoomDirectory(bot.db),
-            bot.direct,
-            bot.config.outbox,
-            Metrics(),
-        )
+        sender = sender_for(bot, home)
         [item] = await bot.outbox.due()
         await sender._try(item)
         assert home.put == []

@@ -4,7 +4,7 @@ DM, DM-only commands there are refused, and a message to somebody who left the D
 a new DM instead of into the empty room.
 
 The real `OutboxSender`, `DirectRooms`, `SyncLoop` and dispatcher, a temporary store and a
-fake homeserver (`tests/services/test_chat_resilience.py`) with nio's own `MatrixRoom`.
+fake homeserver (`tests/support/chat_fakes.py`) with nio's own `MatrixRoom`.
 """
 
 from __future__ import annotations
@@ -17,13 +17,17 @@ from typing import Any
 
 from nio import MatrixRoom, RoomCreateResponse
 
-from bot.chat.health import Metrics
 from bot.chat.sender import INVITE_WAIT_S, OutboxSender
-from bot.store.rooms import RoomDirectory
+from tests.support.chat_fakes import (
+    Homeserver,
+    connect,
+    fast_config,
+    running,
+    sender_for,
+    sync_loop,
+)
+from tests.support.chat_fakes import sync_response as sync_body
 from tests.support.harness import BOT, SERVER, STAFF, Harness, dm
-
-from .test_chat_resilience import Homeserver, connect, fast_config, running, sync_loop
-from .test_chat_resilience import sync_response as sync_body
 
 OTHER = f"@kollegin:{SERVER}"
 DM_ONLY_DE = "nur im Direktchat"
@@ -48,17 +52,6 @@ class DmHomeserver(Homeserver):
         room = super().add_room(room_id, *members)
         room.encrypted = True  # S-16 is tested in test_dm_encryption.py
         return room
-
-
-def sender_for(bot: Harness, home: Homeserver) -> OutboxSender:
-    return OutboxSender(
-        home,
-        bot.outbox,
-        RoomDirectory(bot.db),
-        bot.direct,
-        bot.config.outbox,
-        Metrics(),
-    )
 
 
 async def queue_old_dm(bot: Harness, key: str, user: str) -> None:

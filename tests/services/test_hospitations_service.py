@@ -21,7 +21,6 @@ from bot.domain.dates import When
 from bot.domain.hospitation import OfferDraft, Seats
 from bot.i18n import Lang
 from bot.i18n.render import render
-from bot.services.encoder import load_encoder
 from bot.services.hospitation_dialog import OfferDialog
 from bot.services.hospitation_followups import (
     HospitationFollowups,
@@ -43,6 +42,7 @@ from bot.services.vectors import VectorService
 from bot.store.db import Database
 from bot.store.hospitation_rows import HospitationOffer, Wish
 from tests.support.config import make_config
+from tests.support.encoders import bundled_encoder
 from tests.support.fakes import RecordingMessenger, Sent
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -689,8 +689,7 @@ KITA_OFFER: dict[str, Any] = {"title": "Hospitation in der Kita-Verwaltung", "de
 
 def meaning_world(world: World) -> tuple[HospitationFollowups, VectorService]:
     """The world's offers with vectors, as the hub (`_build_hospitations`) wires them."""
-    encoder = load_encoder()
-    assert encoder is not None, "the bundled model must load on the test machine"
+    encoder = bundled_encoder()
     vectors = VectorService(world.db, encoder)
     vectors.add_source(offer_source(world.offers.store, world.offers.today))
     vectors.add_source(wish_source(world.offers.store))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bot.config import Config
 from bot.domain.profile import ProfileField
@@ -140,14 +139,14 @@ async def test_complete_onboarding(db: Database) -> None:
     assert await service.answer(ALICE, "noch etwas", NOW) is None  # dialog is over
 
 
-async def test_restart_continues_where_the_person_was(db: Database, tmp_path: Path) -> None:
+async def test_restart_continues_where_the_person_was(db: Database) -> None:
     first = onboarding(db)
     await first.start(ALICE, NOW)
     await first.answer(ALICE, "Jugendamt", NOW)
     await first.answer(ALICE, "Beispieldorf", NOW)
     await db.close()
     # A new process: new database connection, new services.
-    reopened = Database(tmp_path / "flurfunk.db")
+    reopened = Database(db.path)  # the same file, or on PostgreSQL the same database
     await reopened.open()
     try:
         second = onboarding(reopened)

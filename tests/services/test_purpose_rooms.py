@@ -14,12 +14,12 @@ from typing import Any
 
 from nio import RoomCreateResponse, RoomSendResponse
 
-from bot.chat.health import Metrics
 from bot.chat.sender import OutboxSender
 from bot.services.coffee_break import REACTIONS
 from bot.services.personal_data import PurposeRoomData
 from bot.store.db import Database
 from bot.store.rooms import RoomDirectory
+from tests.support.chat_fakes import sender_for
 from tests.support.harness import ADMIN, BOT, SERVER, STAFF, FakeClient, FakeRoom, Harness, dm
 
 DAY_S = 86_400.0
@@ -46,17 +46,6 @@ class Homeserver(FakeClient):
     def join(self, room_id: str, *users: str) -> None:
         for user in users:
             self.rooms[room_id].users[user] = object()
-
-
-def sender_for(bot: Harness, home: Homeserver) -> OutboxSender:
-    return OutboxSender(
-        home,
-        bot.outbox,
-        RoomDirectory(bot.db),
-        bot.direct,
-        bot.config.outbox,
-        Metrics(),
-    )
 
 
 async def deliver_rooms(bot: Harness, sender: OutboxSender) -> None:

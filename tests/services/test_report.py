@@ -88,6 +88,18 @@ def report_config(**report: Any) -> Config:
     )
 
 
+def cli_config(db: Database) -> Config:
+    """`report_config()` whose store is `db`, as the command line finds it: the SQLite file
+    in `storage.data_dir`, or the PostgreSQL URL in `storage.database`."""
+    base = report_config()
+    storage: dict[str, Any]
+    if isinstance(db.path, Path):
+        storage = {"data_dir": db.path.parent}
+    else:
+        storage = {"database": str(db.path)}
+    return base.model_copy(update={"storage": base.storage.model_copy(update=storage)})
+
+
 async def seed_network(db: Database) -> None:
     """The scenario of the expectations below (tie numbers T1… as in test_network.py)."""
     profiles = ProfileRepository(db)
@@ -639,11 +651,8 @@ async def test_period_words_are_relative_to_the_clock(db: Database) -> None:
 async def test_command_line_writes_every_file_without_personal_data(
     db: Database, tmp_path: Path
 ) -> None:
-    config = report_config().model_copy(
-        update={"storage": report_config().storage.model_copy(update={"data_dir": db.path.parent})}  # type: ignore[union-attr]
-    )
     out = tmp_path / "out"
-    written = await report_to_directory(config, out, "2026-11", "de")
+    written = await report_to_directory(cli_config(db), out, "2026-11", "de")
     names = {p.name for p in written}
     assert {
         "summary.md",
@@ -731,9 +740,5 @@ def test_typed_unit_names_are_escaped_neutralised_and_drawn_as_typed() -> None:
 
 
 async def test_command_line_refuses_an_unreadable_period(db: Database, tmp_path: Path) -> None:
-    base = report_config()
-    config = base.model_copy(
-        update={"storage": base.storage.model_copy(update={"data_dir": Path(db.path).parent})}
-    )
     with pytest.raises(ReportCliError, match="gestern"):
-        await report_to_directory(config, tmp_path / "out", "gestern")
+        await report_to_directory(cli_config(db), tmp_path / "out", "gestern")

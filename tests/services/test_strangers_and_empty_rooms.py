@@ -16,6 +16,8 @@ import pytest
 
 from bot.chat.rooms import InviteGate
 from bot.config import ConfigError
+from tests.support.chat_fakes import connect, running, sync_loop
+from tests.support.chat_fakes import sync_response as sync_body
 from tests.support.harness import (
     CRISIS,
     CRISIS_ROOM,
@@ -26,9 +28,6 @@ from tests.support.harness import (
     dm,
     harness_config,
 )
-
-from .test_chat_resilience import connect, running, sync_loop
-from .test_chat_resilience import sync_response as sync_body
 
 PUPPET = f"@whatsapp_4915112345:{SERVER}"
 DENIED = ["^whatsapp_", "^guest-"]

@@ -3,7 +3,7 @@ DM, at most once per sender and megolm session, and the wait for the keys surviv
 restart (table `pending_decryptions`, migration 0011).
 
 The real `SyncLoop` and dispatcher, a temporary store and a fake homeserver
-(`tests/services/test_chat_resilience.py`) that never has the keys.
+(`tests/support/chat_fakes.py`) that never has the keys.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from typing import Any
 from nio import MegolmEvent
 from nio.exceptions import EncryptionError
 
+from tests.support.chat_fakes import Homeserver, connect, fast_config, running, sync_loop
+from tests.support.chat_fakes import sync_response as sync_body
 from tests.support.harness import SHARED_ROOM, STAFF, Harness, dm
-
-from .test_chat_resilience import Homeserver, connect, fast_config, running, sync_loop
-from .test_chat_resilience import sync_response as sync_body
 
 UNDECRYPTABLE_DE = "nicht entschlüsseln"
 

@@ -5,17 +5,16 @@ Runs the real model (it loads in a fraction of a second)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from numpy.typing import NDArray
 
-from bot.services.encoder import E5Encoder, load_encoder
+from bot.services.encoder import E5Encoder
 from bot.services.profile_vectors import profile_documents, profile_source
 from bot.services.vectors import VectorService
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
+from tests.support.encoders import CountingEncoder, bundled_encoder
 
 ANNA = "@anna:rathaus.example"
 BEN = "@ben:rathaus.example"
@@ -23,9 +22,7 @@ BEN = "@ben:rathaus.example"
 
 @pytest.fixture
 def encoder() -> E5Encoder:
-    loaded = load_encoder()
-    assert loaded is not None, "the bundled model must load on the test machine"
-    return loaded
+    return bundled_encoder()
 
 
 async def _service(db: Database, encoder: E5Encoder) -> tuple[VectorService, ProfileRepository]:
@@ -108,25 +105,8 @@ async def test_without_the_model_everything_is_compared_by_words(db: Database) -
     assert await service.vectors("profile", {ANNA: ("Wohngeld",)}) == {}
 
 
-class _Counting:
-    """The real encoder, counting what it is asked to encode."""
-
-    def __init__(self, inner: E5Encoder) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dimensions = inner.dimensions
-        self.phrases: list[str] = []
-
-    async def encode(
-        self, texts: Sequence[str], *, query: bool, background: bool = False
-    ) -> NDArray[np.float32]:
-        assert background, "stored texts are encoded in the background"
-        self.phrases += texts
-        return await self.inner.encode(texts, query=query)
-
-
 async def test_a_phrase_many_people_share_is_encoded_once(db: Database, encoder: E5Encoder) -> None:
-    counting = _Counting(encoder)
+    counting = CountingEncoder(encoder)
     repo = ProfileRepository(db)
     service = VectorService(db, counting, batch_phrases=4)
     service.add_source(profile_source(repo))
@@ -135,8 +115,9 @@ async def test_a_phrase_many_people_share_is_encoded_once(db: Database, encoder:
         await repo.create(user, 0)
         await repo.update(user, 0, tasks=f"Aufgabe Nummer {i}", topics=("Digitalisierung",))
     assert await service.refresh() == 30
-    assert counting.phrases.count("Digitalisierung") == 1
-    assert sorted(counting.phrases) == sorted({*counting.phrases})
+    assert counting.background and all(counting.background), "stored texts: in the background"
+    assert counting.texts.count("Digitalisierung") == 1
+    assert sorted(counting.texts) == sorted({*counting.texts})
     stored = await service.vectors(
         "profile", {"@p7:rathaus.example": ("Aufgabe Nummer 7", "Digitalisierung")}
     )

@@ -10,10 +10,13 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from bot.services.contacts import new_id
 from bot.store.contacts import ContactStore, StoredContact
-from bot.store.db import Database
+from bot.store.db import Database, is_postgresql
 from bot.store.profiles import ProfileRepository
+from bot.store.sql_dialect import to_psycopg
 
 DEPARTMENTS = (
     "Bauamt",
@@ -40,21 +43,44 @@ TASKS = (
 )
 
 
+# display name, department, municipality, tasks, topic
+Profile = tuple[str, str, str, str, str]
+# The coffee suites' colleagues, name: department, municipality, tasks, topic; two of them
+# share each topic, across departments and municipalities.
+COLLEAGUES: dict[str, tuple[str, str, str, str]] = {
+    "anna": ("Bauamt", "Musterstadt", "Fördermittelanträge prüfen", "Fördermittel"),
+    "bernd": ("Kämmerei", "Beispieldorf", "Fördermittel abrechnen, Haushalt", "Fördermittel"),
+    "cem": ("Ordnungsamt", "Musterstadt", "Bußgeldverfahren digitalisieren", "Digitalisierung"),
+    "dora": ("Bauamt", "Beispieldorf", "Bauakten digitalisieren, E-Akte", "Digitalisierung"),
+    "emil": ("Kämmerei", "Musterstadt", "Friedhofsgebühren kalkulieren", "Friedhofswesen"),
+}
+
+
 async def seed_profiles(database: Path, user_ids: list[str], seed: int = 7) -> None:
     """Confirmed, opted-in profiles; similar tasks across departments, so all get a partner."""
     rng = random.Random(seed)
+    profiles: dict[str, Profile] = {}
+    for index, user_id in enumerate(user_ids):
+        tasks, topic = TASKS[index % len(TASKS)]
+        department = DEPARTMENTS[index % len(DEPARTMENTS)]
+        municipality = rng.choice(MUNICIPALITIES)
+        profiles[user_id] = (f"Person {index:03d}", department, municipality, tasks, topic)
+    await seed_onboarded(database, profiles)
+
+
+async def seed_onboarded(database: Path | str, profiles: dict[str, Profile]) -> None:
+    """user_id -> profile: onboarded (confirmed), German, opted in to coffee rounds."""
     db = Database(database)
     await db.open()
     try:
         repo = ProfileRepository(db)
-        for index, user_id in enumerate(user_ids):
-            tasks, topic = TASKS[index % len(TASKS)]
+        for user_id, (name, department, municipality, tasks, topic) in profiles.items():
             await repo.create(user_id, confirmed=True)
             await repo.update(
                 user_id,
-                display_name=f"Person {index:03d}",
-                department=DEPARTMENTS[index % len(DEPARTMENTS)],
-                municipality=rng.choice(MUNICIPALITIES),
+                display_name=name,
+                department=department,
+                municipality=municipality,
                 tasks=tasks,
                 topics=[topic],
                 languages=["de"],
@@ -62,6 +88,14 @@ async def seed_profiles(database: Path, user_ids: list[str], seed: int = 7) -> N
             )
     finally:
         await db.close()
+
+
+async def seed_colleagues(database: Path | str, user_ids: dict[str, str]) -> None:
+    """The COLLEAGUES named in `user_ids` (name -> Matrix ID), onboarded under their name."""
+    await seed_onboarded(
+        database,
+        {user_id: (name.capitalize(), *COLLEAGUES[name]) for name, user_id in user_ids.items()},
+    )
 
 
 async def seed_contacts(
@@ -96,7 +130,13 @@ async def seed_dm_rooms(database: Path, rooms: dict[str, str]) -> None:
         await db.close()
 
 
-def query(database: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Read the bot's store while it runs (read-only connection, WAL)."""
+def query(database: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Read the bot's store while it runs (`BotProcess.store`): the SQLite file through a
+    read-only connection (WAL), or a PostgreSQL URL in a read-only transaction; the SQL
+    with `?` placeholders either way."""
+    if is_postgresql(database):
+        with psycopg.connect(str(database)) as conn:
+            conn.read_only = True
+            return conn.execute(to_psycopg(sql), params).fetchall()
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)) as db:
         return db.execute(sql, params).fetchall()

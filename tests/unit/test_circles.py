@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from bot.domain.circles import Circle, CirclePerson, form_circles
 from bot.domain.semantic.topics import SAME_TOPIC
-from bot.services.encoder import E5Encoder, load_encoder
+from bot.services.encoder import E5Encoder
+from tests.support.encoders import bundled_encoder
 
 TOPICS = ["Digitalisierung", "Bauleitplanung", "Friedhofswesen", "E-Akte", "Kita-Plätze"]
 
@@ -182,9 +183,7 @@ def test_a_topic_spanning_municipalities_gets_a_circle(
 
 @pytest.fixture(scope="module")
 def encoder() -> E5Encoder:
-    loaded = load_encoder()
-    assert loaded is not None, "the bundled model must load on the test machine"
-    return loaded
+    return bundled_encoder()
 
 
 def meaning_of(encoder: E5Encoder, people: list[CirclePerson], *more: str) -> dict:

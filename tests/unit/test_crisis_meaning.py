@@ -19,7 +19,8 @@ from bot.services.contact_vectors import (
     sector_phrases,
     sector_pools,
 )
-from bot.services.encoder import E5Encoder, load_encoder
+from bot.services.encoder import E5Encoder
+from tests.support.encoders import bundled_encoder
 
 
 def unit(*rows: Sequence[float]) -> np.ndarray:
@@ -116,8 +117,7 @@ class Routing:
 
 @pytest.fixture(scope="module")
 def routing() -> Routing:
-    encoder = load_encoder()
-    assert encoder is not None, "the bundled model must load on the test machine"
+    encoder = bundled_encoder()
     descriptions = sector_descriptions(CrisisConfig().sectors)
     phrases = {
         name: encoder.encode_blocking(list(sector_phrases(name, text)), query=False)

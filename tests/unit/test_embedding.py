@@ -17,7 +17,8 @@ from bot.domain.semantic.index import DEFAULT_FLOOR
 from bot.domain.semantic.topics import group_topics
 from bot.domain.similarity import Document
 from bot.domain.tfidf import TfidfIndex, TfidfSimilarity
-from bot.services.encoder import E5Encoder, load_encoder
+from bot.services.encoder import E5Encoder
+from tests.support.encoders import bundled_encoder
 
 KITA = "Vergabe von Kita-Plätzen"
 KITA_TOO = "Betreuungsplätze in Kindertagesstätten vermitteln"
@@ -27,9 +28,7 @@ GRAVES = "Friedhofsgebühren kalkulieren"
 
 @pytest.fixture(scope="module")
 def encoder() -> E5Encoder:
-    loaded = load_encoder()
-    assert loaded is not None, "the bundled model must load on the test machine"
-    return loaded
+    return bundled_encoder()
 
 
 def document(encoder: E5Encoder, text: str, topics: tuple[str, ...] = ()) -> Document:

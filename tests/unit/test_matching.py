@@ -25,7 +25,8 @@ from bot.domain.matching import (
 )
 from bot.domain.pairing import approximate_pairs, exact_pairs
 from bot.domain.phrases import split_phrases
-from bot.services.encoder import E5Encoder, load_encoder
+from bot.services.encoder import E5Encoder
+from tests.support.encoders import bundled_encoder
 
 TASKS = {
     "funding": "Ich bearbeite Fördermittelanträge und Verwendungsnachweise.",
@@ -252,9 +253,7 @@ def test_summary_counts_without_naming_anyone() -> None:
 
 @pytest.fixture(scope="module")
 def encoder() -> E5Encoder:
-    loaded = load_encoder()
-    assert loaded is not None, "the bundled model must load on the test machine"
-    return loaded
+    return bundled_encoder()
 
 
 def encoded(encoder: E5Encoder, someone: MatchPerson) -> MatchPerson:
