@@ -12,13 +12,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from nio import RoomCreateResponse
-
 from bot.devserver import LocalSynapse
 from tests.support.bot_process import BotProcess
-from tests.support.matrix_user import MEGOLM, MatrixUser
+from tests.support.live import encrypted_room
+from tests.support.matrix_user import MatrixUser
 
-ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
+BENCHMARKS = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -61,12 +60,15 @@ def replace_section(text: str, title: str, new: str) -> str:
     return text[:start] + new + ("" if end < 0 else text[end:])
 
 
+def write_section(path: Path, title: str, text: str) -> None:
+    """Put `text` in place of the section headed `title` of `path` (created if missing)."""
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    path.write_text(replace_section(current, title, text), encoding="utf-8")
+
+
 async def crisis_room(chief: MatrixUser) -> str:
     """An encrypted room of `chief`, the crisis staff's room for the bot."""
-    response = await chief.client.room_create(name="Krisenstab", initial_state=[ENCRYPTION])
-    assert isinstance(response, RoomCreateResponse), response
-    await chief.wait_for_room(response.room_id, encrypted=True)
-    return str(response.room_id)
+    return await encrypted_room(chief, "Krisenstab")
 
 
 async def crisis_bot(
@@ -79,11 +81,24 @@ async def crisis_bot(
     """The bot as a process in a crisis room of `chief` (the crisis staff), asking all
     `bridges` bridge persons at once, and that many registered bridge accounts (their
     contacts are the caller's to seed): (bot, crisis room, bridge IDs)."""
+    bot, room_id = await crisis_staff_bot(synapse, base, chief, bridges, config)
+    return bot, room_id, await register_bridges(synapse, bridges)
+
+
+async def crisis_staff_bot(
+    synapse: LocalSynapse,
+    base: Path,
+    chief: MatrixUser,
+    tier1: int,
+    config: dict[str, Any] | None = None,
+) -> tuple[BotProcess, str]:
+    """The bot as a process (in `base / "bot"`) in a new crisis room of `chief`, asking
+    `tier1` bridge persons at once: (bot, crisis room)."""
     room_id = await crisis_room(chief)
     crisis = {
         "room": room_id,
         "staff": [chief.user_id],
-        "tier1_size": bridges,
+        "tier1_size": tier1,
         "tier1_timeout_s": 3600,
         "tier2_timeout_s": 3600,
         "cap_per_week": None,
@@ -97,6 +112,11 @@ async def crisis_bot(
     await chief._wait_until(
         lambda: bot.user_id in chief.client.rooms[room_id].users or None, 60, "bot joined"
     )
+    return bot, room_id
+
+
+async def register_bridges(synapse: LocalSynapse, bridges: int) -> list[str]:
+    """`bridges` registered accounts without devices, bridge0000 …: their IDs."""
     print(f"registering {bridges} bridge persons …", file=sys.stderr)
     people = await asyncio.gather(
         *(
@@ -104,7 +124,7 @@ async def crisis_bot(
             for i in range(bridges)
         )
     )
-    return bot, room_id, list(people)
+    return list(people)
 
 
 def ms(samples: Sequence[float], q: float) -> float:

@@ -1,12 +1,15 @@
 """Crisis fan-out: one "Wer kennt wen?" request to 200 bridge persons, against raw matrix-nio.
 
     .venv/bin/python -m bench.fanout [--bridges 200] [--requests 50] [--rounds 3]
+                                     [--database sqlite|postgres]
 
 Starts its own Synapse (rate limits lifted, SQLite under /dev/shm) and the bot as a real
-process. Phase 1: a request whose first tier reaches all N fitting bridges (the DMs a
-broadcast sends), once with the DM rooms still to be created ("cold") and once into the
-existing DM rooms ("warm"); the time runs from the crisis staff's `!werkennt` until the bot
-has handed the last of the N DMs to the homeserver (its outbox `sent_at`). Baselines in the
+process, its store in SQLite (the default) or, with `--database postgres`, in a local
+PostgreSQL (bench/backends.py). Phase 1: a request whose first tier reaches all N fitting
+bridges (the DMs a broadcast sends), once with the DM rooms still to be created ("cold")
+and once into the existing DM rooms ("warm"); the time runs from the crisis staff's
+`!werkennt` until the bot has handed the last of the N DMs to the homeserver (its outbox
+`sent_at`). Baselines in the
 same run, a raw matrix-nio client with E2EE: cold, createRoom (encrypted, inviting the person)
 plus the first notice once the room is synced, for the same N people, 4 at a time; warm, the
 same N notices into those N rooms, one after the other and with 4 in flight (the bot's outbox
@@ -21,19 +24,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomSendResponse, SyncResponse
 
-from bench.common import ENCRYPTION, crisis_bot, machine, ms
+from bench.backends import BACKENDS, Backends, open_store, store_target
+from bench.common import crisis_bot, machine, ms
 from bot.devserver import LocalSynapse, free_port
+from bot.store.db import Database
 from tests.support.bot_process import BotProcess
+from tests.support.live import ENCRYPTION
 from tests.support.matrix_user import MatrixUser, unique_localpart
 
 ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -47,12 +52,12 @@ def contact_id(i: int) -> str:
     return "K-" + "".join(digits)
 
 
-def seed_contacts(database: Path, rows: list[tuple[str, str, str]], first: int) -> None:
+async def seed_contacts(store: Database, rows: list[tuple[str, str, str]], first: int) -> None:
     """Contacts written straight into the bot's store: 200 chat dialogs would only measure
     the setup. The bot reads contacts per request, so it sees them without a restart."""
     now = time.time()
-    with sqlite3.connect(database, timeout=30) as db:
-        db.executemany(
+    async with store.transaction("bench.seed_contacts") as conn:
+        await conn.executemany(
             "INSERT INTO crisis_contacts (id, user_id, organisation, sector, created_at, "
             "confirmed_at) VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -62,26 +67,29 @@ def seed_contacts(database: Path, rows: list[tuple[str, str, str]], first: int) 
         )
 
 
-def outbox_progress(database: Path, request_id: str) -> tuple[int, int, float | None, float | None]:
+async def outbox_progress(
+    store: Database, request_id: str
+) -> tuple[int, int, float | None, float | None]:
     """(asks sent, all items sent incl. reaction buttons, last ask sent_at, last item sent_at)."""
     prefix = f"crisis:{request_id}:ask:"
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
-        asks = db.execute(
-            "SELECT COUNT(*), MAX(sent_at) FROM outbox WHERE status = 'sent' "
-            "AND substr(key, 1, ?) = ? AND instr(key, ':react:') = 0",
-            (len(prefix), prefix),
-        ).fetchone()
-        items = db.execute(
-            "SELECT COUNT(*), MAX(sent_at) FROM outbox WHERE status = 'sent' "
-            "AND substr(key, 1, ?) = ?",
-            (len(prefix), prefix),
-        ).fetchone()
-    return int(asks[0]), int(items[0]), asks[1], items[1]
+    # LIKE without wildcards in the keys: the same SQL on SQLite and PostgreSQL.
+    asks = await store.fetchone(
+        "SELECT COUNT(*) AS n, MAX(sent_at) AS last FROM outbox WHERE status = 'sent' "
+        "AND key LIKE ? AND key NOT LIKE ?",
+        (prefix + "%", "%:react:%"),
+    )
+    items = await store.fetchone(
+        "SELECT COUNT(*) AS n, MAX(sent_at) AS last FROM outbox WHERE status = 'sent' "
+        "AND key LIKE ?",
+        (prefix + "%",),
+    )
+    assert asks is not None and items is not None
+    return int(asks["n"]), int(items["n"]), asks["last"], items["last"]
 
 
-async def wait_until(check: Callable[[], object], limit_s: float, what: str) -> None:
+async def wait_until(check: Callable[[], Awaitable[object]], limit_s: float, what: str) -> None:
     deadline = time.monotonic() + limit_s
-    while not check():
+    while not await check():
         if time.monotonic() > deadline:
             raise TimeoutError(what)
         await asyncio.sleep(0.02)
@@ -98,7 +106,7 @@ async def request_id(chief: MatrixUser, bot: BotProcess, room_id: str, marker: s
 
 
 async def fanout(
-    chief: MatrixUser, bot: BotProcess, room_id: str, n: int, marker: str
+    chief: MatrixUser, bot: BotProcess, store: Database, room_id: str, n: int, marker: str
 ) -> tuple[float, float, float]:
     """(last ask sent, last item sent, asks queued): seconds after `!werkennt`."""
     started = time.time()
@@ -106,19 +114,20 @@ async def fanout(
     rid = await request_id(chief, bot, room_id, marker)
     progress: tuple[int, int, float | None, float | None] = (0, 0, None, None)
 
-    def done() -> bool:
+    async def done() -> bool:
         nonlocal progress
-        progress = outbox_progress(bot.database, rid)
+        progress = await outbox_progress(store, rid)
         return progress[1] >= 3 * n
 
     await wait_until(done, 900, f"fan-out of {rid}")
     assert progress[0] == n and progress[2] is not None and progress[3] is not None
     prefix = f"crisis:{rid}:ask:"
-    with sqlite3.connect(f"file:{bot.database}?mode=ro", uri=True, timeout=30) as db:
-        queued, first = db.execute(
-            "SELECT MIN(created_at), MIN(sent_at) FROM outbox WHERE substr(key, 1, ?) = ?",
-            (len(prefix), prefix),
-        ).fetchone()
+    row = await store.fetchone(
+        "SELECT MIN(created_at) AS queued, MIN(sent_at) AS first FROM outbox WHERE key LIKE ?",
+        (prefix + "%",),
+    )
+    assert row is not None
+    queued, first = row["queued"], row["first"]
     # Where the time goes before the first send: the command's way in, routing, queuing.
     print(
         f"  {marker}: asks queued after {queued - started:.2f} s, first sent after "
@@ -214,7 +223,7 @@ class RawSender:
 
 
 async def first_dm(bridges: list[tuple[MatrixUser, str]], bot_id: str, marker: str) -> None:
-    def seen() -> bool:
+    async def seen() -> bool:
         return any(
             marker in getattr(m, "body", "")
             for user, room in bridges
@@ -224,25 +233,29 @@ async def first_dm(bridges: list[tuple[MatrixUser, str]], bot_id: str, marker: s
     await wait_until(seen, 60, f"first DM for {marker}")
 
 
-async def main(n: int, requests: int, rounds: int) -> None:
+async def main(n: int, requests: int, rounds: int, database: str) -> None:
     base = Path(tempfile.mkdtemp(prefix="flurfunk-fanout-"))
     synapse = LocalSynapse(base / "synapse", free_port())
     synapse.start()
     users: list[MatrixUser] = []
     bot: BotProcess | None = None
     raw: RawSender | None = None
+    store: Database | None = None
+    backends = Backends()
     try:
         chief = await MatrixUser.create(synapse, unique_localpart("chief"), base)
         users.append(chief)
-        bot, room_id, people = await crisis_bot(synapse, base, chief, n)
-        seed_contacts(
-            bot.database,
+        storage = backends.storage(database, "fanout")
+        bot, room_id, people = await crisis_bot(synapse, base, chief, n, storage)
+        store = await open_store(store_target(bot))
+        await seed_contacts(
+            store,
             [(p, f"Tafel Ort {i}", "Soziale Träger") for i, p in enumerate(people)],
             first=0,
         )
 
         print("fan-out, cold (DM rooms created on the way) …", file=sys.stderr)
-        cold_asks, cold_all, cold_queued = await fanout(chief, bot, room_id, n, "Lauf-kalt")
+        cold_asks, cold_all, cold_queued = await fanout(chief, bot, store, room_id, n, "Lauf-kalt")
         print("raw matrix-nio, cold …", file=sys.stderr)
         raw = await RawSender.create(synapse, base / "raw")
         # Cold: the rooms are created on the way; afterwards megolm sessions exist in them,
@@ -255,7 +268,7 @@ async def main(n: int, requests: int, rounds: int) -> None:
         raw_warm: list[tuple[float, float]] = []
         for r in range(rounds):
             print(f"fan-out, warm, round {r + 1} of {rounds}: bot, raw nio …", file=sys.stderr)
-            warm.append(await fanout(chief, bot, room_id, n, f"Lauf-warm-{r}"))
+            warm.append(await fanout(chief, bot, store, room_id, n, f"Lauf-warm-{r}"))
             text = f"Wer kennt jemanden bei einer Tafel? roh 4, Runde {r}"
             raw_warm.append(
                 (
@@ -283,8 +296,8 @@ async def main(n: int, requests: int, rounds: int) -> None:
             dm = await user.open_dm(bot.user_id)
             await user.wait_for_message(dm, sender=bot.user_id, timeout=60)  # greeting
             bridges.append((user, dm))
-        seed_contacts(
-            bot.database,
+        await seed_contacts(
+            store,
             [(u.user_id, f"Spedition Elbe {i}", "Logistik") for i, (u, _) in enumerate(bridges)],
             first=n,
         )
@@ -300,13 +313,17 @@ async def main(n: int, requests: int, rounds: int) -> None:
             await user.close()
         if raw is not None:
             await raw.client.close()
+        if store is not None:
+            await store.close()
         if bot is not None:
             bot.stop()
+        backends.close()
         synapse.stop()
         synapse.remove_database()
 
     command = (
         f".venv/bin/python -m bench.fanout --bridges {n} --requests {requests} --rounds {rounds}"
+        + ("" if database == "sqlite" else f" --database {database}")
     )
     events = 3 * n
     rows = [
@@ -336,8 +353,8 @@ async def main(n: int, requests: int, rounds: int) -> None:
 
 `{command}` — {time.strftime("%Y-%m-%d")}, {machine()}.
 One Synapse (rate limits lifted), the bot as a real process (outbox concurrency 4,
-log level WARNING), {n} bridge persons without client devices (so no key sharing), every
-DM room encrypted.
+log level WARNING, store: {database}), {n} bridge persons without client devices (so no key
+sharing), every DM room encrypted.
 
 | what | time | per DM |
 |---|---:|---:|
@@ -365,5 +382,8 @@ if __name__ == "__main__":
     parser.add_argument("--bridges", type=int, default=200)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3, help="warm runs of bot and raw nio")
+    parser.add_argument(
+        "--database", choices=BACKENDS, default="sqlite", help="the bot's store (default sqlite)"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.bridges, args.requests, args.rounds))
+    asyncio.run(main(args.bridges, args.requests, args.rounds, args.database))

@@ -28,10 +28,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.backends import open_store
 from bench.common import crisis_bot, machine, percentile
 from bench.fanout import fanout, request_id, seed_contacts
 from bench.latency import EchoBot, round_trips
 from bot.devserver import LocalSynapse, free_port
+from bot.store.db import Database
 from tests.support.bot_process import BotProcess, dm_with_bot
 from tests.support.matrix_user import MatrixUser, unique_localpart
 
@@ -147,14 +149,16 @@ async def main(commands: int, seconds: float, bridges: int, others: int, limits:
     users: list[MatrixUser] = []
     bot: BotProcess | None = None
     echo: EchoBot | None = None
+    store: Database | None = None
     try:
         chief = await MatrixUser.create(synapse, unique_localpart("chief"), base)
         users.append(chief)
         bot, room_id, people = await crisis_bot(
             synapse, base, chief, bridges, {"bot": {"limits": {"enabled": limits}}}
         )
-        seed_contacts(
-            bot.database,
+        store = await open_store(bot.database)
+        await seed_contacts(
+            store,
             [(p, f"Tafel Ort {i}", "Soziale Träger") for i, p in enumerate(people)],
             first=0,
         )
@@ -176,7 +180,7 @@ async def main(commands: int, seconds: float, bridges: int, others: int, limits:
             floods.append(Flood(user, await dm_with_bot(user, bot, timeout=60)))
 
         print("broadcast, cold (DM rooms made on the way) …", file=sys.stderr)
-        await fanout(chief, bot, room_id, bridges, "Lauf-kalt")
+        await fanout(chief, bot, store, room_id, bridges, "Lauf-kalt")
         await asyncio.sleep(2)  # the echo bot joined its DMs
         await measure(colleagues, bot_id, echo_id, None)  # warm-up: sessions, keys
         print("idle …", file=sys.stderr)
@@ -184,8 +188,8 @@ async def main(commands: int, seconds: float, bridges: int, others: int, limits:
         print("broadcast alone …", file=sys.stderr)
         alone: list[float] = []
 
-        async def broadcast(marker: str, took: list[float]) -> None:
-            took.append((await fanout(chief, bot, room_id, bridges, marker))[0])
+        async def broadcast(marker: str, took: list[float], store: Database = store) -> None:
+            took.append((await fanout(chief, bot, store, room_id, bridges, marker))[0])
 
         phases = [idle]
         phases.append(
@@ -225,6 +229,8 @@ async def main(commands: int, seconds: float, bridges: int, others: int, limits:
             if echo.task is not None:
                 echo.task.cancel()
             await echo.client.close()
+        if store is not None:
+            await store.close()
         if bot is not None:
             bot.stop()
         synapse.stop()

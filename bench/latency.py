@@ -1,11 +1,12 @@
 """Command round-trip latency: Flurfunk vs a minimal raw matrix-nio echo bot, same run.
 
-    .venv/bin/python -m bench.latency [--rounds 200]
+    .venv/bin/python -m bench.latency [--rounds 200] [--database sqlite|postgres ...]
 
 Starts its own Synapse (rate limits lifted), the bot as a real process, and an echo
 client that answers every text with a notice in the same encrypted DM. A user sends
 `!hilfe` to each and waits for the answer; p50/p95 of both and the ratio are printed
-as a markdown table row for docs/BENCHMARKS.md.
+as a markdown table row for docs/BENCHMARKS.md. With `--database` given twice, one bot
+per store backend (SQLite, a local PostgreSQL: bench/backends.py), all taking turns.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from nio import (
@@ -26,6 +28,7 @@ from nio import (
     SyncResponse,
 )
 
+from bench.backends import BACKENDS, Backends
 from bench.common import ms
 from bot.devserver import LocalSynapse, free_port
 from tests.support.bot_process import BotProcess
@@ -98,61 +101,85 @@ async def round_trips(user: MatrixUser, room_id: str, sender: str, rounds: int) 
     return samples
 
 
-async def main(rounds: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
-        synapse = LocalSynapse(base / "synapse", free_port())
-        synapse.start()
-        # One user sends hundreds of commands in a row: the bot's per-person limits are
-        # off, as the echo bot has none (bench/flood.py measures them).
-        quiet = {"operations": {"log_level": "WARNING"}, "bot": {"limits": {"enabled": False}}}
-        bot = BotProcess(synapse, base / "bot", config=quiet)
-        try:
-            await bot.start_and_wait()
-            (base / "echo").mkdir()
-            echo = await EchoBot.create(synapse, base / "echo")
-            echo.task = asyncio.create_task(echo.run())
-            user = await MatrixUser.create(synapse, unique_localpart("bench"), base)
-            bot_room = await user.open_dm(bot.user_id)
-            await user.wait_for_message(bot_room, sender=bot.user_id, timeout=30)
-            echo_room = await user.open_dm(str(echo.client.user_id))
-            await asyncio.sleep(2)
-            # Warm up both paths (olm sessions, room keys), then alternate in blocks so
-            # machine noise hits both alike.
-            await round_trips(user, bot_room, bot.user_id, 5)
-            await round_trips(user, echo_room, str(echo.client.user_id), 5)
-            bot_samples: list[float] = []
-            echo_samples: list[float] = []
-            block = 20
-            for _ in range(rounds // block):
-                bot_samples += await round_trips(user, bot_room, bot.user_id, block)
-                echo_samples += await round_trips(user, echo_room, str(echo.client.user_id), block)
-            b50, b95, e50, e95 = (
-                ms(bot_samples, 50),
-                ms(bot_samples, 95),
-                ms(echo_samples, 50),
-                ms(echo_samples, 95),
-            )
-            print("| round trips | bot p50 | bot p95 | echo p50 | echo p95 | p50 ratio |")
-            print("|---|---|---|---|---|---|")
-            print(
-                f"| {len(bot_samples)} | {b50:.1f} ms | {b95:.1f} ms | {e50:.1f} ms "
-                f"| {e95:.1f} ms | {b50 / e50:.2f}× |"
-            )
-            print(
-                f"(mean bot {statistics.mean(bot_samples) * 1000:.1f} ms, "
-                f"mean echo {statistics.mean(echo_samples) * 1000:.1f} ms)"
-            )
-            await user.close()
-            echo.task.cancel()
-            await echo.client.close()
-        finally:
+async def measure(
+    base: Path, rounds: int, databases: Sequence[str]
+) -> tuple[dict[str, list[float]], list[float]]:
+    """Round trips to one bot per store backend and to the echo bot, in one Synapse, taking
+    turns in blocks: (samples per backend, echo samples)."""
+    synapse = LocalSynapse(base / "synapse", free_port())
+    synapse.start()
+    # One user sends hundreds of commands in a row: the bot's per-person limits are
+    # off, as the echo bot has none (bench/flood.py measures them).
+    quiet = {"operations": {"log_level": "WARNING"}, "bot": {"limits": {"enabled": False}}}
+    bots: dict[str, BotProcess] = {}
+    backends = Backends()
+    try:
+        for database in databases:
+            config = {**quiet, **backends.storage(database, "latency")}
+            bots[database] = BotProcess(synapse, base / f"bot-{database}", config=config)
+            await bots[database].start_and_wait()
+        (base / "echo").mkdir()
+        echo = await EchoBot.create(synapse, base / "echo")
+        echo.task = asyncio.create_task(echo.run())
+        user = await MatrixUser.create(synapse, unique_localpart("bench"), base)
+        # (room, answering user) per target; the echo bot last.
+        targets: dict[str, tuple[str, str]] = {}
+        for database, bot in bots.items():
+            room = await user.open_dm(bot.user_id)
+            await user.wait_for_message(room, sender=bot.user_id, timeout=30)
+            targets[database] = (room, bot.user_id)
+        echo_id = str(echo.client.user_id)
+        targets["echo"] = (await user.open_dm(echo_id), echo_id)
+        await asyncio.sleep(2)
+        # Warm up every path (olm sessions, room keys), then take turns in blocks so
+        # machine noise hits all alike.
+        for room, sender in targets.values():
+            await round_trips(user, room, sender, 5)
+        samples: dict[str, list[float]] = {name: [] for name in targets}
+        block = 20
+        for _ in range(rounds // block):
+            for name, (room, sender) in targets.items():
+                samples[name] += await round_trips(user, room, sender, block)
+        await user.close()
+        echo.task.cancel()
+        await echo.client.close()
+        echo_samples = samples.pop("echo")
+        return samples, echo_samples
+    finally:
+        for bot in bots.values():
             bot.stop()
-            synapse.stop()
-            synapse.remove_database()
+        backends.close()
+        synapse.stop()
+        synapse.remove_database()
+
+
+async def main(rounds: int, databases: Sequence[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        bot_samples, echo_samples = await measure(Path(tmp), rounds, databases)
+    e50, e95 = ms(echo_samples, 50), ms(echo_samples, 95)
+    print("| store | round trips | bot p50 | bot p95 | echo p50 | echo p95 | p50 ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for database, samples in bot_samples.items():
+        b50, b95 = ms(samples, 50), ms(samples, 95)
+        print(
+            f"| {database} | {len(samples)} | {b50:.1f} ms | {b95:.1f} ms | {e50:.1f} ms "
+            f"| {e95:.1f} ms | {b50 / e50:.2f}× |"
+        )
+    means = ", ".join(
+        f"{database} {statistics.mean(samples) * 1000:.1f} ms"
+        for database, samples in bot_samples.items()
+    )
+    print(f"(mean bot: {means}; mean echo {statistics.mean(echo_samples) * 1000:.1f} ms)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=200)
-    asyncio.run(main(parser.parse_args().rounds))
+    parser.add_argument(
+        "--database",
+        choices=BACKENDS,
+        action="append",
+        help="the bot's store; given twice, one bot per store, taking turns (default sqlite)",
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.rounds, args.database or ["sqlite"]))

@@ -29,15 +29,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bench.common import replace_section
+from bench.common import BENCHMARKS, write_section
 from bot.devserver import LocalSynapse, free_port
 from tests.support.bot_process import BotProcess
 from tests.support.homeserver import Homeserver
 from tests.support.scenarios import broadcast, coffee_round
 
-ROOT = Path(__file__).resolve().parents[1]
-
-BENCHMARKS = ROOT / "docs" / "BENCHMARKS.md"
 TITLE = "## Default rate limits"
 MESSAGE_RATE, MESSAGE_BURST = 0.2, 10
 ROOM_RATE, ROOM_BURST = 0.016, 10
@@ -142,8 +139,7 @@ def main() -> None:
     text = section(args.bridges, args.pairs, found)
     print(text)
     if args.write:
-        current = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else ""
-        BENCHMARKS.write_text(replace_section(current, TITLE, text), encoding="utf-8")
+        write_section(BENCHMARKS, TITLE, text)
 
 
 if __name__ == "__main__":

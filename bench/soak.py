@@ -37,14 +37,11 @@ from pathlib import Path
 
 from nio import MegolmEvent
 
-from bench.common import p50_p95, replace_section
+from bench.common import BENCHMARKS, p50_p95, write_section
 from bot.devserver import LocalSynapse, free_port
 from tests.support.bot_process import BotProcess
 from tests.support.matrix_user import MatrixUser, unique_localpart
 
-ROOT = Path(__file__).resolve().parents[1]
-
-BENCHMARKS = ROOT / "docs" / "BENCHMARKS.md"
 TITLE = "## Soak"
 REPLY_TIMEOUT_S = 60.0
 APOLOGY = "Fehler auf meiner Seite"
@@ -331,8 +328,7 @@ def main() -> None:
     text = section(found, args)
     print(text)
     if args.write:
-        current = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else ""
-        BENCHMARKS.write_text(replace_section(current, TITLE, text), encoding="utf-8")
+        write_section(BENCHMARKS, TITLE, text)
 
 
 if __name__ == "__main__":

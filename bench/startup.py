@@ -35,10 +35,10 @@ from bench.encoding import vectors_ready
 from bot.devserver import LocalSynapse, free_port
 from tests.support.bot_process import BotProcess
 from tests.support.homeserver import Homeserver, q
-from tests.support.matrix_user import MEGOLM, MatrixUser, unique_localpart
+from tests.support.live import ENCRYPTION
+from tests.support.matrix_user import MatrixUser, unique_localpart
 from tests.support.seed import seed_dm_rooms
 
-ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
 DM_SHARE = 0.7  # of the rooms: DMs; the rest purpose rooms
 SENT_SHARE, FAILED_SHARE = 0.99, 0.008  # of the outbox rows; the rest pending
 CONCURRENCY = 8

@@ -9,11 +9,15 @@ which behaves like `sqlite3.Row`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any, overload
 
 from psycopg import AsyncCursor
 
 
+# The store has a few hundred distinct statements: each is translated once, not on every
+# execution (uncached, translating took 2.1 of 39 s in the 50,000-person round).
+@lru_cache(maxsize=2048)
 def to_psycopg(sql: str) -> str:
     """`?` outside string literals, quoted identifiers and comments becomes `%s`; every
     `%` becomes `%%`. A `?` inside a literal or comment stays a question mark."""
