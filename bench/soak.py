@@ -146,6 +146,17 @@ async def person_loop(
         samples.append(Sample(sent, latency, label))
 
 
+def outbox_rows(path: Path) -> Counter[str]:
+    """Rows of the bot's outbox by status, read without writing."""
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        return Counter(
+            {
+                status: n
+                for status, n in db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+            }
+        )
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -211,16 +222,19 @@ async def soak(users: int, commands: int, duration: float, base: Path, seed: int
         ]
         warm_at = began + 0.1 * duration
         rss_warm: float | None = None
+        outbox_warm: Counter[str] = Counter()
 
         async def warm() -> None:
-            nonlocal rss_warm
+            nonlocal rss_warm, outbox_warm
             await asyncio.sleep(max(0.0, warm_at - time.monotonic()))
             rss_warm = rss_mb(pid)
+            outbox_warm = outbox_rows(bot.database)
 
         await asyncio.gather(warm(), *loops)
         took = time.monotonic() - began
         await asyncio.sleep(5)
         rss_end = rss_mb(pid)
+        outbox_end = outbox_rows(bot.database)
         sampler.cancel()
         metrics = bot.metrics()
         for person in people:
@@ -266,6 +280,7 @@ async def soak(users: int, commands: int, duration: float, base: Path, seed: int
         "all": p50_p95([s.latency for s in samples if s.latency is not None]),
         "rss": (rss_start, rss_warm or float("nan"), rss_end),
         "rss_series": rss_series,
+        "outbox": (outbox_warm, outbox_end),
         "problems": dict(problems),
         "mix": Counter(s.command for s in samples).most_common(),
     }
@@ -274,6 +289,11 @@ async def soak(users: int, commands: int, duration: float, base: Path, seed: int
 def row(label: str, *seconds: float) -> str:
     cells = " | ".join(f"{value * 1000:.0f} ms" for value in seconds)
     return f"| command → answer {label} | {cells} |"
+
+
+def _rows(by_status: Counter[str]) -> str:
+    parts = ", ".join(f"{status} {n}" for status, n in sorted(by_status.items())) or "none"
+    return f"{sum(by_status.values())} ({parts})"
 
 
 def section(found: dict, args: argparse.Namespace) -> str:
@@ -285,6 +305,7 @@ def section(found: dict, args: argparse.Namespace) -> str:
     errors = sum(found["problems"].values())
     problems = ", ".join(f"{k}: {v}" for k, v in found["problems"].items()) or "none"
     series = " → ".join(f"{rss:.0f}" for _, rss in found["rss_series"][::2])
+    outbox_warm, outbox_end = found["outbox"]
     mix = ", ".join(f"`{c}` {n}" if c.startswith("!") else f"{c} {n}" for c, n in found["mix"])
     short = "" if args.duration >= 600 else " (a shortened run; the full one is the default)"
     rerun = (
@@ -310,6 +331,10 @@ Synapse and all clients share the machine. Measured {date.today()}.
 - Bot memory (RSS): {rss_start:.0f} MB after start, {rss_warm:.0f} MB after the first 10 %,
   {rss_end:.0f} MB at the end: **{growth:+.1f} %** after warm-up (goal: at most +20 %).
   Every minute: {series} MB.
+- Outbox rows after the first 10 % of the time: {_rows(outbox_warm)}; at the end:
+  {_rows(outbox_end)}; {outbox_end["pending"]} left pending at the end. Delivered rows stay
+  for `outbox.keep_sent_days` (a file's content is dropped on delivery), then the daily
+  housekeeping deletes them.
 - Errors: **{errors}** ({problems}).
 - Mix: {mix}.
 """
