@@ -3,9 +3,8 @@ before the answer to the first command, even when the command was typed at once.
 
 from __future__ import annotations
 
-from nio import RoomMessage
-
 from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.live import said_by
 
 GREETING = "Hallo! Ich bin"
 
@@ -22,11 +21,7 @@ async def test_welcome_comes_before_the_answer_to_the_first_command(
     await erin.wait_for_message(
         room_id, sender=bot.user_id, predicate=lambda m: "!sprache" in m.body, timeout=30
     )
-    said = [
-        e.body
-        for e in erin.messages_from(bot.user_id, room_id)
-        if isinstance(e, RoomMessage) and hasattr(e, "body")
-    ]
+    said = said_by(erin, bot.user_id, room_id)
     greetings = [i for i, body in enumerate(said) if body.startswith(GREETING)]
     answers = [i for i, body in enumerate(said) if "!sprache" in body]
     assert greetings and answers, said

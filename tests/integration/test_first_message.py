@@ -3,9 +3,8 @@ the person's command sent, all before the bot has joined. That command is answer
 
 from __future__ import annotations
 
-from nio import RoomMessage
-
 from tests.support.fixtures import MakeBot, MakeUser
+from tests.support.live import said_by
 
 GREETING = "Hallo! Ich bin"
 
@@ -25,11 +24,7 @@ async def test_a_command_sent_before_the_bot_joined_is_answered(
     await fatma.wait_for_message(
         room_id, sender=bot.user_id, predicate=lambda m: "!sprache" in m.body, timeout=60
     )
-    said = [
-        e.body
-        for e in fatma.messages_from(bot.user_id, room_id)
-        if isinstance(e, RoomMessage) and hasattr(e, "body")
-    ]
+    said = said_by(fatma, bot.user_id, room_id)
     answers = [body for body in said if "!sprache" in body]
     assert len(answers) == 1, said  # answered once, not again for the join
     assert said[0].startswith(GREETING), said  # welcomed first, as in a DM the bot opened

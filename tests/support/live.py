@@ -56,6 +56,15 @@ async def ask(
     return await from_bot(user, bot, room_id, expect)
 
 
+def said_by(user: MatrixUser, sender: str, room_id: str) -> list[str]:
+    """The bodies of `sender`'s messages in the room as `user` decrypted them, in order."""
+    return [
+        e.body
+        for e in user.messages_from(sender, room_id)
+        if isinstance(e, RoomMessage) and hasattr(e, "body")
+    ]
+
+
 def read_only(bot: BotProcess) -> sqlite3.Connection:
     """A read-only connection to the running bot's store (it keeps writing, WAL)."""
     return sqlite3.connect(f"file:{bot.database}?mode=ro", uri=True, timeout=30)
