@@ -448,15 +448,17 @@ def routing(
             chosen = r[by_split[split]]
             row += [share(chosen <= 3), share(chosen == 1), mean(1.0 / chosen)]
         rows.append(row)
-    # The bot ranks bands of fit and rotates within a band; ties against (the worst case) and
-    # at random (what the rotation gives on average).
+    # The bot ranks bands of fit, rotates within a band by load and, at equal load, puts the
+    # exact fit first: while nobody has been asked yet its order is the exact one (the
+    # "default" row). Once loads differ, a band's order is the load's: ties against (the
+    # worst case) and at random (what the rotation gives on average).
     bands = in_bands(methods[0][2])
-    row = ["default in the bot's order: bands of 0.1, ties against", "–"]
+    row = ["default in the bot's order once loads differ: bands of 0.1, ties against", "–"]
     for split in splits:
         chosen = first_hit_ranks(bands, relevant)[by_split[split]]
         row += [share(chosen <= 3), share(chosen == 1), mean(1.0 / chosen)]
     rows.insert(1, row)
-    row = ["default in the bot's order: ties at random (expected)", "–"]
+    row = ["default in the bot's order once loads differ: ties at random (expected)", "–"]
     for split in splits:
         part = by_split[split]
         expected = [expected_hits(bands[part], relevant[part], k).mean() for k in (3, 1)]

@@ -134,7 +134,10 @@ def rank_bridges(
     the broadcast. Within that group the order is fit, then load (asks in the last 7 days),
     then who was asked least recently. Fit is compared in bands of `fit_step` because
     similarity scores carry more precision than meaning; otherwise a 0.81 would beat a 0.80
-    every time and the rotation among the bridges of a sector would never happen.
+    every time and the rotation among the bridges of a sector would never happen. Among
+    bridges of one band with the same load the exact fit decides: when a crisis starts
+    nobody has been asked yet, and then the best fit goes first rather than an arbitrary one
+    of its band.
     """
     _require_aware(now)
     if fit_step <= 0:
@@ -150,6 +153,7 @@ def rank_bridges(
             b.asks_last_7_days,
             b.last_asked_at is not None,
             b.last_asked_at or now,
+            -b.fit,
             b.id,
         ),
     )

@@ -1,3 +1,4 @@
+import itertools
 from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -84,6 +85,28 @@ def test_ranking_order_is_fit_then_load_then_least_recently_asked() -> None:
     ]
 
 
+def test_within_a_band_the_better_fit_goes_first_while_nobody_was_asked_yet() -> None:
+    # A crisis starts: no bridge has been asked this week. The bands rotate only by load, so
+    # without a load to tell them apart the closer contact is asked first, whatever the ids.
+    bridges = [
+        bridge("a_close", fit=0.52),
+        bridge("b_closest", fit=0.59),
+        bridge("c_closer", fit=0.55),
+    ]
+    assert ids(rank_bridges(bridges, NOW, cap_per_week=None)) == [
+        "b_closest",
+        "c_closer",
+        "a_close",
+    ]
+    # Load still rotates within the band: the closest one, asked yesterday, waits its turn.
+    asked = [
+        bridges[0],
+        bridge("b_closest", fit=0.59, asks=1, last=NOW - 24 * 60 * MIN),
+        bridges[2],
+    ]
+    assert ids(rank_bridges(asked, NOW, cap_per_week=None)) == ["c_closer", "a_close", "b_closest"]
+
+
 def test_out_of_window_and_capped_people_are_skipped_while_others_fit() -> None:
     bridges = [
         bridge("night", fit=0.9, availability=NIGHT),
@@ -136,6 +159,14 @@ def test_unavailable_people_never_come_before_available_ones(
         assert {b.id for b in ranked} == {b.id for b in bridges if standing(b, now, cap) == best}
     bands = [fit_band(b.fit) for b in ranked]
     assert bands == sorted(bands, reverse=True)
+    # Between two bridges of one band and the same load, the better fit comes first.
+    for first, then in itertools.pairwise(ranked):
+        same_load = (first.asks_last_7_days, first.last_asked_at) == (
+            then.asks_last_7_days,
+            then.last_asked_at,
+        )
+        if fit_band(first.fit) == fit_band(then.fit) and same_load:
+            assert first.fit >= then.fit
 
 
 fits_st = st.one_of(
