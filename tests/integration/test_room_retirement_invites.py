@@ -15,8 +15,7 @@ from bot.services.ports import Say
 from bot.store.db import Database
 from tests.support.fixtures import MakeUser
 from tests.support.matrix_user import unique_localpart
-
-from .test_room_retirement import DAY_S, KEY, Bot, coffee_pair, members
+from tests.support.retirement_bot import DAY_S, KEY, RetirementBot, coffee_pair
 
 
 async def test_the_bot_stays_while_an_invitation_is_open(
@@ -24,7 +23,7 @@ async def test_the_bot_stays_while_an_invitation_is_open(
 ) -> None:
     alice, bob = await make_user("alice"), await make_user("bob", accept_invites=False)
     window_s = 0.0
-    bot = await Bot.start(
+    bot = await RetirementBot.start(
         synapse, unique_localpart("flurfunk"), tmp_path, db, clock=lambda: time.time() + window_s
     )
     try:
@@ -53,6 +52,6 @@ async def test_the_bot_stays_while_an_invitation_is_open(
         await bot.retirement.run()
         assert room_id not in await bot.joined_rooms()
         assert isinstance(await bob.client.join(room_id), JoinResponse)
-        assert await members(alice, room_id) == {alice.user_id, bob.user_id}
+        assert await alice.joined_members(room_id) == {alice.user_id, bob.user_id}
     finally:
         await bot.stop()

@@ -5,8 +5,8 @@ and a stranger from a homeserver that is not on the allow-list who shares a room
 bot (the bot never joins a stranger's invite; see test_invites). Places: the person's DM
 with the bot, the crisis room, any other shared room.
 
-`EXPECTED` is the specification. A new command fails `test_every_command_is_in_the_table`
-until somebody decides here who may use it.
+`EXPECTED` (tests/support/command_table.py) is the specification. A new command fails
+`test_every_command_is_in_the_table` until somebody decides there who may use it.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ import pytest
 
 from bot.chat.dispatch import refusal
 from bot.chat.roles import RoleResolver
-from bot.commands import load_all
-from bot.commands.registry import REGISTRY, Command
 from bot.domain.roles import Role
 from bot.i18n.render import render
+from tests.support.command_table import EXPECTED, commands
 from tests.support.harness import (
     ADMIN,
     CRISIS,
@@ -32,63 +31,6 @@ from tests.support.harness import (
     Harness,
     dm,
 )
-
-# R runs · D "only in the DM" · C "only in the DM or the crisis room" · A "admins only"
-# K "crisis staff only". Per role three places: DM, crisis room, other shared room.
-#               staff  crisis admin
-EVERYONE = ("RRR", "RRR", "RRR")
-DM_ONLY = ("RDD", "RDD", "RDD")
-ADMINS = ("AAA", "AAA", "RRR")
-CRISIS_STAFF = ("KKK", "RRC", "KKK")
-
-EXPECTED: dict[str, tuple[tuple[str, str, str], str]] = {
-    # command path: (expectation, a sample invocation that a handler can work with)
-    "hilfe": (EVERYONE, "!hilfe"),
-    "sprache": (EVERYONE, "!sprache de"),
-    "admin": (ADMINS, "!admin"),
-    "admin bericht": (ADMINS, "!admin bericht"),
-    "admin übung": (ADMINS, "!admin übung Wer kennt jemanden bei der Tafel?"),
-    "admin fragen": (ADMINS, "!admin fragen"),
-    "admin frage": (ADMINS, "!admin frage annehmen F1"),
-    "admin runde": (ADMINS, "!admin runde probe"),
-    "admin themenrunde": (ADMINS, "!admin themenrunde probe"),
-    "kontakt": (DM_ONLY, "!kontakt Tafel Dresden | Soziale Träger"),
-    "kontakt löschen": (DM_ONLY, "!kontakt löschen K-AAAA"),
-    "kontakt bestätigen": (DM_ONLY, "!kontakt bestätigen K-AAAA"),
-    "kontakte": (DM_ONLY, "!kontakte"),
-    "erreichbar": (DM_ONLY, "!erreichbar"),
-    "werkennt": (CRISIS_STAFF, "!werkennt Wer kennt jemanden bei der Tafel?"),
-    "ja": (DM_ONLY, "!ja A-AAAA"),
-    "nein": (DM_ONLY, "!nein A-AAAA"),
-    "anfragen": (CRISIS_STAFF, "!anfragen"),
-    "anfrage": (CRISIS_STAFF, "!anfrage A-AAAA erledigt"),
-    "kaffeepause": (EVERYONE, "!kaffeepause"),
-    "frage": (EVERYONE, "!frage"),
-    "frage vorschlagen": (EVERYONE, "!frage vorschlagen Was war Ihr erster Arbeitstag?"),
-    "getroffen": (EVERYONE, "!getroffen ja"),
-    "hospitation": (EVERYONE, "!hospitation"),
-    "hospitation meine": (EVERYONE, "!hospitation meine"),
-    "hospitation anbieten": (
-        EVERYONE,
-        "!hospitation anbieten Bauamt kennenlernen | 03.12.2030 | 2",
-    ),
-    "hospitation teilnehmen": (EVERYONE, "!hospitation teilnehmen H-AAAA"),
-    "hospitation absagen": (EVERYONE, "!hospitation absagen H-AAAA"),
-    "hospitation zurückziehen": (EVERYONE, "!hospitation zurückziehen H-AAAA"),
-    "hospitation wunsch": (DM_ONLY, "!hospitation wunsch"),
-    "hospitation feedback": (DM_ONLY, "!hospitation feedback H-AAAA ja"),
-    "hospitationen": (EVERYONE, "!hospitationen"),
-    "profil": (DM_ONLY, "!profil"),
-    "kaffee": (EVERYONE, "!kaffee"),
-    "kaffee an": (EVERYONE, "!kaffee an"),
-    "kaffee aus": (EVERYONE, "!kaffee aus"),
-    "kaffee pause": (EVERYONE, "!kaffee pause 2"),
-    "start": (DM_ONLY, "!start"),
-    "meinedaten": (DM_ONLY, "!meinedaten"),
-    "vergessen": (DM_ONLY, "!vergessen"),
-    "suche": (DM_ONLY, "!suche Kita-Plätze vergeben"),
-    "vorstellen": (DM_ONLY, "!vorstellen 1"),
-}
 
 REFUSALS = {
     "D": "error.dm_only",
@@ -102,21 +44,6 @@ ROLES = {
     ADMIN: frozenset({Role.STAFF, Role.ADMIN}),
 }
 PLACES = ("dm", "crisis room", "shared room")
-
-
-def commands() -> dict[str, Command]:
-    """Every command and subcommand by its German path ("admin runde")."""
-    load_all()
-    found: dict[str, Command] = {}
-    for cmd in REGISTRY.commands.values():
-        found[cmd.name] = cmd
-        for sub in cmd.subcommands.values():
-            path = f"{cmd.name} {sub.name}".strip()
-            if sub.name and path not in found:
-                found[path] = sub
-            elif not sub.name and cmd.handler is None:
-                found[cmd.name] = sub  # the default subcommand is what `!kaffee` runs
-    return found
 
 
 def room_of(person: str, place: str) -> str:

@@ -13,9 +13,8 @@ import pytest
 from bot.commands.help import topic_command
 from bot.commands.registry import REGISTRY, ArgumentError, Command
 from bot.i18n import Lang
+from tests.support.command_table import commands
 from tests.support.harness import ADMIN, CRISIS, CRISIS_ROOM, STAFF, Harness, dm
-
-from .test_authorization import commands
 
 HELP_TOPIC = "mehr mit !hilfe "
 

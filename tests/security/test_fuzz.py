@@ -31,9 +31,8 @@ from hypothesis import strategies as st
 from bot.commands.help import topic_command
 from bot.commands.registry import REGISTRY
 from bot.services.report import PENDING_KEY as REPORT_PENDING
+from tests.support.command_table import EXPECTED, commands
 from tests.support.harness import ADMIN, APOLOGY, CRISIS, SERVER, STAFF, Harness, Reply, dm
-
-from .test_authorization import EXPECTED, commands
 
 T = TypeVar("T")
 EXAMPLES = int(os.environ.get("FLURFUNK_FUZZ_EXAMPLES", "25"))

@@ -201,9 +201,8 @@ async def test_a_stored_day_window_request_is_dropped(db: Database) -> None:
 
     from bot.services.report import PENDING_KEY, ReportService
     from bot.store.bot_state import BotState
+    from tests.support.config import make_config
     from tests.support.fakes import RecordingMessenger
-
-    from .test_report import report_config
 
     old = {
         "event": "$old",
@@ -218,5 +217,5 @@ async def test_a_stored_day_window_request_is_dropped(db: Database) -> None:
         "period": ["month", "2026-10-01", "2026-10-31"],
     }
     await BotState(db).set(PENDING_KEY, json.dumps([old, new]))
-    service = ReportService(db, report_config(), RecordingMessenger())
+    service = ReportService(db, make_config(), RecordingMessenger())
     assert [r.event_id for r in await service.pending()] == ["$new"]
