@@ -1,7 +1,9 @@
-"""Event contents the bot sends: always `m.notice`, explicit `m.mentions`, bounded size."""
+"""Event contents the bot sends: always `m.notice`, explicit `m.mentions`, bounded size;
+and the transaction IDs they go out with."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -10,6 +12,12 @@ from bot.i18n.render import Rendered
 # Events are at most 64 KiB on the wire; leave room for encryption and the envelope.
 MAX_CONTENT_BYTES = 40_000
 TRUNCATION_MARK = "\n…"
+
+
+def transaction_id(key: str) -> str:
+    """The transaction ID of whatever `key` names: the same on every try, so the homeserver
+    takes a repeat after a crash or a cancelled send as the same event."""
+    return "ff" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 def notice(rendered: Rendered, mentions: list[str] | None = None) -> dict[str, Any]:

@@ -8,18 +8,14 @@ crash or a cancelled send is de-duplicated by the homeserver.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 from typing import Any
 
 from nio import AsyncClient, ErrorResponse, RoomSendResponse, UploadResponse
 
+from bot.chat.content import transaction_id
 from bot.chat.errors import check
 from bot.store.outbox import OutboxItem
-
-
-def transaction_id(key: str) -> str:
-    return "ff" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 class MatrixActions:

@@ -29,7 +29,7 @@ from bot.chat.configured_rooms import warn_about_upgraded_config
 from bot.chat.dispatch import Dispatcher
 from bot.chat.errors import NETWORK_ERRORS, check
 from bot.chat.key_waits import KeyWaits
-from bot.chat.rooms import DirectRooms, InviteGate, join_or_log
+from bot.chat.rooms import DirectRooms, InviteGate, join_or_log, leave_for_good
 from bot.chat.write_gate import ALWAYS_WRITABLE, WriteGate
 from bot.store.db import StoreBusy, StoreUnavailable
 from bot.store.rooms import RoomDirectory
@@ -87,7 +87,7 @@ class RoomActions:
         if user_id is not None:
             # The person left their DM: a new one is opened when there is something to say.
             await self.rooms.forget_dm(user_id)
-        check(await self.client.room_leave(room_id))
+        await leave_for_good(self.client, room_id)
 
     async def guarded(self, key: str, kind: str, args: dict[str, Any], attempts: int = 0) -> None:
         """Do the action `kind` now. If the store is read-only it is put off until it takes

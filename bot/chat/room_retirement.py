@@ -23,9 +23,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from nio import AsyncClient, MatrixRoom
-from nio.store.models import MegolmInboundSessions
 
-from bot.chat.errors import NETWORK_ERRORS, SendFailure, check
+from bot.chat.errors import NETWORK_ERRORS, SendFailure
+from bot.chat.rooms import leave_for_good
 from bot.config import Config
 from bot.store.outbox import Outbox
 from bot.store.room_retirement import JoinedRoom, RetiringRooms
@@ -40,8 +40,6 @@ LEAVE_BATCH = 100
 # A purpose room created this recently may simply not be synced yet: only older ones that
 # are missing from the client's rooms count as no longer joined.
 UNSYNCED_GRACE_S = 3600.0
-# Leaving a room the bot is not in any more is as good as leaving it.
-NOT_IN_ROOM = frozenset({"M_FORBIDDEN", "M_NOT_FOUND"})
 
 LeaveIfAlone = Callable[[MatrixRoom], Awaitable[None]]
 
@@ -91,7 +89,7 @@ class RoomRetirement:
             if self._invite_open(joined, now):
                 continue
             try:
-                await self._leave(joined.room_id)
+                await leave_for_good(self.client, joined.room_id)
             except SendFailure as failure:
                 if failure.errcode == "M_LIMIT_EXCEEDED":
                     log.info("leaving rooms rate limited; going on with the next run")
@@ -106,33 +104,6 @@ class RoomRetirement:
         if room is None or now - joined.created_at >= self.answer_s:
             return False
         return any(user != self.client.user_id for user in room.invited_users)
-
-    async def _leave(self, room_id: str) -> None:
-        try:
-            check(await self.client.room_leave(room_id))
-        except SendFailure as failure:
-            if failure.errcode not in NOT_IN_ROOM:
-                raise
-        # Forgotten, the room no longer comes with any sync nor stays in nio's memory.
-        try:
-            check(await self.client.room_forget(room_id))
-        except SendFailure as failure:
-            log.info("could not forget %s: %s", room_id, failure.errcode)
-            self.client.rooms.pop(room_id, None)
-        self._forget_room_keys(room_id)
-
-    def _forget_room_keys(self, room_id: str) -> None:
-        """Drop the room's megolm sessions: nio loads every stored session into memory at
-        each start, so a year of left rooms would still weigh on memory and start-up. The
-        bot never reads the room again."""
-        olm, store = self.client.olm, self.client.store
-        if olm is not None:
-            olm.outbound_group_sessions.pop(room_id, None)
-            olm.inbound_group_store._entries.pop(room_id, None)  # nio has no removal API
-        if store is not None:
-            with store.database.bind_ctx(store.models):
-                query = MegolmInboundSessions.delete()
-                query.where(MegolmInboundSessions.room_id == room_id).execute()
 
     async def _note_gone(self, now: float) -> None:
         for joined in await self.store.joined():

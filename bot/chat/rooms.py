@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from nio import AsyncClient, ErrorResponse, RoomCreateResponse
+from nio.store.models import MegolmInboundSessions
 
-from bot.chat.errors import check
+from bot.chat.errors import SendFailure, check
 from bot.chat.session import get_direct_rooms, set_direct_rooms
 from bot.store.db import StoreUnavailable
 from bot.store.rooms import RoomDirectory
@@ -34,6 +35,8 @@ ENCRYPTION_STATE: dict[str, Any] = {
 }
 # Marks a DM the bot created, so that one created just before a crash is found again.
 DM_MARKER = "org.flurfunk.dm"
+# Leaving a room the bot is not in any more is as good as leaving it.
+NOT_IN_ROOM = frozenset({"M_FORBIDDEN", "M_NOT_FOUND"})
 
 
 def server_of(user_id: str) -> str:
@@ -103,9 +106,12 @@ class DirectRooms:
             room_id = await self._find_created(user_id)
             if room_id is None:
                 marker = {"type": DM_MARKER, "state_key": "", "content": {"user_id": user_id}}
+                # Without encryption where the operator said so: the person's client
+                # could not read the bot's messages otherwise.
+                initial_state = [ENCRYPTION_STATE, marker] if self.encrypted else [marker]
                 response = check(
                     await self.client.room_create(
-                        is_direct=True, invite=[user_id], initial_state=[ENCRYPTION_STATE, marker]
+                        is_direct=True, invite=[user_id], initial_state=initial_state
                     )
                 )
                 assert isinstance(response, RoomCreateResponse)
@@ -307,3 +313,37 @@ async def join_or_log(client: AsyncClient, room_id: str) -> bool:
         log.warning("could not join %s: %s", room_id, response.status_code)
         return False
     return True
+
+
+async def leave_for_good(client: AsyncClient, room_id: str) -> None:
+    """Leave `room_id` and forget it: a left room would otherwise still come with every
+    sync and stay in nio's memory, and its megolm sessions in the crypto store.
+
+    A refused leave raises `SendFailure`, except when the bot is out of the room already:
+    so a caller that tries again after a connection error on the forget gets to the forget
+    again. A refused forget is logged; the room is left all the same."""
+    try:
+        check(await client.room_leave(room_id))
+    except SendFailure as failure:
+        if failure.errcode not in NOT_IN_ROOM:
+            raise
+    try:
+        check(await client.room_forget(room_id))
+    except SendFailure as failure:
+        log.info("could not forget %s: %s", room_id, failure.errcode)
+        client.rooms.pop(room_id, None)
+    _forget_room_keys(client, room_id)
+
+
+def _forget_room_keys(client: AsyncClient, room_id: str) -> None:
+    """Drop the room's megolm sessions: nio loads every stored session into memory at each
+    start, so a year of left rooms would still weigh on memory and start-up. The bot never
+    reads the room again."""
+    olm, store = client.olm, client.store
+    if olm is not None:
+        olm.outbound_group_sessions.pop(room_id, None)
+        olm.inbound_group_store._entries.pop(room_id, None)  # nio has no removal API
+    if store is not None:
+        with store.database.bind_ctx(store.models):
+            query = MegolmInboundSessions.delete()
+            query.where(MegolmInboundSessions.room_id == room_id).execute()

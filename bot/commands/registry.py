@@ -152,14 +152,16 @@ class ArgumentError(Exception):
 
 
 # Invisible characters a copy from a web page or a phone keyboard leaves inside a word: a
-# command word carrying one would be "unknown" although it looks right.
+# command word carrying one would be "unknown", a number or an ID argument refused,
+# although it looks right. Free text (a "rest" argument) keeps them after its first word:
+# a zero-width joiner belongs to an emoji such as 👩‍💻.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
 def clean_command(line: str, prefix: str) -> str:
     """A command line with invisible characters removed from its command and subcommand
-    word (and before them); the arguments stay as written, and so does a line that is no
-    command (a dialog answer)."""
+    word (and before them); the arguments are `parse_args`' business, and a line that is
+    no command (a dialog answer) stays as written."""
     parts = line.split(" ", 2)
     cleaned = " ".join([p.translate(_INVISIBLE) for p in parts[:2]] + parts[2:])
     return cleaned if cleaned.startswith(prefix) else line
@@ -275,7 +277,7 @@ def parse_args(cmd: Command, text: str) -> dict[str, Any]:
         else:
             word, _, remaining = remaining.partition(" ")
             remaining = remaining.strip()
-            value = word
+            value = word.translate(_INVISIBLE)
         if value == "":
             if not arg.optional:
                 raise ArgumentError(cmd, "missing", arg)

@@ -52,11 +52,10 @@ class Bridge:
 # counts as a full fit and 0 (no better than any request) as none, and a request's lifts are
 # scaled so that its best one is at most MEANING_FULL (`crisis_meaning.relative_to_best`).
 # 0.04 put a fitting bridge first most often on dev in the bot's own order (fit bands, then
-# rotation), among 0.02-0.06. Shared words are rescaled from
-# [0, WORDS_FULL] to [0, 1]: a TF-IDF cosine of 0.4 already means a shared name ("Tafel" in
-# "Tafel Dresden | Soziale Träger"). Beside the meaning they count WORDS_BESIDE_MEANING of
-# that: on dev the words of the sector descriptions matched unrelated requests about as often
-# as fitting ones (TF-IDF 0.12-0.34 either way).
+# rotation), among 0.02-0.06. Shared words are rescaled from [0, WORDS_FULL] to [0, 1]: a
+# TF-IDF cosine of 0.4 already means a shared name ("Tafel" in "Tafel Dresden | Soziale
+# Träger"). Beside the meaning they count WORDS_BESIDE_MEANING of that: on dev the sector
+# descriptions' words matched unrelated requests as often as fitting ones (TF-IDF 0.12-0.34).
 MEANING_FULL = 0.04
 WORDS_FULL = 0.4
 WORDS_BESIDE_MEANING = 0.5
@@ -134,10 +133,8 @@ def rank_bridges(
     the broadcast. Within that group the order is fit, then load (asks in the last 7 days),
     then who was asked least recently. Fit is compared in bands of `fit_step` because
     similarity scores carry more precision than meaning; otherwise a 0.81 would beat a 0.80
-    every time and the rotation among the bridges of a sector would never happen. Among
-    bridges of one band with the same load the exact fit decides: when a crisis starts
-    nobody has been asked yet, and then the best fit goes first rather than an arbitrary one
-    of its band.
+    every time and the rotation among the bridges of a sector would never happen. At equal
+    load (nobody asked yet when a crisis starts) the exact fit decides within a band.
     """
     _require_aware(now)
     if fit_step <= 0:
