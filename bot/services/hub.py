@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Config
-from bot.i18n import Lang
 from bot.jobs import Jobs
 from bot.services.circles import CirclesService
 from bot.services.coffee import CoffeeHistory, CoffeeService
@@ -48,7 +47,6 @@ from bot.services.retention import RetentionService
 from bot.services.vectors import VectorService
 from bot.services.wake_job import wake_job
 from bot.store.bot_state import ProcessedEvents
-from bot.store.chat_traces import ChatTraceStore
 from bot.store.db import Database
 from bot.store.outbox import Outbox
 
@@ -100,9 +98,6 @@ class Services:
     report: ReportService = field(init=False)
     # Colleague search `!suche`, introductions `!vorstellen` (_build_search).
     search: ColleagueSearchService = field(init=False)
-
-    async def language_preference(self, user_id: str) -> Lang | None:
-        return await ChatTraceStore(self.db).language(user_id)
 
     # Hidden from mypy, which would otherwise accept any attribute name on Services.
     if not TYPE_CHECKING:

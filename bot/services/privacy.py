@@ -159,4 +159,7 @@ class PrivacyService:
 
     async def checkpoint(self) -> None:
         if not await self.db.checkpoint():
-            log.warning("WAL checkpoint was blocked; deleted data stays in the WAL until later")
+            log.warning(
+                "the store's checkpoint was blocked by another reader; deleted data stays on "
+                "disk until the next one"
+            )

@@ -323,7 +323,8 @@ class Database:
     async def checkpoint(self) -> bool:
         """Let deleted data leave the disk: SQLite copies its WAL into the database file
         and empties it (False if a reader blocked that: the data stays in the WAL until a
-        later checkpoint); PostgreSQL vacuums the deleted rows away."""
+        later checkpoint); PostgreSQL rewrites its tables (False if another session's
+        transaction kept some deleted rows: the next checkpoint removes them)."""
         return await self._outside(self._backend.checkpoint)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
@@ -365,12 +366,11 @@ class Database:
                 for report in self.on_lock_released:
                     report(name, held)
 
-    async def execute(
-        self, sql: str, params: Iterable[Any] = (), *, name: str = "db.execute"
-    ) -> int:
+    async def execute(self, sql: str, params: Iterable[Any] = (), *, name: str) -> int:
         """One statement in its own transaction (or the caller's); returns rowcount.
 
-        `name` is the transaction's name in /metrics, as for `transaction()`."""
+        `name` is the transaction's name in /metrics, as for `transaction()`. Required, so
+        that no write hides under a generic name there."""
         async with self.transaction(name) as conn:
             cur = await conn.execute(sql, tuple(params))
             return cur.rowcount

@@ -232,7 +232,10 @@ async def test_items_for_a_room_the_bot_is_not_in_end(live: Live) -> None:
     other = await live.server.call("POST", "/_matrix/client/v3/createRoom", {"name": "ohne Bot"})
     await live.message("elsewhere", "room", other["room_id"])
     # Queued a while ago: not a room that was just created and is still syncing.
-    await live.db.execute("UPDATE outbox SET created_at = created_at - 70 WHERE key = 'elsewhere'")
+    await live.db.execute(
+        "UPDATE outbox SET created_at = created_at - 70 WHERE key = 'elsewhere'",
+        name="test.age_outbox",
+    )
     live.sender.wake()
     states = await live.settled("elsewhere", within=20)
     _, attempts, error, _ = await live.row("elsewhere")

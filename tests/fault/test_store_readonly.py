@@ -37,7 +37,7 @@ from tests.support.seed import query
 async def test_read_only_database_is_store_unavailable(db: Database) -> None:
     seen: list[StoreUnavailable] = []
     db.on_unavailable.append(seen.append)
-    await db.execute("INSERT INTO bot_state (key, value) VALUES ('kept', 'yes')")
+    await db.execute("INSERT INTO bot_state (key, value) VALUES ('kept', 'yes')", name="test.seed")
     await db.conn.execute("PRAGMA query_only = ON")  # SQLITE_READONLY on every write
     with pytest.raises(StoreUnavailable):
         async with db.transaction(
@@ -77,10 +77,14 @@ async def test_fault_marker_fails_every_write(
     database = Database(tmp_path / "flurfunk.db")
     await database.open()
     try:
-        await database.execute("INSERT INTO bot_state (key, value) VALUES ('a', '1')")
+        await database.execute(
+            "INSERT INTO bot_state (key, value) VALUES ('a', '1')", name="test.write"
+        )
         marker.touch()
         with pytest.raises(StoreUnavailable):
-            await database.execute("INSERT INTO bot_state (key, value) VALUES ('b', '2')")
+            await database.execute(
+                "INSERT INTO bot_state (key, value) VALUES ('b', '2')", name="test.write"
+            )
         assert await database.probe() is False
         marker.unlink()
         assert await database.probe() is True

@@ -48,7 +48,7 @@ async def test_a_command_and_a_dialog_answer_are_activity(tmp_path: Path) -> Non
         assert await _seen(bot) is None
         await bot.say(STAFF, dm(STAFF), "!hilfe")
         after_command = await _seen(bot)
-        await bot.db.execute("DELETE FROM activity")
+        await bot.db.execute("DELETE FROM activity", name="test.clear_activity")
         await bot.say(STAFF, dm(STAFF), "Guten Morgen")  # no dialog open: still activity
         after_text = await _seen(bot)
     assert after_command is not None and after_text is not None

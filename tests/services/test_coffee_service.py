@@ -303,6 +303,7 @@ async def test_text_answer_in_the_room_and_in_the_dm(world: World) -> None:
     await world.db.execute(
         "INSERT INTO purpose_rooms (key, room_id, created_at) VALUES (?, ?, 0)",
         (intro.target, "!match:rathaus.example"),
+        name="test.seed_purpose_room",
     )
     answer = await world.followups.answer_by_text(a, "!match:rathaus.example", True)
     assert answer.status == "recorded" and answer.group and answer.group.room_key == intro.target

@@ -768,7 +768,9 @@ async def test_a_no_routes_tier_two_from_the_stored_vector(meaning: CrisisWorld)
     first = asked_people(meaning)[3:]
     assert len(first) == 1
     await meaning.db.execute(
-        "DELETE FROM text_vectors WHERE kind = ? AND owner = ?", (REQUEST_KIND, again.id)
+        "DELETE FROM text_vectors WHERE kind = ? AND owner = ?",
+        (REQUEST_KIND, again.id),
+        name="test.drop_vectors",
     )
     woken: list[bool] = []
     meaning.crisis.wake = lambda: woken.append(True)

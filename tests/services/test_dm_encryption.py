@@ -104,7 +104,7 @@ async def test_nothing_personal_goes_into_an_unencrypted_dm(tmp_path: Path) -> N
         assert home.put == [(dm(STAFF), ENCRYPTION, {"algorithm": "m.megolm.v1.aes-sha2"})]
 
         room.encrypted = True  # the next sync shows the state event
-        await bot.db.execute("UPDATE outbox SET next_attempt_at = 0")
+        await bot.db.execute("UPDATE outbox SET next_attempt_at = 0", name="test.due_now")
         [item] = await bot.outbox.due()
         await sender._try(item)
         assert home.uploads == [True]

@@ -58,12 +58,16 @@ async def queue_old_dm(bot: Harness, key: str, user: str) -> None:
     """A DM message queued a while ago (the sender no longer waits for invites)."""
     await bot.outbox.enqueue(key, "message", "dm", user, {"content": {"body": "Anfrage"}})
     old = time.time() - INVITE_WAIT_S - 5
-    await bot.db.execute("UPDATE outbox SET created_at = ? WHERE key = ?", (old, key))
+    await bot.db.execute(
+        "UPDATE outbox SET created_at = ? WHERE key = ?", (old, key), name="test.age_outbox"
+    )
 
 
 async def deliver(bot: Harness, sender: OutboxSender, tries: int = 5) -> None:
     for _ in range(tries):
-        await bot.db.execute("UPDATE outbox SET next_attempt_at = 0 WHERE status = 'pending'")
+        await bot.db.execute(
+            "UPDATE outbox SET next_attempt_at = 0 WHERE status = 'pending'", name="test.due_now"
+        )
         for item in await bot.outbox.due():
             await sender._try(item)
 
@@ -123,7 +127,9 @@ async def test_a_dm_only_command_in_a_group_dm_is_refused(tmp_path: Path) -> Non
         replies = await bot.say(STAFF, dm(STAFF), "!profil")
         assert [DM_ONLY_DE in r.body for r in replies] == [True]
         assert bot.direct._direct.get(STAFF)  # m.direct still names it
-        await bot.db.execute("DELETE FROM dm_rooms WHERE user_id = ?", (STAFF,))
+        await bot.db.execute(
+            "DELETE FROM dm_rooms WHERE user_id = ?", (STAFF,), name="test.forget_dm"
+        )
         replies = await bot.say(STAFF, dm(STAFF), "!profil")
         assert [DM_ONLY_DE in r.body for r in replies] == [True]
         home.add_room(dm(STAFF), STAFF)

@@ -662,6 +662,7 @@ async def test_forgetting_a_host_through_every_owner_keeps_the_announcement_edit
         await db.execute(
             "UPDATE outbox SET status = 'sent', event_id = '$post', room_id = ? WHERE key = ?",
             (ROOM, post_key),
+            name="test.mark_sent",
         )
         await offers.join(BEN, offer.id)
         await services.privacy.forget(ANNA)

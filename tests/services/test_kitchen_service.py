@@ -130,9 +130,12 @@ async def test_undelivered_prompt_is_not_followed_by_another(db: Database) -> No
         "INSERT INTO outbox (key, action, target_kind, target, payload, created_at) "
         "VALUES (?, 'message', 'room', ?, '{}', 0)",
         (key, ROOM),
+        name="test.seed_outbox",
     )
     assert await service.post_due_prompts(T0 + 61) == 0
-    await db.execute("UPDATE outbox SET status = 'sent' WHERE key = ?", (key,))
+    await db.execute(
+        "UPDATE outbox SET status = 'sent' WHERE key = ?", (key,), name="test.mark_sent"
+    )
     assert await service.post_due_prompts(T0 + 121) == 1
 
 
@@ -250,6 +253,7 @@ async def add_profile(db: Database, user_id: str, department: str | None) -> Non
     await db.execute(
         "INSERT INTO profiles (user_id, department, created_at, updated_at) VALUES (?, ?, 0, 0)",
         (user_id, department),
+        name="test.add_profile",
     )
 
 
@@ -332,6 +336,7 @@ async def test_another_department_is_preferred(db: Database) -> None:
         "INSERT INTO coffee_breaks (user_a, user_b, minutes, created_at, followup_at, "
         "followup_sent) VALUES (?, ?, 15, ?, ?, 1)",
         (BEN, CEM, T0 - 3600, T0 - 1800),
+        name="test.seed_coffee_break",
     )
     await service.offer(BEN, 15, T0)  # waiting longest, same department as Anna
     assert isinstance(await service.offer(CEM, 15, T0 + 10), Waiting)

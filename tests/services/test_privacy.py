@@ -55,7 +55,11 @@ async def fill(
     await DialogRepository(db).put(
         user_id, "onboarding", "topics", {"answers": {"tasks": tasks}}, NOW
     )
-    await db.execute("INSERT INTO language_choice (user_id, language) VALUES (?, 'en')", (user_id,))
+    await db.execute(
+        "INSERT INTO language_choice (user_id, language) VALUES (?, 'en')",
+        (user_id,),
+        name="test.choose_language",
+    )
     room = f"!dm-{abs(hash(user_id))}:rathaus.example"
     await RoomDirectory(db).set_dm_room(user_id, room)
     outbox = Outbox(db)

@@ -131,7 +131,7 @@ async def test_forgetting_a_host_scrubs_only_their_own_messages(tmp_path: Path) 
             {"content": {"body": "Meine Bauamt Führung war toll"}},
             subject_user=STAFF,
         )
-        await bot.db.execute("UPDATE outbox SET status = 'sent'")
+        await bot.db.execute("UPDATE outbox SET status = 'sent'", name="test.mark_sent")
 
         await bot.say(ADMIN, dm(ADMIN), "!vergessen")
         await bot.say(ADMIN, dm(ADMIN), "ja")

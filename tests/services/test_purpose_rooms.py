@@ -50,7 +50,9 @@ class Homeserver(FakeClient):
 
 async def deliver_rooms(bot: Harness, sender: OutboxSender) -> None:
     """One attempt at every pending item for a purpose room, waiting ones included."""
-    await bot.db.execute("UPDATE outbox SET next_attempt_at = 0 WHERE status = 'pending'")
+    await bot.db.execute(
+        "UPDATE outbox SET next_attempt_at = 0 WHERE status = 'pending'", name="test.due_now"
+    )
     for item in await bot.outbox.due():
         if item.target_kind == "roomkey":
             await sender._try(item)
@@ -188,6 +190,7 @@ async def test_retention_prunes_purpose_rooms_of_deleted_features(tmp_path: Path
             "INSERT INTO crisis_requests (id, requester, text, urgent, drill, state, active, "
             "created_at) VALUES ('A-LIVE', ?, 'Hilfe', 1, 0, '{}', 1, 0)",
             (STAFF,),
+            name="test.seed_crisis",
         )
         await rooms.set_purpose_room("crisis:A-LIVE", "!live:x", [STAFF])
 

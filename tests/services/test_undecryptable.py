@@ -116,7 +116,11 @@ async def test_the_wait_for_keys_survives_a_restart(tmp_path: Path) -> None:
         assert [tuple(r) for r in rows] == [("$e1", dm(STAFF), STAFF, "S1")]
 
         # The restart: a new loop (nothing in memory), an hour later.
-        await bot.db.execute("UPDATE pending_decryptions SET deadline = ?", (time.time() - 1,))
+        await bot.db.execute(
+            "UPDATE pending_decryptions SET deadline = ?",
+            (time.time() - 1,),
+            name="test.expire_decryptions",
+        )
         home.idle.clear()
         home.script = [sync_body("s2"), sync_body("s3")]
         async with running(sync_loop(bot, home), home):

@@ -144,7 +144,9 @@ async def test_forget_keeps_the_group_whole_with_a_placeholder(store: CoffeeStor
 
 async def test_prune_deletes_old_rounds_only(store: CoffeeStore) -> None:
     await new_round(store, "coffee:old", group("coffee:old", 0, "@a:x", "@b:x"))
-    await store.db.execute("UPDATE coffee_rounds SET started_at = 0 WHERE key = 'coffee:old'")
+    await store.db.execute(
+        "UPDATE coffee_rounds SET started_at = 0 WHERE key = 'coffee:old'", name="test.age_round"
+    )
     await new_round(store, "coffee:new", group("coffee:new", 0, "@a:x", "@b:x"))
     assert await store.prune(86400) == 1
     assert await store.round_by_key("coffee:old") is None

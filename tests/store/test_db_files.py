@@ -19,7 +19,7 @@ async def test_a_new_store_and_its_wal_are_private(tmp_path: Path) -> None:
     try:
         db = Database(tmp_path / "flurfunk.db")
         await db.open()
-        await db.execute("INSERT INTO bot_state (key, value) VALUES ('k', 'v')")
+        await db.execute("INSERT INTO bot_state (key, value) VALUES ('k', 'v')", name="test.seed")
         files = modes(tmp_path)
         await db.close()
     finally:

@@ -99,7 +99,9 @@ async def test_given_up_items_lose_their_content_and_old_stuck_rows_go(db: Datab
     assert row is not None and tuple(row) == ("failed", "{}")
     # A pending row older than the age limit plus the keep time is pruned with its text.
     old = time.time() - 14 * 86400 - 86400 - 60
-    await db.execute("UPDATE outbox SET created_at = ? WHERE key = 'stuck:1'", (old,))
+    await db.execute(
+        "UPDATE outbox SET created_at = ? WHERE key = 'stuck:1'", (old,), name="test.age_outbox"
+    )
     assert await outbox.prune(keep_sent_days=14, give_up_after_s=86400) == 1
     keys = {str(r[0]) for r in await db.fetchall("SELECT key FROM outbox")}
     assert keys == {"secret:1", "fresh:1"}
@@ -138,6 +140,7 @@ async def test_rows_queued_before_the_priority_column_get_theirs(
             "INSERT INTO outbox (key, action, target_kind, target, payload, created_at) "
             "VALUES (?, ?, 'dm', '@a:x', '{}', 0)",
             (key, action),
+            name="test.seed_outbox",
         )
     await old.close()
     monkeypatch.setattr("bot.store.db.migrations", lambda: everything)

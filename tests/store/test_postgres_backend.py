@@ -14,6 +14,7 @@ import pytest
 
 from bot.__main__ import check_store
 from bot.devpostgres import LocalPostgres
+from bot.store import postgres_backend
 from bot.store.db import (
     Database,
     DatabaseTooNew,
@@ -62,7 +63,9 @@ async def counter(db: Database) -> int:
 async def test_two_processes_incrementing_at_once_lose_no_update(url: str) -> None:
     """Two `Database`s stand for two bot processes: only the advisory lock orders them."""
     async with opened(url) as first, opened(url) as second:
-        await first.execute("INSERT INTO bot_state (key, value) VALUES ('counter', '0')")
+        await first.execute(
+            "INSERT INTO bot_state (key, value) VALUES ('counter', '0')", name="test.seed"
+        )
 
         async def increment(db: Database) -> None:
             async with db.transaction("test.increment") as conn:
@@ -125,7 +128,9 @@ async def test_the_store_sql_runs_unchanged_through_the_adapter(url: str) -> Non
 
 async def test_a_unique_violation_is_an_integrity_error_and_changes_nothing(url: str) -> None:
     async with opened(url) as db:
-        await db.execute("INSERT INTO bot_state (key, value) VALUES ('k', 'first')")
+        await db.execute(
+            "INSERT INTO bot_state (key, value) VALUES ('k', 'first')", name="test.seed"
+        )
         with pytest.raises(IntegrityError):
             async with db.transaction("test.duplicate") as conn:
                 await conn.execute("UPDATE bot_state SET value = 'changed' WHERE key = 'k'")
@@ -147,13 +152,18 @@ async def test_a_writer_lock_held_too_long_is_store_busy_not_unavailable(url: st
         task = asyncio.create_task(hold())
         await taken.wait()
         with pytest.raises(StoreBusy):
-            await waiter.execute("INSERT INTO bot_state (key, value) VALUES ('w', '1')")
+            await waiter.execute(
+                "INSERT INTO bot_state (key, value) VALUES ('w', '1')", name="test.write"
+            )
         # Reads need no lock.
         assert await waiter.fetchall("SELECT key FROM bot_state") == []
         release.set()
         await task
         assert waiter.writable
-        assert await waiter.execute("INSERT INTO bot_state (key, value) VALUES ('w', '1')") == 1
+        written = await waiter.execute(
+            "INSERT INTO bot_state (key, value) VALUES ('w', '1')", name="test.write"
+        )
+        assert written == 1
 
 
 async def test_a_read_only_server_turns_read_only_mode_on(
@@ -167,7 +177,9 @@ async def test_a_read_only_server_turns_read_only_mode_on(
         seen: list[StoreUnavailable] = []
         db.on_unavailable.append(seen.append)
         with pytest.raises(StoreUnavailable):
-            await db.execute("INSERT INTO bot_state (key, value) VALUES ('x', '1')")
+            await db.execute(
+                "INSERT INTO bot_state (key, value) VALUES ('x', '1')", name="test.write"
+            )
         assert not db.writable and len(seen) == 1
         assert await db.probe() is False
 
@@ -176,10 +188,14 @@ async def test_a_lost_server_is_unavailable_and_probe_reconnects_after_its_resta
     """Its own cluster: the session's server must not go away under other tests."""
     for server in throwaway_cluster():
         async with opened(server.create_database("lost")) as db:
-            await db.execute("INSERT INTO bot_state (key, value) VALUES ('before', '1')")
+            await db.execute(
+                "INSERT INTO bot_state (key, value) VALUES ('before', '1')", name="test.write"
+            )
             server.stop()
             with pytest.raises(StoreUnavailable):
-                await db.execute("INSERT INTO bot_state (key, value) VALUES ('during', '1')")
+                await db.execute(
+                    "INSERT INTO bot_state (key, value) VALUES ('during', '1')", name="test.write"
+                )
             assert not db.writable
             with pytest.raises(StoreUnavailable):
                 await db.fetchall("SELECT key FROM bot_state")
@@ -219,7 +235,7 @@ async def test_migrations_run_from_the_postgresql_files_and_a_newer_schema_is_re
     await database.open()
     try:
         assert await database.schema_version() == 1
-        await database.execute("INSERT INTO a DEFAULT VALUES")
+        await database.execute("INSERT INTO a DEFAULT VALUES", name="test.insert")
         row = await database.fetchone("SELECT twice(21) AS answer, note FROM a")
         assert row is not None and (row["answer"], row["note"]) == (42, "why? 100%")
     finally:
@@ -255,20 +271,73 @@ async def test_check_config_reports_the_schema_or_why_it_cannot_connect(
     assert not fine and f"schema {newest + 1}, newer than this Flurfunk" in message
 
 
+MARKER = "@erased-person:rathaus.example"
+
+
+async def seed_marker(db: Database) -> None:
+    """MARKER as a row of bot_state, with neighbours on the same pages (which keep them
+    from being truncated away)."""
+    await db.execute(
+        "INSERT INTO bot_state (key, value) VALUES (?, ?)", (MARKER, MARKER), name="test.seed"
+    )
+    for n in range(20):
+        await db.execute(
+            "INSERT INTO bot_state (key, value) VALUES (?, 'kept')", (f"k{n}",), name="test.seed"
+        )
+
+
+async def erase_marker(db: Database) -> None:
+    await db.execute("DELETE FROM bot_state WHERE key = ?", (MARKER,), name="test.erase")
+
+
+async def relation_bytes(db: Database, postgres: LocalPostgres, relation: str) -> bytes:
+    # A CHECKPOINT first: what the server holds in memory reaches the files.
+    await db.execute("CHECKPOINT", name="test.flush")
+    row = await db.fetchone("SELECT pg_relation_filepath(?) AS file", (relation,))
+    assert row is not None
+    return (postgres.data_dir / row["file"]).read_bytes()
+
+
 async def test_a_checkpoint_leaves_no_byte_of_a_deleted_row_in_table_or_index(
     url: str, postgres: LocalPostgres
 ) -> None:
     """What erasure relies on (bot.services.privacy): on PostgreSQL `checkpoint()` vacuums."""
-    marker = "@erased-person:rathaus.example"
     async with opened(url) as db:
-        await db.execute("INSERT INTO bot_state (key, value) VALUES (?, ?)", (marker, marker))
-        for n in range(20):  # neighbours on the same pages keep them from being truncated
-            await db.execute("INSERT INTO bot_state (key, value) VALUES (?, 'kept')", (f"k{n}",))
-        await db.execute("DELETE FROM bot_state WHERE key = ?", (marker,))
+        await seed_marker(db)
+        await erase_marker(db)
         assert await db.checkpoint() is True
-        await db.execute("CHECKPOINT")  # what the server holds in memory reaches the files
         for relation in ("bot_state", "bot_state_pkey"):
-            row = await db.fetchone("SELECT pg_relation_filepath(?) AS file", (relation,))
-            assert row is not None
-            data = (postgres.data_dir / row["file"]).read_bytes()
-            assert marker.encode() not in data, relation
+            data = await relation_bytes(db, postgres, relation)
+            assert MARKER.encode() not in data, relation
+
+
+async def test_a_checkpoint_leaves_no_deleted_value_in_the_statistics(
+    url: str, postgres: LocalPostgres
+) -> None:
+    """ANALYZE (autovacuum runs it by itself) copies sampled values into `pg_statistic`:
+    after a checkpoint a deleted value is neither in the live statistics nor in old ones."""
+    async with opened(url) as db:
+        await seed_marker(db)
+        await db.execute("ANALYZE bot_state", name="test.analyze")
+        assert MARKER.encode() in await relation_bytes(db, postgres, "pg_statistic")
+        await erase_marker(db)
+        assert await db.checkpoint() is True
+        assert MARKER.encode() not in await relation_bytes(db, postgres, "pg_statistic")
+
+
+async def test_another_sessions_transaction_leaves_the_row_to_the_next_checkpoint(
+    url: str, postgres: LocalPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VACUUM FULL keeps what a running transaction may still see: the checkpoint says so
+    (the erasure logs it) and the next one removes it."""
+    monkeypatch.setattr(postgres_backend, "HORIZON_WAIT_S", 0.2)
+    async with opened(url) as db, await psycopg.AsyncConnection.connect(url) as other:
+        await seed_marker(db)
+        assert await db.checkpoint() is True
+        await other.execute("SELECT pg_current_xact_id()")  # a transaction left open
+        await erase_marker(db)
+        assert await db.checkpoint() is False
+        assert MARKER.encode() in await relation_bytes(db, postgres, "bot_state")
+        await other.rollback()
+        assert await db.checkpoint() is True
+        assert MARKER.encode() not in await relation_bytes(db, postgres, "bot_state")

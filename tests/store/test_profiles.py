@@ -50,7 +50,11 @@ async def test_ui_language_is_joined_from_language_choice(db: Database) -> None:
     await repo.create(ALICE, NOW)
     profile = await repo.get(ALICE)
     assert profile is not None and profile.ui_language is None
-    await db.execute("INSERT INTO language_choice (user_id, language) VALUES (?, 'en')", (ALICE,))
+    await db.execute(
+        "INSERT INTO language_choice (user_id, language) VALUES (?, 'en')",
+        (ALICE,),
+        name="test.choose_language",
+    )
     profile = await repo.get(ALICE)
     assert profile is not None and profile.ui_language == "en"
 

@@ -120,6 +120,7 @@ async def test_coffee_breaks_introductions_and_crisis_rooms(db: Database) -> Non
         "created_at) VALUES ('A-OPEN', ?, 'x', 1, 0, '{}', 1, 0), "
         "('A-DONE', ?, 'x', 1, 0, '{}', 0, 0)",
         (A, A),
+        name="test.seed_crisis",
     )
     for request in ("A-OPEN", "A-DONE"):
         await rooms.set_purpose_room(f"crisis:{request}", f"!{request}:x", [])
@@ -127,6 +128,7 @@ async def test_coffee_breaks_introductions_and_crisis_rooms(db: Database) -> Non
         "INSERT INTO introductions (id, requester, target, state, created_at, expires_at) "
         "VALUES (5, ?, ?, 'accepted', 0, 0)",
         (A, B),
+        name="test.seed_introduction",
     )
     await rooms.set_purpose_room("intro:5", "!intro:x", [])
     await rooms.set_purpose_room("elsewhere:1", "!e:x", [])  # a prefix without a rule

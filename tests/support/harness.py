@@ -28,6 +28,7 @@ from bot.commands import load_all
 from bot.config import Config
 from bot.jobs import Jobs
 from bot.services.hub import build_services
+from bot.store.chat_traces import ChatTraceStore
 from bot.store.db import Database
 from bot.store.outbox import Outbox
 from bot.store.rooms import RoomDirectory
@@ -92,7 +93,7 @@ class Harness:
         self.direct = DirectRooms(self.client, directory)
         self.outbox = Outbox(db)
         self.messenger = ChatMessenger(
-            self.outbox, self._preference, cfg.bot.default_language, lambda: None
+            self.outbox, ChatTraceStore(db).language, cfg.bot.default_language, lambda: None
         )
         self.services = build_services(cfg, db, self.messenger, Jobs(cfg.timezone))
         load_all()
@@ -114,9 +115,6 @@ class Harness:
         )
         self._ids = itertools.count(1)
 
-    async def _preference(self, user_id: str) -> Any:
-        return await self.services.language_preference(user_id)
-
     @classmethod
     @asynccontextmanager
     async def open(cls, tmp_path: Path, cfg: Config | None = None) -> AsyncIterator[Harness]:
@@ -135,6 +133,7 @@ class Harness:
         await self.db.execute(
             "INSERT OR IGNORE INTO dm_rooms (user_id, room_id) VALUES (?, ?)",
             (user_id, dm(user_id)),
+            name="harness.add_person",
         )
         # What `m.direct` on the homeserver says (DirectRooms.load reads it at start).
         self.direct._direct.setdefault(user_id, set()).add(dm(user_id))

@@ -124,7 +124,9 @@ async def seed_dm_rooms(database: Path, rooms: dict[str, str]) -> None:
     try:
         for user_id, room_id in rooms.items():
             await db.execute(
-                "INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?)", (user_id, room_id)
+                "INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?)",
+                (user_id, room_id),
+                name="seed.dm_rooms",
             )
     finally:
         await db.close()
