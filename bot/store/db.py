@@ -255,8 +255,17 @@ class Database:
         for version, name, sql in known:
             if version <= current:
                 continue
-            log.info("applying migration %s", name)
             async with self._backend.transaction() as conn:
+                # Two processes started at once (the bot and `import-staff`, or a second
+                # replica) both saw the old version; the writer lock lets one at a time
+                # here, and the version read under it says whether the other one was first.
+                async with conn.execute(
+                    "SELECT MAX(version) AS version FROM schema_version"
+                ) as cur:
+                    row = await cur.fetchone()
+                if row is not None and row["version"] is not None and row["version"] >= version:
+                    continue
+                log.info("applying migration %s", name)
                 await self._backend.run_script(conn, sql)
                 await conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
 

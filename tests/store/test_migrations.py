@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bot.store.db import Database, DatabaseTooNew, migrations
+from tests.support.postgres import PostgresDatabases
 
 
 async def test_fresh_database_gets_every_migration(tmp_path: Path) -> None:
@@ -76,3 +79,22 @@ async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
         assert await db.fetchone("SELECT * FROM bot_state WHERE key = 'k'") is None
     finally:
         await db.close()
+
+
+async def test_two_processes_starting_at_once_apply_each_migration_once(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The bot and `import-staff` (or a second replica) open an empty store at the same
+    moment: both see schema 0, one applies the migrations, the other then finds them done
+    instead of failing on tables that exist already."""
+    async with contextlib.AsyncExitStack() as stack:
+        target: Path | str = tmp_path / "f.db"
+        if backend == "postgresql":
+            databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+            target = await stack.enter_async_context(databases.fresh())
+        first, second = Database(target), Database(target)
+        stack.push_async_callback(first.close)
+        stack.push_async_callback(second.close)
+        await asyncio.gather(first.open(), second.open())
+        rows = await first.fetchall("SELECT version FROM schema_version ORDER BY version")
+    assert [row["version"] for row in rows] == list(range(1, len(migrations()) + 1))
