@@ -63,8 +63,18 @@ def _quoted_end(sql: str, start: int) -> int:
 def to_params(params: Iterable[Any]) -> tuple[Any, ...]:
     """Parameters for psycopg: `bool` becomes `int`, because the flag columns are
     integers (0/1) on both backends and PostgreSQL does not compare integer with boolean;
+    a text loses its NUL characters, which PostgreSQL cannot store in text (psycopg would
+    refuse the statement, and a message someone sent with one would fail as a whole);
     everything else passes unchanged."""
-    return tuple(int(p) if isinstance(p, bool) else p for p in params)
+    return tuple(_param(p) for p in params)
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "")
+    return value
 
 
 class PgRow:

@@ -126,6 +126,26 @@ async def test_the_store_sql_runs_unchanged_through_the_adapter(url: str) -> Non
         assert (total["total"], type(total["total"]), total["Many"]) == (7, int, 1)
 
 
+async def test_a_text_with_a_nul_character_is_stored_without_it(url: str) -> None:
+    """PostgreSQL cannot keep NUL in text; a message someone sent with one (a paste from a
+    broken document) is still stored, as on SQLite, minus the invisible character."""
+    async with opened(url) as db:
+        await db.execute(
+            "INSERT INTO bot_state (key, value) VALUES (?, ?)",
+            ("k", "Kita-\x00Plätze"),
+            name="test.nul",
+        )
+        async with db.transaction("test.nul_many") as conn:
+            await conn.executemany(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?)", [("m\x00", "a\x00b")]
+            )
+        rows = await db.fetchall("SELECT key, value FROM bot_state WHERE key IN ('k', 'm')")
+    assert sorted((row["key"], row["value"]) for row in rows) == [
+        ("k", "Kita-Plätze"),
+        ("m", "ab"),
+    ]
+
+
 async def test_a_unique_violation_is_an_integrity_error_and_changes_nothing(url: str) -> None:
     async with opened(url) as db:
         await db.execute(
