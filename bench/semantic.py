@@ -55,6 +55,7 @@ from numpy.typing import NDArray
 from bot.config.features import CrisisConfig
 from bot.domain.crisis import fit_band
 from bot.domain.crisis_meaning import lifts
+from bot.domain.phrases import split_phrases
 from bot.domain.semantic import EmbeddingSimilarity
 from bot.domain.similarity import Document
 from bot.domain.tfidf import TfidfSimilarity
@@ -213,6 +214,21 @@ def production_people(phrases: Sequence[str]) -> Scores:
     return np.asarray(index.similarity_between(everyone, everyone), dtype=np.float64)
 
 
+def production_profiles(texts: Sequence[str]) -> Scores:
+    """Each text as a profile's task field, as the weekly matching stores and compares it:
+    cut into phrases (`split_phrases`: at commas too), a vector per phrase ("query: "), the
+    person as the mean of their phrases."""
+    cut = [split_phrases(t) for t in texts]
+    vectors = embed([p for phrases in cut for p in phrases], True)
+    documents, start = [], 0
+    for text, phrases in zip(texts, cut, strict=True):
+        documents.append(Document(text, (), phrases, vectors[start : start + len(phrases)]))
+        start += len(phrases)
+    everyone = np.arange(len(texts))
+    index = EmbeddingSimilarity().index(documents)
+    return np.asarray(index.similarity_between(everyone, everyone), dtype=np.float64)
+
+
 def production_routing(contacts: Sequence[Contact], requests: Sequence[str]) -> Scores:
     """What the bot computes (bot.services.crisis_routing): the words of each contact with the
     shipped sector descriptions, and the lift (bot.domain.crisis_meaning) of its organisation,
@@ -363,6 +379,11 @@ def paraphrase(topics: list[Topic], weights: list[float]) -> str:
 
     methods: list[tuple[str, str, Scores]] = [
         ("**default** (the matching's similarity)", "–", production_people(phrases)),
+        (
+            "default, each phrase as a whole task field (cut into phrases at commas)",
+            "–",
+            production_profiles(phrases),
+        ),
         ("lexical (TF-IDF)", "–", lex),
     ]
     methods += [(name, "–", scores) for name, scores in semantic.items()]

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import time
 
-from nio import AsyncClient, SyncError
+from nio import AsyncClient, SyncError, SyncResponse
 
 from bot.chat.errors import NETWORK_ERRORS, retry_after_s
 from bot.chat.health import Metrics
@@ -20,6 +20,30 @@ log = logging.getLogger(__name__)
 # The probe of an unreachable homeserver: a tiny unauthenticated answer, or it is away.
 PROBE_PATH = "/_matrix/client/versions"
 PROBE_TIMEOUT_S = 5.0
+# After a batch of nothing but the bot's own messages, the next sync waits this long. While
+# the outbox sends, each send's echo ends the long-poll at once: a fan-out of 200 DMs made
+# a sync per echo, each costing the homeserver and nio a fixed share of the CPUs that send
+# (bench/fanout.py: warm fan-out 1.31-1.43x a bare client without the pause, 1.20-1.24x
+# with it). What others say meanwhile is answered at most this much later.
+ECHO_PAUSE_S = 0.25
+
+
+def only_own_messages(response: SyncResponse, user_id: str) -> bool:
+    """Whether a sync brought nothing but echoes of messages `user_id` sent: no invite, no
+    leave, no to-device message, no state, nobody else's event."""
+    rooms = response.rooms
+    if rooms.invite or rooms.leave or response.to_device_events:
+        return False
+    seen = False
+    for info in rooms.join.values():
+        if info.state:
+            return False
+        for event in info.timeline.events:
+            source = getattr(event, "source", None) or {}
+            if event.sender != user_id or "state_key" in source:
+                return False
+            seen = True
+    return seen
 
 
 class SyncPacing:
@@ -38,6 +62,12 @@ class SyncPacing:
 
     def synced(self) -> None:
         self.metrics.synced(self.recovery.synced(time.monotonic()))
+
+    async def handled(self, response: SyncResponse) -> None:
+        """A batch was handled: pause before the next sync if it held only the bot's own
+        echoes (ECHO_PAUSE_S)."""
+        if only_own_messages(response, self.client.user_id):
+            await asyncio.sleep(ECHO_PAUSE_S)
 
     async def failed(self, reason: str) -> None:
         """An error that is neither an outage nor "slow down" (or a batch whose handling

@@ -179,6 +179,7 @@ class SyncLoop:
             self._unsaved = (since, requested_ms)
             if first or time.monotonic() - self._saved_at >= SAVE_POSITION_EVERY_S:
                 await self.save_position()
+            await pacing.handled(response)
             if first:
                 first = False
                 self.first_sync_done.set()
