@@ -26,7 +26,7 @@ from bench.common import ms
 from bench.latency import round_trips
 from bench.profiles import generate
 from bot.devserver import LocalSynapse, free_port
-from bot.domain.phrases import split_phrases
+from bot.domain.phrases import split_tasks
 from bot.store.db import Database
 from bot.store.profiles import ProfileRepository
 from tests.support.bot_process import BotProcess
@@ -48,7 +48,7 @@ async def seed(database: Path, count: int) -> int:
             user = f"@staff{i}:bench.example"
             await repo.create(user, now, source="import", confirmed=False)
             await repo.update(user, now, tasks=person.tasks, topics=person.topics)
-            phrases.update(split_phrases(person.tasks, person.topics))
+            phrases.update(split_tasks(person.tasks, person.topics))
     await db.close()
     return len(phrases)
 

@@ -62,7 +62,7 @@ from bot.domain import matching
 from bot.domain.match_graph import MatchGraph
 from bot.domain.matching import MatchPerson, MatchRules, PastPair, plan_round
 from bot.domain.pairing import approximate_pairs, exact_pairs
-from bot.domain.phrases import split_phrases
+from bot.domain.phrases import split_tasks
 from bot.domain.semantic import EmbeddingSimilarity
 from bot.domain.semantic.closest import SAME_TASK, closest_phrases
 from bot.domain.semantic.index import Projection
@@ -254,7 +254,7 @@ def cells(n: int) -> dict[str, float]:
 # --- comparing by meaning -----------------------------------------------------------------
 
 
-ABOUT_ME = {p for sentence in FILLER for p in split_phrases(sentence)}
+ABOUT_ME = {p for sentence in FILLER for p in split_tasks(sentence)}
 
 
 def copied(mine: tuple[str, ...], theirs: tuple[str, ...]) -> bool:
@@ -272,7 +272,7 @@ class Neighbourhoods:
         self.truth = [s.truth for s in synthetic]
         self.n = len(people)
         self.department = np.unique([p.department for p in people], return_inverse=True)[1]
-        phrases = [split_phrases(p.tasks, p.topics) for p in people]
+        phrases = [split_tasks(p.tasks, p.topics) for p in people]
         distinct = sorted({x for ps in phrases for x in ps})
         position = {x: i for i, x in enumerate(distinct)}
         vectors = phrase_vectors(distinct)
@@ -402,7 +402,7 @@ def reasons() -> dict[str, float]:
             sentences += [frame.format(nominative) for frame in NOMINATIVE]
             sentences += [frame.format(dative or nominative) for frame in DATIVE]
         for sentence in sentences:
-            topic_of.update((p.casefold(), key) for p in split_phrases(sentence))
+            topic_of.update((p.casefold(), key) for p in split_tasks(sentence))
     synthetic = with_vectors(generate(10000, SEED))
     documents = [
         Document(s.person.tasks, s.person.topics, s.person.phrases, s.person.vectors)
@@ -436,7 +436,7 @@ def explained_people(split: str) -> dict[str, float]:
     """Of pairs of paraphrased people, how many have closest phrases at SAME_TASK or more:
     sharing a task in other words, against sharing none."""
     synthetic = paraphrased(3000, 0.5, split)
-    phrases = [split_phrases(s.person.tasks) for s in synthetic]
+    phrases = [split_tasks(s.person.tasks) for s in synthetic]
     vectors = phrase_vectors(p for ps in phrases for p in ps)
     stacked = [np.stack([vectors[p] for p in ps]) for ps in phrases]
     rng = np.random.default_rng(0)

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.domain.matching import MatchPerson, PastPair
-from bot.domain.phrases import split_phrases
+from bot.domain.phrases import split_tasks
 
 # topic -> (departments where it is typical, "" = cross-cutting; tag label; phrases).
 # A phrase is "nominative|dative" or one form for both; "!" marks a whole sentence.
@@ -1276,7 +1276,7 @@ def phrase_vectors(phrases: Iterable[str]) -> dict[str, NDArray[np.float32]]:
 
 def with_vectors(people: list[Synthetic]) -> list[Synthetic]:
     """The same people with their phrases and phrase vectors, as a round loads them."""
-    phrases = [split_phrases(s.person.tasks, s.person.topics) for s in people]
+    phrases = [split_tasks(s.person.tasks, s.person.topics) for s in people]
     vectors = phrase_vectors(p for ps in phrases for p in ps)
     return [
         replace(

@@ -23,7 +23,7 @@ from pathlib import Path
 from bench.common import ms
 from bench.profiles import generate, with_vectors
 from bot.domain.colleague_search import Candidate, rank_colleagues
-from bot.domain.phrases import split_phrases
+from bot.domain.phrases import split_tasks
 from bot.services.colleague_search import ColleagueSearchService, SearchQueued
 from bot.services.encoder import E5Encoder, load_encoder
 from bot.services.profile_vectors import KIND, profile_phrases, profile_source
@@ -111,7 +111,7 @@ async def measure(people: int, searches: int) -> None:
             phrases = {p.user_id: profile_phrases(p) for p in found.values()}
             stored = await vectors.vectors(KIND, phrases)
             t2 = time.perf_counter()
-            q = await vectors.encode(split_phrases(query) or (query,), query=True)
+            q = await vectors.encode(split_tasks(query) or (query,), query=True)
             t3 = time.perf_counter()
             candidates = [Candidate(u, phrases[u], stored.get(u)) for u in ids if u in found]
             await asyncio.to_thread(rank_colleagues, query, q, candidates)

@@ -55,7 +55,7 @@ from numpy.typing import NDArray
 from bot.config.features import CrisisConfig
 from bot.domain.crisis import fit_band
 from bot.domain.crisis_meaning import lifts
-from bot.domain.phrases import split_phrases
+from bot.domain.phrases import split_tasks
 from bot.domain.semantic import EmbeddingSimilarity
 from bot.domain.similarity import Document
 from bot.domain.tfidf import TfidfSimilarity
@@ -216,9 +216,9 @@ def production_people(phrases: Sequence[str]) -> Scores:
 
 def production_profiles(texts: Sequence[str]) -> Scores:
     """Each text as a profile's task field, as the weekly matching stores and compares it:
-    cut into phrases (`split_phrases`: at commas too), a vector per phrase ("query: "), the
-    person as the mean of their phrases."""
-    cut = [split_phrases(t) for t in texts]
+    cut into tasks (`split_tasks`), a vector per task ("query: "), the person as the mean of
+    their tasks."""
+    cut = [split_tasks(t) for t in texts]
     vectors = embed([p for phrases in cut for p in phrases], True)
     documents, start = [], 0
     for text, phrases in zip(texts, cut, strict=True):
@@ -380,7 +380,7 @@ def paraphrase(topics: list[Topic], weights: list[float]) -> str:
     methods: list[tuple[str, str, Scores]] = [
         ("**default** (the matching's similarity)", "–", production_people(phrases)),
         (
-            "default, each phrase as a whole task field (cut into phrases at commas)",
+            "default, each phrase as a whole task field (cut into tasks as the bot does)",
             "–",
             production_profiles(phrases),
         ),

@@ -26,7 +26,7 @@ from typing import Any
 from bench.profiles import generate, with_vectors
 from bot.chat.messenger import ChatMessenger
 from bot.config import Config
-from bot.domain.phrases import split_phrases
+from bot.domain.phrases import split_tasks
 from bot.domain.profile import Profile
 from bot.services.coffee import CoffeeService
 from bot.services.encoder import load_encoder
@@ -152,7 +152,7 @@ async def seed(target: str, people: int) -> dict[str, Any]:
                 KIND,
                 user_id(s.person.id),
                 user_id(s.person.id),
-                text_hash(service.model, True, split_phrases(s.person.tasks, s.person.topics)),
+                text_hash(service.model, True, split_tasks(s.person.tasks, s.person.topics)),
                 s.person.vectors,
             )
             for s in population

@@ -22,7 +22,7 @@ from bot.domain.neighbours import EdgeWeigher, Floats, Ints, Neighbours
 @dataclass(frozen=True, slots=True)
 class Document:
     """A text to compare: free text, topic tags, and (when the embedding model has encoded
-    them) one unit vector per phrase (`bot.domain.phrases.split_phrases`), in that order.
+    them) one unit vector per phrase (`bot.domain.phrases.split_tasks`), in that order.
 
     Without vectors a document is compared by its words only, so a person whose vectors are
     not computed yet still takes part.

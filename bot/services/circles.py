@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from bot.config import CirclesConfig, Config
 from bot.domain.circles import Circle, CirclePerson, form_circles
-from bot.domain.phrases import split_phrases
+from bot.domain.phrases import split_tasks
 from bot.domain.profile import Profile
 from bot.services.ports import Messenger, Say
 from bot.services.profile_vectors import profile_documents
@@ -143,7 +143,7 @@ class CirclesService(Rounds[CirclesConfig]):
             rows = dict(zip(folded, document.vectors, strict=True))
             for topic in profile.topics:
                 # The topic as a phrase: cut and trimmed the way its vector was computed.
-                phrase = split_phrases(None, (topic,))
+                phrase = split_tasks(None, (topic,))
                 if phrase and phrase[0].casefold() in rows:
                     found[topic] = rows[phrase[0].casefold()]
         configured = [t for t in self.settings.topics if t.strip() and t not in found]

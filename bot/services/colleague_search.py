@@ -30,7 +30,7 @@ from bot.domain.colleague_search import (
     parse_search,
     rank_colleagues,
 )
-from bot.domain.phrases import split_phrases
+from bot.domain.phrases import split_tasks
 from bot.domain.profile import Profile
 from bot.services.introductions import (
     DAY_S,
@@ -200,7 +200,7 @@ class ColleagueSearchService(Introductions):
         if self.vectors.available:
             try:
                 query_vectors = await self.vectors.encode(
-                    split_phrases(search.query) or (search.query,), query=True
+                    split_tasks(search.query) or (search.query,), query=True
                 )
             except Exception:
                 log.exception("encoding a search failed; comparing words instead")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bot.domain.phrases import split_phrases
+from bot.domain.phrases import split_tasks
 from bot.domain.profile import Profile
 from bot.domain.similarity import Document
 from bot.services.vectors import SourceText, VectorService, VectorSource
@@ -15,7 +15,7 @@ KIND = "profile"
 
 
 def profile_phrases(profile: Profile) -> tuple[str, ...]:
-    return split_phrases(profile.tasks, profile.topics)
+    return split_tasks(profile.tasks, profile.topics)
 
 
 def profile_source(repo: ProfileRepository) -> VectorSource:

@@ -133,8 +133,8 @@ def told(world: World, user_id: str, key: str) -> list[Sent]:
 
 
 async def test_a_search_in_other_words_finds_the_colleague_by_meaning(world: World) -> None:
-    await world.person(KITA, "Kim Kita", f"{KITA_TASKS}, Elternberatung")
-    await world.person(BAU, "Bo Bau", f"{BAU_TASKS}, Ausschreibungen nach VOB", department="Bauamt")
+    await world.person(KITA, "Kim Kita", f"{KITA_TASKS}; Elternberatung")
+    await world.person(BAU, "Bo Bau", f"{BAU_TASKS}; Ausschreibungen nach VOB", department="Bauamt")
     await world.person(HUND, "Hanna Hund", "Hundesteuer veranlagen", department="Kämmerei")
 
     found = await world.find(SEARCHER, "Kita-Plätze vergeben")
@@ -222,7 +222,7 @@ async def test_without_the_model_it_compares_words_and_says_so(tmp_path: Path) -
     await db.open()
     try:
         world = make_world(db, None)
-        await world.person(KITA, "Kim Kita", "Vergabe von Kita-Plätzen, Elternberatung")
+        await world.person(KITA, "Kim Kita", "Vergabe von Kita-Plätzen; Elternberatung")
         await world.person(BAU, "Bo Bau", BAU_TASKS)
         found = await world.find(SEARCHER, "Elternberatung für Familien")
         assert found == [(KITA, "Elternberatung")]

@@ -37,14 +37,14 @@ async def test_a_round_reads_vectors_only_for_the_text_they_were_computed_from(
 ) -> None:
     service, repo = await _service(db, encoder)
     await repo.create(ANNA, 0)
-    await repo.update(ANNA, 0, tasks="Vergabe von Kita-Plätzen, Elternberatung")
+    await repo.update(ANNA, 0, tasks="Vergabe von Kita-Plätzen; Elternberatung")
     await repo.create(BEN, 0)  # no tasks: nothing to encode
     assert await service.refresh() == 1
     assert await service.refresh() == 0  # nothing changed, nothing encoded again
 
     docs = await profile_documents(service, await repo.all())
     by_text = {d.text: d for d in docs}
-    anna = by_text["Vergabe von Kita-Plätzen, Elternberatung"]
+    anna = by_text["Vergabe von Kita-Plätzen; Elternberatung"]
     assert anna.vectors is not None and anna.vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(anna.vectors, axis=1), 1.0, atol=1e-3)
     assert by_text[""].vectors is None

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.phrases import split_phrases
+from bot.domain.phrases import split_tasks
 from bot.domain.semantic import EmbeddingIndex, EmbeddingSimilarity
 from bot.domain.semantic.index import DEFAULT_FLOOR
 from bot.domain.semantic.topics import group_topics
@@ -33,7 +33,7 @@ def encoder() -> E5Encoder:
 
 def document(encoder: E5Encoder, text: str, topics: tuple[str, ...] = ()) -> Document:
     """A profile as a round loads it: phrases and their stored vectors ("query: ")."""
-    phrases = split_phrases(text, topics)
+    phrases = split_tasks(text, topics)
     return Document(text, topics, phrases, encoder.encode_blocking(phrases, query=True))
 
 
@@ -64,7 +64,7 @@ def test_the_same_task_in_other_words_is_close_and_other_tasks_are_not(encoder: 
 def test_the_closest_phrases_explain_a_pair(encoder: E5Encoder) -> None:
     index = embedding_index(
         [
-            document(encoder, f"{KITA}, Elternabende organisieren", ("Haushalt",)),
+            document(encoder, f"{KITA}; Elternabende organisieren", ("Haushalt",)),
             document(encoder, f"{DOGS}; {KITA_TOO}"),
             document(encoder, GRAVES),
         ]
@@ -77,9 +77,9 @@ def test_the_closest_phrases_explain_a_pair(encoder: E5Encoder) -> None:
 def test_a_trio_is_explained_by_one_phrase_each(encoder: E5Encoder) -> None:
     index = embedding_index(
         [
-            document(encoder, f"{KITA}, {GRAVES}"),
+            document(encoder, f"{KITA}; {GRAVES}"),
             document(encoder, KITA_TOO),
-            document(encoder, f"{DOGS}, Kita-Plätze vergeben"),
+            document(encoder, f"{DOGS}\nKita-Plätze vergeben"),
         ]
     )
     (trio,) = index.closest([[0, 1, 2]])

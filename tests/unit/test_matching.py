@@ -24,7 +24,7 @@ from bot.domain.matching import (
     summarise,
 )
 from bot.domain.pairing import approximate_pairs, exact_pairs
-from bot.domain.phrases import split_phrases
+from bot.domain.phrases import split_tasks
 from bot.services.encoder import E5Encoder
 from tests.support.encoders import bundled_encoder
 
@@ -258,7 +258,7 @@ def encoder() -> E5Encoder:
 
 def encoded(encoder: E5Encoder, someone: MatchPerson) -> MatchPerson:
     """The person as a round loads them: with the stored vectors of their phrases."""
-    phrases = split_phrases(someone.tasks, someone.topics)
+    phrases = split_tasks(someone.tasks, someone.topics)
     return replace(someone, phrases=phrases, vectors=encoder.encode_blocking(phrases, query=True))
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.phrases import MAX_PHRASE_CHARS, MAX_PHRASES, split_phrases
+from bot.domain.phrases import MAX_PHRASE_CHARS, MAX_PHRASES, split_phrases, split_tasks
 
 
 def test_tasks_are_cut_at_commas_semicolons_lines_and_sentence_ends() -> None:
@@ -15,6 +17,16 @@ def test_tasks_are_cut_at_commas_semicolons_lines_and_sentence_ends() -> None:
         "Elternberatung",
         "Gebühren berechnen",
         "Widerspruchsverfahren",
+    )
+
+
+def test_a_task_field_is_not_cut_at_commas() -> None:
+    # The steps of one task stay together: cut, "Dokumente ausgeben" would fit anyone.
+    text = "PA/RP-Anträge aufnehmen, Fingerabdrücke erfassen, Dokumente ausgeben; Meldewesen,"
+    assert split_tasks(text, ["Ausweise"]) == (
+        "PA/RP-Anträge aufnehmen, Fingerabdrücke erfassen, Dokumente ausgeben",
+        "Meldewesen",
+        "Ausweise",
     )
 
 
@@ -31,10 +43,14 @@ def test_nothing_to_encode_for_empty_or_tiny_text() -> None:
     assert split_phrases("ab, IT") == ()
 
 
-@given(st.text(max_size=3000), st.lists(st.text(max_size=300), max_size=20))
-def test_bounded_and_deterministic(text: str, topics: list[str]) -> None:
-    phrases = split_phrases(text, topics)
+@given(
+    st.text(max_size=3000),
+    st.lists(st.text(max_size=300), max_size=20),
+    st.sampled_from([split_phrases, split_tasks]),
+)
+def test_bounded_and_deterministic(text: str, topics: list[str], cut: Any) -> None:
+    phrases = cut(text, topics)
     assert len(phrases) <= MAX_PHRASES
     assert all(3 <= len(p) <= MAX_PHRASE_CHARS for p in phrases)
     assert len({p.casefold() for p in phrases}) == len(phrases)
-    assert phrases == split_phrases(text, topics)
+    assert phrases == cut(text, topics)
