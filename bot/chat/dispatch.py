@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import time
 from dataclasses import dataclass
 
@@ -34,7 +33,13 @@ from bot.chat.write_gate import ALWAYS_WRITABLE, WriteGate
 from bot.commands.context import CommandContext
 from bot.commands.help import details, usage_error
 from bot.commands.hooks import HOOKS, Reaction, normalise_emoji
-from bot.commands.registry import REGISTRY, ArgumentError, Command, clean_command
+from bot.commands.registry import (
+    REGISTRY,
+    ArgumentError,
+    Command,
+    clean_command,
+    strip_reply_fallback,
+)
 from bot.config import Config
 from bot.domain.roles import Role, Where
 from bot.domain.token_bucket import Limiter, Rate, wait_seconds
@@ -46,13 +51,6 @@ from bot.store.db import Database, StoreBusy, StoreUnavailable
 from bot.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
-
-_REPLY_FALLBACK = re.compile(r"\A(?:>[^\n]*\n)+\n?")
-
-
-def strip_reply_fallback(body: str) -> str:
-    """Drop the `> <@user> quoted text` lines clients put in front of replies."""
-    return _REPLY_FALLBACK.sub("", body, count=1)
 
 
 @dataclass(frozen=True)

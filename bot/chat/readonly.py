@@ -42,7 +42,7 @@ from bot.chat.errors import NETWORK_ERRORS
 from bot.chat.health import Metrics
 from bot.chat.rooms import DirectRooms
 from bot.chat.write_gate import Perform
-from bot.commands.registry import REGISTRY, ArgumentError, clean_command
+from bot.commands.registry import REGISTRY, ArgumentError, clean_command, strip_reply_fallback
 from bot.config import Config
 from bot.i18n import Lang
 from bot.i18n.render import render
@@ -337,9 +337,9 @@ class ReadOnlyMode:
         if not isinstance(event, RoomMessageText):
             return None, False
         prefix = self.config.bot.command_prefix
-        # Cleaned as the dispatcher cleans it: a crisis request with a zero-width space in
-        # it still gets the formal path.
-        text = clean_command((event.body or "").strip(), prefix)
+        # Cleaned as the dispatcher cleans it: a crisis request sent as a reply, or with a
+        # zero-width space in it, still gets the formal path.
+        text = clean_command(strip_reply_fallback(event.body or "").strip(), prefix)
         if text.startswith(prefix) and len(text) > len(prefix):
             return "store.readonly.reply", _is_crisis_command(text[len(prefix) :])
         if await self.direct.is_dm(room_id, event.sender):

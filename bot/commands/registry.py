@@ -5,6 +5,7 @@ roles, where a command may be used, and help texts. `!hilfe` is generated from i
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -156,6 +157,14 @@ class ArgumentError(Exception):
 # although it looks right. Free text (a "rest" argument) keeps them after its first word:
 # a zero-width joiner belongs to an emoji such as 👩‍💻.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+_REPLY_FALLBACK = re.compile(r"\A(?:>[^\n]*\n)+\n?")
+
+
+def strip_reply_fallback(body: str) -> str:
+    """Drop the `> <@user> quoted text` lines clients put in front of replies."""
+    return _REPLY_FALLBACK.sub("", body, count=1)
 
 
 def clean_command(line: str, prefix: str) -> str:

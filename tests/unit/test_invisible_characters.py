@@ -2,7 +2,8 @@
 (zero-width space, non-joiner and joiner, word joiner, byte order mark) change nothing
 about a command, wherever its text is parsed: in an argument word after the command and
 subcommand word, and in read-only mode, which parses commands itself to answer crisis
-requests with the formal path. The command word itself: tests/security/test_command_errors.py.
+requests with the formal path (there also a reply's quote before the command). The
+command word itself: tests/security/test_command_errors.py.
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ async def test_an_id_with_an_invisible_character_is_found(tmp_path: Path, hidden
     assert f"Kontakt {contact} ist gelöscht" in reply.body, reply.body
 
 
-@pytest.mark.parametrize("line", ["!wer\u200bkennt jemand beim THW", "\ufeff!werkennt beim THW"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "!wer\u200bkennt jemand beim THW",
+        "\ufeff!werkennt beim THW",
+        # Sent as a reply: the client quotes the message replied to before the command.
+        "> <@lage:rathaus.example> Wer hat Kontakt zum THW?\n\n!werkennt beim THW",
+    ],
+)
 async def test_a_crisis_request_in_read_only_mode_gets_the_formal_path(
     tmp_path: Path, line: str
 ) -> None:

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.chat.content import MAX_CONTENT_BYTES, notice
-from bot.chat.dispatch import strip_reply_fallback
+from bot.commands.registry import strip_reply_fallback
 from bot.i18n.render import Rendered, join, render_template
 
 
