@@ -54,6 +54,7 @@ from bot.store.room_retirement import RetiringRooms
 from bot.store.rooms import RoomDirectory
 from tests.support.bot_process import BotProcess
 from tests.support.homeserver import Homeserver, q
+from tests.support.matrix_sync import crypto_housekeeping
 from tests.support.matrix_user import MEGOLM, MatrixUser, unique_localpart
 from tests.support.seed import seed_dm_rooms
 
@@ -140,13 +141,7 @@ class Year:
         while True:
             await client.sync(timeout=0 if first else 5000, sync_filter=sync_filter(50))
             first = False
-            if client.should_upload_keys:
-                await client.keys_upload()
-            if client.should_query_keys:
-                await client.keys_query()
-            if client.should_claim_keys:
-                await client.keys_claim(client.get_users_for_key_claiming())
-            await client.send_to_device_messages()
+            await crypto_housekeeping(client)
 
     async def stop(self) -> None:
         for task in self.tasks:

@@ -152,22 +152,11 @@ class SyncedUser:
                     joined = await self.client.join(room_id)
                     if isinstance(joined, JoinError):
                         log.warning("%s could not join %s: %s", self.user_id, room_id, joined)
-        await self._crypto_housekeeping()
+        await crypto_housekeeping(self.client)
         self._retry_decryption()
         # Wake everyone waiting in _wait_until.
         self._progress.set()
         self._progress = asyncio.Event()
-
-    async def _crypto_housekeeping(self) -> None:
-        """What nio's sync_forever does between syncs."""
-        client = self.client
-        await client.send_to_device_messages()
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
 
     def _retry_decryption(self) -> None:
         # nio decrypts a timeline event once, when it arrives. If the room key comes in a
@@ -275,3 +264,15 @@ class SyncedUser:
                 for e in self.room_events(room_id)
             ]
             raise TimeoutError(f"{error}; undecryptable: {undecrypted}; seen: {seen}") from None
+
+
+async def crypto_housekeeping(client: AsyncClient) -> None:
+    """What nio's sync_forever does between syncs: to-device messages out, keys uploaded,
+    queried and claimed as nio asks for them."""
+    await client.send_to_device_messages()
+    if client.should_upload_keys:
+        await client.keys_upload()
+    if client.should_query_keys:
+        await client.keys_query()
+    if client.should_claim_keys:
+        await client.keys_claim(client.get_users_for_key_claiming())
