@@ -1,4 +1,3 @@
-import itertools
 from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -159,14 +158,20 @@ def test_unavailable_people_never_come_before_available_ones(
         assert {b.id for b in ranked} == {b.id for b in bridges if standing(b, now, cap) == best}
     bands = [fit_band(b.fit) for b in ranked]
     assert bands == sorted(bands, reverse=True)
-    # Between two bridges of one band and the same load, the better fit comes first.
-    for first, then in itertools.pairwise(ranked):
-        same_load = (first.asks_last_7_days, first.last_asked_at) == (
-            then.asks_last_7_days,
-            then.last_asked_at,
-        )
-        if fit_band(first.fit) == fit_band(then.fit) and same_load:
-            assert first.fit >= then.fit
+
+
+@given(
+    st.lists(st.floats(0.5, 0.5999), min_size=2, max_size=len(PEOPLE)),
+    st.permutations(PEOPLE),
+    st.integers(0, 4),
+)
+def test_at_equal_load_the_exact_fit_orders_a_band(
+    fits: list[float], people: list[str], asks: int
+) -> None:
+    """One band, the same load for everybody: the closest contact first, whatever the ids."""
+    bridges = [bridge(p, fit=f, asks=asks) for p, f in zip(people, fits, strict=False)]
+    ranked = rank_bridges(bridges, NOW, cap_per_week=None)
+    assert [b.fit for b in ranked] == sorted(fits, reverse=True)
 
 
 fits_st = st.one_of(
