@@ -22,8 +22,15 @@ def setup_logging(level: str) -> None:
     )
     # Library loggers can include request details; keep them to warnings.
     # aiosqlite logs SQL parameters at DEBUG, which would include the stored access token.
-    noisy_loggers = ("nio", "aiohttp.access", "apscheduler", "peewee", "aiosqlite", "psycopg")
-    for noisy in (*noisy_loggers, "matplotlib"):
+    for noisy in (
+        "nio",
+        "aiohttp.access",
+        "apscheduler",
+        "peewee",
+        "aiosqlite",
+        "psycopg",
+        "matplotlib",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -25,7 +25,7 @@ from bot.store.coffee_rows import (
     group_row,
 )
 from bot.store.db import Database
-from bot.store.portable import insert_id
+from bot.store.portable import insert_id_unless_conflict
 from bot.store.rows import from_row
 
 
@@ -84,7 +84,7 @@ class CoffeeStore(CoffeeRequests, CoffeePersonalData):
             ) as cur:
                 row = await cur.fetchone()
             seq = int(row["seq"]) if row else 1
-            round_id = await insert_id(
+            round_id = await insert_id_unless_conflict(
                 conn,
                 "INSERT INTO coffee_rounds (kind, key, seq, trigger, started_at, "
                 "people, groups, unmatched) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "

@@ -77,14 +77,12 @@ class CoffeeBreakStore:
 
     async def add_offer(self, user_id: str, minutes: int, now: float, expires_at: float) -> int:
         async with self.db.transaction("coffee_breaks.add_offer") as conn:
-            offer_id = await insert_id(
+            return await insert_id(
                 conn,
                 "INSERT INTO coffee_break_offers (user_id, minutes, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?)",
                 (user_id, minutes, now, expires_at),
             )
-        assert offer_id is not None
-        return offer_id
 
     async def extend_offer(self, offer_id: int, minutes: int, expires_at: float) -> None:
         await self.db.execute(
@@ -127,14 +125,12 @@ class CoffeeBreakStore:
         self, user_a: str, user_b: str, minutes: int, now: float, followup_at: float
     ) -> int:
         async with self.db.transaction("coffee_breaks.add_break") as conn:
-            break_id = await insert_id(
+            return await insert_id(
                 conn,
                 "INSERT INTO coffee_breaks (user_a, user_b, minutes, created_at, followup_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (user_a, user_b, minutes, now, followup_at),
             )
-        assert break_id is not None
-        return break_id
 
     async def get_break(self, break_id: int) -> CoffeeBreak | None:
         row = await self.db.fetchone(_BREAK + " WHERE id = ?", (break_id,))

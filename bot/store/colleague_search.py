@@ -97,13 +97,11 @@ class ColleagueSearchStore:
 
     async def add_search(self, user_id: str, query: str, now: float) -> int:
         async with self.db.transaction("colleague_search.add_search") as conn:
-            search_id = await insert_id(
+            return await insert_id(
                 conn,
                 "INSERT INTO colleague_searches (user_id, query, created_at) VALUES (?, ?, ?)",
                 (user_id, query, now),
             )
-        assert search_id is not None
-        return search_id
 
     async def searches_since(self, user_id: str, since: float) -> list[float]:
         """When the person searched since `since`, oldest first."""
@@ -205,14 +203,12 @@ class ColleagueSearchStore:
         self, requester: str, target: str, query: str, phrase: str, now: float, expires: float
     ) -> int:
         async with self.db.transaction("colleague_search.add_intro") as conn:
-            intro_id = await insert_id(
+            return await insert_id(
                 conn,
                 "INSERT INTO introductions (requester, target, query, phrase, created_at, "
                 "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (requester, target, query, phrase, now, expires),
             )
-        assert intro_id is not None
-        return intro_id
 
     async def intro(self, intro_id: int) -> Introduction | None:
         row = await self.db.fetchone(

@@ -239,8 +239,6 @@ class Database:
         return await self._backend.schema_version()
 
     def known_migrations(self) -> list[tuple[int, str, str]]:
-        if self.dialect == "sqlite" and self._migrations_folder is None:
-            return migrations()  # without arguments: the packaged files (tests replace it)
         return migrations(self.dialect, self._migrations_folder)
 
     async def migrate(self) -> None:

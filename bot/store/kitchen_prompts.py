@@ -100,13 +100,11 @@ class PromptStore:
 
     async def add_suggestion(self, text: str, user_id: str, now: float) -> int:
         async with self.db.transaction("kitchen_prompts.add_suggestion") as conn:
-            suggestion_id = await insert_id(
+            return await insert_id(
                 conn,
                 "INSERT INTO kitchen_suggestions (text, suggested_by, created_at) VALUES (?, ?, ?)",
                 (text, user_id, now),
             )
-        assert suggestion_id is not None
-        return suggestion_id
 
     async def suggestion(self, suggestion_id: int) -> Suggestion | None:
         row = await self.db.fetchone(

@@ -44,10 +44,20 @@ def ascii_lower(text: str) -> str:
     return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 
-async def insert_id(conn: Connection, insert: str, params: Sequence[Any]) -> int | None:
+async def insert_id(conn: Connection, insert: str, params: Sequence[Any]) -> int:
     """Run `insert` (one row, into a table keyed by `id`) and return the new row's `id`:
-    `RETURNING` instead of SQLite's `lastrowid`. None when an `ON CONFLICT DO NOTHING`
-    in `insert` skipped the row."""
+    `RETURNING` instead of SQLite's `lastrowid`."""
+    new = await insert_id_unless_conflict(conn, insert, params)
+    if new is None:
+        raise RuntimeError(f"no row inserted: {insert}")
+    return new
+
+
+async def insert_id_unless_conflict(
+    conn: Connection, insert: str, params: Sequence[Any]
+) -> int | None:
+    """`insert_id` for an `insert` with `ON CONFLICT DO NOTHING`: None when it skipped
+    the row."""
     cur = await conn.execute(insert + " RETURNING id", params)
     row = await cur.fetchone()
     return None if row is None else int(row["id"])

@@ -51,9 +51,8 @@ _BUSY_STATES = frozenset({"55P03", "40001", "40P01", "57014"})
 # (08), server shutdown (57P01-57P03), a read-only server (a standby after failover).
 _UNAVAILABLE_CLASSES = ("53", "58", "08", "57P0")
 _UNAVAILABLE_STATES = frozenset({"25006"})
-# How long `checkpoint()` waits for other sessions' transactions to end (their snapshots
-# may still see the deleted rows, and VACUUM FULL keeps what a snapshot can see), holding
-# the bot's store lock meanwhile; polled every HORIZON_POLL_S.
+# How long `checkpoint()` waits, holding the store lock, for other sessions' transactions to
+# end (VACUUM FULL keeps what their snapshots can see); polled every HORIZON_POLL_S.
 HORIZON_WAIT_S = 5.0
 HORIZON_POLL_S = 0.05
 # Where ANALYZE keeps the values it samples (most common values, histogram bounds), so a
@@ -82,6 +81,18 @@ def password_kwargs() -> dict[str, Any]:
     which wins over one in the URL, so the config file need not hold it."""
     password = os.environ.get(PASSWORD_ENV)
     return {"password": password} if password else {}
+
+
+async def _connect(url: str) -> Raw:
+    """A direct connection outside the pool (probes, tools), with the password from the
+    environment."""
+    return await psycopg.AsyncConnection.connect(
+        url,
+        **password_kwargs(),
+        autocommit=True,
+        row_factory=pg_row,
+        connect_timeout=int(CONNECT_TIMEOUT_S),
+    )
 
 
 class _NumberLoader(Loader):
@@ -173,9 +184,7 @@ class PostgresBackend:
         # One plain connection first: the pool would only report a timeout, this one says
         # why (refused, unknown database, authentication failed).
         try:
-            first = await psycopg.AsyncConnection.connect(
-                self.url, **password_kwargs(), connect_timeout=int(CONNECT_TIMEOUT_S)
-            )
+            first = await _connect(self.url)
         except psycopg.Error as exc:
             raise StoreUnavailable(f"cannot connect to {self.describe()}: {exc}") from exc
         await first.close()
@@ -249,9 +258,7 @@ class PostgresBackend:
     async def _reach(self) -> None:
         """Raise `psycopg.OperationalError` unless the server takes a connection again;
         then let the pool drop every connection that died meanwhile."""
-        probe = await psycopg.AsyncConnection.connect(
-            self.url, **password_kwargs(), connect_timeout=int(CONNECT_TIMEOUT_S)
-        )
+        probe = await _connect(self.url)
         await probe.close()
         self._out_of_reach = False
         await self._pool.check()
@@ -358,33 +365,28 @@ async def read_schema_version(url: str) -> int | None:
     """The schema version of the database at `url` without writing anything (None: no
     `schema_version` table yet, an empty database); raises `psycopg.Error` if the server
     cannot be reached. For `check-config` and the tools."""
-    async with await psycopg.AsyncConnection.connect(
-        url, **password_kwargs(), autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_S)
-    ) as conn:
-        cur = await conn.execute(b"SELECT to_regclass('schema_version') IS NOT NULL")
+    async with await _connect(url) as conn:
+        cur = await conn.execute(b"SELECT to_regclass('schema_version') IS NOT NULL AS found")
         exists = await cur.fetchone()
-        if not exists or not exists[0]:
+        if not exists or not exists["found"]:
             return None
-        cur = await conn.execute(b"SELECT MAX(version) FROM schema_version")
+        cur = await conn.execute(b"SELECT MAX(version) AS version FROM schema_version")
         row = await cur.fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    return int(row["version"]) if row and row["version"] is not None else 0
 
 
-# Collations that sort text by byte (code point) order, as SQLite does: the order of keys,
-# IDs and names in lists is then the same on both backends.
+# Collations that sort text by byte order, as SQLite does: lists come out the same on both.
 BYTE_ORDER_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8", "ucs_basic"})
 
 
 async def read_collation(url: str) -> str:
     """The collation the database at `url` sorts text by (`datcollate`)."""
-    async with await psycopg.AsyncConnection.connect(
-        url, **password_kwargs(), autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_S)
-    ) as conn:
+    async with await _connect(url) as conn:
         cur = await conn.execute(
             b"SELECT datcollate FROM pg_database WHERE datname = current_database()"
         )
         row = await cur.fetchone()
-    return str(row[0]) if row else ""
+    return str(row["datcollate"]) if row else ""
 
 
 def collation_note(collation: str) -> str | None:

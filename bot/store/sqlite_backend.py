@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+# The disk or the file refuses writes: read-only mode until a write works again.
+_WRITE_FAILURES = frozenset(
+    {sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
+)
 
 
 def stored_schema_version(path: Path) -> int:
@@ -47,16 +51,16 @@ def statements(script: str) -> Iterable[str]:
     for line in script.splitlines(keepends=True):
         buffer += line
         if sqlite3.complete_statement(buffer):
-            statement = buffer.strip()
+            if not _only_comments(buffer):
+                yield buffer.strip()
             buffer = ""
-            if statement and not all(
-                s.strip().startswith("--") or not s.strip() for s in statement.splitlines()
-            ):
-                yield statement
-    if buffer.strip() and not all(
-        s.strip().startswith("--") or not s.strip() for s in buffer.splitlines()
-    ):
+    if not _only_comments(buffer):
         raise RuntimeError(f"incomplete SQL statement in migration: {buffer[:80]!r}")
+
+
+def _only_comments(text: str) -> bool:
+    """Nothing but blank lines and `--` comments."""
+    return all(not line.strip() or line.strip().startswith("--") for line in text.splitlines())
 
 
 def _private_store_files(path: Path) -> None:
@@ -212,14 +216,7 @@ class SqliteBackend:
         message = str(exc).lower()
         if is_busy(exc):
             return StoreBusy(message)
-        code = getattr(exc, "sqlite_errorcode", None)
-        write_failures = {
-            sqlite3.SQLITE_FULL,
-            sqlite3.SQLITE_READONLY,
-            sqlite3.SQLITE_IOERR,
-            sqlite3.SQLITE_CANTOPEN,
-        }
-        if code in write_failures or (code is not None and code & 0xFF in write_failures):
+        if _primary_code(exc) in _WRITE_FAILURES:
             return StoreUnavailable(message)
         return None
 

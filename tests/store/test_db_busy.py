@@ -114,7 +114,7 @@ async def test_a_failing_migration_shows_its_own_error(
     db = Database(tmp_path / "f.db")
     await db.open()
     await db.close()
-    monkeypatch.setattr("bot.store.db.migrations", lambda: broken)
+    monkeypatch.setattr("bot.store.db.migrations", lambda *_: broken)
     db = Database(tmp_path / "f.db")
     try:
         with pytest.raises(sqlite3.OperationalError, match="full"):

@@ -53,7 +53,7 @@ async def test_failed_migration_leaves_no_half_state(
 ) -> None:
     good = migrations()
     broken = [*good, (len(good) + 1, "9999_broken.sql", "CREATE TABLE half (x);\nNOT SQL;\n")]
-    monkeypatch.setattr("bot.store.db.migrations", lambda: broken)
+    monkeypatch.setattr("bot.store.db.migrations", lambda *_: broken)
     path = tmp_path / "f.db"
     db = Database(path)
     with pytest.raises(sqlite3.OperationalError):

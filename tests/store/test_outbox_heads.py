@@ -125,7 +125,7 @@ async def test_rows_queued_before_the_priority_column_get_theirs(
 ) -> None:
     everything = migrations()
     before = [m for m in everything if m[0] < 12]
-    monkeypatch.setattr("bot.store.db.migrations", lambda: before)
+    monkeypatch.setattr("bot.store.db.migrations", lambda *_: before)
     path = tmp_path / "old.db"
     old = Database(path)
     await old.open()
@@ -143,7 +143,7 @@ async def test_rows_queued_before_the_priority_column_get_theirs(
             name="test.seed_outbox",
         )
     await old.close()
-    monkeypatch.setattr("bot.store.db.migrations", lambda: everything)
+    monkeypatch.setattr("bot.store.db.migrations", lambda *_: everything)
     new = Database(path)
     await new.open()
     try:
