@@ -29,7 +29,7 @@ from bot.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], Awaitable[None]]
+Job = Callable[[], Awaitable[object]]
 
 
 class Jobs:

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from apscheduler.triggers.date import DateTrigger
@@ -31,6 +32,11 @@ EXPORT_FORMAT = "flurfunk-export/1"
 FORGET_KIND = "forget"
 # How long a `!vergessen` waits for its "ja".
 FORGET_CONFIRM_MINUTES = 15
+# A checkpoint that another session blocked (a reader on SQLite, a backup's locks or a long
+# transaction on PostgreSQL) is tried again this much later, this many times: a nightly
+# backup takes minutes, and each try holds the store for seconds at most.
+CHECKPOINT_RETRY = timedelta(minutes=10)
+CHECKPOINT_RETRIES = 6
 
 
 class ProfileData:
@@ -149,17 +155,34 @@ class PrivacyService:
             listener(user_id)
         self.checkpoint_soon()
 
-    def checkpoint_soon(self) -> None:
-        """Checkpoint the WAL once the current transaction is committed (a job runs outside
-        it); without a scheduler (tests, tools) the caller checkpoints itself."""
+    def checkpoint_soon(
+        self, after: timedelta = timedelta(seconds=1), tries_left: int = CHECKPOINT_RETRIES
+    ) -> None:
+        """Checkpoint once the current transaction is committed (a job runs outside it);
+        without a scheduler (tests, tools) the caller checkpoints itself."""
         if self.jobs is None or not self.jobs.scheduler.running:
             return
-        when = datetime.now(self.jobs.timezone) + timedelta(seconds=1)
-        self.jobs.add("privacy-checkpoint", self.checkpoint, DateTrigger(run_date=when))
+        when = datetime.now(self.jobs.timezone) + after
+        run = partial(self.checkpoint, tries_left)
+        self.jobs.add("privacy-checkpoint", run, DateTrigger(run_date=when))
 
-    async def checkpoint(self) -> None:
-        if not await self.db.checkpoint():
+    async def checkpoint(self, tries_left: int = CHECKPOINT_RETRIES) -> bool:
+        """Let deleted data leave the disk; whether it did. If something blocked it, it is
+        tried again after CHECKPOINT_RETRY, up to `tries_left` more times (then the daily
+        retention run's checkpoint is the next)."""
+        if await self.db.checkpoint():
+            return True
+        if tries_left > 0 and self.jobs is not None and self.jobs.scheduler.running:
             log.warning(
-                "the store's checkpoint was blocked by another reader; deleted data stays on "
-                "disk until the next one"
+                "the store's checkpoint was blocked by another session (a reader, a long "
+                "transaction, a backup's locks); deleted data stays on disk until it is "
+                "tried again in %d minutes",
+                CHECKPOINT_RETRY // timedelta(minutes=1),
             )
+            self.checkpoint_soon(CHECKPOINT_RETRY, tries_left - 1)
+        else:
+            log.warning(
+                "the store's checkpoint was blocked by another session; deleted data stays "
+                "on disk until the next erasure or the daily retention run"
+            )
+        return False

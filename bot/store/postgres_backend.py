@@ -17,10 +17,8 @@ transaction run on any pooled connection without either lock (MVCC).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -29,11 +27,12 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import pq, sql
+from psycopg import pq
 from psycopg.adapt import Buffer, Loader
 from psycopg_pool import AsyncConnectionPool
 
 from bot.store.contract import Connection, Row, StoreBusy, StoreUnavailable
+from bot.store.postgres_erasure import rewrite_everything, running_transactions_ended
 from bot.store.sql_dialect import PgRow, pg_row, to_params, to_psycopg
 
 log = logging.getLogger(__name__)
@@ -51,14 +50,6 @@ _BUSY_STATES = frozenset({"55P03", "40001", "40P01", "57014"})
 # (08), server shutdown (57P01-57P03), a read-only server (a standby after failover).
 _UNAVAILABLE_CLASSES = ("53", "58", "08", "57P0")
 _UNAVAILABLE_STATES = frozenset({"25006"})
-# How long `checkpoint()` waits, holding the store lock, for other sessions' transactions to
-# end (VACUUM FULL keeps what their snapshots can see); polled every HORIZON_POLL_S.
-HORIZON_WAIT_S = 5.0
-HORIZON_POLL_S = 0.05
-# Where ANALYZE keeps the values it samples (most common values, histogram bounds), so a
-# forgotten person's Matrix ID too; replaced statistics stay behind as old row versions.
-_STATISTICS = sql.Identifier("pg_catalog", "pg_statistic")
-
 Raw = psycopg.AsyncConnection[PgRow]
 RawCursor = psycopg.AsyncCursor[PgRow]
 T = TypeVar("T")
@@ -309,44 +300,12 @@ class PostgresBackend:
         return None
 
     async def checkpoint(self) -> bool:
-        """No byte of deleted rows stays in the table and index files (what SQLite's
-        secure delete and WAL checkpoint give an erasure). A plain VACUUM only marks the
-        space free, leaving the old bytes on the page; VACUUM FULL rewrites every table and
-        its indexes into new files, ANALYZE samples their statistics anew without the
-        deleted rows, and `pg_statistic` is rewritten to drop the replaced statistics, which
-        held sampled values such as a Matrix ID (skipped with a warning unless the bot's
-        role owns the database). Every table, not only the erased ones: tracking which
-        tables a transaction touched would cost every write, while erasures are rare and
-        take seconds on a municipality's store (each table is locked while it is copied).
-        The WAL is PostgreSQL's own: its segments are overwritten when recycled
-        (docs/operations.md, "Backups").
-
-        False if another session's transaction outlasted HORIZON_WAIT_S: VACUUM FULL keeps
-        the rows such a transaction may still see; the next checkpoint removes them."""
-        ended = await self._running_transactions_ended()
-        await self._outside(lambda raw: raw.execute(b"VACUUM (FULL, ANALYZE)"))
-        # After the ANALYZE above: the statistics it replaced are old row versions there.
-        statistics = sql.SQL("VACUUM FULL {}").format(_STATISTICS)
-        await self._outside(lambda raw: raw.execute(statistics))
-        return ended
-
-    async def _running_transactions_ended(self) -> bool:
-        """Wait until every transaction running now, in any session of the cluster, has
-        ended (at most HORIZON_WAIT_S); whether they did. A transaction of this process
-        cannot be among them: `Database` holds its lock around the checkpoint."""
-        now = await self.fetchone("SELECT pg_snapshot_xmax(pg_current_snapshot()) AS next", ())
-        assert now is not None
-        deadline = time.monotonic() + HORIZON_WAIT_S
-        while True:
-            oldest = await self.fetchone(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= ? AS ended", (now["next"],)
-            )
-            if oldest is not None and oldest["ended"]:
-                return True
-            if time.monotonic() >= deadline:
-                log.warning("a transaction of another session outlasted the checkpoint's wait")
-                return False
-            await asyncio.sleep(HORIZON_POLL_S)
+        """Rewrite every table without the bytes of deleted rows (`postgres_erasure`). False
+        if another session's transaction outlasted HORIZON_WAIT_S (VACUUM FULL keeps the rows
+        it may still see) or held a table for LOCK_WAIT_S: the next checkpoint removes them."""
+        ended = await running_transactions_ended(self.fetchone)
+        rewritten = await self._outside(rewrite_everything)
+        return ended and rewritten
 
 
 async def _rollback(raw: Raw) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from bot.config import Config
 from bot.jobs import Jobs
+from bot.services import privacy as privacy_module
 from bot.services.hub import build_services
 from bot.services.personal_data import ChatTraces, PersonalDataOwner
 from bot.services.privacy import DialogData, PrivacyService, ProfileData
@@ -112,6 +118,40 @@ async def test_forget_leaves_no_trace_in_the_file(db: Database, stored_bytes: St
     assert BOB.encode() in after and b"Bob Bleibtda" in after
     assert await ProfileRepository(db).get(BOB) is not None
     assert await ProfileRepository(db).get(ALICE) is None
+
+
+async def test_a_blocked_checkpoint_is_tried_again_until_the_person_has_left_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another session that reads while `!vergessen` runs keeps SQLite's WAL from being
+    emptied (PostgreSQL's case, a backup's locks: tests/store/test_postgres_backend.py):
+    the erasure's checkpoint comes again until the person's bytes are gone, rather than
+    leaving them on disk until the next day's retention run."""
+    monkeypatch.setattr(privacy_module, "CHECKPOINT_RETRY", timedelta(milliseconds=300))
+    path = tmp_path / "flurfunk.db"
+    wal = path.with_name(path.name + "-wal")
+    db = Database(path, busy_timeout_ms=200)  # the checkpoint waits this long for a reader
+    await db.open()
+    jobs = Jobs("Europe/Berlin")
+    jobs.start()
+    try:
+        await fill(db, ALICE, NAME)
+        privacy = PrivacyService(db, owners(db), jobs)
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM bot_state").fetchall()
+        await privacy.forget(ALICE)
+        await asyncio.sleep(2.0)  # the checkpoint after the erasure met the reader
+        assert SECRET_NOTE.encode() in path.read_bytes() + wal.read_bytes()
+        reader.rollback()
+        reader.close()
+        await asyncio.sleep(1.0)
+        after = path.read_bytes() + wal.read_bytes()
+        for trace in (ALICE, NAME, SECRET_TASKS, SECRET_NOTE):
+            assert trace.encode() not in after, trace
+    finally:
+        jobs.stop()
+        await db.close()
 
 
 async def test_forget_confirmation_expires(db: Database) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from bot.__main__ import check_store
 from bot.devpostgres import LocalPostgres
-from bot.store import postgres_backend
+from bot.store import postgres_backend, postgres_erasure
 from bot.store.db import (
     Database,
     DatabaseTooNew,
@@ -350,7 +350,7 @@ async def test_another_sessions_transaction_leaves_the_row_to_the_next_checkpoin
 ) -> None:
     """VACUUM FULL keeps what a running transaction may still see: the checkpoint says so
     (the erasure logs it) and the next one removes it."""
-    monkeypatch.setattr(postgres_backend, "HORIZON_WAIT_S", 0.2)
+    monkeypatch.setattr(postgres_erasure, "HORIZON_WAIT_S", 0.2)
     async with opened(url) as db, await psycopg.AsyncConnection.connect(url) as other:
         await seed_marker(db)
         assert await db.checkpoint() is True
@@ -359,5 +359,29 @@ async def test_another_sessions_transaction_leaves_the_row_to_the_next_checkpoin
         assert await db.checkpoint() is False
         assert MARKER.encode() in await relation_bytes(db, postgres, "bot_state")
         await other.rollback()
+        assert await db.checkpoint() is True
+        assert MARKER.encode() not in await relation_bytes(db, postgres, "bot_state")
+
+
+async def test_a_backup_holding_its_locks_puts_the_checkpoint_off_instead_of_stalling_the_store(
+    url: str, postgres: LocalPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pg_dump holds a share lock on every table for the whole dump, and VACUUM FULL needs
+    each table to itself. The checkpoint gives up after LOCK_WAIT_S (the erasure tries again
+    later) rather than wait for the dump's end with the store lock held and every query on
+    the table queued behind its lock request."""
+    monkeypatch.setattr(postgres_erasure, "HORIZON_WAIT_S", 0.2)
+    monkeypatch.setattr(postgres_erasure, "LOCK_WAIT_S", 0.5)
+    async with opened(url) as db, await psycopg.AsyncConnection.connect(url) as backup:
+        await seed_marker(db)
+        await erase_marker(db)
+        await backup.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        await backup.execute("LOCK TABLE bot_state IN ACCESS SHARE MODE")  # as pg_dump does
+        assert await asyncio.wait_for(db.checkpoint(), 10) is False
+        row = await asyncio.wait_for(
+            db.fetchone("SELECT value FROM bot_state WHERE key = 'k1'"), 2
+        )
+        assert row is not None and row["value"] == "kept"
+        await backup.rollback()
         assert await db.checkpoint() is True
         assert MARKER.encode() not in await relation_bytes(db, postgres, "bot_state")
