@@ -229,7 +229,16 @@ def production_profiles(texts: Sequence[str]) -> Scores:
     return np.asarray(index.similarity_between(everyone, everyone), dtype=np.float64)
 
 
-def production_routing(contacts: Sequence[Contact], requests: Sequence[str]) -> Scores:
+@dataclass(frozen=True)
+class Routed:
+    """One request as the bot routes it: the raw lift of each contact (`lifts`) and each
+    contact's fit (`contact_fits`), in the order of the contacts."""
+
+    lifts: NDArray[np.float64]
+    fits: list[float]
+
+
+def production_fits(contacts: Sequence[Contact], requests: Sequence[str]) -> list[Routed]:
     """What the bot computes (bot.services.crisis_routing): the words of each contact with the
     shipped sector descriptions, and the lift (bot.domain.crisis_meaning) of its organisation,
     its sector's pool (shipped example requests and description phrases) and the pool text
@@ -244,12 +253,17 @@ def production_routing(contacts: Sequence[Contact], requests: Sequence[str]) -> 
     reference = embed(reference_requests(), True)
     pools = sector_pools(by_sector, reference)
     asked = embed(requests, True)
-    rows = []
+    out = []
     for i, text in enumerate(requests):
         values = lifts(asked[i], organisations, [c.sector for c in stored], pools, reference)
         by_id = {c.id: float(v) for c, v in zip(stored, values, strict=True)}
-        rows.append(contact_fits(text, stored, descriptions, lifts=by_id))
-    return np.array(rows)
+        out.append(Routed(values, contact_fits(text, stored, descriptions, lifts=by_id)))
+    return out
+
+
+def production_routing(contacts: Sequence[Contact], requests: Sequence[str]) -> Scores:
+    """The bot's fit of each contact (columns) for each request (rows)."""
+    return np.array([r.fits for r in production_fits(contacts, requests)])
 
 
 SCORERS: dict[str, Scorer] = {

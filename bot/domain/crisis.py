@@ -59,9 +59,9 @@ class Bridge:
 MEANING_FULL = 0.04
 WORDS_FULL = 0.4
 WORDS_BESIDE_MEANING = 0.5
-# The best fit says little if it is below WEAK_FIT, or if it is hardly above the typical
-# sector (a vague request, "Wer kann helfen?", fits every sector a bit): then the requester
-# hears how to sharpen the request.
+# Compared by words only, the best fit says little if it is below WEAK_FIT, or if it is
+# hardly above the typical sector (a vague request, "Wer kann helfen?", fits every sector a
+# bit): then the requester hears how to sharpen the request (by meaning: `weak_lift`).
 WEAK_FIT = 0.4
 WEAK_MARGIN = 0.22
 

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from bot.config import CrisisConfig
 from bot.domain.crisis import (
     BROADCAST_TIER,
-    WEAK_FIT,
     Bridge,
     RequestState,
     Step,
@@ -30,6 +29,7 @@ from bot.domain.crisis import (
     unanswered,
     weak_fit,
 )
+from bot.domain.crisis_meaning import weak_lift
 from bot.services.contact_vectors import CrisisVectors, Vectors, sector_descriptions
 from bot.services.contacts import ContactService
 from bot.services.crisis_fit import Fit, contact_fits
@@ -52,7 +52,7 @@ def ask_key(request_id: str, person: str) -> str:
 @dataclass(frozen=True)
 class Ranking:
     """Every bridge that may be asked now, best first; the contact each one is asked for; and
-    whether even the best fit is weak (the requester hears how to sharpen the request)."""
+    whether the request is too vague to route (the requester hears how to sharpen it)."""
 
     bridges: list[Bridge]
     contact_of: dict[str, StoredContact]
@@ -92,10 +92,14 @@ class CrisisRouting:
         fits = contact_fits(req.text, contacts, descriptions, lifts=lifts)
         best: dict[str, Fit] = {}
         by_sector: dict[str, float] = {}
+        lift_by_sector: dict[str, float] = {}
         for contact, score in zip(contacts, fits, strict=True):
             if contact.user_id not in best or score > best[contact.user_id].score:
                 best[contact.user_id] = Fit(score, contact)
             by_sector[contact.sector] = max(by_sector.get(contact.sector, 0.0), score)
+            if contact.id in lifts:
+                lift = lifts[contact.id]
+                lift_by_sector[contact.sector] = max(lift_by_sector.get(contact.sector, lift), lift)
         people = list(best)
         windows = await self.contacts.availability_of(people)
         load = await self.store.asks_since(now - WEEK)
@@ -114,9 +118,9 @@ class CrisisRouting:
             for person, fit in best.items()
         ]
         ranked = rank_bridges(bridges, now.astimezone(self.timezone), self.crisis.cap_per_week)
-        return Ranking(
-            ranked, {person: fit.contact for person, fit in best.items()}, weak_fit(by_sector)
-        )
+        # By meaning where the contacts have vectors; the fits of their words otherwise.
+        weak = weak_lift(lift_by_sector) if lift_by_sector else weak_fit(by_sector)
+        return Ranking(ranked, {person: fit.contact for person, fit in best.items()}, weak)
 
     async def advance(
         self,
@@ -240,14 +244,12 @@ class CrisisRouting:
                 return  # the status message in the room says it, with the formal path
             message = Say("crisis.routed_nobody", {**common, "fallback": self.texts.fallback()})
         else:
-            fits = {b.id: b.fit for b in ranking.bridges}
             covered = list(
                 dict.fromkeys(
                     f"{ranking.contact_of[p].organisation} ({ranking.contact_of[p].sector})"
                     for p in first
                 )
             )
-            weak = ranking.weak or max(fits.get(p, 0.0) for p in first) < WEAK_FIT
             more = len(covered) - COVERED_SHOWN
             message = Say(
                 "crisis.routed",
@@ -259,7 +261,7 @@ class CrisisRouting:
                     if more > 0
                     else Say("crisis.empty"),
                     "weak": Say("crisis.routed.weak", {"id": req.id, "prefix": self.texts.prefix})
-                    if weak
+                    if ranking.weak
                     else Say("crisis.empty"),
                     "fallback": self.texts.fallback(),
                 },

@@ -778,3 +778,35 @@ async def test_a_no_routes_tier_two_from_the_stored_vector(meaning: CrisisWorld)
     assert woken and len(asked_people(meaning)) == 4
     assert await meaning.crisis.tick() == 1
     assert len(asked_people(meaning)) == 6
+
+
+async def test_only_a_request_too_vague_to_route_hears_how_to_sharpen_it(
+    meaning: CrisisWorld,
+) -> None:
+    """The hint says the bot did not understand the request well: clear requests, worded
+    without the contacts' words, do not get it; requests that name no need do."""
+    meaning.config = crisis_config(tier1_size=3)
+    meaning = meaning.restart()
+    await bridges(meaning, *REGISTRY)
+    assert meaning.vectors is not None
+    await meaning.vectors.refresh()
+
+    async def hinted(request: str) -> bool:
+        meaning.messenger.sent.clear()
+        await meaning.crisis.start(CHIEF, STAFF, request)
+        [routed] = [s for s in meaning.messenger.sent if s.effect_key.endswith(":routed")]
+        assert routed.message is not None
+        return "schwach" in render_say(routed.message, "de")
+
+    for clear in (
+        COLD_CHAIN,
+        "Dialyseplätze für 20 Patienten aus dem Sperrgebiet",
+        "Kältewelle: wo können Menschen von der Straße heute Nacht schlafen?",
+        "Wer kann uns eine große Halle für ein Impfzentrum stellen?",
+    ):
+        assert not await hinted(clear), clear
+    for vague in (
+        "Wer kann uns heute noch helfen? Bitte melden.",
+        "Dringend: wer hat Kontakte? Details gebe ich am Telefon durch.",
+    ):
+        assert await hinted(vague), vague

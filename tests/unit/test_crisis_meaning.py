@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config.features import DEFAULT_SECTORS, CrisisConfig
-from bot.domain.crisis_meaning import lifts, relative_to_best
+from bot.domain.crisis import MEANING_FULL, WEAK_FIT
+from bot.domain.crisis_meaning import WEAK_LIFT_MARGIN, lifts, relative_to_best, weak_lift
 from bot.services.contact_vectors import (
     reference_requests,
     sector_descriptions,
@@ -158,3 +159,22 @@ def test_within_a_sector_the_contact_standing_for_the_need_comes_first(
         "Tiefgekühlte Lebensmittelspenden müssen heute noch quer durch die Stadt"
     )
     assert goods.index("Kühllogistik Nord GmbH") < goods.index("Omnibusbetrieb Krause")
+
+
+def test_a_request_is_vague_when_no_sector_stands_out_from_the_median() -> None:
+    assert weak_lift({})
+    # Below three sectors there is no median to stand out from: the best lift must fit.
+    assert weak_lift({"Logistik": 0.9 * WEAK_FIT * MEANING_FULL, "Soziale Träger": -0.02})
+    assert not weak_lift({"Logistik": 1.1 * WEAK_FIT * MEANING_FULL, "Soziale Träger": 0.0})
+    # A clear request: one sector far above the others, even with a modest lift.
+    clear = {"Logistik": 0.02, "Soziale Träger": 0.0, "Wirtschaft": 0.004, "Kirchen": -0.01}
+    assert not weak_lift(clear)
+    # "Wer kann helfen?" lifts every sector a little: high, but nothing stands out.
+    median = 0.025
+    vague = {
+        "Logistik": median + 0.9 * WEAK_LIFT_MARGIN,
+        "Soziale Träger": median,
+        "Wirtschaft": median,
+        "Kirchen": median - 0.01,
+    }
+    assert weak_lift(vague)
