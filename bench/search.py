@@ -1,6 +1,7 @@
-"""Colleague search (`!suche`): how fast the answer and the results come, by findable people.
+"""Colleague search (`!suche`): how fast the answer and the results come, by findable people;
+with --quality, how well blind searches find the colleagues of their field.
 
-    .venv/bin/python -m bench.search [--people 1000 10000] [--searches 20]
+    .venv/bin/python -m bench.search [--people 1000 10000] [--searches 20] [--quality]
 
 On a temporary store with that many findable synthetic profiles (bench/profiles.py) and
 their stored vectors (cached phrase vectors, as a refresh would store them), it measures
@@ -8,6 +9,14 @@ per search: the command's part inside the event's transaction (rate limit, store
 search, queue "einen Moment"), and the runner's part outside it, split into reading the
 candidates and their vectors, encoding the search text on the encoder thread, ranking in a
 worker thread, and the short transaction that stores and queues the results.
+
+Quality (--quality; deterministic): every phrase of the paraphrase pool (bench/data/paraphrase)
+is one findable colleague, and two searches per topic (bench/data/search_queries.yaml, a
+keyword and a short task, written blind: their author saw only the topic identifiers) run
+through `rank_colleagues` as the bot ranks. Per split of the pool's topics: searches where a
+colleague of the topic is shown, where the first result is one, with no result at all, and
+the share of shown results that are of the topic (at most four of five can be); by meaning
+with the shipped share of shared words, and by meaning alone.
 """
 
 from __future__ import annotations
@@ -20,9 +29,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import yaml
+
 from bench.common import ms
 from bench.profiles import generate, with_vectors
-from bot.domain.colleague_search import Candidate, rank_colleagues
+from bench.semantic import DATA, embed, load_topics, share, table
+from bot.domain.colleague_search import WORDS_BESIDE_MEANING, Candidate, rank_colleagues
 from bot.domain.phrases import split_tasks
 from bot.services.colleague_search import ColleagueSearchService, SearchQueued
 from bot.services.encoder import E5Encoder, load_encoder
@@ -139,12 +152,47 @@ async def measure(people: int, searches: int) -> None:
         )
 
 
+def quality() -> None:
+    topics = load_topics(DATA / "paraphrase")
+    phrases = [p for t in topics for p in t.phrases]
+    topic_of = [t.name for t in topics for _ in t.phrases]
+    split_of = {t.name: t.split for t in topics}
+    vectors = embed(phrases, True)
+    people = [Candidate(str(i), (p,), vectors[i : i + 1]) for i, p in enumerate(phrases)]
+    entries = yaml.safe_load((DATA / "search_queries.yaml").read_text(encoding="utf-8"))
+    searches = [(str(e["topic"]), str(e[kind])) for e in entries for kind in ("short", "longer")]
+    rows = []
+    for name, words in (("**shipped**", WORDS_BESIDE_MEANING), ("meaning alone", 0.0)):
+        for split in ("dev", "holdout"):
+            found, first, empty, fitting, shown = [], [], [], 0, 0
+            for topic, text in searches:
+                if split_of[topic] != split:
+                    continue
+                q = embed(split_tasks(text) or [text], True)
+                hits = rank_colleagues(text, q, people, words_share=words)
+                fits = [topic_of[int(h.key)] == topic for h in hits]
+                found.append(any(fits))
+                first.append(bool(fits) and fits[0])
+                empty.append(not fits)
+                fitting, shown = fitting + sum(fits), shown + len(fits)
+            among = f"{100 * fitting / max(shown, 1):.1f} % ({fitting}/{shown})"
+            rates = [share(np.array(x)) for x in (found, first, empty)]
+            rows.append([name, f"{split} ({len(found)})", *rates, among])
+    print(f"\n{len(people)} colleagues (one pool phrase each), {len(searches)} blind searches\n")
+    header = ["ranking", "split (searches)", "a fitting colleague shown", "first fits"]
+    print(table([*header, "no result", "fitting among shown"], rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--people", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--searches", type=int, default=20)
+    parser.add_argument("--quality", action="store_true", help="only the quality of results")
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    if args.quality:
+        quality()
+        return
     for people in args.people:
         asyncio.run(measure(people, args.searches))
 

@@ -14,6 +14,7 @@ from bot.domain.colleague_search import (
     rank_colleagues,
 )
 from bot.domain.meaning import FLOOR, best_phrases, rescaled
+from tests.support.encoders import bundled_encoder
 
 
 def unit(*rows: list[float]) -> np.ndarray:
@@ -84,6 +85,25 @@ def test_people_without_vectors_are_compared_by_words() -> None:
         ],
     )
     assert [(h.key, h.phrase, h.by_meaning) for h in hits] == [("@kita", "Elternberatung", False)]
+
+
+def test_a_keyword_finds_the_colleague_who_wrote_it() -> None:
+    """Real model: "Kita" alone is no closer in meaning to "Vergabe von Kita-Plätzen" than
+    to much else (cosine 0.845, below the threshold); the shared word finds the colleague."""
+    encoder = bundled_encoder()
+    tasks = {
+        "kita": "Vergabe von Kita-Plätzen, Beratung der Eltern",
+        "bau": "Vergabe von Bauaufträgen nach VOB",
+        "hund": "Hundesteuer veranlagen",
+        "pass": "Personalausweise ausstellen",
+    }
+    people = [
+        Candidate(key, (text,), encoder.encode_blocking([text], query=True))
+        for key, text in tasks.items()
+    ]
+    query = encoder.encode_blocking(["Kita"], query=True)
+    [hit] = rank_colleagues("Kita", query, people)
+    assert hit.key == "kita" and hit.by_meaning and hit.phrase == tasks["kita"]
 
 
 def test_at_most_five_ties_in_a_stable_order() -> None:
