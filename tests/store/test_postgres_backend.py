@@ -14,7 +14,7 @@ import pytest
 
 from bot.__main__ import check_store
 from bot.devpostgres import LocalPostgres
-from bot.store import postgres_backend, postgres_erasure
+from bot.store import postgres_erasure
 from bot.store.db import (
     Database,
     DatabaseTooNew,
@@ -378,9 +378,7 @@ async def test_a_backup_holding_its_locks_puts_the_checkpoint_off_instead_of_sta
         await backup.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         await backup.execute("LOCK TABLE bot_state IN ACCESS SHARE MODE")  # as pg_dump does
         assert await asyncio.wait_for(db.checkpoint(), 10) is False
-        row = await asyncio.wait_for(
-            db.fetchone("SELECT value FROM bot_state WHERE key = 'k1'"), 2
-        )
+        row = await asyncio.wait_for(db.fetchone("SELECT value FROM bot_state WHERE key = 'k1'"), 2)
         assert row is not None and row["value"] == "kept"
         await backup.rollback()
         assert await db.checkpoint() is True
