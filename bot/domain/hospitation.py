@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Generic, Literal, TypeVar
 
 from bot.domain.dates import DateError, DateErrorCode, When, parse_when
+from bot.domain.similarity import Document
+from bot.domain.tfidf import TfidfSimilarity
 
 TITLE_MAX = 120
 DESCRIPTION_MAX = 1000
@@ -218,6 +220,19 @@ def offer_match_text(draft: OfferDraft, location: str | None = None) -> str:
 
 
 K = TypeVar("K")
+
+
+def shared_words(offer_texts: Sequence[str], which: int, areas: Sequence[str]) -> list[float]:
+    """Per wish (area) how much it shares words with offer `which` of `offer_texts` (every
+    open offer): a TF-IDF cosine with the weights of all open offers, so that a word every
+    offer has ("Hospitation", "Amt") counts little and an office's name ("Personalamt")
+    much."""
+    index = TfidfSimilarity().index([Document(text) for text in offer_texts])
+    out = []
+    for area in areas:
+        found = dict(index.rank(Document(area), len(offer_texts)))
+        out.append(found.get(which, 0.0))
+    return out
 
 
 def matching_wishes(

@@ -18,9 +18,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from bot.domain.hospitation import WishErrorCode, matching_wishes, normalise_short_id, parse_wish
+from bot.domain.hospitation import (
+    WishErrorCode,
+    matching_wishes,
+    normalise_short_id,
+    parse_wish,
+    shared_words,
+)
 from bot.services.hospitation_messages import host_contact, person_label, when_say
-from bot.services.hospitation_vectors import WISH_MEANING_THRESHOLD, wish_scores
+from bot.services.hospitation_vectors import (
+    WISH_MEANING_THRESHOLD,
+    WISH_WORDS_SHARE,
+    offer_words,
+    wish_scores,
+)
 from bot.services.hospitations import HospitationService
 from bot.services.ports import Say
 from bot.services.vectors import VectorService
@@ -116,21 +127,27 @@ class HospitationFollowups:
                 await self.store.mark_wishes_checked(offer.id)
 
     async def _hits(self, offer: HospitationOffer, wishes: list[Wish]) -> list[Wish]:
-        """The wishes the offer fits, best first: by meaning, or without the model by words
-        (CPU work: off the event loop)."""
+        """The wishes the offer fits, best first: by meaning and a share of the words they
+        share, or without the model by words alone (CPU work: off the event loop)."""
         scores = await wish_scores(self.vectors, offer, wishes) if self.vectors else None
         if scores is None:
             return await asyncio.to_thread(self._matches, offer, wishes)
-        fitting = [w for w in wishes if scores[w.id] >= WISH_MEANING_THRESHOLD]
+        others = await self.store.open_offers_from(self.service.today())
+        texts = [offer_words(offer)] + [offer_words(o) for o in others if o.id != offer.id]
+        words = await asyncio.to_thread(shared_words, texts, 0, [w.area for w in wishes])
+        fit = {
+            w.id: scores[w.id] + WISH_WORDS_SHARE * v for w, v in zip(wishes, words, strict=True)
+        }
+        fitting = [w for w in wishes if fit[w.id] >= WISH_MEANING_THRESHOLD]
         # sorted() is stable: equal scores keep the order the wishes were made in.
-        return sorted(fitting, key=lambda w: -scores[w.id])
+        return sorted(fitting, key=lambda w: -fit[w.id])
 
     def _matches(self, offer: HospitationOffer, wishes: list[Wish]) -> list[Wish]:
-        text = " ".join(
-            p for p in (offer.title, offer.description, offer.department, offer.municipality) if p
-        )
         scored = matching_wishes(
-            text, [(w, w.area) for w in wishes], wish_score, self.settings.wish_threshold
+            offer_words(offer),
+            [(w, w.area) for w in wishes],
+            wish_score,
+            self.settings.wish_threshold,
         )
         return [wish for wish, _ in scored]
 

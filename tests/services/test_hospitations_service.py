@@ -720,6 +720,27 @@ async def test_a_wish_meets_an_offer_by_meaning_not_by_its_words(world: World) -
     ]
 
 
+async def test_a_wish_that_names_the_office_meets_its_offer(world: World) -> None:
+    """e5 puts "Personalamt" barely closer to "Hospitation im Personalamt" than to other
+    offers; the word they share, rare among the open offers, makes the difference."""
+    follow, _ = meaning_world(world)
+    await follow.add_wish(CEM, "Personalamt")
+    staff = await create(
+        world.offers,
+        ANNA,
+        draft(
+            title="Hospitation im Personalamt",
+            description="Sie sehen, wie eine Stelle ausgeschrieben, Bewerbungen gesichtet und "
+            "Vorstellungsgespräche geführt werden, und lernen die Lohnabrechnung kennen.",
+        ),
+    )
+    await create(world.offers, ANNA, draft(**BAU_OFFER))
+    await create(world.offers, BEN, draft(**KITA_OFFER))
+    await follow.run_due()
+    told = [(s.target, s.effect_key) for s in world.messenger.sent if ":wish:" in s.effect_key]
+    assert told == [(CEM, f"hosp:{staff.id}:wish:{CEM}")]
+
+
 async def test_without_the_model_wishes_fall_back_to_words(world: World) -> None:
     follow = HospitationFollowups(world.offers, VectorService(world.db, None))
     await follow.add_wish(CEM, "Bauaufsicht")
