@@ -27,7 +27,7 @@ from bot.chat.dispatch import Dispatcher
 from bot.chat.errors import NETWORK_ERRORS
 from bot.chat.given_up import GivenUpNotices
 from bot.chat.health import HealthServer, Metrics
-from bot.chat.messenger import ChatMessenger
+from bot.chat.messenger import ChatMessenger, preferred_language
 from bot.chat.readonly import ReadOnlyMode
 from bot.chat.roles import RoleResolver
 from bot.chat.room_retirement import RoomRetirement
@@ -85,12 +85,9 @@ class App:
         await ensure_cross_signing(client, config, self.db)
         direct = DirectRooms(client, directory, encrypted=config.bot.encrypted_direct_chats)
         await direct.load()
-        messenger = ChatMessenger(
-            outbox, ChatTraceStore(self.db).language, config.bot.default_language, lambda: None
-        )
-        readonly = ReadOnlyMode(
-            client, config, self.db, direct, messenger.language_of, self.metrics
-        )
+        preference = ChatTraceStore(self.db).language
+        language_of = preferred_language(preference, config.bot.default_language)
+        readonly = ReadOnlyMode(client, config, self.db, direct, language_of, self.metrics)
         sender = OutboxSender(
             client,
             outbox,
@@ -102,7 +99,7 @@ class App:
             # Given-up items are told in the admin room, in aggregate (S-05).
             notices=GivenUpNotices(outbox, config.bot.admin_room, config.bot.default_language),
         )
-        messenger.wake = sender.wake
+        messenger = ChatMessenger(outbox, preference, config.bot.default_language, sender.wake)
         accounts = MatrixAccounts(client, admin_api=config.privacy.admin_api)
         services = build_services(config, self.db, messenger, self.jobs, accounts)
         self.services = services

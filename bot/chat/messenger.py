@@ -17,6 +17,19 @@ from bot.store.outbox import Outbox
 LanguagePreference = Callable[[str], Awaitable[Lang | None]]
 
 
+def preferred_language(
+    preference: LanguagePreference, default: Lang
+) -> Callable[[str], Awaitable[Lang]]:
+    """The language to write to a person in: the one they chose, else the default. Also for
+    what is built before the messenger (read-only mode, which the sender needs, whose wake
+    the messenger needs)."""
+
+    async def language_of(user_id: str) -> Lang:
+        return await preference(user_id) or default
+
+    return language_of
+
+
 class ChatMessenger:
     def __init__(
         self,
@@ -29,9 +42,7 @@ class ChatMessenger:
         self.preference = preference
         self.default_lang = default_lang
         self.wake = wake
-
-    async def language_of(self, user_id: str) -> Lang:
-        return await self.preference(user_id) or self.default_lang
+        self.language_of = preferred_language(preference, default_lang)
 
     async def has_language_choice(self, user_id: str) -> bool:
         return await self.preference(user_id) is not None
