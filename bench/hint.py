@@ -27,6 +27,7 @@ from bench.semantic import (
     Contact,
     Routed,
     _split,
+    first_hit_ranks,
     load_folder,
     load_routing,
     production_fits,
@@ -34,22 +35,18 @@ from bench.semantic import (
     table,
 )
 from bot.domain.crisis import weak_fit
-from bot.domain.crisis_meaning import weak_lift
+from bot.domain.crisis_meaning import best_per_sector, weak_lift
 
 Rule = Callable[[Sequence[Contact], Routed], bool]
 
 
-def by_sector(contacts: Sequence[Contact], values: Sequence[float]) -> dict[str, float]:
-    """The best value of any contact per sector."""
-    best: dict[str, float] = {}
-    for contact, value in zip(contacts, values, strict=True):
-        best[contact.sector] = max(best.get(contact.sector, value), float(value))
-    return best
-
-
 RULES: dict[str, Rule] = {
-    "**by meaning** (the bot's rule)": lambda cs, r: weak_lift(by_sector(cs, r.lifts.tolist())),
-    "by fits (the rule before)": lambda cs, r: weak_fit(by_sector(cs, r.fits)),
+    "**by meaning** (the bot's rule)": lambda cs, r: weak_lift(
+        best_per_sector(zip([c.sector for c in cs], r.lifts.tolist(), strict=True))
+    ),
+    "by fits (the rule before)": lambda cs, r: weak_fit(
+        best_per_sector(zip([c.sector for c in cs], r.fits, strict=True))
+    ),
 }
 
 
@@ -64,11 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     groups: list[tuple[str, str]] = []  # (group, split) per text
     texts: list[str] = []
     routed = production_fits(contacts, [r.text for r in requests])
-    for request, result in zip(requests, routed, strict=True):
-        fits = np.array(result.fits)
-        relevant = np.array([c in request.fits for c in ids])
-        ahead = int(((~relevant) & (fits >= fits[relevant].max())).sum())
-        groups.append(("clear, routed well" if ahead < 3 else "clear, missed", request.split))
+    relevant = np.array([[c in r.fits for c in ids] for r in requests])
+    ranks = first_hit_ranks(np.array([r.fits for r in routed]), relevant)
+    for request, rank in zip(requests, ranks, strict=True):
+        groups.append(("clear, routed well" if rank <= 3 else "clear, missed", request.split))
         texts.append(request.text)
     for entry in hinted:
         groups.append((str(entry["kind"]), _split(entry["split"], str(entry["text"]))))

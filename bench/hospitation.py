@@ -14,26 +14,57 @@ a wrong offer, and wishes with a fitting offer that hear of none. Deterministic.
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import yaml
 
 from bench.semantic import DATA, embed, table
+from bot.domain.dates import When
 from bot.domain.hospitation import shared_words
 from bot.domain.meaning import rescaled
-from bot.services.hospitation_vectors import WISH_MEANING_THRESHOLD, WISH_WORDS_SHARE
+from bot.services.hospitation_vectors import (
+    WISH_MEANING_THRESHOLD,
+    WISH_WORDS_SHARE,
+    offer_passage,
+    offer_words,
+)
+from bot.store.hospitation_rows import HospitationOffer
+
+DAY = date(2026, 12, 7)
+
+
+def offer(entry: dict[str, str]) -> HospitationOffer:
+    """An open offer of the data set as the store gives it (one municipality for all)."""
+    return HospitationOffer(
+        id=entry["id"],
+        host="@host:bench.example",
+        host_name=None,
+        department=entry["department"],
+        municipality="Musterstadt",
+        title=entry["title"],
+        description=entry["description"],
+        when=When(DAY, DAY),
+        capacity=2,
+        status="open",
+        cancelled_by=None,
+        version=0,
+        created_at=0.0,
+    )
 
 
 def main() -> None:
     data = yaml.safe_load((DATA / "hospitation_wishes.yaml").read_text(encoding="utf-8"))
-    offers, wishes = data["offers"], data["wishes"]
-    # As offer_passage and offer_words build them (municipality: one for all offers here).
-    passages = [f"{o['title']}: {o['description']}. {o['department']}" for o in offers]
-    texts = [f"{o['title']} {o['description']} {o['department']} Musterstadt" for o in offers]
+    offers = [offer(o) for o in data["offers"]]
+    wishes = data["wishes"]
     areas = [str(w["text"]) for w in wishes]
-    cosines = embed(areas, True) @ embed(passages, False).T
+    cosines = embed(areas, True) @ embed([offer_passage(o) for o in offers], False).T
     meaning = np.vectorize(rescaled)(cosines.astype(np.float64))
-    words = np.array([shared_words(texts, j, areas) for j in range(len(offers))]).T
-    fits = np.array([[o["id"] in w["fits"] for o in offers] for w in wishes])
+    texts = [offer_words(o) for o in offers]
+    words = np.array(
+        [shared_words(text, texts[:j] + texts[j + 1 :], areas) for j, text in enumerate(texts)]
+    ).T
+    fits = np.array([[o.id in w["fits"] for o in offers] for w in wishes])
     split = np.array([w["split"] for w in wishes])
     rows = []
     for name, share in (("**shipped**", WISH_WORDS_SHARE), ("meaning alone", 0.0)):

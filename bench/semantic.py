@@ -204,26 +204,19 @@ def e5(symmetric: bool, frame: str = "{}") -> Scorer:
     return score
 
 
-def production_people(phrases: Sequence[str]) -> Scores:
-    """What the weekly matching computes (bot.domain.semantic.EmbeddingSimilarity): every
-    phrase as a person with one task, its vector as the refresh stores it ("query: ")."""
-    vectors = embed(phrases, True)
-    documents = [Document(p, (), (p,), vectors[i : i + 1]) for i, p in enumerate(phrases)]
-    everyone = np.arange(len(phrases))
-    index = EmbeddingSimilarity().index(documents)
-    return np.asarray(index.similarity_between(everyone, everyone), dtype=np.float64)
-
-
-def production_profiles(texts: Sequence[str]) -> Scores:
-    """Each text as a profile's task field, as the weekly matching stores and compares it:
-    cut into tasks (`split_tasks`), a vector per task ("query: "), the person as the mean of
-    their tasks."""
-    cut = [split_tasks(t) for t in texts]
-    vectors = embed([p for phrases in cut for p in phrases], True)
+def production_people(
+    texts: Sequence[str], cut: Callable[[str], Sequence[str]] = lambda text: (text,)
+) -> Scores:
+    """What the weekly matching computes (bot.domain.semantic.EmbeddingSimilarity): each text
+    as a person whose task field `cut` makes into phrases (by default one task: the whole
+    text), a vector per phrase as the refresh stores it ("query: "), the person as the mean
+    of their phrases."""
+    phrases = [tuple(cut(t)) for t in texts]
+    vectors = embed([p for own in phrases for p in own], True)
     documents, start = [], 0
-    for text, phrases in zip(texts, cut, strict=True):
-        documents.append(Document(text, (), phrases, vectors[start : start + len(phrases)]))
-        start += len(phrases)
+    for text, own in zip(texts, phrases, strict=True):
+        documents.append(Document(text, (), own, vectors[start : start + len(own)]))
+        start += len(own)
     everyone = np.arange(len(texts))
     index = EmbeddingSimilarity().index(documents)
     return np.asarray(index.similarity_between(everyone, everyone), dtype=np.float64)
@@ -396,7 +389,7 @@ def paraphrase(topics: list[Topic], weights: list[float]) -> str:
         (
             "default, each phrase as a whole task field (cut into tasks as the bot does)",
             "–",
-            production_profiles(phrases),
+            production_people(phrases, split_tasks),
         ),
         ("lexical (TF-IDF)", "–", lex),
     ]

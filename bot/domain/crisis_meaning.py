@@ -22,7 +22,7 @@ Pure numpy; the vectors come from bot.services.contact_vectors.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -98,6 +98,15 @@ def relative_to_best(lifts: Mapping[str, float], full: float) -> dict[str, float
     if best <= full:
         return dict(lifts)
     return {key: value * full / best for key, value in lifts.items()}
+
+
+def best_per_sector(values: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """The best value per sector of (sector, value) pairs: what `weak_lift` (lifts) and
+    `bot.domain.crisis.weak_fit` (fits) judge a request by."""
+    best: dict[str, float] = {}
+    for sector, value in values:
+        best[sector] = max(best.get(sector, value), value)
+    return best
 
 
 def weak_lift(best_by_sector: Mapping[str, float]) -> bool:

@@ -222,17 +222,13 @@ def offer_match_text(draft: OfferDraft, location: str | None = None) -> str:
 K = TypeVar("K")
 
 
-def shared_words(offer_texts: Sequence[str], which: int, areas: Sequence[str]) -> list[float]:
-    """Per wish (area) how much it shares words with offer `which` of `offer_texts` (every
-    open offer): a TF-IDF cosine with the weights of all open offers, so that a word every
-    offer has ("Hospitation", "Amt") counts little and an office's name ("Personalamt")
-    much."""
-    index = TfidfSimilarity().index([Document(text) for text in offer_texts])
-    out = []
-    for area in areas:
-        found = dict(index.rank(Document(area), len(offer_texts)))
-        out.append(found.get(which, 0.0))
-    return out
+def shared_words(offer: str, others: Sequence[str], areas: Sequence[str]) -> list[float]:
+    """Per wish (area) how much it shares words with the `offer` text: a TF-IDF cosine with
+    the weights of all open offers (the offer and `others`), so that a word every offer has
+    ("Hospitation", "Amt") counts little and an office's name ("Personalamt") much."""
+    index = TfidfSimilarity().index([Document(text) for text in (offer, *others)])
+    # Row 0 is the offer; `rank` lists only the offers an area shares a word with.
+    return [dict(index.rank(Document(area), 1 + len(others))).get(0, 0.0) for area in areas]
 
 
 def matching_wishes(

@@ -29,7 +29,7 @@ from bot.domain.crisis import (
     unanswered,
     weak_fit,
 )
-from bot.domain.crisis_meaning import weak_lift
+from bot.domain.crisis_meaning import best_per_sector, weak_lift
 from bot.services.contact_vectors import CrisisVectors, Vectors, sector_descriptions
 from bot.services.contacts import ContactService
 from bot.services.crisis_fit import Fit, contact_fits
@@ -91,15 +91,9 @@ class CrisisRouting:
         lifts = await self.meaning.lifts(query, contacts) if query is not None else {}
         fits = contact_fits(req.text, contacts, descriptions, lifts=lifts)
         best: dict[str, Fit] = {}
-        by_sector: dict[str, float] = {}
-        lift_by_sector: dict[str, float] = {}
         for contact, score in zip(contacts, fits, strict=True):
             if contact.user_id not in best or score > best[contact.user_id].score:
                 best[contact.user_id] = Fit(score, contact)
-            by_sector[contact.sector] = max(by_sector.get(contact.sector, 0.0), score)
-            if contact.id in lifts:
-                lift = lifts[contact.id]
-                lift_by_sector[contact.sector] = max(lift_by_sector.get(contact.sector, lift), lift)
         people = list(best)
         windows = await self.contacts.availability_of(people)
         load = await self.store.asks_since(now - WEEK)
@@ -119,7 +113,14 @@ class CrisisRouting:
         ]
         ranked = rank_bridges(bridges, now.astimezone(self.timezone), self.crisis.cap_per_week)
         # By meaning where the contacts have vectors; the fits of their words otherwise.
-        weak = weak_lift(lift_by_sector) if lift_by_sector else weak_fit(by_sector)
+        if lifts:
+            weak = weak_lift(
+                best_per_sector((c.sector, lifts[c.id]) for c in contacts if c.id in lifts)
+            )
+        else:
+            weak = weak_fit(
+                best_per_sector((c.sector, f) for c, f in zip(contacts, fits, strict=True))
+            )
         return Ranking(ranked, {person: fit.contact for person, fit in best.items()}, weak)
 
     async def advance(

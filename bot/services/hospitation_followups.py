@@ -132,9 +132,10 @@ class HospitationFollowups:
         scores = await wish_scores(self.vectors, offer, wishes) if self.vectors else None
         if scores is None:
             return await asyncio.to_thread(self._matches, offer, wishes)
-        others = await self.store.open_offers_from(self.service.today())
-        texts = [offer_words(offer)] + [offer_words(o) for o in others if o.id != offer.id]
-        words = await asyncio.to_thread(shared_words, texts, 0, [w.area for w in wishes])
+        open_offers = await self.store.open_offers_from(self.service.today())
+        others = [offer_words(o) for o in open_offers if o.id != offer.id]
+        areas = [w.area for w in wishes]
+        words = await asyncio.to_thread(shared_words, offer_words(offer), others, areas)
         fit = {
             w.id: scores[w.id] + WISH_WORDS_SHARE * v for w, v in zip(wishes, words, strict=True)
         }

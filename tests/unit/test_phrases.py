@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -48,7 +48,9 @@ def test_nothing_to_encode_for_empty_or_tiny_text() -> None:
     st.lists(st.text(max_size=300), max_size=20),
     st.sampled_from([split_phrases, split_tasks]),
 )
-def test_bounded_and_deterministic(text: str, topics: list[str], cut: Any) -> None:
+def test_bounded_and_deterministic(
+    text: str, topics: list[str], cut: Callable[[str | None, Iterable[str]], tuple[str, ...]]
+) -> None:
     phrases = cut(text, topics)
     assert len(phrases) <= MAX_PHRASES
     assert all(3 <= len(p) <= MAX_PHRASE_CHARS for p in phrases)
