@@ -24,6 +24,7 @@ from nio import (
     JoinError,
     LoginResponse,
     MegolmEvent,
+    RoomMemberEvent,
     RoomMessage,
     SyncResponse,
 )
@@ -192,18 +193,29 @@ class SyncedUser:
         timeout: float = 10.0,
         member: str | None = None,
     ) -> str:
-        """Wait until the sync loop knows the joined room (its encryption, a member)."""
+        """Wait until the sync loop knows the joined room (its encryption, a member). A
+        member who already left counts too: whoever refuses an invitation at once may be gone
+        before our first sync of the room shows them, and then nio never lists them."""
 
         def synced() -> str | None:
             room = self.client.rooms.get(room_id)
             ready = (
                 room is not None
                 and (room.encrypted or not encrypted)
-                and (member is None or member in room.users)
+                and (member is None or member in room.users or self._left(room_id, member))
             )
             return room_id if ready else None
 
         return await self._wait_until(synced, timeout, f"synced room {room_id}")
+
+    def _left(self, room_id: str, user_id: str) -> bool:
+        """Whether the room's timeline shows `user_id` leaving (or banned)."""
+        return any(
+            isinstance(e, RoomMemberEvent)
+            and e.state_key == user_id
+            and e.membership in ("leave", "ban")
+            for e in self.events.get(room_id, [])
+        )
 
     async def wait_for_invite(self, *, timeout: float = 10.0) -> str:
         """The next room we are invited to (joined already when ``accept_invites``)."""
