@@ -202,11 +202,19 @@ def quality(n: int) -> dict[str, float]:
     return result
 
 
-def paraphrase_round(n: int, by: str) -> dict[str, float | str]:
-    """Child process: a round of people who word the same tasks differently. Whoever wrote a
-    task word for word like someone else "met" them last round, so a partner with the same
-    task is one who wrote it in other words."""
-    synthetic = with_vectors(paraphrased(n, filler=0.5))
+# How people are compared in `paraphrase_round`.
+COMPARED_BY: dict[str, Callable[[], Similarity]] = {
+    "meaning (default: in the task space)": EmbeddingSimilarity,
+    "meaning, e5's own cosine": lambda: EmbeddingSimilarity(space=None),
+    "words": TfidfSimilarity,
+}
+
+
+def paraphrase_round(n: int, by: str, split: str) -> dict[str, float | str]:
+    """Child process: a round of people who word the same tasks differently (tasks of the
+    paraphrase pool's `split`). Whoever wrote a task word for word like someone else "met"
+    them last round, so a partner with the same task is one who wrote it in other words."""
+    synthetic = with_vectors(paraphrased(n, filler=0.5, split=split))
     people = [s.person for s in synthetic]
     writers: dict[str, list[int]] = {}
     for person in people:
@@ -215,9 +223,8 @@ def paraphrase_round(n: int, by: str) -> dict[str, float | str]:
     met = {(a, b) for ids in writers.values() for i, a in enumerate(ids) for b in ids[i + 1 :]}
     past = [PastPair(a, b, 1) for a, b in sorted(met)]
     rules = MatchRules(seed=SEED)
-    similarity = TfidfSimilarity() if by == "words" else EmbeddingSimilarity()
     wall = time.perf_counter()
-    plan = plan_round(people, past, rules, similarity)
+    plan = plan_round(people, past, rules, COMPARED_BY[by]())
     return {
         "by": by,
         "seconds": time.perf_counter() - wall,
@@ -286,7 +293,11 @@ class Neighbourhoods:
         rng = np.random.default_rng(0)
         means = np.stack([table[i].mean(axis=0) for i in self.ids])
         self.means = means / np.linalg.norm(means, axis=1, keepdims=True)
-        units = self.means.astype(np.float32)
+        space = EmbeddingSimilarity().space
+        assert space is not None
+        spaced = space(means.astype(np.float32))
+        self.spaced = spaced / np.linalg.norm(spaced, axis=1, keepdims=True)
+        units = self.spaced.astype(np.float32)
         sample = units[rng.choice(self.n, min(self.n, 4000), replace=False)]
         dimensions = EmbeddingSimilarity().dimensions
         assert dimensions is not None
@@ -302,7 +313,7 @@ class Neighbourhoods:
             for q in self.queries
         }
         self.scores = [self._scores(int(q)) for q in self.queries]
-        every = np.concatenate([s["mean"] for s in self.scores])
+        every = np.concatenate([s["space"] for s in self.scores])
         self.floor = float(np.median(every))
 
     def _scores(self, q: int) -> dict[str, np.ndarray]:
@@ -312,6 +323,7 @@ class Neighbourhoods:
         return {
             "words": self.words.similarity_between(np.array([q]), np.arange(self.n))[0],
             "mean": self.means @ self.means[q],
+            "space": self.spaced @ self.spaced[q],
             "projected": self.projected @ self.projected[q],
             "best match": 0.5 * (ours.mean(axis=0) + theirs),
         }
@@ -333,7 +345,7 @@ class Neighbourhoods:
 
 def mixed(share: float, h: Neighbourhoods, s: dict[str, np.ndarray]) -> np.ndarray:
     """Meaning with a `share` of the word similarity mixed in."""
-    return (1 - share) * h.rescaled(s, "mean") + share * s["words"]
+    return (1 - share) * h.rescaled(s, "space") + share * s["words"]
 
 
 def meaning(n: int) -> dict[str, object]:
@@ -349,8 +361,9 @@ def meaning(n: int) -> dict[str, object]:
     }
     variants: dict[str, Callable[[Neighbourhoods, dict[str, np.ndarray]], np.ndarray]] = {
         "words (TF-IDF)": lambda h, s: s["words"],
-        "meaning: mean phrase vector (default)": lambda h, s: s["mean"],
-        "meaning: mean phrase vector, 128 dimensions": lambda h, s: s["projected"],
+        "meaning: mean phrase vector in the task space (default)": lambda h, s: s["space"],
+        "meaning: the same in 128 dimensions": lambda h, s: s["projected"],
+        "meaning: mean phrase vector, e5's own cosine": lambda h, s: s["mean"],
         "meaning: symmetric best phrase match": lambda h, s: s["best match"],
     }
     for share in (0.1, 0.3):
@@ -605,17 +618,28 @@ def print_quality(n: int) -> None:
 
 
 def print_paraphrased(n: int) -> None:
-    rows = {by: child("paraphrased", str(n), by) for by in ("meaning", "words")}
+    rows = {
+        (by, split): child("paraphrased", str(n), by, split)
+        for split in ("dev", "holdout")
+        for by in COMPARED_BY
+    }
     print(
-        f"\nPeople who word the same tasks differently ({n:,}, half with a sentence about "
-        "themselves; bench/profiles.py `paraphrased`). Pairs who wrote a task word for word "
-        f"alike count as met last round (banned; {rows['words']['banned']:.0f} per person), "
-        "so the partners sharing a task are those who put it in other words:\n"
+        f"\nPeople who word the same tasks differently ({n:,} per split of the paraphrase "
+        "pool, half with a sentence about themselves; bench/profiles.py `paraphrased`). Pairs "
+        "who wrote a task word for word alike count as met last round (banned), so the "
+        "partners sharing a task are those who put it in other words. The task space was "
+        "fitted on the dev tasks' phrases: holdout is the fair split.\n"
     )
-    print("| compared by | seconds | pairs sharing a task | random allowed pairing |")
-    print("|---|---:|---:|---:|")
-    for by, r in rows.items():
-        print(f"| {by} | {r['seconds']:.2f} | {r['relevant']:.1%} | {r['random_relevant']:.1%} |")
+    print(
+        "| tasks | compared by | seconds | banned per person | pairs sharing a task "
+        "| random allowed pairing |"
+    )
+    print("|---|---|---:|---:|---:|---:|")
+    for (by, split), r in rows.items():
+        print(
+            f"| {split} | {by} | {r['seconds']:.2f} | {r['banned']:.0f} | {r['relevant']:.1%} "
+            f"| {r['random_relevant']:.1%} |"
+        )
 
 
 def print_meaning(n: int) -> None:
@@ -709,7 +733,7 @@ def main() -> None:
             "round": lambda: one_round(int(rest[0])),
             "stages": lambda: stages(int(rest[0])),
             "quality": lambda: quality(int(rest[0])),
-            "paraphrased": lambda: paraphrase_round(int(rest[0]), rest[1]),
+            "paraphrased": lambda: paraphrase_round(int(rest[0]), rest[1], rest[2]),
             "meaning": lambda: meaning(int(rest[0])),
             "cells": lambda: cells(int(rest[0])),
             "variant": lambda: variant(rest[0], int(rest[1])),

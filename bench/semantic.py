@@ -205,12 +205,14 @@ def e5(symmetric: bool, frame: str = "{}") -> Scorer:
 
 
 def production_people(
-    texts: Sequence[str], cut: Callable[[str], Sequence[str]] = lambda text: (text,)
+    texts: Sequence[str],
+    cut: Callable[[str], Sequence[str]] = lambda text: (text,),
+    similarity: EmbeddingSimilarity | None = None,
 ) -> Scores:
-    """What the weekly matching computes (bot.domain.semantic.EmbeddingSimilarity): each text
-    as a person whose task field `cut` makes into phrases (by default one task: the whole
-    text), a vector per phrase as the refresh stores it ("query: "), the person as the mean
-    of their phrases."""
+    """What the weekly matching computes (bot.domain.semantic.EmbeddingSimilarity, by default
+    as shipped): each text as a person whose task field `cut` makes into phrases (by default
+    one task: the whole text), a vector per phrase as the refresh stores it ("query: "), the
+    person as the mean of their phrases."""
     phrases = [tuple(cut(t)) for t in texts]
     vectors = embed([p for own in phrases for p in own], True)
     documents, start = [], 0
@@ -218,7 +220,7 @@ def production_people(
         documents.append(Document(text, (), own, vectors[start : start + len(own)]))
         start += len(own)
     everyone = np.arange(len(texts))
-    index = EmbeddingSimilarity().index(documents)
+    index = (similarity or EmbeddingSimilarity()).index(documents)
     return np.asarray(index.similarity_between(everyone, everyone), dtype=np.float64)
 
 

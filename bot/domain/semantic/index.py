@@ -1,21 +1,21 @@
 """Similarity by meaning: the embedding model's phrase vectors, on the 0..1 scale of the rules.
 
-A person is the unit mean of their phrase vectors: one float32 matrix product per block of
-people finds everyone's partners. Precision@5 (bench/matching.py --meaning, 10,000 people):
-82% on the synthetic profiles, 44% and 50% on people who word the same tasks differently (dev
-and holdout tasks of the paraphrase pool); the symmetric mean of best phrase matches gets 74%
-and 46%/55% at one product per pair of phrase lists, word overlap 86% and 8%/10%. Adding a
-share of word similarity (0.1, 0.3) gains 1-3 points on the synthetic profiles, which reuse a
-small pool of phrases, and loses 6-8 on the paraphrases: words stand in only where vectors
-are missing.
+A person is the mean of their phrase vectors, taken into the task space (`task_space`: the
+directions in which wordings of one task differ shrunk) and made unit length: one float32
+matrix product per block of people finds everyone's partners. Precision@5 (bench/matching.py
+--meaning, 3,000 people) on people who word holdout tasks of the paraphrase pool differently:
+50% in the space, 44% with e5's own cosine, 48% for the symmetric mean of best phrase matches
+(one product per pair of phrase lists), 10% by words; on synthetic profiles, which reuse a
+small pool of phrases, 75% / 77% / 69% / 81%. Adding a share of word similarity (0.1, 0.3)
+gains 1-4 points on the synthetic profiles and loses 1-5 on the paraphrases: words stand in
+only where vectors are missing.
 
-e5 cosines are high for any two German texts (0.8-0.95), while the matching rules (bonuses,
-noise, "a positive similarity") expect unrelated ~ 0. So cosines are rescaled to
-clip((cos - floor) / (1 - floor), 0, 1) with the floor the median cosine of random pairs of
-the people being compared: how high "unrelated" sits depends on how people write (0.926 for
-task lists in people's own words, 0.955 for the sentence frames of the synthetic profiles).
-A fixed floor of 0.926 would give unrelated synthetic profiles 0.39 instead of ~0; one of
-0.955 would clip most related pairs of task lists to 0.
+The matching rules (bonuses, noise, "a positive similarity") expect unrelated ~ 0, and how
+high "unrelated" sits depends on how people write: in the task space the median cosine of
+random pairs is 0.02-0.05 for task lists in people's own words and 0.41 for the sentence
+frames of the synthetic profiles (with e5's own cosine 0.92 and 0.95). So cosines are
+rescaled to clip((cos - floor) / (1 - floor), 0, 1) with the floor the median cosine of
+random pairs of the people being compared.
 
 Documents without vectors (not encoded yet) are compared by words (`TfidfSimilarity`), with
 everyone; if too many lack vectors, the whole index compares words.
@@ -40,13 +40,16 @@ from bot.domain.semantic.search import (
     dense_top_k,
     one_cell,
 )
+from bot.domain.semantic.task_space import FLOOR as SPACE_FLOOR
+from bot.domain.semantic.task_space import TaskSpace, shipped_task_space
 from bot.domain.similarity import Document, SimilarityIndex
 from bot.domain.tfidf import TfidfSimilarity
 
 # Below this many people with vectors the median of their pairs says little. Instead: the
-# median cosine of phrases about different tasks (0.819 on the dev tasks of the paraphrase
-# pool, bench/data/paraphrase). People with several phrases sit higher (their mean vectors are
-# closer to everyone's), so this floor clips nothing related, at the price of unrelated > 0.
+# median cosine of phrases about different tasks: SPACE_FLOOR in the task space, this in e5's
+# own (0.819 on the dev tasks of the paraphrase pool, bench/data/paraphrase). People with
+# several phrases sit higher (their mean vectors are closer to everyone's), so this floor
+# clips nothing related, at the price of unrelated > 0.
 DEFAULT_FLOOR = 0.82
 _FLOOR_MIN_PEOPLE = 30
 _FLOOR_PAIRS = 5_000
@@ -59,6 +62,7 @@ _PROJECTION_CHUNK = 8192
 class EmbeddingSimilarity:
     """Meaning where vectors exist, words (`lexical`) where they do not.
 
+    `space`: where person vectors are compared (None: e5's own cosine).
     `floor`: fixed instead of measured per index. Candidate search: exact up to `exact_up_to`
     people with vectors, else within the `probes` nearest of k-means cells of ~`cell_size`.
     More than `max_without_vectors` people without vectors and more than `words_share` of all:
@@ -66,6 +70,7 @@ class EmbeddingSimilarity:
     """
 
     lexical: TfidfSimilarity = field(default_factory=TfidfSimilarity)
+    space: TaskSpace | None = field(default_factory=shipped_task_space)
     floor: float | None = None
     exact_up_to: int = 4000
     cell_size: int = 600
@@ -135,21 +140,25 @@ class Projection:
 
 
 def _person_vectors(
-    documents: Sequence[Document], rows: Ints
+    documents: Sequence[Document], rows: Ints, space: TaskSpace | None
 ) -> tuple[Vectors, NDArray[np.float64], int]:
-    """The unit mean phrase vector of each of these documents; the sum and number of their
-    phrases."""
+    """The mean phrase vector of each of these documents, in `space` and of unit length; the
+    sum (of the phrase vectors as encoded) and number of their phrases."""
     first = documents[int(rows[0])].vectors
     assert first is not None
     out = np.empty((len(rows), first.shape[1]), dtype=np.float32)
-    phrases = 0
+    counts = np.empty(len(rows), dtype=np.float32)
     for j, i in enumerate(rows.tolist()):
         vectors = documents[i].vectors
         assert vectors is not None
         out[j] = vectors.sum(axis=0)
-        phrases += len(vectors)
+        counts[j] = len(vectors)
     phrase_sum = out.sum(axis=0, dtype=np.float64)  # the rows are still phrase sums here
-    return _normalise(out), phrase_sum, phrases
+    return _normalise(_in_space(out / counts[:, None], space)), phrase_sum, int(counts.sum())
+
+
+def _in_space(means: Vectors, space: TaskSpace | None) -> Vectors:
+    return means if space is None else space(means)
 
 
 def _projected(
@@ -167,7 +176,7 @@ def _projected(
     sample = []
     for start in range(0, len(rows), _PROJECTION_CHUNK):
         chunk = rows[start : start + _PROJECTION_CHUNK]
-        people, chunk_sum, count = _person_vectors(documents, chunk)
+        people, chunk_sum, count = _person_vectors(documents, chunk, settings.space)
         summed = people.sum(axis=0, dtype=np.float64)
         people_sum = summed if start == 0 else people_sum + summed
         phrase_sum = chunk_sum if start == 0 else phrase_sum + chunk_sum
@@ -179,7 +188,7 @@ def _projected(
     x = np.zeros((len(documents), settings.dimensions), dtype=np.float32)
     for start in range(0, len(rows), _PROJECTION_CHUNK):
         chunk = rows[start : start + _PROJECTION_CHUNK]
-        x[chunk] = projection(_person_vectors(documents, chunk)[0])
+        x[chunk] = projection(_person_vectors(documents, chunk, settings.space)[0])
     return x, projection, (phrase_sum / max(phrases, 1)).astype(np.float32)
 
 
@@ -197,7 +206,9 @@ class EmbeddingIndex:
                 self._documents, self._vectored, settings
             )
         else:
-            people, phrase_sum, phrases = _person_vectors(self._documents, self._vectored)
+            people, phrase_sum, phrases = _person_vectors(
+                self._documents, self._vectored, settings.space
+            )
             self._phrase_centre = (phrase_sum / max(phrases, 1)).astype(np.float32)
             self._x = np.zeros((n, people.shape[1]), dtype=np.float32)
             self._x[self._vectored] = people
@@ -225,7 +236,7 @@ class EmbeddingIndex:
         """Median cosine of seeded random pairs of people with vectors."""
         people = self._vectored
         if len(people) < _FLOOR_MIN_PEOPLE:
-            return DEFAULT_FLOOR
+            return DEFAULT_FLOOR if self._settings.space is None else SPACE_FLOOR
         rng = np.random.default_rng(self._settings.seed)
         a = rng.choice(people, _FLOOR_PAIRS)
         b = rng.choice(people, _FLOOR_PAIRS)
@@ -310,8 +321,9 @@ class EmbeddingIndex:
         if not _has_vectors(query):
             return self.lexical.rank(query, limit)
         assert query.vectors is not None
-        centre = query.vectors.sum(axis=0, keepdims=True)
-        centre /= max(float(np.linalg.norm(centre)), 1e-12)
+        centre = _normalise(
+            _in_space(query.vectors.mean(axis=0, keepdims=True), self._settings.space)
+        )
         if self._projection is not None:
             centre = self._projection(centre)
         centre = centre[0]

@@ -1,0 +1,172 @@
+"""Fit the space people are compared in (bot.domain.semantic.task_space), write it, and
+measure what it changes.
+
+    .venv/bin/python -m bench.task_space            # choose, write, then measure
+    .venv/bin/python -m bench.task_space --check    # measure the shipped space only
+
+Fitted on the dev tasks of the paraphrase pool alone (bench/data/paraphrase), so its holdout
+tasks and the blind fresh pool (bench/data/paraphrase_fresh) stay unseen. The first table
+chooses the regularisation: three folds of dev tasks, each fold's phrases searched among
+themselves with the space fitted on the other folds, five seeds. The second measures the
+weekly matching's similarity (bench.semantic.production_people: each phrase one person) with
+e5's own cosine and in the shipped space: P@1 = the nearest other person wrote about the same
+task.
+
+The fresh pool was written blind (its file says how): 50 tasks the paraphrase pool does not
+have ("new") and 25 of its tasks ("known") in four new wordings each.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bench.semantic import DATA, embed, first_hit_ranks, load_folder, load_topics, production_people
+from bot.domain.semantic import EmbeddingSimilarity
+from bot.domain.semantic.task_space import REGULARISATION, TaskSpace
+from bot.services.encoder import MODEL_ID
+
+OUT = Path(__file__).resolve().parent.parent / "bot" / "domain" / "semantic" / "task_space.npz"
+CANDIDATES = (1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
+FOLDS = 3
+SEEDS = 5
+
+
+def precision_at_1(vectors: NDArray[np.float32], tasks: NDArray[np.str_]) -> float:
+    """Share of phrases whose nearest other phrase describes the same task."""
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    cosines = unit @ unit.T
+    np.fill_diagonal(cosines, -np.inf)
+    return float(np.mean(tasks[cosines.argmax(axis=1)] == tasks))
+
+
+def cross_validated(
+    vectors: NDArray[np.float32], tasks: NDArray[np.str_]
+) -> dict[float | None, float]:
+    """Mean P@1 on left-out tasks per regularisation (None: without the space)."""
+    out: dict[float | None, list[float]] = {None: [], **{r: [] for r in CANDIDATES}}
+    names = np.unique(tasks)
+    for seed in range(SEEDS):
+        for fold in np.array_split(np.random.default_rng(seed).permutation(names), FOLDS):
+            test = np.isin(tasks, fold)
+            out[None].append(precision_at_1(vectors[test], tasks[test]))
+            for r in CANDIDATES:
+                space = TaskSpace.fit(MODEL_ID, vectors[~test], tasks[~test], r)
+                out[r].append(precision_at_1(space(vectors[test]), tasks[test]))
+    return {r: float(np.mean(v)) for r, v in out.items()}
+
+
+@dataclass(frozen=True)
+class Pool:
+    phrases: list[str]
+    tasks: NDArray[np.str_]
+    groups: NDArray[np.str_]  # dev / holdout (paraphrase pool), new / known (fresh pool)
+
+    def __add__(self, other: Pool) -> Pool:
+        return Pool(
+            self.phrases + other.phrases,
+            np.concatenate([self.tasks, other.tasks]),
+            np.concatenate([self.groups, other.groups]),
+        )
+
+    def only(self, group: str) -> Pool:
+        keep = self.groups == group
+        return Pool(
+            [p for p, k in zip(self.phrases, keep, strict=True) if k],
+            self.tasks[keep],
+            self.groups[keep],
+        )
+
+
+def paraphrase_pool() -> Pool:
+    topics = load_topics(DATA / "paraphrase")
+    return Pool(
+        [p for t in topics for p in t.phrases],
+        np.array([t.name for t in topics for _ in t.phrases], dtype=np.str_),
+        np.array([t.split for t in topics for _ in t.phrases], dtype=np.str_),
+    )
+
+
+def fresh_pool() -> Pool:
+    """Known tasks keep the paraphrase pool's name, so its phrases of the task count as hits."""
+    entries = load_folder(DATA / "paraphrase_fresh")
+    return Pool(
+        [str(p) for e in entries for p in e["phrases"]],
+        np.array(
+            [
+                e["topic"] if e["kind"] == "known" else f"fresh:{e['topic']}"
+                for e in entries
+                for _ in e["phrases"]
+            ],
+            dtype=np.str_,
+        ),
+        np.array([e["kind"] for e in entries for _ in e["phrases"]], dtype=np.str_),
+    )
+
+
+def people_p1(pool: Pool, asking: str, space: bool) -> tuple[float, int]:
+    """P@1 of the phrases of group `asking`, each a person among everyone in the pool."""
+    similarity = EmbeddingSimilarity() if space else EmbeddingSimilarity(space=None)
+    scores = production_people(pool.phrases, similarity=similarity)
+    np.fill_diagonal(scores, -np.inf)
+    relevant = pool.tasks[:, None] == pool.tasks[None, :]
+    np.fill_diagonal(relevant, False)
+    asks = pool.groups == asking
+    return float(np.mean(first_hit_ranks(scores[asks], relevant[asks]) == 1)), int(asks.sum())
+
+
+def measured() -> str:
+    pool, fresh = paraphrase_pool(), fresh_pool()
+    cases = [
+        (
+            "paraphrase pool, holdout tasks",
+            "the whole pool (dev tasks: the space's data)",
+            pool,
+            "holdout",
+        ),
+        ("paraphrase pool, holdout tasks", "holdout tasks only", pool.only("holdout"), "holdout"),
+        ("fresh, new tasks", "the fresh pool", fresh, "new"),
+        ("fresh, known tasks", "the fresh pool", fresh, "known"),
+        ("fresh, new tasks", "fresh + paraphrase pool", fresh + pool, "new"),
+        ("fresh, known tasks", "fresh + paraphrase pool", fresh + pool, "known"),
+    ]
+    rows = [
+        "| people asking | among | n | e5's own cosine | in the task space |",
+        "|---|---|---|---|---|",
+    ]
+    for asking, among, corpus, group in cases:
+        before, n = people_p1(corpus, group, space=False)
+        after, _ = people_p1(corpus, group, space=True)
+        rows.append(f"| {asking} | {among} | {n} | {before:.1%} | **{after:.1%}** |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="print the table, write nothing")
+    args = parser.parse_args()
+    if not args.check:
+        choose_and_write()
+    print("\nThe matching's similarity, P@1 (each phrase one person):\n")
+    print(measured())
+
+
+def choose_and_write() -> None:
+    dev = [t for t in load_topics(DATA / "paraphrase") if t.split == "dev"]
+    phrases = [p for t in dev for p in t.phrases]
+    tasks = np.array([t.name for t in dev for _ in t.phrases], dtype=np.str_)
+    vectors = embed(phrases, True)
+    print(f"{len(dev)} dev tasks, {len(phrases)} phrases; P@1 on left-out tasks:\n")
+    print("| regularisation | P@1 |\n|---|---|")
+    for r, value in cross_validated(vectors, tasks).items():
+        print(f"| {'without the space' if r is None else r} | {value:.3f} |")
+    TaskSpace.fit(MODEL_ID, vectors, tasks, REGULARISATION).save(str(OUT))
+    print(f"\nwritten: {OUT} (regularisation {REGULARISATION})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Where people are compared: e5 vectors with the directions in which wording varies shrunk.
+
+e5 puts two descriptions of one task by different people apart along directions that have
+little to do with the task: first person or official style, a list or a sentence, jargon or
+plain words. Measured on task phrases grouped by task (bench/data/paraphrase, 60 dev tasks x 4
+wordings), the spread *within* a task is whitened: centre on the mean phrase, then multiply by
+the inverse square root of the within-task covariance (plus `REGULARISATION` times the
+identity, so directions no task varied in are not blown up). Directions in which wordings of
+one task differ count less, those in which tasks differ count more (within-class covariance
+normalisation, as in speaker verification).
+
+The matrix is fitted once, offline, by `bench/task_space.py` and shipped as `task_space.npz`
+beside this module; it belongs to one model (`model` in the file), and the encoder's model id
+is checked against it by the tests. Figures (paraphrase pool holdout tasks and a blind fresh
+pool): docs/BENCHMARKS.md, "Paraphrased tasks".
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+from numpy.typing import NDArray
+
+Vectors = NDArray[np.float32]
+
+# Added to the within-task covariance before it is inverted. Chosen by cross-validation over
+# the dev tasks alone (three folds of unseen tasks, five seeds; bench/task_space.py): P@1 on
+# tasks left out 0.764 without the space, 0.812 at 1e-3, 0.807 at 2e-3, 0.796 at 1e-2, 0.793
+# at 1e-4.
+REGULARISATION = 1e-3
+# The median cosine of phrases about different tasks in the space (holdout tasks -0.001, dev
+# tasks -0.017; e5's own: 0.82): the floor of the index for too few people to measure one.
+FLOOR = 0.0
+_FILE = "task_space.npz"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpace:
+    """x -> (x - mean) @ matrix; compare the results by cosine."""
+
+    model: str
+    mean: Vectors
+    matrix: Vectors
+
+    def __call__(self, x: Vectors) -> Vectors:
+        return np.asarray((x - self.mean) @ self.matrix, dtype=np.float32)
+
+    @classmethod
+    def fit(
+        cls,
+        model: str,
+        vectors: Vectors,
+        tasks: Sequence[str] | NDArray[np.str_],
+        regularisation: float = REGULARISATION,
+    ) -> TaskSpace:
+        """From phrase vectors (one row each) and the task each phrase describes."""
+        x = np.asarray(vectors, dtype=np.float64)
+        labels = np.asarray(tasks)
+        within = np.zeros((x.shape[1], x.shape[1]))
+        for task in np.unique(labels):
+            own = x[labels == task]
+            spread = own - own.mean(axis=0)
+            within += spread.T @ spread
+        within /= len(x)
+        values, axes = np.linalg.eigh(within + regularisation * np.eye(x.shape[1]))
+        matrix = (axes / np.sqrt(values)) @ axes.T
+        return cls(model, x.mean(axis=0).astype(np.float32), matrix.astype(np.float32))
+
+    def save(self, path: str) -> None:
+        np.savez_compressed(path, model=np.array(self.model), mean=self.mean, matrix=self.matrix)
+
+    @classmethod
+    def load(cls, path: object) -> TaskSpace:
+        with np.load(path, allow_pickle=False) as data:  # type: ignore[arg-type]
+            return cls(str(data["model"]), data["mean"], data["matrix"])
+
+
+@functools.cache
+def shipped_task_space() -> TaskSpace:
+    """The space fitted for the bundled model (read once per process)."""
+    with resources.as_file(resources.files("bot.domain.semantic") / _FILE) as path:
+        return TaskSpace.load(path)
