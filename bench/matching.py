@@ -231,6 +231,7 @@ def paraphrase_round(n: int, by: str, split: str) -> dict[str, float | str]:
         "banned": 2 * len(past) / n,
         "relevant": shares_topic(synthetic, member_pairs(plan)),
         "random_relevant": shares_topic(synthetic, random_allowed_pairs(people, past, rules)),
+        "explained": float(np.mean([bool(g.phrases) for g in plan.groups])),
     }
 
 
@@ -632,13 +633,13 @@ def print_paraphrased(n: int) -> None:
     )
     print(
         "| tasks | compared by | seconds | banned per person | pairs sharing a task "
-        "| random allowed pairing |"
+        "| random allowed pairing | explained by phrases |"
     )
-    print("|---|---|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for (by, split), r in rows.items():
         print(
             f"| {split} | {by} | {r['seconds']:.2f} | {r['banned']:.0f} | {r['relevant']:.1%} "
-            f"| {r['random_relevant']:.1%} |"
+            f"| {r['random_relevant']:.1%} | {r['explained']:.1%} |"
         )
 
 
