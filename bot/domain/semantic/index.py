@@ -4,15 +4,15 @@ A person is the mean of their phrase vectors, taken into the task space (`task_s
 directions in which wordings of one task differ shrunk) and made unit length: one float32
 matrix product per block of people finds everyone's partners. Precision@5 (bench/matching.py
 --meaning, 3,000 people) on people who word holdout tasks of the paraphrase pool differently:
-50% in the space, 44% with e5's own cosine, 48% for the symmetric mean of best phrase matches
+51% in the space, 44% with e5's own cosine, 48% for the symmetric mean of best phrase matches
 (one product per pair of phrase lists), 10% by words; on synthetic profiles, which reuse a
-small pool of phrases, 75% / 77% / 69% / 81%. Adding a share of word similarity (0.1, 0.3)
-gains 1-4 points on the synthetic profiles and loses 1-5 on the paraphrases: words stand in
+small pool of phrases, 76% / 77% / 69% / 81%. Adding a share of word similarity (0.1, 0.3)
+gains 1-3 points on the synthetic profiles and loses 2-5 on the paraphrases: words stand in
 only where vectors are missing.
 
 The matching rules (bonuses, noise, "a positive similarity") expect unrelated ~ 0, and how
 high "unrelated" sits depends on how people write: in the task space the median cosine of
-random pairs is 0.02-0.05 for task lists in people's own words and 0.41 for the sentence
+random pairs is 0.05-0.06 for task lists in people's own words and 0.30 for the sentence
 frames of the synthetic profiles (with e5's own cosine 0.92 and 0.95). So cosines are
 rescaled to clip((cos - floor) / (1 - floor), 0, 1) with the floor the median cosine of
 random pairs of the people being compared.
