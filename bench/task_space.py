@@ -3,17 +3,23 @@ measure what it changes.
 
     .venv/bin/python -m bench.task_space            # choose, write, then measure
     .venv/bin/python -m bench.task_space --check    # measure the shipped space only
+    .venv/bin/python -m bench.task_space --compare paraphrase_train_more   # a candidate
 
 Fitted on the dev tasks of the paraphrase pool (bench/data/paraphrase) and the training pools
 (bench/data/paraphrase_train: 180 tasks, 175 distinct, written blind by three helpers), so the
-pool's holdout tasks and two pools written blind by others stay unseen: the fresh pool
-(bench/data/paraphrase_fresh: 50 tasks no other pool has, "new", and 25 of the pool's, "known")
-and the natural pool (bench/data/paraphrase_natural: 40 tasks as colleagues would type them, in
-no fixed pattern of styles). The first table chooses the regularisation: three folds of dev
-tasks, each fold's phrases searched among themselves with the space fitted on the other folds
-(with and without the training pools), five seeds. The second measures the weekly matching's
-similarity (bench.semantic.production_people: each phrase one person) with e5's own cosine and
-in the shipped space: P@1 = the nearest other person wrote about the same task.
+pool's holdout tasks and three pools written blind by others stay unseen: the fresh pool
+(bench/data/paraphrase_fresh: 50 tasks no other pool has, "new", and 25 of the pool's, "known"),
+the natural pool (bench/data/paraphrase_natural: 40 tasks as colleagues would type them, in no
+fixed pattern of styles) and the sources pool (bench/data/paraphrase_sources: 40 tasks, each as
+an org chart entry, a chat message, profile keywords and a job posting would word it).
+`--compare` fits a candidate on more training data (bench/data/paraphrase_train_more: 150
+tasks in free style) and adds a column; it writes nothing.
+
+The first table chooses the regularisation: three folds of dev tasks, each fold's phrases
+searched among themselves with the space fitted on the other folds (with and without the
+training pools), five seeds. The second measures the weekly matching's similarity
+(bench.semantic.production_people: each phrase one person) with e5's own cosine and in the
+shipped space: P@1 = the nearest other person wrote about the same task.
 """
 
 from __future__ import annotations
@@ -30,7 +36,6 @@ from bot.domain.semantic import EmbeddingSimilarity
 from bot.domain.semantic.task_space import REGULARISATION, TaskSpace, shipped_task_space
 from bot.services.encoder import MODEL_ID
 
-TRAINING = DATA / "paraphrase_train"
 OUT = Path(__file__).resolve().parent.parent / "bot" / "domain" / "semantic" / "task_space.npz"
 CANDIDATES = (1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 FOLDS = 3
@@ -116,12 +121,13 @@ def fresh_pool() -> Pool:
     )
 
 
-def natural_pool() -> Pool:
-    entries = load_folder(DATA / "paraphrase_natural")
+def pool_of(folder: str, label: str) -> Pool:
+    """A pool of bench/data/`folder` (topics of four phrases), its tasks named `label:topic`."""
+    entries = load_folder(DATA / folder)
     return Pool(
         [str(p) for e in entries for p in e["phrases"]],
-        np.array([f"natural:{e['topic']}" for e in entries for _ in e["phrases"]], dtype=np.str_),
-        np.array(["natural" for e in entries for _ in e["phrases"]], dtype=np.str_),
+        np.array([f"{label}:{e['topic']}" for e in entries for _ in e["phrases"]], dtype=np.str_),
+        np.array([label for e in entries for _ in e["phrases"]], dtype=np.str_),
     )
 
 
@@ -135,8 +141,13 @@ def people_p1(pool: Pool, asking: str, space: TaskSpace | None) -> tuple[float, 
     return float(np.mean(first_hit_ranks(scores[asks], relevant[asks]) == 1)), int(asks.sum())
 
 
-def measured() -> str:
-    pool, fresh, natural = paraphrase_pool(), fresh_pool(), natural_pool()
+def measured(candidate: TaskSpace | None = None) -> str:
+    """P@1 of every evaluation pool with e5's own cosine, the shipped space and `candidate`."""
+    pool, fresh = paraphrase_pool(), fresh_pool()
+    natural, sources = (
+        pool_of("paraphrase_natural", "natural"),
+        pool_of("paraphrase_sources", "sources"),
+    )
     cases = [
         (
             "paraphrase pool, holdout tasks",
@@ -151,37 +162,56 @@ def measured() -> str:
         ("fresh, known tasks", "fresh + paraphrase pool", fresh + pool, "known"),
         ("natural", "the natural pool", natural, "natural"),
         ("natural", "natural + fresh + paraphrase pool", natural + fresh + pool, "natural"),
+        ("sources", "the sources pool", sources, "sources"),
     ]
+    spaces = {"e5's own cosine": None, "in the task space": shipped_task_space()}
+    if candidate is not None:
+        spaces["candidate"] = candidate
     rows = [
-        "| people asking | among | n | e5's own cosine | in the task space |",
-        "|---|---|---|---|---|",
+        f"| people asking | among | n | {' | '.join(spaces)} |",
+        "|---|---|---|" + "---|" * len(spaces),
     ]
     for asking, among, corpus, group in cases:
-        before, n = people_p1(corpus, group, None)
-        after, _ = people_p1(corpus, group, shipped_task_space())
-        rows.append(f"| {asking} | {among} | {n} | {before:.1%} | **{after:.1%}** |")
+        shares = [people_p1(corpus, group, space) for space in spaces.values()]
+        cells = " | ".join(f"{share:.1%}" for share, _ in shares)
+        rows.append(f"| {asking} | {among} | {shares[0][1]} | {cells} |")
     return "\n".join(rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="print the table, write nothing")
+    parser.add_argument(
+        "--compare",
+        metavar="FOLDER",
+        help="also fit a candidate on the training pools and bench/data/FOLDER (written nowhere)",
+    )
     args = parser.parse_args()
-    if not args.check:
+    if not (args.check or args.compare):
         choose_and_write()
+    candidate = compare(args.compare) if args.compare else None
     print("\nThe matching's similarity, P@1 (each phrase one person):\n")
-    print(measured())
+    print(measured(candidate))
 
 
 def training_pool() -> Pool:
-    """More tasks to fit on, none of the paraphrase pool's or the fresh pool's (their files
-    say how they were written)."""
-    entries = load_folder(TRAINING)
-    return Pool(
-        [str(p) for e in entries for p in e["phrases"]],
-        np.array([f"train:{e['topic']}" for e in entries for _ in e["phrases"]], dtype=np.str_),
-        np.array(["train" for e in entries for _ in e["phrases"]], dtype=np.str_),
+    """More tasks to fit on, none of the evaluation pools' (their files say how they were
+    written)."""
+    return pool_of("paraphrase_train", "train")
+
+
+def compare(folder: str) -> TaskSpace:
+    """A candidate space fitted on the shipped space's data and bench/data/`folder`, at the
+    regularisation the cross-validation over dev tasks prefers for it."""
+    dev, train = paraphrase_pool().only("dev"), training_pool() + pool_of(folder, "more")
+    scores = cross_validated(
+        embed(dev.phrases, True), dev.tasks, (embed(train.phrases, True), train.tasks)
     )
+    best = max(CANDIDATES, key=lambda r: scores[r])
+    print(f"candidate: + {folder}; P@1 on left-out dev tasks by regularisation: ", end="")
+    print(", ".join(f"{r}: {v:.3f}" for r, v in scores.items() if r is not None), f"-> {best}")
+    everything = dev + train
+    return TaskSpace.fit(MODEL_ID, embed(everything.phrases, True), everything.tasks, best)
 
 
 def choose_and_write() -> None:
