@@ -30,26 +30,20 @@ from bot.services.hospitation_vectors import (
     offer_words,
 )
 from bot.store.hospitation_rows import HospitationOffer
+from tests.support.offers import stored_offer
 
 DAY = date(2026, 12, 7)
 
 
 def offer(entry: dict[str, str]) -> HospitationOffer:
     """An open offer of the data set as the store gives it (one municipality for all)."""
-    return HospitationOffer(
+    return stored_offer(
         id=entry["id"],
         host="@host:bench.example",
-        host_name=None,
         department=entry["department"],
-        municipality="Musterstadt",
         title=entry["title"],
         description=entry["description"],
         when=When(DAY, DAY),
-        capacity=2,
-        status="open",
-        cancelled_by=None,
-        version=0,
-        created_at=0.0,
     )
 
 

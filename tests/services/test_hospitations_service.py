@@ -44,6 +44,7 @@ from bot.store.hospitation_rows import HospitationOffer, Wish
 from tests.support.config import make_config
 from tests.support.encoders import bundled_encoder
 from tests.support.fakes import RecordingMessenger, Sent
+from tests.support.offers import stored_offer
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROOM = "!ankuendigungen:rathaus.example"
@@ -778,20 +779,13 @@ EXAMPLE_WISHES = {
 async def test_the_meaning_threshold_separates_the_examples(world: World) -> None:
     _, vectors = meaning_world(world)
     offers = {
-        key: HospitationOffer(
+        key: stored_offer(
             id=f"H-{key[:4].upper()}",
             host=ANNA,
-            host_name=None,
             department=office,
-            municipality="Musterstadt",
             title=title,
             description=description,
             when=When(DEC3, DEC3),
-            capacity=2,
-            status="open",
-            cancelled_by=None,
-            version=0,
-            created_at=0.0,
         )
         for key, (title, description, office) in EXAMPLE_OFFERS.items()
     }

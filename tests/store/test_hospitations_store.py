@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, time
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from bot.domain.hospitation import Seats
 from bot.store.db import Database
 from bot.store.hospitation_rows import HospitationDialog, HospitationOffer, HospitationTie
 from bot.store.hospitations import HospitationStore
+from tests.support.offers import stored_offer
 
 ANNA = "@anna:rathaus.example"
 BEN = "@ben:rathaus.example"
@@ -25,25 +27,17 @@ def store(db: Database) -> HospitationStore:
 
 
 def offer(
-    offer_id: str = "H-7KQX", *, host: str = ANNA, day: date = DEC3, **kw: object
+    offer_id: str = "H-7KQX", *, host: str = ANNA, day: date = DEC3, **kw: Any
 ) -> HospitationOffer:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "id": offer_id,
         "host": host,
         "host_name": "Anna Schmidt",
-        "department": "Bauamt",
-        "municipality": "Musterstadt",
-        "title": "Einblick in die Bauaufsicht",
         "description": "Treffpunkt Foyer",
         "when": When(day, day, time(9), time(12, 30)),
-        "capacity": 2,
-        "status": "open",
-        "cancelled_by": None,
-        "version": 0,
         "created_at": 1.0,
     }
-    values.update(kw)
-    return HospitationOffer(**values)  # type: ignore[arg-type]
+    return stored_offer(**(values | kw))
 
 
 async def test_offer_round_trip_keeps_dates_and_times(store: HospitationStore) -> None:

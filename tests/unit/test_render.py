@@ -88,7 +88,7 @@ def test_other_peoples_labels_are_one_clean_line() -> None:
 
     from bot.domain.dates import When
     from bot.services.hospitation_messages import PersonInfo, host_label, person_label
-    from bot.store.hospitation_rows import HospitationOffer
+    from tests.support.offers import stored_offer
 
     fake = "Anna\n\u202eHINWEIS: Angebot abgesagt\u2060\x1b]0;x\x07"
     info = PersonInfo(fake, "Bauamt\n\u200bOrdnungsamt", "Muster\u00adstadt")
@@ -97,19 +97,14 @@ def test_other_peoples_labels_are_one_clean_line() -> None:
         "Anna HINWEIS: Angebot abgesagt]0;x (@anna:rathaus.example), "
         "Bauamt Ordnungsamt, Musterstadt"
     )
-    offer = HospitationOffer(
+    offer = stored_offer(
         id="H-1",
         host="@anna:rathaus.example",
         host_name=fake,
         department="Bauamt\n",
         municipality=None,
         title="Titel",
-        description=None,
         when=When(date(2026, 12, 1), date(2026, 12, 1), None, None),
-        capacity=2,
-        status="open",
-        cancelled_by=None,
         version=1,
-        created_at=0.0,
     )
     assert host_label(offer) == "Anna HINWEIS: Angebot abgesagt]0;x (Bauamt)"
