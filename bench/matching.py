@@ -69,6 +69,7 @@ from bot.domain.semantic.index import Projection
 from bot.domain.semantic.topics import SAME_TOPIC, group_topics
 from bot.domain.similarity import Document, Similarity
 from bot.domain.tfidf import TfidfSimilarity
+from bot.services.task_space import matching_similarity, shipped_task_space
 
 SEED = 1
 T = TypeVar("T")
@@ -121,7 +122,7 @@ def one_round(n: int) -> dict[str, float]:
     synthetic, people, past = population(n)
     rules = MatchRules(seed=SEED)
     wall, cpu = time.perf_counter(), time.process_time()
-    plan = plan_round(people, past, rules)
+    plan = plan_round(people, past, rules, matching_similarity())
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {
         "n": n,
@@ -168,7 +169,7 @@ def stages(n: int) -> dict[str, float]:
 
 
 def sim() -> Similarity:
-    return EmbeddingSimilarity()
+    return matching_similarity()
 
 
 def quality(n: int) -> dict[str, float]:
@@ -195,7 +196,7 @@ def quality(n: int) -> dict[str, float]:
         "large": MatchRules(seed=SEED, exact_up_to=0),
     }
     for name, rules in variants.items():
-        plan = plan_round(people, past, rules)
+        plan = plan_round(people, past, rules, matching_similarity())
         pairs = np.array(member_pairs(plan))
         result[name] = float(weights[pairs[:, 0], pairs[:, 1]].sum()) / result["optimum"]
         result[name + "_trios"] = sum(len(g.members) == 3 for g in plan.groups)
@@ -204,8 +205,8 @@ def quality(n: int) -> dict[str, float]:
 
 # How people are compared in `paraphrase_round`.
 COMPARED_BY: dict[str, Callable[[], Similarity]] = {
-    "meaning (default: in the task space)": EmbeddingSimilarity,
-    "meaning, e5's own cosine": lambda: EmbeddingSimilarity(space=None),
+    "meaning (default: in the task space)": matching_similarity,
+    "meaning, e5's own cosine": EmbeddingSimilarity,
     "words": TfidfSimilarity,
 }
 
@@ -242,9 +243,9 @@ def cells(n: int) -> dict[str, float]:
     _, people, past = population(n)
     rules = MatchRules(seed=SEED)
     variants = {
-        "cells": EmbeddingSimilarity(),
-        "exact": EmbeddingSimilarity(cell_size=n),  # one cell, still in fewer dimensions
-        "full": EmbeddingSimilarity(exact_up_to=n),  # one cell, all 384 dimensions
+        "cells": matching_similarity(),
+        "exact": matching_similarity(cell_size=n),  # one cell, still in fewer dimensions
+        "full": matching_similarity(exact_up_to=n),  # one cell, all 384 dimensions
     }
     plans, result = {}, {"n": float(n)}
     for name, similarity in variants.items():
@@ -294,9 +295,7 @@ class Neighbourhoods:
         rng = np.random.default_rng(0)
         means = np.stack([table[i].mean(axis=0) for i in self.ids])
         self.means = means / np.linalg.norm(means, axis=1, keepdims=True)
-        space = EmbeddingSimilarity().space
-        assert space is not None
-        spaced = space(means.astype(np.float32))
+        spaced = shipped_task_space()(means.astype(np.float32))
         self.spaced = spaced / np.linalg.norm(spaced, axis=1, keepdims=True)
         units = self.spaced.astype(np.float32)
         sample = units[rng.choice(self.n, min(self.n, 4000), replace=False)]

@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bench.semantic import DATA, embed, first_hit_ranks, load_folder, load_topics, production_people
 from bot.domain.semantic import EmbeddingSimilarity
-from bot.domain.semantic.task_space import REGULARISATION, TaskSpace, shipped_task_space
+from bot.domain.semantic.task_space import REGULARISATION, TaskSpace
 from bot.services.encoder import MODEL_ID
+from bot.services.task_space import SPACE_FILE, save_task_space, shipped_task_space
 
-OUT = Path(__file__).resolve().parent.parent / "bot" / "domain" / "semantic" / "task_space.npz"
 CANDIDATES = (1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 FOLDS = 3
 SEEDS = 5
@@ -229,10 +228,9 @@ def choose_and_write() -> None:
     for r, value in alone.items():
         print(f"| {'without the space' if r is None else r} | {value:.3f} | {more[r]:.3f} |")
     everything = dev + train
-    TaskSpace.fit(MODEL_ID, embed(everything.phrases, True), everything.tasks, REGULARISATION).save(
-        str(OUT)
-    )
-    print(f"\nwritten: {OUT} (dev tasks + training pools, regularisation {REGULARISATION})")
+    vectors = embed(everything.phrases, True)
+    save_task_space(TaskSpace.fit(MODEL_ID, vectors, everything.tasks, REGULARISATION))
+    print(f"\nwritten: {SPACE_FILE} (dev tasks + training pools, regularisation {REGULARISATION})")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from bot.services.ports import Messenger, Say
 from bot.services.profile_vectors import profile_documents
 from bot.services.profiles import ProfileService
 from bot.services.rounds import Clock, JobStep, Planned, PlannedGroup, Rounds, name_of, place
+from bot.services.task_space import matching_similarity
 from bot.services.vectors import VectorService
 from bot.store.coffee import CoffeeStore
 from bot.store.coffee_rows import FigureRow, GroupRow, RoundRow, is_placeholder
@@ -143,7 +144,7 @@ class CoffeeService(Rounds[CoffeeConfig]):
         vectors: VectorService | None = None,
     ) -> None:
         super().__init__(db, messenger, config, config.coffee, clock, vectors=vectors)
-        self.similarity = similarity
+        self.similarity = similarity or matching_similarity()
         self.followups = followups or FollowUps(db, messenger, clock, self.prefix)
         self._last_prune = 0.0
 

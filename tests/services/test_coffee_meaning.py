@@ -172,3 +172,34 @@ async def test_circles_without_the_model_match_topics_by_spelling(db: Database) 
         db, RenderingMessenger(), circles_config(), clock=Clock(FIRST_WEDNESDAY), vectors=vectors
     )
     assert (await service.plan()).groups == []
+
+
+async def test_a_round_compares_people_in_the_task_space(
+    db: Database, encoder: CountingEncoder
+) -> None:
+    """By e5's own cosine the dog registration sits nearest the residents' registration; the
+    round pairs it with the dog tax, the same work in other words."""
+    await add_people(
+        db,
+        [
+            (
+                "anna",
+                "Bauamt",
+                "Musterstadt",
+                "An- und Abmeldung von Hunden, Steuermarken ausgeben",
+                [],
+            ),
+            ("bernd", "Kämmerei", "Beispieldorf", "Hundesteuer veranlagen", []),
+            (
+                "cem",
+                "Ordnungsamt",
+                "Beispieldorf",
+                "An-, Ab- und Ummeldungen des Wohnsitzes bearbeiten",
+                [],
+            ),
+            ("dora", "Sozialamt", "Musterstadt", "Grundsteuer und Gewerbesteuer festsetzen", []),
+        ],
+    )
+    service, messenger = coffee(db, await vectors_of(db, encoder))
+    await service.run_round("coffee:2026-W48", "admin")
+    assert frozenset({uid("anna"), uid("bernd")}) in reasons(messenger)

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from bot.domain.phrases import split_tasks
 from bot.domain.semantic import EmbeddingIndex, EmbeddingSimilarity
 from bot.domain.semantic.index import SPACE_FLOOR
-from bot.domain.semantic.task_space import shipped_task_space
 from bot.domain.semantic.topics import group_topics
 from bot.domain.similarity import Document
 from bot.domain.tfidf import TfidfIndex, TfidfSimilarity
 from bot.services.encoder import DIMENSIONS, E5Encoder
+from bot.services.task_space import shipped_task_space
 from tests.support.encoders import bundled_encoder
 
 KITA = "Vergabe von Kita-Plätzen"
@@ -43,7 +43,9 @@ def ids(*values: int) -> np.ndarray:
 
 
 def embedding_index(documents: list[Document], **options: object) -> EmbeddingIndex:
-    index = EmbeddingSimilarity(**options).index(documents)  # type: ignore[arg-type]
+    """In the shipped task space, as the weekly matching compares, unless `options` say."""
+    settings: dict[str, object] = {"space": shipped_task_space(), **options}
+    index = EmbeddingSimilarity(**settings).index(documents)  # type: ignore[arg-type]
     assert isinstance(index, EmbeddingIndex)
     return index
 

@@ -25,7 +25,6 @@ from bot.domain.matching import (
 )
 from bot.domain.pairing import approximate_pairs, exact_pairs
 from bot.domain.phrases import split_tasks
-from bot.domain.semantic import EmbeddingSimilarity
 from bot.services.encoder import E5Encoder
 from tests.support.encoders import bundled_encoder
 
@@ -422,8 +421,7 @@ def test_a_round_by_meaning_keeps_every_rule(
     history: list[PastPair] = []
     for number in range(3):
         rules = MatchRules(repeat_ban_rounds=2, seed=number, exact_up_to=0 if approximate else 2000)
-        # Random vectors of 8 dimensions: compared by their own cosine, not in the task space.
-        plan = plan_round(mixed, history, rules, EmbeddingSimilarity(space=None))
+        plan = plan_round(mixed, history, rules)
         check_round(plan, mixed, history, rules)
         assert all(0 <= g.similarity <= 1 + 1e-9 for g in plan.groups)
         history = [replace(p, rounds_ago=p.rounds_ago + 1) for p in history]

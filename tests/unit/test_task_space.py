@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.domain.semantic.task_space import TaskSpace, shipped_task_space
+from bot.domain.semantic.task_space import TaskSpace
 from bot.services.encoder import DIMENSIONS, MODEL_ID
+from bot.services.task_space import shipped_task_space
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:

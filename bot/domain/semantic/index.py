@@ -41,7 +41,7 @@ from bot.domain.semantic.search import (
     one_cell,
 )
 from bot.domain.semantic.task_space import FLOOR as SPACE_FLOOR
-from bot.domain.semantic.task_space import TaskSpace, shipped_task_space
+from bot.domain.semantic.task_space import TaskSpace
 from bot.domain.similarity import Document, SimilarityIndex
 from bot.domain.tfidf import TfidfSimilarity
 
@@ -62,7 +62,8 @@ _PROJECTION_CHUNK = 8192
 class EmbeddingSimilarity:
     """Meaning where vectors exist, words (`lexical`) where they do not.
 
-    `space`: where person vectors are compared (None: e5's own cosine).
+    `space`: where person vectors are compared (None: e5's own cosine; the weekly matching
+    uses the shipped one, bot.services.task_space.matching_similarity).
     `floor`: fixed instead of measured per index. Candidate search: exact up to `exact_up_to`
     people with vectors, else within the `probes` nearest of k-means cells of ~`cell_size`.
     More than `max_without_vectors` people without vectors and more than `words_share` of all:
@@ -70,7 +71,7 @@ class EmbeddingSimilarity:
     """
 
     lexical: TfidfSimilarity = field(default_factory=TfidfSimilarity)
-    space: TaskSpace | None = field(default_factory=shipped_task_space)
+    space: TaskSpace | None = None
     floor: float | None = None
     exact_up_to: int = 4000
     cell_size: int = 600

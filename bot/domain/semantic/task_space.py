@@ -9,18 +9,17 @@ covariance (plus `REGULARISATION` times the identity, so directions no task vari
 blown up). Directions in which wordings of one task differ count less, those in which tasks
 differ count more (within-class covariance normalisation, as in speaker verification).
 
-The matrix is fitted once, offline, by `bench/task_space.py` and shipped as `task_space.npz`
-beside this module; it belongs to one model (`model` in the file), and the encoder's model id
-is checked against it by the tests. Figures (tasks it never saw: the paraphrase pool's holdout
-and two pools written blind): docs/BENCHMARKS.md, "Paraphrased tasks".
+Pure: the matrix is fitted once, offline, by `bench/task_space.py` and shipped as
+bot/data/task_space.npz, which bot.services.task_space reads. It belongs to one model (`model`
+in the file); the tests check it against the encoder's model id. Figures (tasks it never saw:
+the paraphrase pool's holdout and three pools written blind): docs/BENCHMARKS.md,
+"Paraphrased tasks".
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,7 +34,6 @@ REGULARISATION = 1e-3
 # The median cosine of phrases about different tasks in the space (holdout tasks 0.007, dev
 # tasks 0.003; e5's own: 0.82): the floor of the index for too few people to measure one.
 FLOOR = 0.0
-_FILE = "task_space.npz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +67,3 @@ class TaskSpace:
         values, axes = np.linalg.eigh(within + regularisation * np.eye(x.shape[1]))
         matrix = (axes / np.sqrt(values)) @ axes.T
         return cls(model, x.mean(axis=0).astype(np.float32), matrix.astype(np.float32))
-
-    def save(self, path: str) -> None:
-        np.savez_compressed(path, model=np.array(self.model), mean=self.mean, matrix=self.matrix)
-
-    @classmethod
-    def load(cls, path: object) -> TaskSpace:
-        with np.load(path, allow_pickle=False) as data:  # type: ignore[arg-type]
-            return cls(str(data["model"]), data["mean"], data["matrix"])
-
-
-@functools.cache
-def shipped_task_space() -> TaskSpace:
-    """The space fitted for the bundled model (read once per process)."""
-    with resources.as_file(resources.files("bot.domain.semantic") / _FILE) as path:
-        return TaskSpace.load(path)
