@@ -42,7 +42,7 @@ Rule = Callable[[Sequence[Contact], Routed], bool]
 
 RULES: dict[str, Rule] = {
     "**by meaning** (the bot's rule)": lambda cs, r: weak_lift(
-        best_per_sector(zip([c.sector for c in cs], r.lifts.tolist(), strict=True))
+        best_per_sector(zip([c.sector for c in cs], r.need.tolist(), strict=True))
     ),
     "by fits (the rule before)": lambda cs, r: weak_fit(
         best_per_sector(zip([c.sector for c in cs], r.fits, strict=True))

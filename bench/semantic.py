@@ -54,7 +54,7 @@ from numpy.typing import NDArray
 
 from bot.config.features import CrisisConfig
 from bot.domain.crisis import fit_band
-from bot.domain.crisis_meaning import lifts
+from bot.domain.crisis_meaning import OrganisationKinds, kind_lifts, lifts, organisation_kinds
 from bot.domain.phrases import split_tasks
 from bot.domain.semantic import EmbeddingSimilarity
 from bot.domain.similarity import Document
@@ -67,6 +67,8 @@ from bot.services.contact_vectors import (
     sector_pools,
 )
 from bot.services.crisis_fit import contact_fits
+from bot.services.encoder import MODEL_ID
+from bot.services.organisation_kinds import glossary, shipped_kind_vectors
 from bot.store.contacts import StoredContact
 
 Scores = NDArray[np.float64]
@@ -118,8 +120,8 @@ def load_folder(folder: Path, pattern: str = "*.yaml") -> list[dict[str, Any]]:
 
 
 def _split(value: object, where: str) -> str:
-    if value not in ("dev", "holdout", "fresh"):
-        raise SystemExit(f"{where}: split must be dev, holdout or fresh, not {value!r}")
+    if value not in ("dev", "holdout", "fresh", "unseen"):
+        raise SystemExit(f"{where}: split must be dev, holdout, fresh or unseen, not {value!r}")
     return str(value)
 
 
@@ -226,18 +228,33 @@ def production_people(
 
 @dataclass(frozen=True)
 class Routed:
-    """One request as the bot routes it: the raw lift of each contact (`lifts`) and each
-    contact's fit (`contact_fits`), in the order of the contacts."""
+    """One request as the bot routes it, in the order of the contacts: each contact's lift
+    without the organisation kinds (`need`, what judges whether the request is vague) and
+    its fit (`contact_fits`, of the whole lift)."""
 
-    lifts: NDArray[np.float64]
+    need: NDArray[np.float64]
     fits: list[float]
 
 
-def production_fits(contacts: Sequence[Contact], requests: Sequence[str]) -> list[Routed]:
+def shipped_kinds(reference: NDArray[np.float32]) -> OrganisationKinds:
+    """The glossary of organisation kinds with its shipped vectors, as the bot reads it."""
+    shipped = shipped_kind_vectors(MODEL_ID)
+    if shipped is None:
+        raise SystemExit("the shipped kind vectors are stale: run python -m bench.crisis_kinds")
+    texts = glossary()
+    return organisation_kinds(
+        shipped[0], texts.name_kind, shipped[1], texts.request_kind, reference
+    )
+
+
+def production_fits(
+    contacts: Sequence[Contact], requests: Sequence[str], with_kinds: bool = True
+) -> list[Routed]:
     """What the bot computes (bot.services.crisis_routing): the words of each contact with the
     shipped sector descriptions, and the lift (bot.domain.crisis_meaning) of its organisation,
-    its sector's pool (shipped example requests and description phrases) and the pool text
-    nearest to it, against the shipped example requests as the reference."""
+    its sector's pool (shipped example requests and description phrases), the pool text
+    nearest to it and (`with_kinds`) its organisation kind, against the shipped example
+    requests as the reference."""
     config = CrisisConfig()
     descriptions = sector_descriptions(config.sectors)
     stored = [StoredContact(c.id, "@x:bench", c.organisation, c.sector, 0.0, 0.0) for c in contacts]
@@ -247,18 +264,23 @@ def production_fits(contacts: Sequence[Contact], requests: Sequence[str]) -> lis
     }
     reference = embed(reference_requests(), True)
     pools = sector_pools(by_sector, reference)
+    kinds = shipped_kinds(reference) if with_kinds else None
     asked = embed(requests, True)
+    sectors = [c.sector for c in stored]
     out = []
     for i, text in enumerate(requests):
-        values = lifts(asked[i], organisations, [c.sector for c in stored], pools, reference)
-        by_id = {c.id: float(v) for c, v in zip(stored, values, strict=True)}
-        out.append(Routed(values, contact_fits(text, stored, descriptions, lifts=by_id)))
+        need = lifts(asked[i], organisations, sectors, pools, reference)
+        whole = need if kinds is None else need + kind_lifts(asked[i], organisations, kinds)
+        by_id = {c.id: float(v) for c, v in zip(stored, whole, strict=True)}
+        out.append(Routed(need, contact_fits(text, stored, descriptions, lifts=by_id)))
     return out
 
 
-def production_routing(contacts: Sequence[Contact], requests: Sequence[str]) -> Scores:
+def production_routing(
+    contacts: Sequence[Contact], requests: Sequence[str], with_kinds: bool = True
+) -> Scores:
     """The bot's fit of each contact (columns) for each request (rows)."""
-    return np.array([r.fits for r in production_fits(contacts, requests)])
+    return np.array([r.fits for r in production_fits(contacts, requests, with_kinds)])
 
 
 SCORERS: dict[str, Scorer] = {
@@ -342,12 +364,14 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def masks(splits: Sequence[str]) -> dict[str, NDArray[np.bool_]]:
     of = np.array(splits)
-    # "all" is dev + holdout; "fresh" is a set written later, blind, and run once.
+    # "all" is dev + holdout; "fresh" is a set written later, blind, and run once; "unseen"
+    # has contacts of its own (bench/data/routing_unseen).
     return {
         "dev": of == "dev",
         "holdout": of == "holdout",
-        "all": of != "fresh",
+        "all": np.isin(of, ("dev", "holdout")),
         "fresh": of == "fresh",
+        "unseen": of == "unseen",
     }
 
 
@@ -441,13 +465,14 @@ def routing(
     descriptions: dict[str, str],
     weights: list[float],
     show_misses: bool,
+    title: str = "Crisis routing",
 ) -> str:
     texts = [r.text for r in requests]
     corpus = [contact_document(c, descriptions) for c in contacts]
     ids = [c.id for c in contacts]
     relevant = np.array([[c in r.fits for c in ids] for r in requests])
     by_split = masks([r.split for r in requests])
-    splits = [s for s in (*SPLITS, "fresh") if by_split[s].any()]
+    splits = [s for s in (*SPLITS, "fresh", "unseen") if by_split[s].any()]
 
     lex = score_matrix("lexical-nocut", texts, corpus)
     semantic = {m: score_matrix(m, texts, corpus) for m in ("e5-asym", "e5-sym")}
@@ -462,11 +487,17 @@ def routing(
             "–",
             production_routing(contacts, texts),
         ),
+        (
+            "default without the organisation kinds (before)",
+            "–",
+            production_routing(contacts, texts, with_kinds=False),
+        ),
         ("lexical (TF-IDF, no max_df)", "–", lex),
     ]
     methods += [(name, "–", scores) for name, scores in semantic.items()]
     sweeps: dict[str, list[tuple[float, ...]]] = {}
-    for name, scores in semantic.items():
+    # A set without a dev part (the unseen contacts) only measures; nothing is chosen on it.
+    for name, scores in semantic.items() if by_split["dev"].any() else ():
         w, sweeps[name] = choose_weight(weights, on_dev(quality, scores, lex))
         methods.append((f"hybrid {name} + lexical", f"{w:g}", hybrid(scores, lex, w)))
 
@@ -509,13 +540,11 @@ def routing(
         row.append(share(nobody[chosen]))
         per_kind.append(row)
 
-    n_dev = int(by_split["dev"].sum())
-    n_fresh = int(by_split["fresh"].sum())
+    counted = ", ".join(f"{int(by_split[s].sum())} {s}" for s in splits if s != "all")
     sectors = sorted({c.sector for c in contacts})
     described = sum(bool(descriptions.get(s, "").strip()) for s in sectors)
     out = [
-        f"## Crisis routing ({len(requests)} requests: {n_dev} dev, "
-        f"{len(requests) - n_dev - n_fresh} holdout, {n_fresh} fresh; "
+        f"## {title} ({len(requests)} requests: {counted}; "
         f"{len(contacts)} contacts in {len(sectors)} sectors, "
         f"{described} sector descriptions)",
         "",
@@ -534,21 +563,24 @@ def routing(
         "Lexical gate (a contact is asked only with a TF-IDF score > 0) would ask nobody for: "
         + ", ".join(f"{s} {g}" for s, g in zip(splits, gate, strict=True))
         + ".",
-        "",
-        "Hybrid weight sweep, dev only (hit@3 / hit@1 / MRR; w = share of e5):",
-        "",
-        table(
-            ["w", *sweeps],
-            [
-                [f"{w:g}", *("{:.3f} / {:.3f} / {:.3f}".format(*sweeps[m][i]) for m in sweeps)]
-                for i, w in enumerate(weights)
-            ],
-        ),
-        "",
-        "hit@3 per request kind (dev + holdout):",
-        "",
-        table(["kind", "n", *(m[0] for m in methods), "lexical asks nobody"], per_kind),
     ]
+    if sweeps:
+        out += [
+            "",
+            "Hybrid weight sweep, dev only (hit@3 / hit@1 / MRR; w = share of e5):",
+            "",
+            table(
+                ["w", *sweeps],
+                [
+                    [f"{w:g}", *("{:.3f} / {:.3f} / {:.3f}".format(*sweeps[m][i]) for m in sweeps)]
+                    for i, w in enumerate(weights)
+                ],
+            ),
+            "",
+            "hit@3 per request kind (dev + holdout):",
+            "",
+            table(["kind", "n", *(m[0] for m in methods), "lexical asks nobody"], per_kind),
+        ]
     if show_misses:
         out += ["", misses(methods, requests, ids, relevant)]
     return "\n".join(out)
@@ -721,6 +753,7 @@ def main(argv: list[str] | None = None) -> None:
 
     topics = load_topics(args.data / "paraphrase")
     contacts, requests = load_routing(args.data / "routing")
+    unseen = load_routing(args.data / "routing_unseen")
     if args.timing_only:
         phrases = [p for t in topics for p in t.phrases]
         texts = [r.text for r in requests]
@@ -732,6 +765,13 @@ def main(argv: list[str] | None = None) -> None:
         setup(argv),
         paraphrase(topics, weights),
         routing(contacts, requests, descriptions, weights, args.misses),
+        routing(
+            *unseen,
+            load_descriptions(args.sector_descriptions, {c.sector for c in unseen[0]}),
+            weights,
+            args.misses,
+            "Crisis routing, unseen contacts (bench/data/routing_unseen)",
+        ),
     ]
     if not args.no_timing:
         threads = [int(n) for n in args.timing_threads.split(",") if n.strip()]

@@ -4,7 +4,9 @@ A contact is encoded as "organisation | sector" (`contact_meaning_text`, "query:
 a request is) when it is declared. Each sector's description is cut into phrases and encoded
 as passages; the example requests of bot/data/crisis_sector_examples.yaml as queries, those of
 a configured sector as part of its pool and all of them as the reference of typical crisis
-requests. They live in memory, encoded once per configuration (`Background`). The fit is the
+requests; the glossary of organisation kinds comes with shipped vectors
+(bot.services.organisation_kinds). They live in memory, encoded once per configuration
+(`Background`). The fit is the
 lift of bot.domain.crisis_meaning. A request is encoded once, right after `!werkennt`
 committed, outside any store transaction, and its vector is stored so that the later steps
 (tier 2 after a "no", the broadcast) only read it.
@@ -26,8 +28,14 @@ import yaml
 from numpy.typing import NDArray
 
 from bot.config.features import Sector
-from bot.domain.crisis_meaning import lifts
+from bot.domain.crisis_meaning import (
+    OrganisationKinds,
+    kind_lifts,
+    lifts,
+    organisation_kinds,
+)
 from bot.domain.phrases import MAX_PHRASES, split_phrases
+from bot.services.organisation_kinds import glossary, shipped_kind_vectors
 from bot.services.vectors import SourceText, VectorService, VectorSource, text_hash
 from bot.store.contacts import ContactStore, StoredContact
 from bot.store.crisis import CrisisStore, StoredRequest, is_former
@@ -76,12 +84,13 @@ def contact_source(store: ContactStore) -> VectorSource:
 @dataclass(frozen=True)
 class Background:
     """Vectors of the sectors' description phrases (`sectors`), per sector its pool (example
-    requests, if it has some, and description phrases), and every example request as the
-    reference."""
+    requests, if it has some, and description phrases), every example request as the
+    reference, and the organisation kinds."""
 
     sectors: dict[str, Vectors]
     pools: dict[str, Vectors]
     reference: Vectors
+    kinds: OrganisationKinds
 
 
 @functools.cache
@@ -130,6 +139,16 @@ def request_source(store: CrisisStore) -> VectorSource:
     return VectorSource(REQUEST_KIND, query=True, texts=texts)
 
 
+@dataclass(frozen=True)
+class ContactLifts:
+    """Per contact ID: `fit`, the whole lift (what ranks the contacts), and `need`, the lift
+    without the organisation kinds (what judges whether the request names a need at all:
+    `bot.domain.crisis_meaning.weak_lift`). Empty without vectors."""
+
+    fit: dict[str, float]
+    need: dict[str, float]
+
+
 class CrisisVectors:
     """Stored vectors of contacts and requests for the routing; nothing without the model."""
 
@@ -148,27 +167,31 @@ class CrisisVectors:
     def available(self) -> bool:
         return self.vectors is not None and self.vectors.available
 
-    async def lifts(self, query: Vectors, contacts: Sequence[StoredContact]) -> dict[str, float]:
-        """Contact ID -> its lift for the request (`bot.domain.crisis_meaning`), for every
-        contact whose vector is stored. Encodes nothing (safe inside a transaction): `query`
-        prepared the background."""
+    async def lifts(self, query: Vectors, contacts: Sequence[StoredContact]) -> ContactLifts:
+        """The lifts for the request (`bot.domain.crisis_meaning`) of every contact whose
+        vector is stored. Encodes nothing (safe inside a transaction): `query` prepared the
+        background."""
         background = self._cached()
         if self.vectors is None or background is None or not contacts:
-            return {}
+            return ContactLifts({}, {})
         texts = {c.id: (contact_meaning_text(c),) for c in contacts}
         stored = await self.vectors.vectors(CONTACT_KIND, texts)
         known = [c for c in contacts if c.id in stored]
         if not known:
-            return {}
+            return ContactLifts({}, {})
         organisations = np.concatenate([stored[c.id] for c in known])
-        values = lifts(
+        need = lifts(
             query,
             organisations,
             [c.sector for c in known],
             background.pools,
             background.reference,
         )
-        return {c.id: float(v) for c, v in zip(known, values, strict=True)}
+        fit = need + kind_lifts(query, organisations, background.kinds)
+        return ContactLifts(
+            {c.id: float(v) for c, v in zip(known, fit, strict=True)},
+            {c.id: float(v) for c, v in zip(known, need, strict=True)},
+        )
 
     def _described(self) -> tuple[tuple[str, str], ...]:
         return tuple(sorted(sector_descriptions(self.sectors).items()))
@@ -191,15 +214,42 @@ class CrisisVectors:
         flat = [p for group in phrases.values() for p in group]
         encoded = await self.vectors.encode(flat, query=False)
         reference = await self.vectors.encode(reference_requests(), query=True)
-        if encoded is None or reference is None:
+        kinds = await self._kind_vectors()
+        if encoded is None or reference is None or kinds is None:
             return None
         by_sector, at = {}, 0
         for name, group in phrases.items():
             by_sector[name] = encoded[at : at + len(group)]
             at += len(group)
-        background = Background(by_sector, sector_pools(by_sector, reference), reference)
+        texts = glossary()
+        background = Background(
+            by_sector,
+            sector_pools(by_sector, reference),
+            reference,
+            organisation_kinds(kinds[0], texts.name_kind, kinds[1], texts.request_kind, reference),
+        )
         self._background = (described, background)
         return background
+
+    async def _kind_vectors(self) -> tuple[Vectors, Vectors] | None:
+        """The shipped vectors of the organisation kinds; encoded here (once, slowly) if they
+        do not fit the model or the glossary."""
+        assert self.vectors is not None
+        shipped = shipped_kind_vectors(self.vectors.model)
+        if shipped is not None:
+            return shipped
+        texts = glossary()
+        log.warning(
+            "the shipped vectors of the organisation kinds do not fit model %s or the "
+            "glossary: encoding its %d texts once",
+            self.vectors.model,
+            len(texts.names) + len(texts.requests),
+        )
+        names = await self.vectors.encode(texts.names, query=True)
+        requests = await self.vectors.encode(texts.requests, query=True)
+        if names is None or requests is None:
+            return None
+        return names, requests
 
     async def stored_query(self, req: StoredRequest) -> Vectors | None:
         """The request's stored vector; None without the model, or if it is not stored yet or

@@ -30,7 +30,12 @@ from bot.domain.crisis import (
     weak_fit,
 )
 from bot.domain.crisis_meaning import best_per_sector, weak_lift
-from bot.services.contact_vectors import CrisisVectors, Vectors, sector_descriptions
+from bot.services.contact_vectors import (
+    ContactLifts,
+    CrisisVectors,
+    Vectors,
+    sector_descriptions,
+)
 from bot.services.contacts import ContactService
 from bot.services.crisis_fit import Fit, contact_fits
 from bot.services.crisis_texts import CrisisTexts
@@ -88,8 +93,10 @@ class CrisisRouting:
         that fits the request best. `query` is the request's vector (None: words only)."""
         contacts = [c for c in await self.contacts.live_contacts(now) if c.user_id != req.requester]
         descriptions = sector_descriptions(self.crisis.sectors)
-        lifts = await self.meaning.lifts(query, contacts) if query is not None else {}
-        fits = contact_fits(req.text, contacts, descriptions, lifts=lifts)
+        lifts = (
+            await self.meaning.lifts(query, contacts) if query is not None else ContactLifts({}, {})
+        )
+        fits = contact_fits(req.text, contacts, descriptions, lifts=lifts.fit)
         best: dict[str, Fit] = {}
         for contact, score in zip(contacts, fits, strict=True):
             if contact.user_id not in best or score > best[contact.user_id].score:
@@ -113,9 +120,10 @@ class CrisisRouting:
         ]
         ranked = rank_bridges(bridges, now.astimezone(self.timezone), self.crisis.cap_per_week)
         # By meaning where the contacts have vectors; the fits of their words otherwise.
-        if lifts:
+        need = lifts.need
+        if need:
             weak = weak_lift(
-                best_per_sector((c.sector, lifts[c.id]) for c in contacts if c.id in lifts)
+                best_per_sector((c.sector, need[c.id]) for c in contacts if c.id in need)
             )
         else:
             weak = weak_fit(

@@ -669,6 +669,28 @@ async def test_a_request_without_any_contacts_words_asks_the_right_bridge_first(
     assert [tuple(r) for r in rows] == [(started.id, CHIEF)]
 
 
+async def test_the_kind_of_organisation_tells_what_a_bridge_can_help_with(
+    meaning: CrisisWorld,
+) -> None:
+    """No contact's words, and by e5 alone the hall came first: the shipped glossary of
+    organisation kinds knows that a DEHOGA has hotel beds."""
+    meaning.config = crisis_config(tier1_size=1)
+    world = meaning.restart()
+    await bridges(
+        world,
+        ("anna", "DEHOGA Kreisverband Nord", "Wirtschaft"),
+        ("ben", "Zeltverleih Brandt", "Veranstaltungswirtschaft"),
+        ("cem", "Stadthalle Nord", "Veranstaltungswirtschaft"),
+        ("dora", "Hausarztpraxis Dr. Lenz", "Gesundheitswesen"),
+    )
+    assert world.vectors is not None
+    await world.vectors.refresh()
+    await world.crisis.start(
+        CHIEF, STAFF, "Übernachtung für 60 Feuerwehrleute aus dem Nachbarkreis, zwei Nächte"
+    )
+    assert asked_people(world) == [user("anna")]
+
+
 async def test_with_sector_descriptions_the_right_bridge_is_in_tier_one(
     meaning: CrisisWorld,
 ) -> None:

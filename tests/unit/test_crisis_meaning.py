@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,15 @@ from hypothesis import strategies as st
 
 from bot.config.features import DEFAULT_SECTORS, CrisisConfig
 from bot.domain.crisis import MEANING_FULL, WEAK_FIT
-from bot.domain.crisis_meaning import WEAK_LIFT_MARGIN, lifts, relative_to_best, weak_lift
+from bot.domain.crisis_meaning import (
+    WEAK_LIFT_MARGIN,
+    OrganisationKinds,
+    kind_lifts,
+    lifts,
+    organisation_kinds,
+    relative_to_best,
+    weak_lift,
+)
 from bot.services.contact_vectors import (
     reference_requests,
     sector_descriptions,
@@ -20,7 +29,8 @@ from bot.services.contact_vectors import (
     sector_phrases,
     sector_pools,
 )
-from bot.services.encoder import E5Encoder
+from bot.services.encoder import MODEL_ID, E5Encoder
+from bot.services.organisation_kinds import glossary, shipped_kind_vectors
 from tests.support.encoders import bundled_encoder
 
 
@@ -62,6 +72,33 @@ def test_whatever_resembles_every_request_gains_nothing() -> None:
 lift_values = st.floats(-0.2, 0.5, allow_nan=False)
 
 
+def test_a_contact_is_lifted_by_what_its_kind_of_organisation_is_asked_for() -> None:
+    # Two kinds: name words on axes 0/1, their requests on axes 2/3. The organisations say
+    # nothing of what they can do; only their names resemble a kind's name words.
+    names = unit([1, 0, 0, 0, 0], [0, 1, 0, 0, 0])
+    requests = unit([0, 0, 1, 0, 0], [0, 0, 0.9, 0.1, 0], [0, 0, 0, 1, 0])
+    reference = unit([0, 0, 0, 0, 1], [0, 0, 0.2, 0.2, 1])
+    kinds = organisation_kinds(names, [0, 1], requests, [0, 0, 1], reference)
+    orgs = unit([0.9, 0.1, 0, 0, 0.4], [0.1, 0.9, 0, 0, 0.4])
+    assert int(np.argmax(kind_lifts(unit([0, 0, 1, 0, 0]), orgs, kinds))) == 0
+    assert int(np.argmax(kind_lifts(unit([0, 0, 0.1, 1, 0]), orgs, kinds))) == 1
+
+
+def test_a_kind_as_close_to_every_request_as_to_this_one_adds_nothing() -> None:
+    names = unit([1, 0, 0])
+    requests = unit([0, 1, 1])
+    reference = unit([0, 1, 0], [0, 0, 1])
+    kinds = organisation_kinds(names, [0], requests, [0], reference)
+    added = kind_lifts(reference[:1], unit([1, 0, 0]), kinds)
+    assert added[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_without_kinds_nothing_is_added() -> None:
+    empty = np.zeros((0, 3), dtype=np.float32)
+    kinds = organisation_kinds(empty, [], empty, [], unit([1, 0, 0]))
+    assert kind_lifts(unit([1, 0, 0]), unit([1, 0, 0], [0, 1, 0]), kinds).tolist() == [0, 0]
+
+
 @given(st.dictionaries(st.text(min_size=1, max_size=3), lift_values, min_size=1, max_size=8))
 def test_relative_lifts_keep_the_order_and_cap_only_the_best(found: dict[str, float]) -> None:
     full = 0.04
@@ -101,19 +138,29 @@ CONTACTS = [
 
 @dataclass(frozen=True)
 class Routing:
-    """The shipped background and the contacts, encoded once for this module."""
+    """The shipped background, encoded once for this module."""
 
     encoder: E5Encoder
     pools: dict[str, np.ndarray]
     reference: np.ndarray
-    organisations: np.ndarray
+    kinds: OrganisationKinds
 
-    def ranked(self, request: str) -> list[str]:
+    def ranked(
+        self,
+        request: str,
+        contacts: Sequence[tuple[str, str]] = CONTACTS,
+        *,
+        with_kinds: bool = True,
+    ) -> list[str]:
         """The contacts' organisations by their lift for `request`, as the bot computes it."""
         asked = self.encoder.encode_blocking([request], query=True)
-        sectors = [s for _, s in CONTACTS]
-        found = lifts(asked, self.organisations, sectors, self.pools, self.reference)
-        return [CONTACTS[i][0] for i in np.argsort(-found)]
+        texts = [f"{o} | {s}" for o, s in contacts]
+        organisations = self.encoder.encode_blocking(texts, query=True)
+        sectors = [s for _, s in contacts]
+        found = lifts(asked, organisations, sectors, self.pools, self.reference)
+        if with_kinds:
+            found += kind_lifts(asked, organisations, self.kinds)
+        return [contacts[i][0] for i in np.argsort(-found)]
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +172,13 @@ def routing() -> Routing:
         for name, text in descriptions.items()
     }
     reference = encoder.encode_blocking(reference_requests(), query=True)
-    organisations = encoder.encode_blocking([f"{o} | {s}" for o, s in CONTACTS], query=True)
-    return Routing(encoder, sector_pools(phrases, reference), reference, organisations)
+    shipped = shipped_kind_vectors(MODEL_ID)
+    assert shipped is not None
+    texts = glossary()
+    kinds = organisation_kinds(
+        shipped[0], texts.name_kind, shipped[1], texts.request_kind, reference
+    )
+    return Routing(encoder, sector_pools(phrases, reference), reference, kinds)
 
 
 @pytest.mark.parametrize(
@@ -161,6 +213,36 @@ def test_within_a_sector_the_contact_standing_for_the_need_comes_first(
     assert goods.index("Kühllogistik Nord GmbH") < goods.index("Omnibusbetrieb Krause")
 
 
+def test_what_a_kind_of_organisation_offers_is_known_beyond_its_name(routing: Routing) -> None:
+    """Nothing in "DEHOGA" or "Wirtschaft" says hotel beds: the glossary of organisation kinds
+    does (by e5 alone the tent hire came first)."""
+    contacts = [
+        ("DEHOGA Kreisverband Nord", "Wirtschaft"),
+        ("Baustoffhandel Petersen", "Wirtschaft"),
+        ("Sanitätshaus Vogel", "Gesundheitswesen"),
+        ("Hausarztpraxis Dr. Lenz", "Gesundheitswesen"),
+        ("Zeltverleih Brandt", "Veranstaltungswirtschaft"),
+        ("Stadthalle Nord", "Veranstaltungswirtschaft"),
+    ]
+    request = "Übernachtung für 60 Feuerwehrleute aus dem Nachbarkreis, zwei Nächte"
+    assert routing.ranked(request, contacts)[0] == "DEHOGA Kreisverband Nord"
+    assert routing.ranked(request, contacts, with_kinds=False)[0] != "DEHOGA Kreisverband Nord"
+
+
+def test_the_shipped_kind_vectors_are_the_bundled_models_encoding_of_the_glossary(
+    routing: Routing,
+) -> None:
+    """Stale vectors (an edited glossary, another model) would be refused at start and the
+    glossary encoded at run time; the shipped ones must be what the model says."""
+    names, requests = routing.kinds.names, routing.kinds.requests
+    texts = glossary()
+    assert len(names) == len(texts.names) and len(requests) == len(texts.requests)
+    for rows, phrases in ((names, texts.names), (requests, texts.requests)):
+        picked = [0, len(phrases) // 2, len(phrases) - 1]
+        fresh = routing.encoder.encode_blocking([phrases[i] for i in picked], query=True)
+        assert np.allclose(rows[picked], fresh, atol=1e-4)
+
+
 def test_a_request_is_vague_when_no_sector_stands_out_from_the_median() -> None:
     assert weak_lift({})
     # Below three sectors there is no median to stand out from: the best lift must fit.
@@ -178,3 +260,14 @@ def test_a_request_is_vague_when_no_sector_stands_out_from_the_median() -> None:
         "Kirchen": median - 0.01,
     }
     assert weak_lift(vague)
+
+
+def test_kind_vectors_of_another_model_or_other_texts_are_refused(tmp_path: Path) -> None:
+    """The bot then encodes the glossary itself instead of comparing with wrong vectors."""
+    assert shipped_kind_vectors(MODEL_ID) is not None
+    assert shipped_kind_vectors("another-model") is None
+    edited = tmp_path / "kinds.npz"
+    vectors = np.zeros((1, 3), dtype=np.float32)
+    np.savez(edited, model=MODEL_ID, digest="of other texts", names=vectors, requests=vectors)
+    assert shipped_kind_vectors(MODEL_ID, edited) is None
+    assert shipped_kind_vectors(MODEL_ID, tmp_path / "missing.npz") is None
