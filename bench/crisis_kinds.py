@@ -1,7 +1,7 @@
 """Encode the glossary of organisation kinds (bot/data/crisis_organisation_kinds.yaml) with
 the bundled model and write the vectors the bot ships beside it.
 
-    .venv/bin/python -m bench.crisis_kinds      # ~15 s on two cores; deterministic
+    .venv/bin/python -m bench.crisis_kinds      # ~30 s on two cores; deterministic
 
 Run it after editing the glossary; until then the bot encodes the glossary itself, once per
 process (bot.services.organisation_kinds).

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.semantic [--data bench/data] [--weights 0,0.1,...,1]
                                        [--sector-descriptions FILE] [--misses]
+                                       [--kinds CANDIDATE_GLOSSARY.yaml]
                                        [--latency-rounds 5] [--throughput-rounds 3]
                                        [--timing-threads 1,2] [--no-timing]
 
@@ -16,8 +17,13 @@ The data in bench/data was written by hand before any model was run (see the fil
   contacts. Every request ranks all contacts ("organisation | sector", with
   --sector-descriptions "organisation | sector: description"); hit@k counts a request when a
   fitting contact is among the first k. The default row is the bot's own fit (with its shipped
-  sector descriptions and example requests, bot/data/crisis_sector_examples.yaml, which were
-  written apart from this data).
+  sector descriptions, example requests, bot/data/crisis_sector_examples.yaml, and glossary of
+  organisation kinds, bot/data/crisis_organisation_kinds.yaml, which were written apart from
+  this data); "without the organisation kinds" is the fit before the glossary; `--kinds` adds
+  a row per candidate glossary.
+- routing_unseen/: 45 contacts of their own (mostly of kinds the routing set lacks) and 70
+  requests, written blind by someone who saw only the routing set's contacts; measured,
+  nothing chosen on it.
 
 Methods are scored by `score_matrix`: the current lexical index (bot.domain.tfidf; the people
 matching settings for paraphrases, without the max_df cut for routing as
@@ -68,7 +74,7 @@ from bot.services.contact_vectors import (
 )
 from bot.services.crisis_fit import contact_fits
 from bot.services.encoder import MODEL_ID
-from bot.services.organisation_kinds import glossary, shipped_kind_vectors
+from bot.services.organisation_kinds import KINDS_FILE, glossary, shipped_kind_vectors
 from bot.store.contacts import StoredContact
 
 Scores = NDArray[np.float64]
@@ -78,6 +84,8 @@ DATA = Path(__file__).resolve().parent / "data"
 BATCH = 64
 SPLITS = ("dev", "holdout", "all")
 DEFAULT_WEIGHTS = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1"
+# Routing sets with contacts of their own, written blind; measured, nothing chosen on them.
+UNSEEN = ("routing_unseen", "routing_unseen2")
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -236,25 +244,29 @@ class Routed:
     fits: list[float]
 
 
-def shipped_kinds(reference: NDArray[np.float32]) -> OrganisationKinds:
-    """The glossary of organisation kinds with its shipped vectors, as the bot reads it."""
-    shipped = shipped_kind_vectors(MODEL_ID)
-    if shipped is None:
-        raise SystemExit("the shipped kind vectors are stale: run python -m bench.crisis_kinds")
-    texts = glossary()
+def kinds_of(path: Path, reference: NDArray[np.float32]) -> OrganisationKinds:
+    """A glossary of organisation kinds: the shipped one with its shipped vectors, as the bot
+    reads it, or a candidate (`--kinds`), encoded here."""
+    texts = glossary(path)
+    if path == KINDS_FILE:
+        vectors = shipped_kind_vectors(MODEL_ID)
+        if vectors is None:
+            raise SystemExit("the shipped kind vectors are stale: run python -m bench.crisis_kinds")
+    else:
+        vectors = embed(texts.names, True), embed(texts.requests, True)
     return organisation_kinds(
-        shipped[0], texts.name_kind, shipped[1], texts.request_kind, reference
+        vectors[0], texts.name_kind, vectors[1], texts.request_kind, reference
     )
 
 
 def production_fits(
-    contacts: Sequence[Contact], requests: Sequence[str], with_kinds: bool = True
+    contacts: Sequence[Contact], requests: Sequence[str], kinds_file: Path | None = KINDS_FILE
 ) -> list[Routed]:
     """What the bot computes (bot.services.crisis_routing): the words of each contact with the
     shipped sector descriptions, and the lift (bot.domain.crisis_meaning) of its organisation,
     its sector's pool (shipped example requests and description phrases), the pool text
-    nearest to it and (`with_kinds`) its organisation kind, against the shipped example
-    requests as the reference."""
+    nearest to it and its organisation kind (by the glossary `kinds_file`; None: without),
+    against the shipped example requests as the reference."""
     config = CrisisConfig()
     descriptions = sector_descriptions(config.sectors)
     stored = [StoredContact(c.id, "@x:bench", c.organisation, c.sector, 0.0, 0.0) for c in contacts]
@@ -264,7 +276,7 @@ def production_fits(
     }
     reference = embed(reference_requests(), True)
     pools = sector_pools(by_sector, reference)
-    kinds = shipped_kinds(reference) if with_kinds else None
+    kinds = None if kinds_file is None else kinds_of(kinds_file, reference)
     asked = embed(requests, True)
     sectors = [c.sector for c in stored]
     out = []
@@ -277,10 +289,10 @@ def production_fits(
 
 
 def production_routing(
-    contacts: Sequence[Contact], requests: Sequence[str], with_kinds: bool = True
+    contacts: Sequence[Contact], requests: Sequence[str], kinds_file: Path | None = KINDS_FILE
 ) -> Scores:
     """The bot's fit of each contact (columns) for each request (rows)."""
-    return np.array([r.fits for r in production_fits(contacts, requests, with_kinds)])
+    return np.array([r.fits for r in production_fits(contacts, requests, kinds_file)])
 
 
 SCORERS: dict[str, Scorer] = {
@@ -466,6 +478,7 @@ def routing(
     weights: list[float],
     show_misses: bool,
     title: str = "Crisis routing",
+    candidates: Sequence[Path] = (),
 ) -> str:
     texts = [r.text for r in requests]
     corpus = [contact_document(c, descriptions) for c in contacts]
@@ -490,8 +503,16 @@ def routing(
         (
             "default without the organisation kinds (before)",
             "–",
-            production_routing(contacts, texts, with_kinds=False),
+            production_routing(contacts, texts, None),
         ),
+        *[
+            (
+                f"default with the candidate glossary {candidate.name}",
+                "–",
+                production_routing(contacts, texts, candidate),
+            )
+            for candidate in candidates
+        ],
         ("lexical (TF-IDF, no max_df)", "–", lex),
     ]
     methods += [(name, "–", scores) for name, scores in semantic.items()]
@@ -737,6 +758,14 @@ def main(argv: list[str] | None = None) -> None:
         help="YAML map sector -> one-line description, appended to the contact passage",
     )
     parser.add_argument("--misses", action="store_true", help="list routing misses at 3")
+    parser.add_argument(
+        "--kinds",
+        type=Path,
+        action="append",
+        default=[],
+        help="a candidate glossary of organisation kinds (YAML as bot/data/"
+        "crisis_organisation_kinds.yaml), encoded in this run and measured beside the shipped one",
+    )
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument(
         "--timing-threads",
@@ -753,7 +782,6 @@ def main(argv: list[str] | None = None) -> None:
 
     topics = load_topics(args.data / "paraphrase")
     contacts, requests = load_routing(args.data / "routing")
-    unseen = load_routing(args.data / "routing_unseen")
     if args.timing_only:
         phrases = [p for t in topics for p in t.phrases]
         texts = [r.text for r in requests]
@@ -764,13 +792,17 @@ def main(argv: list[str] | None = None) -> None:
     sections = [
         setup(argv),
         paraphrase(topics, weights),
-        routing(contacts, requests, descriptions, weights, args.misses),
-        routing(
-            *unseen,
-            load_descriptions(args.sector_descriptions, {c.sector for c in unseen[0]}),
-            weights,
-            args.misses,
-            "Crisis routing, unseen contacts (bench/data/routing_unseen)",
+        routing(contacts, requests, descriptions, weights, args.misses, candidates=args.kinds),
+        *(
+            routing(
+                *load_routing(args.data / folder),
+                descriptions,
+                weights,
+                args.misses,
+                f"Crisis routing, unseen contacts (bench/data/{folder})",
+                args.kinds,
+            )
+            for folder in UNSEEN
         ),
     ]
     if not args.no_timing:

@@ -251,6 +251,22 @@ class CrisisVectors:
             return None
         return names, requests
 
+    async def _contacts_ready(self) -> None:
+        """Contacts without a vector would be compared by their words only, and the lifts of
+        the others, taken relative to the best of them, could put a contact that fits by
+        meaning alone level with one whose name was asked for. Usually the refresh encoded
+        them within a second of `!kontakt`; when it is busy (an import, a first start),
+        the request encodes them itself."""
+        if self.vectors is None or not self.available:
+            return
+        try:
+            encoded = await self.vectors.refresh_kind(CONTACT_KIND)
+        except Exception:
+            log.exception("could not encode the contacts declared since the last refresh")
+            return
+        if encoded:
+            log.info("encoded %d contacts for a crisis request", encoded)
+
     async def stored_query(self, req: StoredRequest) -> Vectors | None:
         """The request's stored vector; None without the model, or if it is not stored yet or
         the background is not encoded yet (then only `query`, outside a transaction, helps)."""
@@ -260,13 +276,15 @@ class CrisisVectors:
         return (await self.vectors.vectors(REQUEST_KIND, {req.id: phrases})).get(req.id)
 
     async def query(self, req: StoredRequest) -> Vectors | None:
-        """The request's vector: stored, or encoded now and stored; the background too. Waits
-        for the encoder: never call this inside a store transaction."""
+        """The request's vector: stored, or encoded now and stored; the background and the
+        vectors of contacts declared since the last refresh too. Waits for the encoder: never
+        call this inside a store transaction."""
         try:
             await self.background()
         except Exception:
             log.exception("could not encode the sector descriptions")
             return None
+        await self._contacts_ready()
         stored = await self.stored_query(req)
         if stored is not None or self.vectors is None or not self.available:
             return stored

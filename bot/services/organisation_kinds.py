@@ -3,8 +3,8 @@
 `bot/data/crisis_organisation_kinds.yaml` lists kinds of organisation a colleague may know
 someone at: the words their names contain ("Sanitätshaus", "Orthopädietechnik") and requests
 a crisis staff might send that someone there could help with. It was written from general
-knowledge, independently of the evaluation data in bench/data. Encoding its ~1,600 texts
-takes ~15 s on two cores, so their vectors ship beside it
+knowledge, independently of the evaluation data in bench/data. Encoding its ~3,500 texts
+takes ~30 s on two cores, so their vectors ship beside it
 (`crisis_organisation_kinds.npz`, written by `bench/crisis_kinds.py`) and are read once per
 process; they carry the model id and a hash of the texts, so an edited glossary or another
 model is encoded at run time instead.

@@ -137,7 +137,14 @@ class VectorService:
                 self.ready = True
                 return total
 
-    async def _refresh(self, source: VectorSource) -> int:
+    async def refresh_kind(self, kind: str) -> int:
+        """Encode the new or changed texts of one source now, for someone who waits for them
+        (at the encoder's normal priority); how many texts were encoded."""
+        if self.encoder is None or kind not in self.sources:
+            return 0
+        return await self._refresh(self.sources[kind], background=False)
+
+    async def _refresh(self, source: VectorSource, background: bool = True) -> int:
         assert self.encoder is not None
         current = await source.texts()
         stored = await self.store.hashes(source.kind)
@@ -163,7 +170,7 @@ class VectorService:
             if len(known) + len(fresh) > _PHRASE_CACHE:
                 known.clear()
                 fresh = list(dict.fromkeys(p for _, t, _ in batch for p in t.phrases))
-            matrix = await self.encoder.encode(fresh, query=source.query, background=True)
+            matrix = await self.encoder.encode(fresh, query=source.query, background=background)
             known.update(zip(fresh, matrix, strict=True))
             rows = [
                 VectorRow(

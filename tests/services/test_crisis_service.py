@@ -746,12 +746,26 @@ async def test_contacts_are_encoded_when_declared_and_descriptions_only_once_in_
     assert rows[0][0] == 1
 
 
-async def test_contacts_not_encoded_yet_are_compared_by_their_words(meaning: CrisisWorld) -> None:
-    await bridges(meaning, *REGISTRY)
-    # No refresh has run: the request still reaches a bridge, chosen by the words of the
-    # sector descriptions ("Kühlfahrzeuge" in Logistik's).
-    started = await meaning.crisis.start(CHIEF, STAFF, COLD_CHAIN)
-    assert started.asked == 1 and asked_people(meaning) == [user("ben")]
+async def test_contacts_not_encoded_yet_are_encoded_when_a_request_routes(
+    meaning: CrisisWorld,
+) -> None:
+    """Compared by their words only, they would lose to contacts whose lifts are taken
+    relative to the best of those with a vector (a Tafel for "Wer kennt eine Spedition?",
+    found by bench/fanout.py while the refresh was busy)."""
+    meaning.config = crisis_config(tier1_size=1, sectors=PLAIN_SECTORS)
+    world = meaning.restart()
+    await bridges(world, *REGISTRY)
+    assert world.vectors is not None
+    await world.vectors.refresh()
+    await bridges(world, ("fritz", "Kühlhaus Nord", "Logistik"))
+    world.messenger.sent.clear()
+    # No refresh since fritz declared the contact, and no word in common with the request.
+    started = await world.crisis.start(CHIEF, STAFF, "Wo lagern wir 2 Tonnen Tiefkühlware?")
+    assert started.asked == 1 and asked_people(world) == [user("fritz")]
+    rows = await world.db.fetchall(
+        "SELECT COUNT(*) FROM text_vectors WHERE kind = ?", (CONTACT_KIND,)
+    )
+    assert rows[0][0] == len(REGISTRY) + 1
 
 
 async def test_without_the_model_the_words_and_descriptions_route(tmp_path: Path) -> None:
