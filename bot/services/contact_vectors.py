@@ -6,10 +6,10 @@ as passages; the example requests of bot/data/crisis_sector_examples.yaml as que
 a configured sector as part of its pool and all of them as the reference of typical crisis
 requests; the glossary of organisation kinds comes with shipped vectors
 (bot.services.organisation_kinds). They live in memory, encoded once per configuration
-(`Background`). The fit is the
-lift of bot.domain.crisis_meaning. A request is encoded once, right after `!werkennt`
-committed, outside any store transaction, and its vector is stored so that the later steps
-(tier 2 after a "no", the broadcast) only read it.
+(`Background`). The fit is the lift of bot.domain.crisis_meaning. A request is encoded once,
+right after `!werkennt` committed, outside any store transaction, and its vector is stored so
+that the later steps (tier 2 after a "no", the broadcast) only read it; contacts declared
+since the vector refresh last ran are encoded at the same moment.
 
 Without the model (`VectorService.available` false) nothing here encodes and every fit falls
 back to the words.
