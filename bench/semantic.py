@@ -21,9 +21,10 @@ The data in bench/data was written by hand before any model was run (see the fil
   organisation kinds, bot/data/crisis_organisation_kinds.yaml, which were written apart from
   this data); "without the organisation kinds" is the fit before the glossary; `--kinds` adds
   a row per candidate glossary.
-- routing_unseen/: 45 contacts of their own (mostly of kinds the routing set lacks) and 70
-  requests, written blind by someone who saw only the routing set's contacts; measured,
-  nothing chosen on it.
+- routing_unseen*/: 45 contacts of their own each (kinds the routing set lacks; in the second
+  and third, half common kinds) and 70 requests, written blind by someone who saw only the
+  other sets' contacts; measured, nothing tuned on them (docs/BENCHMARKS.md, "Organisation
+  kinds", says which decision each one made).
 
 Methods are scored by `score_matrix`: the current lexical index (bot.domain.tfidf; the people
 matching settings for paraphrases, without the max_df cut for routing as
@@ -85,7 +86,7 @@ BATCH = 64
 SPLITS = ("dev", "holdout", "all")
 DEFAULT_WEIGHTS = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1"
 # Routing sets with contacts of their own, written blind; measured, nothing chosen on them.
-UNSEEN = ("routing_unseen", "routing_unseen2")
+UNSEEN = ("routing_unseen", "routing_unseen2", "routing_unseen3")
 
 
 # --- data ------------------------------------------------------------------------------------
