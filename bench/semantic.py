@@ -75,7 +75,13 @@ from bot.services.contact_vectors import (
 )
 from bot.services.crisis_fit import contact_fits
 from bot.services.encoder import MODEL_ID
-from bot.services.organisation_kinds import KINDS_FILE, glossary, shipped_kind_vectors
+from bot.services.organisation_kinds import (
+    KINDS_FILE,
+    Glossary,
+    glossary,
+    kinds_in,
+    shipped_kind_vectors,
+)
 from bot.store.contacts import StoredContact
 
 Scores = NDArray[np.float64]
@@ -248,7 +254,7 @@ class Routed:
 def kinds_of(path: Path, reference: NDArray[np.float32]) -> OrganisationKinds:
     """A glossary of organisation kinds: the shipped one with its shipped vectors, as the bot
     reads it, or a candidate (`--kinds`), encoded here."""
-    texts = glossary(path)
+    texts = glossary() if path == KINDS_FILE else Glossary.of(kinds_in(path))
     if path == KINDS_FILE:
         vectors = shipped_kind_vectors(MODEL_ID)
         if vectors is None:

@@ -7,6 +7,7 @@ generated from it (`flurfunk example-config`).
 from __future__ import annotations
 
 from datetime import time
+from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
@@ -102,11 +103,38 @@ class CrisisConfig(Section):
         description="Closed and expired requests (with their timeline) are deleted after this "
         "many days.",
     )
+    organisation_kinds: Path | None = Field(
+        None,
+        description="A YAML file with kinds of organisation of your own, added to the shipped "
+        "glossary that tells the routing what an organisation can help with (same format as "
+        "bot/data/crisis_organisation_kinds.yaml: a list of '- names: [words in such names]' "
+        "with 'requests: [what a crisis staff might ask them]'); encoded at the first routing "
+        "after start.",
+    )
     response_target_s: float = Field(
         900.0,
         gt=0,
         description='The drill report counts a first answer within this many seconds as "in time".',
     )
+
+    @field_validator("organisation_kinds")
+    @classmethod
+    def _readable_kinds(cls, value: Path | None) -> Path | None:
+        import yaml
+
+        from bot.domain.organisation_kinds import GlossaryError, parse_glossary
+
+        if value is None:
+            return value
+        try:
+            parse_glossary(yaml.safe_load(value.read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise ValueError(f"cannot read {value} ({exc.strerror})") from exc
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{value} is not valid YAML ({exc})") from exc
+        except GlossaryError as exc:
+            raise ValueError(f"{value}: {exc}") from exc
+        return value
 
     @field_validator("default_availability")
     @classmethod

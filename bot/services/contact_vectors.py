@@ -35,7 +35,7 @@ from bot.domain.crisis_meaning import (
     organisation_kinds,
 )
 from bot.domain.phrases import MAX_PHRASES, split_phrases
-from bot.services.organisation_kinds import glossary, shipped_kind_vectors
+from bot.services.organisation_kinds import Glossary, glossary, kinds_in, shipped_kind_vectors
 from bot.services.vectors import SourceText, VectorService, VectorSource, text_hash
 from bot.store.contacts import ContactStore, StoredContact
 from bot.store.crisis import CrisisStore, StoredRequest, is_former
@@ -157,10 +157,12 @@ class CrisisVectors:
         vectors: VectorService | None,
         clock: Callable[[], float],
         sectors: Sequence[str] = (),
+        own_kinds: Path | None = None,
     ) -> None:
         self.vectors = vectors
         self.clock = clock
         self.sectors = sectors
+        self.own_kinds = own_kinds
         self._background: tuple[tuple[tuple[str, str], ...], Background] | None = None
 
     @property
@@ -214,37 +216,48 @@ class CrisisVectors:
         flat = [p for group in phrases.values() for p in group]
         encoded = await self.vectors.encode(flat, query=False)
         reference = await self.vectors.encode(reference_requests(), query=True)
-        kinds = await self._kind_vectors()
+        kinds = None if reference is None else await self._kinds(reference)
         if encoded is None or reference is None or kinds is None:
             return None
         by_sector, at = {}, 0
         for name, group in phrases.items():
             by_sector[name] = encoded[at : at + len(group)]
             at += len(group)
-        texts = glossary()
-        background = Background(
-            by_sector,
-            sector_pools(by_sector, reference),
-            reference,
-            organisation_kinds(kinds[0], texts.name_kind, kinds[1], texts.request_kind, reference),
-        )
+        background = Background(by_sector, sector_pools(by_sector, reference), reference, kinds)
         self._background = (described, background)
         return background
 
-    async def _kind_vectors(self) -> tuple[Vectors, Vectors] | None:
-        """The shipped vectors of the organisation kinds; encoded here (once, slowly) if they
-        do not fit the model or the glossary."""
+    async def _kinds(self, reference: Vectors) -> OrganisationKinds | None:
+        """The shipped glossary of organisation kinds with its shipped vectors (encoded here,
+        once and slowly, if they do not fit the model or the glossary), and the operator's own
+        kinds (`crisis.organisation_kinds`), encoded here."""
         assert self.vectors is not None
-        shipped = shipped_kind_vectors(self.vectors.model)
-        if shipped is not None:
-            return shipped
         texts = glossary()
-        log.warning(
-            "the shipped vectors of the organisation kinds do not fit model %s or the "
-            "glossary: encoding its %d texts once",
-            self.vectors.model,
-            len(texts.names) + len(texts.requests),
+        shipped = shipped_kind_vectors(self.vectors.model)
+        if shipped is None:
+            log.warning(
+                "the shipped vectors of the organisation kinds do not fit model %s or the "
+                "glossary: encoding its %d texts once",
+                self.vectors.model,
+                len(texts.names) + len(texts.requests),
+            )
+            shipped = await self._encoded(texts)
+        parts = [(texts, shipped)]
+        if self.own_kinds is not None:
+            own = Glossary.of(kinds_in(self.own_kinds), first=texts.count)
+            parts.append((own, await self._encoded(own)))
+        if any(vectors is None for _, vectors in parts):
+            return None
+        return organisation_kinds(
+            np.concatenate([v[0] for _, v in parts if v is not None]),
+            [k for g, _ in parts for k in g.name_kind],
+            np.concatenate([v[1] for _, v in parts if v is not None]),
+            [k for g, _ in parts for k in g.request_kind],
+            reference,
         )
+
+    async def _encoded(self, texts: Glossary) -> tuple[Vectors, Vectors] | None:
+        assert self.vectors is not None
         names = await self.vectors.encode(texts.names, query=True)
         requests = await self.vectors.encode(texts.requests, query=True)
         if names is None or requests is None:

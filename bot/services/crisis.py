@@ -93,7 +93,9 @@ class CrisisService:
         self.texts = CrisisTexts(self.crisis, self.prefix)
         if vectors is not None:
             vectors.add_source(request_source(self.store))
-        self.meaning = CrisisVectors(vectors, time.time, config.crisis.sectors)
+        self.meaning = CrisisVectors(
+            vectors, time.time, config.crisis.sectors, config.crisis.organisation_kinds
+        )
         self.routing = CrisisRouting(
             self.store, messenger, contacts, self.texts, self.crisis, self.timezone, self.meaning
         )

@@ -7,12 +7,14 @@ knowledge, independently of the evaluation data in bench/data. Encoding its ~3,5
 takes ~30 s on two cores, so their vectors ship beside it
 (`crisis_organisation_kinds.npz`, written by `bench/crisis_kinds.py`) and are read once per
 process; they carry the model id and a hash of the texts, so an edited glossary or another
-model is encoded at run time instead.
+model is encoded at run time instead. An operator's own kinds (`crisis.organisation_kinds`)
+are added to them and encoded at run time.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import numpy as np
 import yaml
 from numpy.typing import NDArray
 
+from bot.domain.organisation_kinds import Kind, parse_glossary
 from bot.services.vectors import text_hash
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -39,22 +42,34 @@ class Glossary:
     requests: tuple[str, ...]
     request_kind: tuple[int, ...]
 
+    @classmethod
+    def of(cls, kinds: Sequence[Kind], first: int = 0) -> Glossary:
+        """The kinds numbered from `first` on."""
+        numbered = list(enumerate(kinds, first))
+        return cls(
+            tuple(n for _, k in numbered for n in k.names),
+            tuple(i for i, k in numbered for _ in k.names),
+            tuple(r for _, k in numbered for r in k.requests),
+            tuple(i for i, k in numbered for _ in k.requests),
+        )
+
+    @property
+    def count(self) -> int:
+        return max(self.name_kind, default=-1) + 1
+
     def digest(self, model: str) -> str:
         return text_hash(model, True, (*self.names, "", *self.requests))
 
 
 @functools.cache
-def glossary(path: Path = KINDS_FILE) -> Glossary:
-    names: list[str] = []
-    name_kind: list[int] = []
-    requests: list[str] = []
-    request_kind: list[int] = []
-    for kind, entry in enumerate(yaml.safe_load(path.read_text(encoding="utf-8"))):
-        names += map(str, entry["names"])
-        name_kind += [kind] * len(entry["names"])
-        requests += map(str, entry["requests"])
-        request_kind += [kind] * len(entry["requests"])
-    return Glossary(tuple(names), tuple(name_kind), tuple(requests), tuple(request_kind))
+def kinds_in(path: Path) -> tuple[Kind, ...]:
+    """The kinds of a glossary file, read once per process."""
+    return tuple(parse_glossary(yaml.safe_load(path.read_text(encoding="utf-8"))))
+
+
+def glossary() -> Glossary:
+    """The shipped glossary."""
+    return Glossary.of(kinds_in(KINDS_FILE))
 
 
 def save_kind_vectors(

@@ -12,13 +12,15 @@ import pytest
 from bot.domain.availability import AvailabilityError
 from bot.domain.contacts import ContactError, ContactErrorCode
 from bot.domain.crisis import AnswerOutcome, CloseOutcome
+from bot.domain.crisis_meaning import kind_of
 from bot.i18n import Lang
 from bot.i18n.render import render
-from bot.services.contact_vectors import CONTACT_KIND, REQUEST_KIND
+from bot.services.contact_vectors import CONTACT_KIND, REQUEST_KIND, contact_meaning_text
 from bot.services.contacts import ContactService, normalise_id
 from bot.services.crisis import CrisisService
 from bot.services.crisis_fit import lexical_fits
 from bot.services.crisis_replies import Access, RequestError
+from bot.services.organisation_kinds import glossary
 from bot.services.ports import Say
 from bot.services.vectors import VectorService
 from bot.store.db import Database
@@ -689,6 +691,30 @@ async def test_the_kind_of_organisation_tells_what_a_bridge_can_help_with(
         CHIEF, STAFF, "Übernachtung für 60 Feuerwehrleute aus dem Nachbarkreis, zwei Nächte"
     )
     assert asked_people(world) == [user("anna")]
+
+
+async def test_an_operators_own_kinds_of_organisation_join_the_shipped_ones(
+    meaning: CrisisWorld, tmp_path: Path
+) -> None:
+    own = tmp_path / "kinds.yaml"
+    own.write_text(
+        "- names: [Kesselflickerzunft, Zunft der Kesselflicker]\n"
+        "  requests: [Undichte Kupferkessel in der Feldküche abdichten]\n",
+        encoding="utf-8",
+    )
+    meaning.config = crisis_config(organisation_kinds=str(own))
+    world = meaning.restart()
+    await bridges(world, ("anna", "Kesselflickerzunft Talheim", "Wirtschaft"))
+    assert world.vectors is not None
+    await world.vectors.refresh()
+    background = await world.crisis.meaning.background()
+    assert background is not None
+    shipped = glossary().count
+    assert int(background.kinds.name_kind.max()) == shipped  # one kind more, numbered last
+    contact = (await world.contacts.list_own(user("anna")))[0].contact
+    text = (contact_meaning_text(contact),)
+    stored = await world.vectors.vectors(CONTACT_KIND, {contact.id: text})
+    assert kind_of(stored[contact.id], background.kinds).tolist() == [shipped]
 
 
 async def test_with_sector_descriptions_the_right_bridge_is_in_tier_one(

@@ -173,3 +173,19 @@ def test_kitchen_schedule_names_the_unreadable_entry() -> None:
     raw = {**MINIMAL, "kitchen": {"schedule": ["Di 10:00", "irgendwann"]}}
     [problem] = problems(raw)
     assert problem.startswith("kitchen.schedule.1:") and "'irgendwann'" in problem
+
+
+def test_own_organisation_kinds_are_checked_when_the_config_is_read(tmp_path: Path) -> None:
+    good = tmp_path / "kinds.yaml"
+    good.write_text(
+        "- names: [Imkerverein, Imkerei]\n  requests: [Bienenschwarm am Kindergarten einfangen]\n",
+        encoding="utf-8",
+    )
+    config = parse_config({**MINIMAL, "crisis": {"organisation_kinds": str(good)}}, "t.yaml", {})
+    assert config.crisis.organisation_kinds == good
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- names: [Imkerverein]\n  anfragen: [Bienen]\n", encoding="utf-8")
+    [problem] = problems({**MINIMAL, "crisis": {"organisation_kinds": str(bad)}})
+    assert problem.startswith("crisis.organisation_kinds:") and "'requests'" in problem
+    [missing] = problems({**MINIMAL, "crisis": {"organisation_kinds": str(tmp_path / "no.yaml")}})
+    assert "cannot read" in missing
