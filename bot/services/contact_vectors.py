@@ -39,6 +39,7 @@ from bot.services.organisation_kinds import Glossary, glossary, kinds_in, shippe
 from bot.services.vectors import SourceText, VectorService, VectorSource, text_hash
 from bot.store.contacts import ContactStore, StoredContact
 from bot.store.crisis import CrisisStore, StoredRequest, is_former
+from bot.store.db import StoreUnavailable
 from bot.store.vectors import VectorRow
 
 log = logging.getLogger(__name__)
@@ -274,6 +275,8 @@ class CrisisVectors:
             return
         try:
             encoded = await self.vectors.refresh_kind(CONTACT_KIND)
+        except StoreUnavailable:
+            raise  # the routing tick waits for the store; not a failure of the encoder
         except Exception:
             log.exception("could not encode the contacts declared since the last refresh")
             return

@@ -23,7 +23,7 @@ from bot.services.crisis_replies import Access, RequestError
 from bot.services.organisation_kinds import glossary
 from bot.services.ports import Say
 from bot.services.vectors import VectorService
-from bot.store.db import Database
+from bot.store.db import Database, StoreUnavailable
 from tests.support.crisis_world import (
     BERLIN,
     CHIEF,
@@ -715,6 +715,25 @@ async def test_an_operators_own_kinds_of_organisation_join_the_shipped_ones(
     text = (contact_meaning_text(contact),)
     stored = await world.vectors.vectors(CONTACT_KIND, {contact.id: text})
     assert kind_of(stored[contact.id], background.kinds).tolist() == [shipped]
+
+
+async def test_a_store_outage_while_contacts_are_encoded_is_left_to_the_routing_tick(
+    meaning: CrisisWorld, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The tick waits for the store and tries again; the encoder did not fail, so no error
+    with a traceback is logged for it."""
+    await bridges(meaning, *REGISTRY)
+    started = await meaning.crisis.start(CHIEF, STAFF, COLD_CHAIN)
+    req = await meaning.crisis.store.get(started.id)
+    assert req is not None and meaning.vectors is not None
+
+    async def unavailable(kind: str) -> int:
+        raise StoreUnavailable("the database is gone")
+
+    monkeypatch.setattr(meaning.vectors, "refresh_kind", unavailable)
+    with pytest.raises(StoreUnavailable):
+        await meaning.crisis.meaning.query(req)
+    assert "could not encode" not in caplog.text
 
 
 async def test_with_sector_descriptions_the_right_bridge_is_in_tier_one(
