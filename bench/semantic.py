@@ -61,7 +61,7 @@ from numpy.typing import NDArray
 
 from bot.config.features import CrisisConfig
 from bot.domain.crisis import fit_band
-from bot.domain.crisis_meaning import OrganisationKinds, kind_lifts, lifts, organisation_kinds
+from bot.domain.crisis_meaning import OrganisationKinds, kind_lifts, lifts
 from bot.domain.phrases import split_tasks
 from bot.domain.semantic import EmbeddingSimilarity
 from bot.domain.similarity import Document
@@ -75,13 +75,7 @@ from bot.services.contact_vectors import (
 )
 from bot.services.crisis_fit import contact_fits
 from bot.services.encoder import MODEL_ID
-from bot.services.organisation_kinds import (
-    KINDS_FILE,
-    Glossary,
-    glossary,
-    kinds_in,
-    shipped_kind_vectors,
-)
+from bot.services.organisation_kinds import KINDS_FILE, Glossary, kinds_in, shipped_kind_vectors
 from bot.store.contacts import StoredContact
 
 Scores = NDArray[np.float64]
@@ -254,16 +248,15 @@ class Routed:
 def kinds_of(path: Path, reference: NDArray[np.float32]) -> OrganisationKinds:
     """A glossary of organisation kinds: the shipped one with its shipped vectors, as the bot
     reads it, or a candidate (`--kinds`), encoded here."""
-    texts = glossary() if path == KINDS_FILE else Glossary.of(kinds_in(path))
-    if path == KINDS_FILE:
-        vectors = shipped_kind_vectors(MODEL_ID)
-        if vectors is None:
-            raise SystemExit("the shipped kind vectors are stale: run python -m bench.crisis_kinds")
-    else:
-        vectors = embed(texts.names, True), embed(texts.requests, True)
-    return organisation_kinds(
-        vectors[0], texts.name_kind, vectors[1], texts.request_kind, reference
+    texts = Glossary.of(kinds_in(path))
+    vectors = (
+        shipped_kind_vectors(MODEL_ID)
+        if path == KINDS_FILE
+        else (embed(texts.names, True), embed(texts.requests, True))
     )
+    if vectors is None:
+        raise SystemExit("the shipped kind vectors are stale: run python -m bench.crisis_kinds")
+    return texts.kinds(vectors, reference)
 
 
 def production_fits(

@@ -28,14 +28,14 @@ import yaml
 from numpy.typing import NDArray
 
 from bot.config.features import Sector
-from bot.domain.crisis_meaning import (
-    OrganisationKinds,
-    kind_lifts,
-    lifts,
-    organisation_kinds,
-)
+from bot.domain.crisis_meaning import OrganisationKinds, kind_lifts, lifts
 from bot.domain.phrases import MAX_PHRASES, split_phrases
-from bot.services.organisation_kinds import Glossary, glossary, kinds_in, shipped_kind_vectors
+from bot.services.organisation_kinds import (
+    KINDS_FILE,
+    Glossary,
+    kinds_in,
+    shipped_kind_vectors,
+)
 from bot.services.vectors import SourceText, VectorService, VectorSource, text_hash
 from bot.store.contacts import ContactStore, StoredContact
 from bot.store.crisis import CrisisStore, StoredRequest, is_former
@@ -230,32 +230,32 @@ class CrisisVectors:
 
     async def _kinds(self, reference: Vectors) -> OrganisationKinds | None:
         """The shipped glossary of organisation kinds with its shipped vectors (encoded here,
-        once and slowly, if they do not fit the model or the glossary), and the operator's own
-        kinds (`crisis.organisation_kinds`), encoded here."""
+        once and slowly, if they do not fit the model or the glossary), followed by the
+        operator's own kinds (`crisis.organisation_kinds`), encoded here."""
         assert self.vectors is not None
-        texts = glossary()
-        shipped = shipped_kind_vectors(self.vectors.model)
-        if shipped is None:
+        shipped = kinds_in(KINDS_FILE)
+        vectors = shipped_kind_vectors(self.vectors.model)
+        if vectors is None:
             log.warning(
                 "the shipped vectors of the organisation kinds do not fit model %s or the "
-                "glossary: encoding its %d texts once",
+                "glossary: encoding it once",
                 self.vectors.model,
-                len(texts.names) + len(texts.requests),
             )
-            shipped = await self._encoded(texts)
-        parts = [(texts, shipped)]
-        if self.own_kinds is not None:
-            own = Glossary.of(kinds_in(self.own_kinds), first=texts.count)
-            parts.append((own, await self._encoded(own)))
-        if any(vectors is None for _, vectors in parts):
+            vectors = await self._encoded(Glossary.of(shipped))
+        own = kinds_in(self.own_kinds) if self.own_kinds is not None else ()
+        if own and vectors is not None:
+            added = await self._encoded(Glossary.of(own))
+            vectors = (
+                None
+                if added is None
+                else (
+                    np.concatenate([vectors[0], added[0]]),
+                    np.concatenate([vectors[1], added[1]]),
+                )
+            )
+        if vectors is None:
             return None
-        return organisation_kinds(
-            np.concatenate([v[0] for _, v in parts if v is not None]),
-            [k for g, _ in parts for k in g.name_kind],
-            np.concatenate([v[1] for _, v in parts if v is not None]),
-            [k for g, _ in parts for k in g.request_kind],
-            reference,
-        )
+        return Glossary.of((*shipped, *own)).kinds(vectors, reference)
 
     async def _encoded(self, texts: Glossary) -> tuple[Vectors, Vectors] | None:
         assert self.vectors is not None

@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 from numpy.typing import NDArray
 
+from bot.domain.crisis_meaning import OrganisationKinds, organisation_kinds
 from bot.domain.organisation_kinds import Kind, parse_glossary
 from bot.services.vectors import text_hash
 
@@ -43,9 +44,8 @@ class Glossary:
     request_kind: tuple[int, ...]
 
     @classmethod
-    def of(cls, kinds: Sequence[Kind], first: int = 0) -> Glossary:
-        """The kinds numbered from `first` on."""
-        numbered = list(enumerate(kinds, first))
+    def of(cls, kinds: Sequence[Kind]) -> Glossary:
+        numbered = list(enumerate(kinds))
         return cls(
             tuple(n for _, k in numbered for n in k.names),
             tuple(i for i, k in numbered for _ in k.names),
@@ -53,9 +53,11 @@ class Glossary:
             tuple(i for i, k in numbered for _ in k.requests),
         )
 
-    @property
-    def count(self) -> int:
-        return max(self.name_kind, default=-1) + 1
+    def kinds(self, vectors: tuple[Vectors, Vectors], reference: Vectors) -> OrganisationKinds:
+        """The kinds for the routing, with the (name, request) vectors of these texts."""
+        return organisation_kinds(
+            vectors[0], self.name_kind, vectors[1], self.request_kind, reference
+        )
 
     def digest(self, model: str) -> str:
         return text_hash(model, True, (*self.names, "", *self.requests))

@@ -174,10 +174,7 @@ def routing() -> Routing:
     reference = encoder.encode_blocking(reference_requests(), query=True)
     shipped = shipped_kind_vectors(MODEL_ID)
     assert shipped is not None
-    texts = glossary()
-    kinds = organisation_kinds(
-        shipped[0], texts.name_kind, shipped[1], texts.request_kind, reference
-    )
+    kinds = glossary().kinds(shipped, reference)
     return Routing(encoder, sector_pools(phrases, reference), reference, kinds)
 
 
