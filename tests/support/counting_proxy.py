@@ -3,21 +3,31 @@ front of a homeserver would pass them on: while the homeserver is down it answer
 502 Bad Gateway (no `Retry-After`), which the bot must treat like a refused connection.
 
 Used by tests/fault/test_outage.py and bench/outage.py to measure the bot's request rate
-while the homeserver is away.
+while the homeserver is away. The proxy can also hold the bot's room messages at the gate
+and go down in an instant (`hold_messages`, `pass_one_message`, `cut`): stopping Synapse
+takes a second or more, during which a bot sends whatever it has, so "answers waiting in
+the outbox when the homeserver goes" has to be set up here, not by racing the shutdown.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
+from tests.support.homeserver import until
+
 # Hop-by-hop headers (RFC 9110 7.6.1) and those aiohttp computes itself.
 SKIP_HEADERS = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
 )
+
+# A room message (not a to-device message, a receipt or typing).
+ROOM_MESSAGE = re.compile(r"/rooms/[^/]+/send/")
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,9 @@ class CountingProxy:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.port = 0
+        self.down = False  # answering 502 to everything, as the homeserver were gone
+        self._holding = False
+        self._gates: list[asyncio.Future[None]] = []
 
     async def start(self) -> CountingProxy:
         # Long-polls last as long as the bot asks; nothing here may cut them shorter.
@@ -64,9 +77,52 @@ class CountingProxy:
     def between(self, start: float, end: float) -> list[Seen]:
         return [seen for seen in self.requests if start <= seen.at < end]
 
+    def hold_messages(self) -> None:
+        """From now, room messages wait at the gate until `pass_one_message` or `cut`."""
+        self._holding = True
+
+    @property
+    def held(self) -> int:
+        return sum(not gate.done() for gate in self._gates)
+
+    async def pass_one_message(self) -> None:
+        """Let the longest-held room message through (waiting for one to arrive) and
+        return once the homeserver has answered it."""
+        await until(lambda: self.held > 0, 30, "a room message at the gate", interval=0.01)
+        gate = next(gate for gate in self._gates if not gate.done())
+        self._gates.remove(gate)
+        passed = len(self.requests)
+        gate.set_result(None)
+        await until(
+            lambda: any(ROOM_MESSAGE.search(s.path) for s in self.requests[passed:]),
+            30,
+            "the homeserver's answer to it",
+            interval=0.01,
+        )
+
+    def cut(self) -> None:
+        """Go down now: every request, held ones included, is answered 502 until
+        `restore`."""
+        self.down = True
+        self._holding = False
+        for gate in self._gates:
+            if not gate.done():
+                gate.set_result(None)
+        self._gates.clear()
+
+    def restore(self) -> None:
+        self.down = False
+
     async def _forward(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
         assert self._session is not None
+        if self._holding and ROOM_MESSAGE.search(request.path):
+            gate = asyncio.get_running_loop().create_future()
+            self._gates.append(gate)
+            await gate
+        if self.down:
+            self.requests.append(Seen(arrived, request.path, 502))
+            return web.Response(status=502, text="<html>502 Bad Gateway</html>")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in SKIP_HEADERS}
         try:
             async with self._session.request(

@@ -3,8 +3,9 @@ bench/outage.py (10, 30 and 120 s).
 
 The bot talks to Synapse through a `CountingProxy` (502 while Synapse is down, as nginx
 answers), so every request it makes during the outage is counted. A colleague sends a
-burst of commands; Synapse is stopped as soon as the first answer is out (the others wait
-in the outbox), stays down for `down_s`, and is started again. Then a second colleague
+burst of commands; the gateway goes down as soon as the first answer is out (the others wait
+in the outbox) and Synapse is stopped behind it, stays down for `down_s`, and is started
+again. Then a second colleague
 sends a command, and the clock runs from Synapse's return until its answer is visible
 (the sync side of the recovery), and until the first colleague has every queued answer
 (the outbox side).
@@ -88,12 +89,20 @@ async def outage(
     tag = user_ids[0][1:].split(":", 1)[0][-8:]  # a unique word per run
 
     # "!hilfe <unknown topic>" is answered quoting the topic: each answer names its command.
+    # The answers wait at the gateway until the bot has every command; the first goes out,
+    # and the gateway goes down at once (Synapse's own shutdown takes a second or more, in
+    # which the bot would send the rest).
+    proxy.hold_messages()
     for i in range(commands):
         await homeserver.send_text(user, dm, f"!hilfe x{tag}n{i}")
+    await until(lambda: replies(bot, tag, "pending") == commands, 30, "every command read")
+    await proxy.pass_one_message()
     await until(lambda: replies(bot, tag, "sent") >= 1, 30, "the first answer", interval=0.01)
-    await asyncio.to_thread(synapse.stop)
+    proxy.cut()
     stopped = time.monotonic()
     queued = replies(bot, tag, "pending")
+    await asyncio.to_thread(synapse.stop)
+    proxy.restore()  # Synapse is gone: the gateway's own 502s from here
     await asyncio.sleep(min(3.0, down_s / 2))
     health_down = await asyncio.to_thread(healthz, bot)
     await asyncio.sleep(max(0.0, stopped + down_s - time.monotonic()))
