@@ -199,6 +199,14 @@ class LocalSynapse:
             process.kill()
             process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL: gone at once, as when its machine fails (a graceful stop serves
+        requests for a second or more)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
     def remove_database(self) -> None:
         """Delete the database (it may live outside base_dir, under /dev/shm)."""
         if self.running:

@@ -6,7 +6,7 @@ reply that was queued, each exactly once.
   request of the bot is counted, /healthz says "unreachable" with 503 meanwhile; the clock
   runs from Synapse's return to the next command's answer (tests/support/outage.py; the
   30 s and 120 s outages are in bench/outage.py).
-- 60 s with Synapse simply gone (connection refused), in the middle of 30 replies.
+- 60 s with Synapse simply gone (killed: connection refused), in the middle of 30 replies.
 
 Synapse is the session's shared instance: the tests stop and restart it (its database
 survives), like test_foundation's shorter outage test.
@@ -104,7 +104,7 @@ async def test_sixty_second_outage_loses_nothing(
         await homeserver.send_text(user, dm, f"!hilfe nummer{i}")
     await until(lambda: replies("sent") >= 1, 30, "the first reply", interval=0.01)
     before = bot.metrics()
-    await asyncio.to_thread(synapse.stop)
+    await asyncio.to_thread(synapse.kill)
     stopped = time.monotonic()
     queued = replies("pending")
     await asyncio.sleep(OUTAGE_S - (time.monotonic() - stopped))
