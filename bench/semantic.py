@@ -86,7 +86,13 @@ BATCH = 64
 SPLITS = ("dev", "holdout", "all")
 DEFAULT_WEIGHTS = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1"
 # Routing sets with contacts of their own, written blind; measured, nothing chosen on them.
-UNSEEN = ("routing_unseen", "routing_unseen2", "routing_unseen3")
+UNSEEN = (
+    "routing_unseen",
+    "routing_unseen2",
+    "routing_unseen3",
+    "routing_unseen4",
+    "routing_unseen5",
+)
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -279,10 +285,11 @@ def production_fits(
     kinds = None if kinds_file is None else kinds_of(kinds_file, reference)
     asked = embed(requests, True)
     sectors = [c.sector for c in stored]
+    names = [c.organisation for c in stored]
     out = []
     for i, text in enumerate(requests):
         need = lifts(asked[i], organisations, sectors, pools, reference)
-        whole = need if kinds is None else need + kind_lifts(asked[i], organisations, kinds)
+        whole = need if kinds is None else need + kind_lifts(asked[i], organisations, names, kinds)
         by_id = {c.id: float(v) for c, v in zip(stored, whole, strict=True)}
         out.append(Routed(need, contact_fits(text, stored, descriptions, lifts=by_id)))
     return out

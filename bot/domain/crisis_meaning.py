@@ -18,9 +18,10 @@ first three for 31 of 75 requests of the routing evaluation set). Measured on it
 - what the **kind** of organisation can do: a name says little ("DEHOGA Kreisverband" has
   hotel rooms, a "Sanitätshaus" care beds), so a glossary of organisation kinds
   (bot/data/crisis_organisation_kinds.yaml: words found in their names, requests someone
-  there could help with) gives each contact the kind whose name words are nearest to it, and
-  the contact is lifted by how close the request comes to that kind's requests. On the dev
-  part this took hit@3 from 82 to 98 %.
+  there could help with) gives each contact a kind, and the contact is lifted by how close
+  the request comes to that kind's requests. On the dev part this took hit@3 from 82 to 98 %.
+  The kind is the one its name names (bot.domain.kind_names: "Hotel Kaiserhof" is a hotel),
+  else the one whose name words are nearest to it by meaning.
 
 Pure numpy; the vectors come from bot.services.contact_vectors.
 """
@@ -35,6 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.domain.crisis import WEAK_FIT, meaning_fit
+from bot.domain.kind_names import KindNames
 
 Vectors = NDArray[np.float32]
 Floats = NDArray[np.float64]
@@ -69,45 +71,66 @@ def _top_mean(cosines: Floats, k: int) -> Floats:
 @dataclass(frozen=True)
 class OrganisationKinds:
     """Kinds of organisation: unit vectors of the words their names contain (`names`, the
-    kind of each row in `name_kind`) and of requests someone there could help with
-    (`requests`, kind of each row in `request_kind`); `baseline` per kind is how close typical
-    crisis requests come to its requests (`organisation_kinds`)."""
+    kind of each row in `name_kind`; the same names as text in `named`) and of requests
+    someone there could help with (`requests`, kind of each row in `request_kind`);
+    `baseline` per kind is how close typical crisis requests come to its requests
+    (`organisation_kinds`)."""
 
     names: Vectors
     name_kind: NDArray[np.intp]
+    named: KindNames
     requests: Vectors
     request_kind: NDArray[np.intp]
     baseline: Floats
 
 
 def organisation_kinds(
-    names: Vectors,
+    names: tuple[Sequence[str], Vectors],
     name_kind: Sequence[int],
     requests: Vectors,
     request_kind: Sequence[int],
     reference: Vectors,
 ) -> OrganisationKinds:
     """The kinds with their baseline: per kind the mean over the reference requests of the
-    cosine to its nearest request, so that a kind close to every request gains nothing."""
+    cosine to its nearest request, so that a kind close to every request gains nothing.
+    `names`: the name words as texts and as vectors (rows in the same order)."""
     of_request = np.asarray(request_kind, dtype=np.intp)
     nearest = np.asarray(reference, dtype=np.float64) @ np.asarray(requests, np.float64).T
     count = int(of_request.max()) + 1 if len(of_request) else 0
     baseline = np.array(
         [nearest[:, of_request == k].max(axis=1).mean() for k in range(count)], dtype=np.float64
     )
+    texts, vectors = names
     return OrganisationKinds(
-        np.asarray(names, dtype=np.float32),
+        np.asarray(vectors, dtype=np.float32),
         np.asarray(name_kind, dtype=np.intp),
+        KindNames(texts, name_kind),
         np.asarray(requests, dtype=np.float32),
         of_request,
         baseline,
     )
 
 
-def kind_of(organisations: Vectors, kinds: OrganisationKinds) -> NDArray[np.intp]:
-    """Per contact the kind whose name words are nearest to its organisation."""
-    nearest = (np.asarray(organisations, np.float32) @ kinds.names.T).argmax(axis=1)
-    return np.asarray(kinds.name_kind[nearest])
+def kind_of(
+    organisations: Vectors, names: Sequence[str], kinds: OrganisationKinds
+) -> NDArray[np.intp]:
+    """Per contact (its "organisation | sector" vector, its organisation's name) the kind its
+    name names, the longest name found winning ("Landkreis Oberfeld, Veterinäramt" is a
+    veterinary office before a district), the nearer by meaning among names equally long;
+    else the kind whose name words are nearest to it by meaning. The vector alone took the
+    "Hotel Kaiserhof | Wirtschaft" for a municipal depot (a "Wirtschaftshof") and every
+    contact in the homeless aid sector for a day shelter."""
+    cosines = np.asarray(organisations, np.float32) @ kinds.names.T
+    out = np.asarray(kinds.name_kind[cosines.argmax(axis=1)])
+    for row, name in enumerate(names):
+        named = kinds.named.named(name)
+        if not named:
+            continue
+        longest = max(named.values())
+        candidates = np.array([k for k, length in named.items() if length == longest])
+        among = np.isin(kinds.name_kind, candidates)
+        out[row] = kinds.name_kind[np.flatnonzero(among)[cosines[row, among].argmax()]]
+    return out
 
 
 def _asked(query: Vectors, dimensions: int) -> Floats:
@@ -115,13 +138,15 @@ def _asked(query: Vectors, dimensions: int) -> Floats:
     return np.asarray(query, dtype=np.float64).reshape(-1, dimensions).mean(0)
 
 
-def kind_lifts(query: Vectors, organisations: Vectors, kinds: OrganisationKinds) -> Floats:
-    """What each contact's kind adds to its lift (`lifts`): KIND_SHARE times the cosine of
-    the request to the kind's nearest request, minus the kind's baseline."""
+def kind_lifts(
+    query: Vectors, organisations: Vectors, names: Sequence[str], kinds: OrganisationKinds
+) -> Floats:
+    """What each contact's kind (`kind_of`) adds to its lift (`lifts`): KIND_SHARE times the
+    cosine of the request to the kind's nearest request, minus the kind's baseline."""
     if not len(kinds.names):
         return np.zeros(len(organisations))
     cosines = kinds.requests.astype(np.float64) @ _asked(query, organisations.shape[1])
-    of_contact = kind_of(organisations, kinds)
+    of_contact = kind_of(organisations, names, kinds)
     out = np.zeros(len(of_contact))
     for k in np.unique(of_contact):
         best = cosines[kinds.request_kind == k].max()

@@ -190,7 +190,8 @@ class CrisisVectors:
             background.pools,
             background.reference,
         )
-        fit = need + kind_lifts(query, organisations, background.kinds)
+        names = [c.organisation for c in known]
+        fit = need + kind_lifts(query, organisations, names, background.kinds)
         return ContactLifts(
             {c.id: float(v) for c, v in zip(known, fit, strict=True)},
             {c.id: float(v) for c, v in zip(known, need, strict=True)},

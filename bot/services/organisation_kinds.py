@@ -56,7 +56,7 @@ class Glossary:
     def kinds(self, vectors: tuple[Vectors, Vectors], reference: Vectors) -> OrganisationKinds:
         """The kinds for the routing, with the (name, request) vectors of these texts."""
         return organisation_kinds(
-            vectors[0], self.name_kind, vectors[1], self.request_kind, reference
+            (self.names, vectors[0]), self.name_kind, vectors[1], self.request_kind, reference
         )
 
     def digest(self, model: str) -> str:

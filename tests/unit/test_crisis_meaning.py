@@ -17,6 +17,7 @@ from bot.domain.crisis_meaning import (
     WEAK_LIFT_MARGIN,
     OrganisationKinds,
     kind_lifts,
+    kind_of,
     lifts,
     organisation_kinds,
     relative_to_best,
@@ -30,7 +31,7 @@ from bot.services.contact_vectors import (
     sector_pools,
 )
 from bot.services.encoder import MODEL_ID, E5Encoder
-from bot.services.organisation_kinds import glossary, shipped_kind_vectors
+from bot.services.organisation_kinds import KINDS_FILE, glossary, kinds_in, shipped_kind_vectors
 from tests.support.encoders import bundled_encoder
 
 
@@ -78,25 +79,56 @@ def test_a_contact_is_lifted_by_what_its_kind_of_organisation_is_asked_for() -> 
     names = unit([1, 0, 0, 0, 0], [0, 1, 0, 0, 0])
     requests = unit([0, 0, 1, 0, 0], [0, 0, 0.9, 0.1, 0], [0, 0, 0, 1, 0])
     reference = unit([0, 0, 0, 0, 1], [0, 0, 0.2, 0.2, 1])
-    kinds = organisation_kinds(names, [0, 1], requests, [0, 0, 1], reference)
+    texts = ["Pension", "Baumarkt"]
+    kinds = organisation_kinds((texts, names), [0, 1], requests, [0, 0, 1], reference)
     orgs = unit([0.9, 0.1, 0, 0, 0.4], [0.1, 0.9, 0, 0, 0.4])
-    assert int(np.argmax(kind_lifts(unit([0, 0, 1, 0, 0]), orgs, kinds))) == 0
-    assert int(np.argmax(kind_lifts(unit([0, 0, 0.1, 1, 0]), orgs, kinds))) == 1
+    called = ["Haus Sonnenblick", "Gebr. Lauer"]
+    assert int(np.argmax(kind_lifts(unit([0, 0, 1, 0, 0]), orgs, called, kinds))) == 0
+    assert int(np.argmax(kind_lifts(unit([0, 0, 0.1, 1, 0]), orgs, called, kinds))) == 1
+
+
+def test_the_kind_a_name_names_comes_before_the_nearest_by_meaning() -> None:
+    # The first organisation's vector is nearest to the first kind's name words, but its
+    # name says it is of the second kind; the second has no kind's name in its name.
+    names = unit([1, 0, 0, 0], [0, 1, 0, 0], [0.9, 0.1, 0, 0])
+    requests = unit([0, 0, 1, 0], [0, 0, 0, 1])
+    reference = unit([0.5, 0.5, 0.5, 0.5])
+    texts = ["Bauhof", "Hotel", "Wirtschaftshof"]
+    kinds = organisation_kinds((texts, names), [0, 1, 0], requests, [0, 1], reference)
+    orgs = unit([1, 0.1, 0, 0], [1, 0.1, 0, 0])
+    called = ["Parkhotel Kaiserhof", "Kaiserhof GmbH"]
+    assert kind_of(orgs, called, kinds).tolist() == [1, 0]
+    lifted = kind_lifts(unit([0, 0, 0, 1]), orgs, called, kinds)
+    assert lifted[0] > lifted[1]
+
+
+def test_among_kinds_named_alike_the_longest_name_and_then_the_meaning_decide() -> None:
+    names = unit([1, 0, 0], [0, 1, 0], [0, 0, 1])
+    requests = unit([1, 0, 0], [0, 1, 0], [0, 0, 1])
+    # Two kinds share the name "Landkreis" (as "Caritasverband" is a name of two kinds).
+    texts = ["Landkreis", "Veterinäramt", "Landkreis"]
+    kinds = organisation_kinds((texts, names), [0, 1, 2], requests, [0, 1, 2], names)
+    orgs = unit([1, 0, 0], [0, 0.2, 1], [1, 0.3, 0])
+    called = ["Landkreis Oberfeld, Veterinäramt", "Landkreis Talheim", "Landkreis Au"]
+    # "Veterinäramt" is the longer name; the other two name a district, and which of the
+    # two kinds called so is nearer by meaning decides.
+    assert kind_of(orgs, called, kinds).tolist() == [1, 2, 0]
 
 
 def test_a_kind_as_close_to_every_request_as_to_this_one_adds_nothing() -> None:
     names = unit([1, 0, 0])
     requests = unit([0, 1, 1])
     reference = unit([0, 1, 0], [0, 0, 1])
-    kinds = organisation_kinds(names, [0], requests, [0], reference)
-    added = kind_lifts(reference[:1], unit([1, 0, 0]), kinds)
+    kinds = organisation_kinds((["Tafel"], names), [0], requests, [0], reference)
+    added = kind_lifts(reference[:1], unit([1, 0, 0]), ["Tafel Au"], kinds)
     assert added[0] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_without_kinds_nothing_is_added() -> None:
     empty = np.zeros((0, 3), dtype=np.float32)
-    kinds = organisation_kinds(empty, [], empty, [], unit([1, 0, 0]))
-    assert kind_lifts(unit([1, 0, 0]), unit([1, 0, 0], [0, 1, 0]), kinds).tolist() == [0, 0]
+    kinds = organisation_kinds(([], empty), [], empty, [], unit([1, 0, 0]))
+    orgs = unit([1, 0, 0], [0, 1, 0])
+    assert kind_lifts(unit([1, 0, 0]), orgs, ["Tafel", "DRK"], kinds).tolist() == [0, 0]
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=3), lift_values, min_size=1, max_size=8))
@@ -159,7 +191,7 @@ class Routing:
         sectors = [s for _, s in contacts]
         found = lifts(asked, organisations, sectors, self.pools, self.reference)
         if with_kinds:
-            found += kind_lifts(asked, organisations, self.kinds)
+            found += kind_lifts(asked, organisations, [o for o, _ in contacts], self.kinds)
         return [contacts[i][0] for i in np.argsort(-found)]
 
 
@@ -224,6 +256,19 @@ def test_what_a_kind_of_organisation_offers_is_known_beyond_its_name(routing: Ro
     request = "Übernachtung für 60 Feuerwehrleute aus dem Nachbarkreis, zwei Nächte"
     assert routing.ranked(request, contacts)[0] == "DEHOGA Kreisverband Nord"
     assert routing.ranked(request, contacts, with_kinds=False)[0] != "DEHOGA Kreisverband Nord"
+
+
+def test_a_contact_is_of_the_kind_its_name_names(routing: Routing) -> None:
+    """By meaning alone "Hotel Lindenhof | Wirtschaft" was nearest to the municipal depot's
+    name words ("Wirtschaftshof") and "Streetwork Innenstadt | Wohnungslosenhilfe" to the day
+    shelter's; their names say what they are."""
+    contacts = [("Hotel Lindenhof", "Wirtschaft"), ("Streetwork Innenstadt", "Wohnungslosenhilfe")]
+    vectors = routing.encoder.encode_blocking([f"{o} | {s}" for o, s in contacts], query=True)
+    found = kind_of(vectors, [o for o, _ in contacts], routing.kinds)
+    shipped = kinds_in(KINDS_FILE)
+    assert [shipped[k].names[0] for k in found] == ["Hotel", "Streetwork"]
+    by_meaning = kind_of(vectors, ["", ""], routing.kinds)
+    assert [shipped[k].names[0] for k in by_meaning] != ["Hotel", "Streetwork"]
 
 
 def test_the_shipped_kind_vectors_are_the_bundled_models_encoding_of_the_glossary(
