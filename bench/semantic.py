@@ -92,6 +92,8 @@ UNSEEN = (
     "routing_unseen3",
     "routing_unseen4",
     "routing_unseen5",
+    "routing_unseen6",
+    "routing_unseen7",
 )
 
 
