@@ -44,7 +44,7 @@ class CountingProxy:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.port = 0
-        self.down = False  # answering 502 to everything, as the homeserver were gone
+        self.down = False  # answering 502 to everything, as if the homeserver were gone
         self._holding = False
         self._gates: list[asyncio.Future[None]] = []
 
