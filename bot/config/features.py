@@ -120,18 +120,14 @@ class CrisisConfig(Section):
     @field_validator("organisation_kinds")
     @classmethod
     def _readable_kinds(cls, value: Path | None) -> Path | None:
-        import yaml
-
-        from bot.domain.organisation_kinds import GlossaryError, parse_glossary
+        from bot.domain.organisation_kinds import GlossaryError, read_glossary
 
         if value is None:
             return value
         try:
-            parse_glossary(yaml.safe_load(value.read_text(encoding="utf-8")))
+            read_glossary(value.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ValueError(f"cannot read {value} ({exc.strerror})") from exc
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{value} is not valid YAML ({exc})") from exc
         except GlossaryError as exc:
             raise ValueError(f"{value}: {exc}") from exc
         return value

@@ -71,14 +71,14 @@ def _top_mean(cosines: Floats, k: int) -> Floats:
 @dataclass(frozen=True)
 class OrganisationKinds:
     """Kinds of organisation: unit vectors of the words their names contain (`names`, the
-    kind of each row in `name_kind`; the same names as text in `named`) and of requests
+    kind of each row in `name_kind`; the same names as text in `by_name`) and of requests
     someone there could help with (`requests`, kind of each row in `request_kind`);
     `baseline` per kind is how close typical crisis requests come to its requests
     (`organisation_kinds`)."""
 
     names: Vectors
     name_kind: NDArray[np.intp]
-    named: KindNames
+    by_name: KindNames
     requests: Vectors
     request_kind: NDArray[np.intp]
     baseline: Floats
@@ -123,7 +123,7 @@ def kind_of(
     cosines = np.asarray(organisations, np.float32) @ kinds.names.T
     out = np.asarray(kinds.name_kind[cosines.argmax(axis=1)])
     for row, name in enumerate(names):
-        named = kinds.named.named(name)
+        named = kinds.by_name.named(name)
         if not named:
             continue
         longest = max(named.values())

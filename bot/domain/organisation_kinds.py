@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 MAX_TEXT = 300
 
 
@@ -37,6 +39,15 @@ def _texts(entry: dict[str, Any], key: str, at: int) -> tuple[str, ...]:
             "characters)"
         )
     return tuple(" ".join(v.split()) for v in values)
+
+
+def read_glossary(text: str) -> list[Kind]:
+    """The kinds of a glossary file's text (the shipped one, or an operator's)."""
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise GlossaryError(f"not valid YAML ({exc})") from exc
+    return parse_glossary(loaded)
 
 
 def parse_glossary(loaded: object) -> list[Kind]:

@@ -243,19 +243,17 @@ class CrisisVectors:
                 self.vectors.model,
             )
             vectors = await self._encoded(Glossary.of(shipped))
-        own = kinds_in(self.own_kinds) if self.own_kinds is not None else ()
-        if own and vectors is not None:
-            added = await self._encoded(Glossary.of(own))
-            vectors = (
-                None
-                if added is None
-                else (
-                    np.concatenate([vectors[0], added[0]]),
-                    np.concatenate([vectors[1], added[1]]),
-                )
-            )
         if vectors is None:
             return None
+        own = kinds_in(self.own_kinds) if self.own_kinds is not None else ()
+        if own:
+            added = await self._encoded(Glossary.of(own))
+            if added is None:
+                return None
+            vectors = (
+                np.concatenate([vectors[0], added[0]]),
+                np.concatenate([vectors[1], added[1]]),
+            )
         return Glossary.of((*shipped, *own)).kinds(vectors, reference)
 
     async def _encoded(self, texts: Glossary) -> tuple[Vectors, Vectors] | None:

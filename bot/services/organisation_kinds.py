@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 
 from bot.domain.crisis_meaning import OrganisationKinds, organisation_kinds
-from bot.domain.organisation_kinds import Kind, parse_glossary
+from bot.domain.organisation_kinds import Kind, read_glossary
 from bot.services.vectors import text_hash
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -66,7 +65,7 @@ class Glossary:
 @functools.cache
 def kinds_in(path: Path) -> tuple[Kind, ...]:
     """The kinds of a glossary file, read once per process."""
-    return tuple(parse_glossary(yaml.safe_load(path.read_text(encoding="utf-8"))))
+    return tuple(read_glossary(path.read_text(encoding="utf-8")))
 
 
 def glossary() -> Glossary:

@@ -189,3 +189,7 @@ def test_own_organisation_kinds_are_checked_when_the_config_is_read(tmp_path: Pa
     assert problem.startswith("crisis.organisation_kinds:") and "'requests'" in problem
     [missing] = problems({**MINIMAL, "crisis": {"organisation_kinds": str(tmp_path / "no.yaml")}})
     assert "cannot read" in missing
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("- names: [Imkerverein\n", encoding="utf-8")
+    [unreadable] = problems({**MINIMAL, "crisis": {"organisation_kinds": str(broken)}})
+    assert "not valid YAML" in unreadable
