@@ -11,13 +11,16 @@ pool's holdout tasks and three pools written blind by others stay unseen: the fr
 (bench/data/paraphrase_fresh: 50 tasks no other pool has, "new", and 25 of the pool's, "known"),
 the natural pool (bench/data/paraphrase_natural: 40 tasks as colleagues would type them, in no
 fixed pattern of styles) and the sources pool (bench/data/paraphrase_sources: 40 tasks, each as
-an org chart entry, a chat message, profile keywords and a job posting would word it).
+an org chart entry, a chat message, profile keywords and a job posting would word it), and the
+hard pool (bench/data/paraphrase_hard: 60 tasks in 20 groups of three that share words but are
+different tasks, four wordings each; written blind after the sources pool).
 `--compare` fits a candidate on more training data (bench/data/paraphrase_train_more: 150
 tasks in free style) and adds a column; it writes nothing.
 
 The first table chooses the regularisation: three folds of dev tasks, each fold's phrases
 searched among themselves with the space fitted on the other folds (with and without the
-training pools), five seeds. The second measures the weekly matching's similarity
+training pools), five seeds; the second line, the same way, how many directions are kept. The
+last table measures the weekly matching's similarity
 (bench.semantic.production_people: each phrase one person) with e5's own cosine and in the
 shipped space: P@1 = the nearest other person wrote about the same task.
 """
@@ -32,11 +35,12 @@ from numpy.typing import NDArray
 
 from bench.semantic import DATA, embed, first_hit_ranks, load_folder, load_topics, production_people
 from bot.domain.semantic import EmbeddingSimilarity
-from bot.domain.semantic.task_space import REGULARISATION, TaskSpace
+from bot.domain.semantic.task_space import DIRECTIONS, REGULARISATION, TaskSpace
 from bot.services.encoder import MODEL_ID
 from bot.services.task_space import SPACE_FILE, save_task_space, shipped_task_space
 
 CANDIDATES = (1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
+DIRECTION_CANDIDATES = (40, 60, 80, 100, 120, 160, 200)
 FOLDS = 3
 SEEDS = 5
 
@@ -49,14 +53,19 @@ def precision_at_1(vectors: NDArray[np.float32], tasks: NDArray[np.str_]) -> flo
     return float(np.mean(tasks[cosines.argmax(axis=1)] == tasks))
 
 
+Setting = tuple[float, int | None]  # regularisation, directions kept
+REGULARISATIONS: tuple[Setting, ...] = tuple((r, None) for r in CANDIDATES)
+
+
 def cross_validated(
     vectors: NDArray[np.float32],
     tasks: NDArray[np.str_],
     extra: tuple[NDArray[np.float32], NDArray[np.str_]] | None = None,
-) -> dict[float | None, float]:
-    """Mean P@1 on left-out tasks per regularisation (None: without the space); `extra`
-    phrases (of other tasks) join every fold's fitting data and are never left out."""
-    out: dict[float | None, list[float]] = {None: [], **{r: [] for r in CANDIDATES}}
+    settings: tuple[Setting, ...] = REGULARISATIONS,
+) -> dict[Setting | None, float]:
+    """Mean P@1 on left-out tasks per setting (None: without the space); `extra` phrases (of
+    other tasks) join every fold's fitting data and are never left out."""
+    out: dict[Setting | None, list[float]] = {None: [], **{s: [] for s in settings}}
     names = np.unique(tasks)
     for seed in range(SEEDS):
         for fold in np.array_split(np.random.default_rng(seed).permutation(names), FOLDS):
@@ -66,10 +75,10 @@ def cross_validated(
                 fit_x = np.vstack([fit_x, extra[0]])
                 fit_tasks = np.concatenate([fit_tasks, extra[1]])
             out[None].append(precision_at_1(vectors[test], tasks[test]))
-            for r in CANDIDATES:
-                space = TaskSpace.fit(MODEL_ID, fit_x, fit_tasks, r)
-                out[r].append(precision_at_1(space(vectors[test]), tasks[test]))
-    return {r: float(np.mean(v)) for r, v in out.items()}
+            for setting in settings:
+                space = TaskSpace.fit(MODEL_ID, fit_x, fit_tasks, *setting)
+                out[setting].append(precision_at_1(space(vectors[test]), tasks[test]))
+    return {s: float(np.mean(v)) for s, v in out.items()}
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,7 @@ def measured(candidate: TaskSpace | None = None) -> str:
         pool_of("paraphrase_natural", "natural"),
         pool_of("paraphrase_sources", "sources"),
     )
+    hard = pool_of("paraphrase_hard", "hard")
     cases = [
         (
             "paraphrase pool, holdout tasks",
@@ -162,6 +172,8 @@ def measured(candidate: TaskSpace | None = None) -> str:
         ("natural", "the natural pool", natural, "natural"),
         ("natural", "natural + fresh + paraphrase pool", natural + fresh + pool, "natural"),
         ("sources", "the sources pool", sources, "sources"),
+        ("hard", "the hard pool", hard, "hard"),
+        ("hard", "hard + paraphrase pool", hard + pool, "hard"),
     ]
     spaces = {"e5's own cosine": None, "in the task space": shipped_task_space()}
     if candidate is not None:
@@ -203,14 +215,15 @@ def compare(folder: str) -> TaskSpace:
     """A candidate space fitted on the shipped space's data and bench/data/`folder`, at the
     regularisation the cross-validation over dev tasks prefers for it."""
     dev, train = paraphrase_pool().only("dev"), training_pool() + pool_of(folder, "more")
+    settings = tuple((r, DIRECTIONS) for r in CANDIDATES)
     scores = cross_validated(
-        embed(dev.phrases, True), dev.tasks, (embed(train.phrases, True), train.tasks)
+        embed(dev.phrases, True), dev.tasks, (embed(train.phrases, True), train.tasks), settings
     )
-    best = max(CANDIDATES, key=lambda r: scores[r])
+    best = max(settings, key=lambda s: scores[s])
     print(f"candidate: + {folder}; P@1 on left-out dev tasks by regularisation: ", end="")
-    print(", ".join(f"{r}: {v:.3f}" for r, v in scores.items() if r is not None), f"-> {best}")
+    print(", ".join(f"{s[0]}: {scores[s]:.3f}" for s in settings), f"-> {best[0]}")
     everything = dev + train
-    return TaskSpace.fit(MODEL_ID, embed(everything.phrases, True), everything.tasks, best)
+    return TaskSpace.fit(MODEL_ID, embed(everything.phrases, True), everything.tasks, *best)
 
 
 def choose_and_write() -> None:
@@ -224,13 +237,25 @@ def choose_and_write() -> None:
     )
     alone = cross_validated(dev_x, dev.tasks)
     more = cross_validated(dev_x, dev.tasks, (train_x, train.tasks))
-    print("| regularisation | dev tasks | dev tasks + training pools |\n|---|---|---|")
-    for r, value in alone.items():
-        print(f"| {'without the space' if r is None else r} | {value:.3f} | {more[r]:.3f} |")
+    print("| regularisation (all directions) | dev tasks | dev tasks + training pools |")
+    print("|---|---|---|")
+    for s, value in alone.items():
+        print(f"| {'without the space' if s is None else s[0]} | {value:.3f} | {more[s]:.3f} |")
+    kept = cross_validated(
+        dev_x,
+        dev.tasks,
+        (train_x, train.tasks),
+        tuple((REGULARISATION, d) for d in DIRECTION_CANDIDATES),
+    )
+    print(f"\nDirections kept at regularisation {REGULARISATION} (dev tasks + training pools):")
+    print(", ".join(f"{s[1]}: {v:.3f}" for s, v in kept.items() if s is not None))
     everything = dev + train
     vectors = embed(everything.phrases, True)
-    save_task_space(TaskSpace.fit(MODEL_ID, vectors, everything.tasks, REGULARISATION))
-    print(f"\nwritten: {SPACE_FILE} (dev tasks + training pools, regularisation {REGULARISATION})")
+    save_task_space(TaskSpace.fit(MODEL_ID, vectors, everything.tasks))
+    print(
+        f"\nwritten: {SPACE_FILE} (dev tasks + training pools, regularisation {REGULARISATION}, "
+        f"{DIRECTIONS} directions)"
+    )
 
 
 if __name__ == "__main__":

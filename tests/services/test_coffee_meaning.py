@@ -177,24 +177,25 @@ async def test_circles_without_the_model_match_topics_by_spelling(db: Database) 
 async def test_a_round_compares_people_in_the_task_space(
     db: Database, encoder: CountingEncoder
 ) -> None:
-    """By e5's own cosine the dog registration sits nearest the residents' registration; the
-    round pairs it with the dog tax, the same work in other words."""
+    """By e5's own cosine the allotment gardens' administration sits nearest the fire
+    brigade's administration; the round pairs it with the allotments' leases, the same work in
+    other words (holdout tasks of the paraphrase pool, which the space never saw)."""
     await add_people(
         db,
         [
+            ("anna", "Grünflächenamt", "Musterstadt", "Verwaltung der Kleingartenanlagen", []),
             (
-                "anna",
-                "Bauamt",
-                "Musterstadt",
-                "An- und Abmeldung von Hunden, Steuermarken ausgeben",
+                "bernd",
+                "Liegenschaften",
+                "Beispieldorf",
+                "Schrebergärten verpachten und Streit um Parzellen schlichten",
                 [],
             ),
-            ("bernd", "Kämmerei", "Beispieldorf", "Hundesteuer veranlagen", []),
             (
                 "cem",
                 "Ordnungsamt",
                 "Beispieldorf",
-                "An-, Ab- und Ummeldungen des Wohnsitzes bearbeiten",
+                "Verwaltung der Freiwilligen Feuerwehr",
                 [],
             ),
             ("dora", "Sozialamt", "Musterstadt", "Grundsteuer und Gewerbesteuer festsetzen", []),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.domain.semantic.task_space import TaskSpace
+from bot.domain.semantic.task_space import DIRECTIONS, TaskSpace
 from bot.services.encoder import DIMENSIONS, MODEL_ID
 from bot.services.task_space import shipped_task_space
 
@@ -37,5 +37,33 @@ def test_the_shipped_space_belongs_to_the_bundled_model() -> None:
     """Vectors of another model in this space would be compared along the wrong directions."""
     space = shipped_task_space()
     assert space.model == MODEL_ID
-    assert space.matrix.shape == (DIMENSIONS, DIMENSIONS)
+    assert space.matrix.shape == (DIMENSIONS, DIRECTIONS)
     assert space.mean.shape == (DIMENSIONS,)
+
+
+def test_keeping_the_directions_tasks_spread_in_finds_unseen_tasks_more_often() -> None:
+    """Tasks that differ in 8 of 32 directions, each worded four times with noise in all 32:
+    fitted on 200 tasks, phrases of 20 other tasks find a wording of their own task first
+    more often when only the 8 directions in which the tasks' means spread are kept; the
+    other 24 carry nothing but noise."""
+    rng = np.random.default_rng(0)
+
+    def tasks(n: int) -> tuple[np.ndarray, np.ndarray]:
+        centres = np.zeros((n, 32))
+        centres[:, :8] = 1.5 * rng.standard_normal((n, 8))
+        phrases = np.repeat(centres, 4, axis=0) + rng.standard_normal((4 * n, 32))
+        return phrases.astype(np.float32), np.repeat([f"task {i}" for i in range(n)], 4)
+
+    fitted, fitted_tasks = tasks(200)
+    unseen, unseen_tasks = tasks(20)
+
+    def nearest_shares_the_task(space: TaskSpace) -> float:
+        vectors = unit_rows(space(unseen))
+        cosines = vectors @ vectors.T
+        np.fill_diagonal(cosines, -np.inf)
+        return float(np.mean(unseen_tasks[cosines.argmax(axis=1)] == unseen_tasks))
+
+    kept = TaskSpace.fit("test", fitted, fitted_tasks, directions=8)
+    everything = TaskSpace.fit("test", fitted, fitted_tasks, directions=None)
+    assert kept.dimensions == 8 and everything.dimensions == 32
+    assert nearest_shares_the_task(kept) >= nearest_shares_the_task(everything) + 0.1

@@ -80,7 +80,8 @@ class EmbeddingSimilarity:
     # every pair within the bonus of the k-th best, which is exact but weighs hundreds).
     reach: float | None = 2.0
     # Above `exact_up_to` people, person vectors are compared in this many dimensions: the mean
-    # direction and the main directions around it (None: all 384).
+    # direction and the main directions around it (None, or no fewer than the space keeps:
+    # all of them).
     dimensions: int | None = 128
     max_without_vectors: int = 2000
     words_share: float = 0.1
@@ -158,6 +159,20 @@ def _person_vectors(
     return _normalise(_in_space(out / counts[:, None], space)), phrase_sum, int(counts.sum())
 
 
+def _projection_reduces(
+    documents: Sequence[Document], rows: Ints, settings: EmbeddingSimilarity
+) -> bool:
+    """Whether `settings.dimensions` are fewer than person vectors have (a task space may
+    already keep fewer)."""
+    if settings.dimensions is None:
+        return False
+    if settings.space is not None:
+        return settings.dimensions < settings.space.dimensions
+    vectors = documents[int(rows[0])].vectors
+    assert vectors is not None
+    return settings.dimensions < vectors.shape[1]
+
+
 def _in_space(means: Vectors, space: TaskSpace | None) -> Vectors:
     return means if space is None else space(means)
 
@@ -202,7 +217,9 @@ class EmbeddingIndex:
         self._vectored = np.flatnonzero(self._has)
         self._plain = np.flatnonzero(~self._has)
         self._projection: Projection | None = None
-        if settings.dimensions and len(self._vectored) > settings.exact_up_to:
+        if len(self._vectored) > settings.exact_up_to and _projection_reduces(
+            documents, self._vectored, settings
+        ):
             self._x, self._projection, self._phrase_centre = _projected(
                 self._documents, self._vectored, settings
             )
