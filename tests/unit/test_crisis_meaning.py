@@ -275,14 +275,19 @@ def test_the_shipped_kind_vectors_are_the_bundled_models_encoding_of_the_glossar
     routing: Routing,
 ) -> None:
     """Stale vectors (an edited glossary, another model) would be refused at start and the
-    glossary encoded at run time; the shipped ones must be what the model says."""
+    glossary encoded at run time; the shipped ones must be what the model says.
+
+    Compared by cosine: the engine's 4-bit kernels round differently on different CPUs (the
+    same text written on one machine and encoded on another: cosine >= 0.9998, single
+    numbers up to 0.002 apart), while two different texts of the glossary stay below 0.996
+    (the closest: "Selbsthilfekontaktstelle" and "Selbsthilfe-Kontaktstelle")."""
     names, requests = routing.kinds.names, routing.kinds.requests
     texts = glossary()
     assert len(names) == len(texts.names) and len(requests) == len(texts.requests)
     for rows, phrases in ((names, texts.names), (requests, texts.requests)):
         picked = [0, len(phrases) // 2, len(phrases) - 1]
         fresh = routing.encoder.encode_blocking([phrases[i] for i in picked], query=True)
-        assert np.allclose(rows[picked], fresh, atol=1e-4)
+        assert np.einsum("ij,ij->i", rows[picked], fresh).min() > 0.999
 
 
 def test_a_request_is_vague_when_no_sector_stands_out_from_the_median() -> None:
