@@ -94,6 +94,12 @@ UNSEEN = (
     "routing_unseen5",
     "routing_unseen6",
     "routing_unseen7",
+    "routing_unseen8",
+    "routing_unseen9",
+    "routing_unseen10",
+    "routing_unseen11",
+    "routing_unseen12",
+    "routing_unseen13",
 )
 
 

@@ -13,7 +13,8 @@ the natural pool (bench/data/paraphrase_natural: 40 tasks as colleagues would ty
 fixed pattern of styles) and the sources pool (bench/data/paraphrase_sources: 40 tasks, each as
 an org chart entry, a chat message, profile keywords and a job posting would word it), and the
 hard pool (bench/data/paraphrase_hard: 60 tasks in 20 groups of three that share words but are
-different tasks, four wordings each; written blind after the sources pool).
+different tasks, four wordings each; written blind after the sources pool) and a second one in
+free style (bench/data/paraphrase_hard2: as colleagues type, in no fixed pattern of styles).
 `--compare` fits a candidate on more training data (bench/data/paraphrase_train_more: 150
 tasks in free style) and adds a column; it writes nothing.
 
@@ -156,7 +157,7 @@ def measured(candidate: TaskSpace | None = None) -> str:
         pool_of("paraphrase_natural", "natural"),
         pool_of("paraphrase_sources", "sources"),
     )
-    hard = pool_of("paraphrase_hard", "hard")
+    hard, hard2 = pool_of("paraphrase_hard", "hard"), pool_of("paraphrase_hard2", "hard2")
     cases = [
         (
             "paraphrase pool, holdout tasks",
@@ -174,6 +175,8 @@ def measured(candidate: TaskSpace | None = None) -> str:
         ("sources", "the sources pool", sources, "sources"),
         ("hard", "the hard pool", hard, "hard"),
         ("hard", "hard + paraphrase pool", hard + pool, "hard"),
+        ("hard, free style", "the second hard pool", hard2, "hard2"),
+        ("hard, free style", "second hard + paraphrase pool", hard2 + pool, "hard2"),
     ]
     spaces = {"e5's own cosine": None, "in the task space": shipped_task_space()}
     if candidate is not None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from bot.domain.phrases import split_tasks
 from bot.domain.semantic import EmbeddingIndex, EmbeddingSimilarity
+from bot.domain.semantic import index as index_module
 from bot.domain.semantic.index import SPACE_FLOOR
 from bot.domain.semantic.task_space import TaskSpace
 from bot.domain.semantic.topics import group_topics
@@ -328,3 +329,28 @@ def test_a_space_that_keeps_fewer_dimensions_is_not_projected_again() -> None:
     assert np.allclose(
         large.similarity_between(everyone, everyone), exact.similarity_between(everyone, everyone)
     )
+
+
+def test_person_vectors_built_in_chunks_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large populations are taken into the space a chunk of people at a time (memory); the
+    chunks must change neither anyone's vector nor which phrases explain a pair."""
+    rng = np.random.default_rng(6)
+    centres = rng.standard_normal((5, 24))
+    vectors = [unit(rng, 1 + i % 3, centres[i % 5] / 5, spread=0.1) for i in range(50)]
+    documents = [
+        Document("", (), tuple(f"{i}.{k}" for k in range(len(v))), v) for i, v in enumerate(vectors)
+    ]
+    documents[7] = Document("Kita-Plätze vergeben")  # no vectors yet: compared by words
+    labels = [str(i % 5) for i, v in enumerate(vectors) for _ in range(len(v))]
+    space = TaskSpace.fit("test", np.vstack(vectors), labels, directions=4)
+    whole = embedding_index(documents, floor=0.0, space=space)
+    monkeypatch.setattr(index_module, "_PEOPLE_CHUNK", 7)
+    chunked = embedding_index(documents, floor=0.0, space=space)
+    everyone = np.arange(50)
+    assert np.allclose(
+        chunked.similarity_between(everyone, everyone),
+        whole.similarity_between(everyone, everyone),
+        atol=1e-6,
+    )
+    pairs = [[i, i + 5] for i in range(0, 45, 3)]
+    assert chunked.closest(pairs) == whole.closest(pairs)

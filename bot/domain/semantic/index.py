@@ -55,7 +55,7 @@ _FLOOR_MIN_PEOPLE = 30
 _FLOOR_PAIRS = 5_000
 _PAIR_CHUNK = 100_000
 _PROJECTION_SAMPLE = 4000
-_PROJECTION_CHUNK = 8192
+_PEOPLE_CHUNK = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +132,8 @@ class Projection:
 
     def __call__(self, x: Vectors) -> Vectors:
         out = np.empty((len(x), self.axes.shape[0] + 1), dtype=np.float32)
-        for start in range(0, len(x), _PROJECTION_CHUNK):
-            part = x[start : start + _PROJECTION_CHUNK]
+        for start in range(0, len(x), _PEOPLE_CHUNK):
+            part = x[start : start + _PEOPLE_CHUNK]
             along = part @ self.mean
             out[start : start + len(part), 0] = along
             # The axes are orthogonal to the mean: no need to take the mean out first.
@@ -190,8 +190,8 @@ def _projected(
     phrase_sum = np.zeros(0)
     phrases = 0
     sample = []
-    for start in range(0, len(rows), _PROJECTION_CHUNK):
-        chunk = rows[start : start + _PROJECTION_CHUNK]
+    for start in range(0, len(rows), _PEOPLE_CHUNK):
+        chunk = rows[start : start + _PEOPLE_CHUNK]
         people, chunk_sum, count = _person_vectors(documents, chunk, settings.space)
         summed = people.sum(axis=0, dtype=np.float64)
         people_sum = summed if start == 0 else people_sum + summed
@@ -202,17 +202,39 @@ def _projected(
         people_sum.astype(np.float32), np.vstack(sample), settings.dimensions
     )
     x = np.zeros((len(documents), settings.dimensions), dtype=np.float32)
-    for start in range(0, len(rows), _PROJECTION_CHUNK):
-        chunk = rows[start : start + _PROJECTION_CHUNK]
+    for start in range(0, len(rows), _PEOPLE_CHUNK):
+        chunk = rows[start : start + _PEOPLE_CHUNK]
         x[chunk] = projection(_person_vectors(documents, chunk, settings.space)[0])
     return x, projection, (phrase_sum / max(phrases, 1)).astype(np.float32)
+
+
+def _in_full(
+    documents: Sequence[Document], rows: Ints, settings: EmbeddingSimilarity
+) -> tuple[Vectors, NDArray[np.float32]]:
+    """Person vectors as they are in the space (zero rows for documents without vectors) and
+    the mean phrase vector, a chunk of people at a time: the phrase means of 50,000 people
+    in all 384 dimensions would be a temporary 77 MB, three times over."""
+    x = np.zeros(0, dtype=np.float32)
+    phrase_sum = np.zeros(0)
+    phrases = 0
+    for start in range(0, len(rows), _PEOPLE_CHUNK):
+        chunk = rows[start : start + _PEOPLE_CHUNK]
+        people, chunk_sum, count = _person_vectors(documents, chunk, settings.space)
+        if start == 0:
+            x = np.zeros((len(documents), people.shape[1]), dtype=np.float32)
+            phrase_sum = chunk_sum
+        else:
+            phrase_sum = phrase_sum + chunk_sum
+        x[chunk] = people
+        phrases += count
+    return x, (phrase_sum / max(phrases, 1)).astype(np.float32)
 
 
 class EmbeddingIndex:
     def __init__(self, documents: Sequence[Document], settings: EmbeddingSimilarity) -> None:
         self._documents = list(documents)
         self._settings = settings
-        n = self._n = len(documents)
+        self._n = len(documents)
         self._has = np.array([_has_vectors(d) for d in documents], dtype=bool)
         self._vectored = np.flatnonzero(self._has)
         self._plain = np.flatnonzero(~self._has)
@@ -224,12 +246,7 @@ class EmbeddingIndex:
                 self._documents, self._vectored, settings
             )
         else:
-            people, phrase_sum, phrases = _person_vectors(
-                self._documents, self._vectored, settings.space
-            )
-            self._phrase_centre = (phrase_sum / max(phrases, 1)).astype(np.float32)
-            self._x = np.zeros((n, people.shape[1]), dtype=np.float32)
-            self._x[self._vectored] = people
+            self._x, self._phrase_centre = _in_full(self._documents, self._vectored, settings)
         self.floor = settings.floor if settings.floor is not None else self._measure_floor()
         self._scale = np.float32(1.0 / (1.0 - self.floor))
         self._lexical: SimilarityIndex | None = None
