@@ -438,9 +438,15 @@ def paraphrase(topics: list[Topic], weights: list[float]) -> str:
         return float((r == 1).mean()), float((1.0 / r).mean())
 
     methods: list[tuple[str, str, Scores]] = [
-        ("**default** (the matching's similarity)", "–", production_people(phrases)),
+        # e5's own cosine: the task space the matching compares in was fitted on the dev
+        # topics, so bench.task_space measures it, on pools it never saw.
         (
-            "default, each phrase as a whole task field (cut into tasks as the bot does)",
+            "**people by e5's own cosine** (the matching without its task space)",
+            "–",
+            production_people(phrases),
+        ),
+        (
+            "the same, each phrase as a whole task field (cut into tasks as the bot does)",
             "–",
             production_people(phrases, split_tasks),
         ),
