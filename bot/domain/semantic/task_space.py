@@ -9,8 +9,8 @@ covariance (plus `REGULARISATION` times the identity, so directions no task vari
 blown up). Directions in which wordings of one task differ count less, those in which tasks
 differ count more (within-class covariance normalisation, as in speaker verification). Of the
 whitened space only the `DIRECTIONS` directions in which the tasks' own means spread most are
-kept (linear discriminant analysis): what is left is noise, in which a phrase shares more with
-a look-alike of another task than with its own.
+kept (linear discriminant analysis): in the rest tasks hardly differ, so what a phrase shares
+there with a look-alike of another task is mostly wording, not work.
 
 Pure: the matrix is fitted once, offline, by `bench/task_space.py` and shipped as
 bot/data/task_space.npz, which bot.services.task_space reads. It belongs to one model (`model`
