@@ -100,6 +100,8 @@ UNSEEN = (
     "routing_unseen11",
     "routing_unseen12",
     "routing_unseen13",
+    "routing_unseen14",
+    "routing_unseen15",
 )
 
 
