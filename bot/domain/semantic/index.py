@@ -23,7 +23,7 @@ everyone; if too many lack vectors, the whole index compares words.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,22 +159,42 @@ def _person_vectors(
     return _normalise(_in_space(out / counts[:, None], space)), phrase_sum, int(counts.sum())
 
 
+def _person_dimensions(documents: Sequence[Document], rows: Ints, space: TaskSpace | None) -> int:
+    """How many numbers a person vector has: as many as the space keeps, else as encoded."""
+    if space is not None:
+        return space.dimensions
+    vectors = documents[int(rows[0])].vectors
+    assert vectors is not None
+    return int(vectors.shape[1])
+
+
 def _projection_reduces(
     documents: Sequence[Document], rows: Ints, settings: EmbeddingSimilarity
 ) -> bool:
     """Whether `settings.dimensions` are fewer than person vectors have (a task space may
     already keep fewer)."""
-    if settings.dimensions is None:
-        return False
-    if settings.space is not None:
-        return settings.dimensions < settings.space.dimensions
-    vectors = documents[int(rows[0])].vectors
-    assert vectors is not None
-    return settings.dimensions < vectors.shape[1]
+    return settings.dimensions is not None and settings.dimensions < _person_dimensions(
+        documents, rows, settings.space
+    )
 
 
 def _in_space(means: Vectors, space: TaskSpace | None) -> Vectors:
     return means if space is None else space(means)
+
+
+def _in_chunks(
+    documents: Sequence[Document], rows: Ints, space: TaskSpace | None
+) -> Iterator[tuple[Ints, Vectors, NDArray[np.float64], int]]:
+    """`_person_vectors` of `_PEOPLE_CHUNK` people at a time, each with its rows: the phrase
+    means of 50,000 people in all 384 dimensions would be a temporary 77 MB, several times
+    over."""
+    for start in range(0, len(rows), _PEOPLE_CHUNK):
+        chunk = rows[start : start + _PEOPLE_CHUNK]
+        yield (chunk, *_person_vectors(documents, chunk, space))
+
+
+def _mean_phrase(sums: Sequence[NDArray[np.float64]], phrases: int) -> NDArray[np.float32]:
+    return (np.sum(sums, axis=0) / max(phrases, 1)).astype(np.float32)
 
 
 def _projected(
@@ -186,48 +206,33 @@ def _projected(
     rng = np.random.default_rng(settings.seed)
     sampled = np.zeros(len(documents), dtype=bool)
     sampled[rng.choice(rows, min(len(rows), _PROJECTION_SAMPLE), replace=False)] = True
-    people_sum = np.zeros(0)
-    phrase_sum = np.zeros(0)
-    phrases = 0
-    sample = []
-    for start in range(0, len(rows), _PEOPLE_CHUNK):
-        chunk = rows[start : start + _PEOPLE_CHUNK]
-        people, chunk_sum, count = _person_vectors(documents, chunk, settings.space)
-        summed = people.sum(axis=0, dtype=np.float64)
-        people_sum = summed if start == 0 else people_sum + summed
-        phrase_sum = chunk_sum if start == 0 else phrase_sum + chunk_sum
+    people_sums, phrase_sums, phrases, sample = [], [], 0, []
+    for chunk, people, chunk_sum, count in _in_chunks(documents, rows, settings.space):
+        people_sums.append(people.sum(axis=0, dtype=np.float64))
+        phrase_sums.append(chunk_sum)
         phrases += count
         sample.append(people[sampled[chunk]])
     projection = Projection.fit(
-        people_sum.astype(np.float32), np.vstack(sample), settings.dimensions
+        np.sum(people_sums, axis=0).astype(np.float32), np.vstack(sample), settings.dimensions
     )
     x = np.zeros((len(documents), settings.dimensions), dtype=np.float32)
-    for start in range(0, len(rows), _PEOPLE_CHUNK):
-        chunk = rows[start : start + _PEOPLE_CHUNK]
-        x[chunk] = projection(_person_vectors(documents, chunk, settings.space)[0])
-    return x, projection, (phrase_sum / max(phrases, 1)).astype(np.float32)
+    for chunk, people, _, _ in _in_chunks(documents, rows, settings.space):
+        x[chunk] = projection(people)
+    return x, projection, _mean_phrase(phrase_sums, phrases)
 
 
 def _in_full(
     documents: Sequence[Document], rows: Ints, settings: EmbeddingSimilarity
 ) -> tuple[Vectors, NDArray[np.float32]]:
     """Person vectors as they are in the space (zero rows for documents without vectors) and
-    the mean phrase vector, a chunk of people at a time: the phrase means of 50,000 people
-    in all 384 dimensions would be a temporary 77 MB, three times over."""
-    x = np.zeros(0, dtype=np.float32)
-    phrase_sum = np.zeros(0)
-    phrases = 0
-    for start in range(0, len(rows), _PEOPLE_CHUNK):
-        chunk = rows[start : start + _PEOPLE_CHUNK]
-        people, chunk_sum, count = _person_vectors(documents, chunk, settings.space)
-        if start == 0:
-            x = np.zeros((len(documents), people.shape[1]), dtype=np.float32)
-            phrase_sum = chunk_sum
-        else:
-            phrase_sum = phrase_sum + chunk_sum
+    the mean phrase vector."""
+    x = np.zeros((len(documents), _person_dimensions(documents, rows, settings.space)), np.float32)
+    phrase_sums, phrases = [], 0
+    for chunk, people, chunk_sum, count in _in_chunks(documents, rows, settings.space):
         x[chunk] = people
+        phrase_sums.append(chunk_sum)
         phrases += count
-    return x, (phrase_sum / max(phrases, 1)).astype(np.float32)
+    return x, _mean_phrase(phrase_sums, phrases)
 
 
 class EmbeddingIndex:
