@@ -349,8 +349,10 @@ async def test_another_sessions_transaction_leaves_the_row_to_the_next_checkpoin
     url: str, postgres: LocalPostgres, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """VACUUM FULL keeps what a running transaction may still see: the checkpoint says so
-    (the erasure logs it) and the next one removes it."""
-    monkeypatch.setattr(postgres_erasure, "HORIZON_WAIT_S", 0.2)
+    (the erasure logs it) and the next one removes it. The wait is long enough that an
+    autovacuum worker's short transaction on the shared test cluster ends within it (at 0.2 s
+    one made the first checkpoint say False once), and short enough to keep the test quick."""
+    monkeypatch.setattr(postgres_erasure, "HORIZON_WAIT_S", 2.0)
     async with opened(url) as db, await psycopg.AsyncConnection.connect(url) as other:
         await seed_marker(db)
         assert await db.checkpoint() is True
