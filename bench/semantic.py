@@ -102,6 +102,10 @@ UNSEEN = (
     "routing_unseen13",
     "routing_unseen14",
     "routing_unseen15",
+    "routing_unseen16",
+    "routing_unseen17",
+    "routing_unseen18",
+    "routing_unseen19",
 )
 
 

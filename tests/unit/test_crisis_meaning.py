@@ -87,6 +87,22 @@ def test_a_contact_is_lifted_by_what_its_kind_of_organisation_is_asked_for() -> 
     assert int(np.argmax(kind_lifts(unit([0, 0, 0.1, 1, 0]), orgs, called, kinds))) == 1
 
 
+def test_a_kind_two_of_whose_requests_fit_comes_before_one_with_a_single_look_alike() -> None:
+    # The query is axis 2. The first kind has one request on it and one far off (a kind
+    # whose requests range over everything resembles some request for any query); two of
+    # the second kind's requests are close to it. Reference requests (axis 4) resemble
+    # neither, so both baselines are alike.
+    names = unit([1, 0, 0, 0, 0], [0, 1, 0, 0, 0])
+    requests = unit([0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 1, 0.45, 0], [0, 0, 1, -0.45, 0])
+    reference = unit([0, 0, 0, 0, 1])
+    kinds = organisation_kinds(
+        (["Fahrschule", "Busbetrieb"], names), [0, 1], requests, [0, 0, 1, 1], reference
+    )
+    orgs = unit([1, 0, 0, 0, 0.1], [0, 1, 0, 0, 0.1])
+    lifted = kind_lifts(unit([0, 0, 1, 0, 0]), orgs, ["Fahrschule Demir", "Busbetrieb Lang"], kinds)
+    assert lifted[1] > lifted[0] > 0
+
+
 def test_the_kind_a_name_names_comes_before_the_nearest_by_meaning() -> None:
     # The first organisation's vector is nearest to the first kind's name words, but its
     # name says it is of the second kind; the second has no kind's name in its name.
