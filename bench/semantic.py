@@ -106,6 +106,8 @@ UNSEEN = (
     "routing_unseen17",
     "routing_unseen18",
     "routing_unseen19",
+    "routing_unseen20",
+    "routing_unseen21",
 )
 
 
