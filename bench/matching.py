@@ -638,7 +638,8 @@ def print_paraphrased(n: int) -> None:
         "pool, half with a sentence about themselves; bench/profiles.py `paraphrased`). Pairs "
         "who wrote a task word for word alike count as met last round (banned), so the "
         "partners sharing a task are those who put it in other words. The task space was "
-        "fitted on the dev tasks' phrases and the training pools: holdout is the fair split.\n"
+        "fitted on both splits' phrases (and every other pool but bench/data/paraphrase_hard3, "
+        "where bench.task_space measures it): neither split is unseen.\n"
     )
     print(
         "| tasks | compared by | seconds | banned per person | pairs sharing a task "

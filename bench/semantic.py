@@ -446,8 +446,8 @@ def paraphrase(topics: list[Topic], weights: list[float]) -> str:
         return float((r == 1).mean()), float((1.0 / r).mean())
 
     methods: list[tuple[str, str, Scores]] = [
-        # e5's own cosine: the task space the matching compares in was fitted on the dev
-        # topics, so bench.task_space measures it, on pools it never saw.
+        # e5's own cosine: the task space the matching compares in was fitted on this pool,
+        # so bench.task_space measures it, on a pool it never saw.
         (
             "**people by e5's own cosine** (the matching without its task space)",
             "–",

@@ -179,7 +179,7 @@ async def test_a_round_compares_people_in_the_task_space(
 ) -> None:
     """By e5's own cosine the allotment gardens' administration sits nearest the fire
     brigade's administration; the round pairs it with the allotments' leases, the same work in
-    other words (holdout tasks of the paraphrase pool, which the space never saw)."""
+    other words (tasks of the paraphrase pool)."""
     await add_people(
         db,
         [

@@ -26,7 +26,8 @@ from bot.services.encoder import DIMENSIONS, E5Encoder
 from bot.services.task_space import shipped_task_space
 from tests.support.encoders import bundled_encoder
 
-PARAPHRASE_POOL = Path(__file__).resolve().parents[2] / "bench" / "data" / "paraphrase"
+# The newest blind paraphrase pool: the task space was neither fitted nor chosen on it.
+UNSEEN_POOL = Path(__file__).resolve().parents[2] / "bench" / "data" / "paraphrase_hard3"
 KITA = "Vergabe von Kita-Plätzen"
 KITA_TOO = "Betreuungsplätze in Kindertagesstätten vermitteln"
 DOGS = "Hundesteuer veranlagen"
@@ -78,13 +79,19 @@ def test_the_same_task_in_other_words_is_close_and_other_tasks_are_not(encoder: 
             "Chancengleichheit von Frauen und Männern in der Verwaltung fördern",
             "Informationssicherheitsbeauftragter",
         ),
+        (
+            "Kita-Finanzierung nach KiBiz, Abschläge und Spitzabrechnung",
+            "Trägerzuschüsse Kindertageseinrichtungen, Verwendungsnachweise",
+            "KMU-Förderrichtlinie: Bewilligung und Auszahlung",
+        ),
     ],
 )
 def test_in_the_task_space_the_same_task_beats_a_look_alike(
     encoder: E5Encoder, person: str, same_task: str, look_alike: str
 ) -> None:
-    """Holdout tasks of the paraphrase pool (the space never saw them): e5's own cosine puts
-    the look-alike of another task first, the task space the colleague with the same task."""
+    """e5's own cosine puts the look-alike of another task first, the task space the
+    colleague with the same task (a task of the paraphrase pool, which the space is fitted on,
+    and one of the unseen pool's)."""
     documents = [document(encoder, t) for t in (person, same_task, look_alike)]
     own = embedding_index(documents, space=None).pair_scores(ids(0, 0), ids(1, 2))
     in_space = embedding_index(documents).pair_scores(ids(0, 0), ids(1, 2))
@@ -95,18 +102,17 @@ def test_in_the_task_space_the_same_task_beats_a_look_alike(
 def test_in_the_task_space_more_people_find_a_colleague_with_the_same_task(
     encoder: E5Encoder,
 ) -> None:
-    """Each phrase of the paraphrase pool's holdout tasks (the space never saw them) as a
-    person among all the pool's phrases: the nearest other person wrote about the same task
-    for 57.6 % in the task space and 49.4 % by e5's own cosine (docs/BENCHMARKS.md,
-    "Paraphrased tasks"); single examples go either way."""
+    """Each phrase of the unseen pool (tasks in groups of three that share words) as a person
+    among all its phrases: the nearest other person wrote about the same task for 72.1 % in
+    the task space and 52.9 % by e5's own cosine (docs/BENCHMARKS.md, "Paraphrased tasks");
+    single examples go either way."""
     topics = [
         entry
-        for path in sorted(PARAPHRASE_POOL.glob("*.yaml"))
+        for path in sorted(UNSEEN_POOL.glob("*.yaml"))
         for entry in yaml.safe_load(path.read_text(encoding="utf-8"))
     ]
     phrases = [str(p) for t in topics for p in t["phrases"]]
     tasks = np.array([t["topic"] for t in topics for _ in t["phrases"]])
-    holdout = np.array([t["split"] == "holdout" for t in topics for _ in t["phrases"]])
     vectors = encoder.encode_blocking(phrases, query=True)
     documents = [Document(p, (), (p,), vectors[i : i + 1]) for i, p in enumerate(phrases)]
     everyone = np.arange(len(documents))
@@ -114,11 +120,11 @@ def test_in_the_task_space_more_people_find_a_colleague_with_the_same_task(
     def nearest_shares_the_task(index: EmbeddingIndex) -> float:
         scores = index.similarity_between(everyone, everyone)
         np.fill_diagonal(scores, -np.inf)
-        return float(np.mean(tasks[scores.argmax(axis=1)][holdout] == tasks[holdout]))
+        return float(np.mean(tasks[scores.argmax(axis=1)] == tasks))
 
     in_space = nearest_shares_the_task(embedding_index(documents))
     own = nearest_shares_the_task(embedding_index(documents, space=None))
-    assert in_space >= own + 0.05
+    assert in_space >= own + 0.1
 
 
 def test_the_closest_phrases_explain_a_pair(encoder: E5Encoder) -> None:
