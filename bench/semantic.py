@@ -108,6 +108,8 @@ UNSEEN = (
     "routing_unseen19",
     "routing_unseen20",
     "routing_unseen21",
+    "routing_unseen22",
+    "routing_unseen23",
 )
 
 

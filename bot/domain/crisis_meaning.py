@@ -19,8 +19,9 @@ first three for 31 of 75 requests of the routing evaluation set). Measured on it
   hotel rooms, a "Sanitätshaus" care beds), so a glossary of organisation kinds
   (bot/data/crisis_organisation_kinds.yaml: words found in their names, requests someone
   there could help with) gives each contact a kind, and the contact is lifted by how close
-  the request comes to that kind's requests (the mean of its best two). On the dev part this
-  took hit@3 from 77 to 95 % (bench/semantic.py, "without the organisation kinds").
+  the request comes to that kind's requests (the mean of its best two), compared in a
+  request space fitted on the glossary's requests by kind. On the dev part this took hit@3
+  from 77 to 93-95 % (bench/semantic.py, "without the organisation kinds").
   The kind is the one its name names (bot.domain.kind_names: "Hotel Kaiserhof" is a hotel),
   else the one whose name words are nearest to it by meaning.
 
@@ -38,6 +39,7 @@ from numpy.typing import NDArray
 
 from bot.domain.crisis import WEAK_FIT, meaning_fit
 from bot.domain.kind_names import KindNames
+from bot.domain.semantic.task_space import TaskSpace
 
 Vectors = NDArray[np.float32]
 Floats = NDArray[np.float64]
@@ -48,13 +50,19 @@ ORGANISATION_SHARE = 0.25
 SECTOR_SHARE = 0.4
 OWN_TEXT_SHARE = 0.35
 # The organisation kind's part, added to the three above: KIND_SHARE times the mean of the
-# request's KIND_TOP best cosines among the kind's requests (one kind per contact). A kind's
-# single nearest request lifted many kinds a little for any request (a cold store for a
-# blackout, a driving school for every transport); the mean of its best two lifts fewer.
-# Found on dev and the blind sets 1-9 (docs/BENCHMARKS.md, seventh session), adopted by a
-# rule fixed before routing_unseen16 + 17 existed: hit@1 +10, hit@3 +5 of 140 there.
-KIND_SHARE = 1.25
+# request's KIND_TOP best cosines among the kind's requests (one kind per contact), compared
+# in a request space. A kind's single nearest request lifted many kinds a little for any
+# request (a cold store for a blackout, a driving school for every transport); the mean of
+# its best two lifts fewer (adopted by a rule fixed before routing_unseen16 + 17 existed).
+KIND_SHARE = 0.3
 KIND_TOP = 2
+# The request space: e5 puts every crisis request close to every other, and two requests
+# someone of one kind could help with differ in wording as much as requests for different
+# kinds. Fitted on the glossary's requests by kind the way the matching's task space is fitted
+# on task phrases by task (bot.domain.semantic.task_space: whitened by the spread within
+# kinds, all discriminant directions kept). Found on dev and the blind sets 1-21, adopted by a
+# rule fixed before routing_unseen22 + 23 existed (docs/BENCHMARKS.md, "The request space").
+KIND_REGULARISATION = 3e-3
 # A sector fits by the mean of the request's best this many cosines in its pool (1 and 5
 # were within a point on dev).
 SECTOR_TOP = 3
@@ -89,9 +97,16 @@ class OrganisationKinds:
     names: Vectors
     name_kind: NDArray[np.intp]
     by_name: KindNames
-    requests: Vectors
+    requests: Floats  # unit rows in `space`
     request_kind: NDArray[np.intp]
     baseline: Floats
+    space: TaskSpace | None  # None: fewer than two kinds, nothing to tell them apart by
+
+
+def _in_space(space: TaskSpace, x: Vectors) -> Floats:
+    """Unit rows of `x` in the request space."""
+    out = np.asarray(space(np.asarray(x, dtype=np.float32)), dtype=np.float64)
+    return out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-12)
 
 
 def organisation_kinds(
@@ -101,23 +116,31 @@ def organisation_kinds(
     request_kind: Sequence[int],
     reference: Vectors,
 ) -> OrganisationKinds:
-    """The kinds with their baseline: per kind the mean over the reference requests of what
-    the kind would lift them by (`_kind_fit`), so that a kind close to every request gains
-    nothing. `names`: the name words as texts and as vectors (rows in the same order)."""
+    """The kinds with their request space and baseline: per kind the mean over the reference
+    requests of what the kind would lift them by (`_kind_fit`), so that a kind close to every
+    request gains nothing. `names`: the name words as texts and as vectors (rows in the same
+    order)."""
     of_request = np.asarray(request_kind, dtype=np.intp)
-    cosines = np.asarray(reference, dtype=np.float64) @ np.asarray(requests, np.float64).T
     count = int(of_request.max()) + 1 if len(of_request) else 0
-    baseline = np.array(
-        [_kind_fit(cosines[:, of_request == k]).mean() for k in range(count)], dtype=np.float64
-    )
     texts, vectors = names
+    space = None
+    in_space = np.zeros((len(of_request), 0))
+    baseline = np.zeros(count)
+    if count >= 2:
+        space = TaskSpace.fit(
+            "requests by kind", requests, of_request.astype(str), KIND_REGULARISATION, count - 1
+        )
+        in_space = _in_space(space, requests)
+        cosines = _in_space(space, reference) @ in_space.T
+        baseline = np.array([_kind_fit(cosines[:, of_request == k]).mean() for k in range(count)])
     return OrganisationKinds(
         np.asarray(vectors, dtype=np.float32),
         np.asarray(name_kind, dtype=np.intp),
         KindNames(texts, name_kind),
-        np.asarray(requests, dtype=np.float32),
+        in_space,
         of_request,
         baseline,
+        space,
     )
 
 
@@ -152,10 +175,12 @@ def kind_lifts(
     query: Vectors, organisations: Vectors, names: Sequence[str], kinds: OrganisationKinds
 ) -> Floats:
     """What each contact's kind (`kind_of`) adds to its lift (`lifts`): KIND_SHARE times how
-    close the request comes to the kind (`_kind_fit`), minus the kind's baseline."""
-    if not len(kinds.names):
+    close the request comes to the kind (`_kind_fit`, in the request space), minus the kind's
+    baseline."""
+    if kinds.space is None:
         return np.zeros(len(organisations))
-    cosines = kinds.requests.astype(np.float64) @ _asked(query, organisations.shape[1])
+    asked = _asked(query, organisations.shape[1]).astype(np.float32)
+    cosines = kinds.requests @ _in_space(kinds.space, asked[None, :])[0]
     of_contact = kind_of(organisations, names, kinds)
     out = np.zeros(len(of_contact))
     for k in np.unique(of_contact):

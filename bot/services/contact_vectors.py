@@ -17,6 +17,7 @@ back to the words.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -254,7 +255,8 @@ class CrisisVectors:
                 np.concatenate([vectors[0], added[0]]),
                 np.concatenate([vectors[1], added[1]]),
             )
-        return Glossary.of((*shipped, *own)).kinds(vectors, reference)
+        # Fitting the kinds' request space takes about a second: off the event loop.
+        return await asyncio.to_thread(Glossary.of((*shipped, *own)).kinds, vectors, reference)
 
     async def _encoded(self, texts: Glossary) -> tuple[Vectors, Vectors] | None:
         assert self.vectors is not None
