@@ -89,10 +89,10 @@ def _kind_fit(cosines: Floats) -> Floats:
 @dataclass(frozen=True)
 class OrganisationKinds:
     """Kinds of organisation: unit vectors of the words their names contain (`names`, the
-    kind of each row in `name_kind`; the same names as text in `by_name`) and of requests
-    someone there could help with (`requests`, kind of each row in `request_kind`);
-    `baseline` per kind is how close typical crisis requests come to its requests
-    (`organisation_kinds`)."""
+    kind of each row in `name_kind`; the same names as text in `by_name`) and, in the request
+    space fitted on them (`space`), of requests someone there could help with (`requests`,
+    kind of each row in `request_kind`); `baseline` per kind is how close typical crisis
+    requests come to its requests (`organisation_kinds`)."""
 
     names: Vectors
     name_kind: NDArray[np.intp]
