@@ -110,6 +110,8 @@ UNSEEN = (
     "routing_unseen21",
     "routing_unseen22",
     "routing_unseen23",
+    "routing_unseen24",
+    "routing_unseen25",
 )
 
 
