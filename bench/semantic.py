@@ -112,6 +112,10 @@ UNSEEN = (
     "routing_unseen23",
     "routing_unseen24",
     "routing_unseen25",
+    "routing_unseen26",
+    "routing_unseen27",
+    "routing_unseen28",
+    "routing_unseen29",
 )
 
 
