@@ -255,7 +255,7 @@ class CrisisVectors:
                 np.concatenate([vectors[0], added[0]]),
                 np.concatenate([vectors[1], added[1]]),
             )
-        # Fitting the kinds' request space takes about a second: off the event loop.
+        # Fitting the kinds' request space takes a few tenths of a second: off the event loop.
         return await asyncio.to_thread(Glossary.of((*shipped, *own)).kinds, vectors, reference)
 
     async def _encoded(self, texts: Glossary) -> tuple[Vectors, Vectors] | None:
